@@ -1,0 +1,92 @@
+"""What every actor of the node does, whatever its job.
+
+- It is told who it is by its supervisor's `_Start` (name, config), ties its
+  process's life to its parent's, and answers `_Started` when it is ready.
+- It answers `Ping` with `Pong(nonce, name, pid)`.
+- It keeps the current address of every other actor of the node, by name,
+  from the `_Peers` its supervisor forwards after any (re)start.
+- It unpacks a `Batch` and handles each item as if it came alone.
+- Anything it has no handler for is logged and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
+
+from actors.messages import Batch, Ping, Pong, _GetPeers, _Peers, _Start, _Started
+from supervision import metrics
+from supervision.logs import actor_logger
+from supervision.processes import ParentGoneError, die_with_parent
+
+
+class NodeActor(ActorTypeDispatcher):
+    """Base class of every actor of the node (workers and supervisors)."""
+
+    name: str = "unnamed"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: Any = None
+        self.log: logging.Logger = actor_logger(self.name)
+        self.peers: dict[str, Any] = {}
+        self.started_at: float | None = None
+
+    # -- lifecycle hooks for subclasses ---------------------------------------
+
+    def on_start(self, start: _Start) -> None:
+        """Called once, in the actor's own process, before `_Started` is sent."""
+
+    def on_peers_changed(self) -> None:
+        """Called after `self.peers` was replaced."""
+
+    def on_stop(self) -> None:
+        """Called when the actor is asked to exit."""
+
+    # -- messages --------------------------------------------------------------
+
+    def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
+        self.name = message.name
+        self.config = message.config
+        self.log = actor_logger(message.name)
+        try:
+            die_with_parent(message.supervisor_pid or os.getppid())
+        except ParentGoneError as exc:
+            # Our supervisor died while we were being forked; its replacement
+            # creates a new us. Staying would leave a second copy running.
+            self.log.warning("exiting at once: %s", exc)
+            os._exit(0)
+        self.started_at = time.time()
+        self.on_start(message)
+        metrics.ACTOR_UP.labels(actor=self.name).set(1)
+        self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
+        self.send(sender, _Started(self.name, os.getpid()))
+
+    def receiveMsg_Ping(self, message: Ping, sender: Any) -> None:
+        self.send(sender, Pong(message.nonce, self.name, os.getpid()))
+
+    def receiveMsg__Peers(self, message: _Peers, sender: Any) -> None:
+        self.peers = dict(message.addresses)
+        self.on_peers_changed()
+
+    def receiveMsg__GetPeers(self, message: _GetPeers, sender: Any) -> None:
+        self.send(sender, _Peers(tuple(sorted(self.peers.items()))))
+
+    def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
+        for item in message.items:
+            self.receiveMessage(item, sender)
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+        self.on_stop()
+
+    def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: Any) -> None:
+        self.log.warning("a message sent by %s failed at its target: %r", self.name,
+                         message.poisonMessage)
+
+    def receiveUnrecognizedMessage(self, message: Any, sender: Any) -> None:
+        metrics.UNEXPECTED_MESSAGES.labels(actor=self.name).inc()
+        self.log.warning("unexpected message received by %s: %r", self.name, message)

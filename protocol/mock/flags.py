@@ -1,0 +1,57 @@
+"""The mock's persistent misbehaviour switches, and the gate that `stall` closes."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Flags:
+    """A consistent snapshot: a handler sees one value for every switch."""
+
+    refuse_registration: bool = False
+    stall: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class FlagBoard:
+    """Holds the current Flags; threads held by ``stall`` wait on its condition."""
+
+    def __init__(self, initial: Flags | None = None) -> None:
+        self._changed = threading.Condition()
+        self._flags = initial or Flags()
+
+    @property
+    def current(self) -> Flags:
+        with self._changed:
+            return self._flags
+
+    def set(self, **changes: Any) -> Flags:
+        with self._changed:
+            self._flags = dataclasses.replace(self._flags, **changes)
+            self._changed.notify_all()
+            return self._flags
+
+    def wake(self) -> None:
+        """Make waiters re-check their exit condition (a stream closed or was dropped)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_while_stalled(self, give_up: Callable[[], bool]) -> bool:
+        """Block while ``stall`` is on; True once traffic may flow, False if gave up.
+
+        ``give_up`` is re-checked whenever the board is woken (flag changes,
+        streams closing or being dropped, shutdown).
+        """
+        with self._changed:
+            while self._flags.stall:
+                if give_up():
+                    return False
+                self._changed.wait()
+            return True

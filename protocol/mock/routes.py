@@ -1,0 +1,126 @@
+"""The control interface's endpoints: plain functions from a parsed request to JSON.
+
+Messages travel as protobuf's canonical JSON (json_format, proto field names):
+64-bit integers are strings, bytes are base64, enums are their names. The
+HTTP plumbing lives in control.py; this module knows nothing about sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from protocol import governance_pb2 as pb
+from protocol.mock import behaviour
+from protocol.mock.errors import (
+    InvalidMessage,
+    InvalidRequestBody,
+    MethodNotAllowed,
+    NotFound,
+)
+from protocol.mock.state import MockState
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None  # parsed JSON, None when the request had no body
+
+
+Route = Callable[[MockState, ControlRequest], dict[str, Any]]
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def parse_stream_response(value: Any) -> pb.StreamResponse:
+    if not isinstance(value, dict):
+        raise InvalidMessage("StreamResponse", f"expected a JSON object, got {_kind(value)}")
+    message = pb.StreamResponse()
+    try:
+        json_format.ParseDict(value, message)
+    except json_format.ParseError as error:
+        raise InvalidMessage("StreamResponse", str(error)) from error
+    return message
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _object_body(request: ControlRequest, *, required: bool) -> dict[str, Any]:
+    if request.body is None and not required:
+        return {}
+    if not isinstance(request.body, dict):
+        raise InvalidRequestBody(f"request body must be a JSON object, got {_kind(request.body)}")
+    return request.body
+
+
+def get_health(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return {"ok": True}
+
+
+def get_record(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    snapshot = state.recorder.snapshot(request.query.get("node_id"))
+    return {
+        "nodes": {
+            node_id: [message_to_json(r) for r in requests]
+            for node_id, requests in snapshot.items()
+        }
+    }
+
+
+def get_connections(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return {"connections": [c.to_json() for c in state.sessions.connections()]}
+
+
+def get_behaviour(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return {"behaviour": state.flags.current.to_json(), "available": behaviour.describe()}
+
+
+def post_behaviour(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    applied = behaviour.apply_behaviours(state, _object_body(request, required=True))
+    return {"applied": applied, "behaviour": state.flags.current.to_json()}
+
+
+def post_push(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    body = _object_body(request, required=True)
+    unexpected = sorted(set(body) - {"node_id", "message"})
+    if unexpected:
+        raise InvalidRequestBody(f"unexpected key(s) in push body: {', '.join(unexpected)}")
+    if "message" not in body:
+        raise InvalidRequestBody("push body needs 'message' (a StreamResponse as JSON)")
+    node_id = body.get("node_id")
+    if node_id is not None and not isinstance(node_id, str):
+        raise InvalidRequestBody(f"'node_id' must be a string, got {_kind(node_id)}")
+    message = parse_stream_response(body["message"])
+    return {"delivered": state.sessions.push(message, node_id)}
+
+
+def post_reset(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return {"cleared": state.recorder.clear()}
+
+
+ROUTES: Mapping[str, Mapping[str, Route]] = {
+    "/health": {"GET": get_health},
+    "/record": {"GET": get_record},
+    "/connections": {"GET": get_connections},
+    "/behaviour": {"GET": get_behaviour, "POST": post_behaviour},
+    "/push": {"POST": post_push},
+    "/reset": {"POST": post_reset},
+}
+
+
+def resolve(method: str, path: str) -> Route:
+    methods = ROUTES.get(path.rstrip("/") or "/")
+    if methods is None:
+        raise NotFound(f"no endpoint {path}; endpoints: {', '.join(sorted(ROUTES))}")
+    route = methods.get(method)
+    if route is None:
+        raise MethodNotAllowed(f"{path} accepts {', '.join(sorted(methods))}, not {method}")
+    return route

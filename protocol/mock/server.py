@@ -1,0 +1,107 @@
+"""Start and stop the mock: the gRPC server and the control server, both on loopback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+
+from protocol import governance_pb2_grpc as pb_grpc
+from protocol.mock.control import LOOPBACK, ControlServer
+from protocol.mock.errors import MockStartupError
+from protocol.mock.handlers import MAX_MESSAGE_BYTES
+from protocol.mock.servicer import MockGovernanceServicer
+from protocol.mock.state import MockState
+
+logger = logging.getLogger(__name__)
+
+# Spare workers beyond the streams, so Health/GetCapabilities are answered
+# even when every stream slot holds a worker for the life of its call.
+_UNARY_WORKERS = 4
+
+_GRPC_OPTIONS = (
+    # grpcio enables SO_REUSEPORT by default: a second mock on the same port
+    # would then start "successfully" and steal half the connections.
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # Tolerate client keepalive pings on an idle stream instead of answering
+    # them with GOAWAY (too_many_pings).
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+)
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    port: int = 0  # 0: any free port, reported in the ready line
+    control_port: int = 0
+    federation_seed: str = "local-dev"
+    max_streams: int = 64
+    shutdown_grace_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Listening:
+    grpc_port: int
+    control_port: int
+    pid: int
+
+    def ready_line(self) -> str:
+        return (
+            f"mock-governance: ready grpc={LOOPBACK}:{self.grpc_port} "
+            f"control={LOOPBACK}:{self.control_port} pid={self.pid}"
+        )
+
+
+class MockGovernanceServer:
+    def __init__(self, config: MockConfig) -> None:
+        self.config = config
+        self.state = MockState(config.federation_seed, config.max_streams)
+        self._grpc: grpc.Server | None = None
+        self._control: ControlServer | None = None
+
+    def start(self) -> Listening:
+        try:
+            self._control = ControlServer(self.config.control_port, self.state)
+        except OSError as error:
+            raise MockStartupError(
+                f"control port {LOOPBACK}:{self.config.control_port}: {error}"
+            ) from error
+        try:
+            grpc_port = self._start_grpc()
+        except MockStartupError:
+            self._control.server_close()
+            raise
+        self._control.start()
+        return Listening(grpc_port, self._control.port, os.getpid())
+
+    def _start_grpc(self) -> int:
+        executor = futures.ThreadPoolExecutor(
+            max_workers=self.config.max_streams + _UNARY_WORKERS,
+            thread_name_prefix="mock-grpc",
+        )
+        server = grpc.server(executor, options=_GRPC_OPTIONS)
+        pb_grpc.add_GovernanceStreamServicer_to_server(MockGovernanceServicer(self.state), server)
+        address = f"{LOOPBACK}:{self.config.port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as error:  # recent grpcio raises instead of returning 0
+            raise MockStartupError(f"gRPC port {address}: {error}") from error
+        if port == 0:
+            raise MockStartupError(f"gRPC port {address}: could not bind")
+        server.start()
+        self._grpc = server
+        return port
+
+    def stop(self) -> None:
+        """Stop taking control requests, end every stream with OK, then stop gRPC."""
+        if self._control is not None:
+            self._control.stop()
+        ended = self.state.end_all_streams()
+        logger.info("stopping: ending %d open stream(s)", ended)
+        if self._grpc is not None:
+            self._grpc.stop(self.config.shutdown_grace_s).wait()

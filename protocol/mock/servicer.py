@@ -1,0 +1,91 @@
+"""The GovernanceStream servicer: thin glue between grpcio and MockState.
+
+Each Stream call gets a session with an outbound queue. A reader thread
+takes requests off the call and hands them to MockState (record, answer);
+the handler thread, grpcio's own, writes whatever reaches the queue. The two
+never touch the call at the same time from the same side, which is all
+grpcio's sync API asks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+import grpc
+
+from protocol import governance_pb2 as pb
+from protocol import governance_pb2_grpc as pb_grpc
+from protocol.mock.sessions import CloseStream, DropStream, StreamSession
+from protocol.mock.state import MockState
+
+logger = logging.getLogger(__name__)
+
+
+class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
+    def __init__(self, state: MockState) -> None:
+        self._state = state
+
+    def Stream(
+        self, request_iterator: Iterator[pb.StreamRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamResponse]:
+        session = self._state.sessions.open(context.peer(), self._state.clock())
+        logger.info("stream %d opened from %s", session.stream_id, session.peer)
+        if not context.add_callback(lambda: self._ended(session)):
+            self._ended(session)  # the call ended before we could watch it
+            return
+        threading.Thread(
+            target=self._read,
+            args=(request_iterator, session),
+            name=f"mock-stream-{session.stream_id}-reader",
+            daemon=True,
+        ).start()
+        yield from self._write(session, context)
+
+    def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthResponse:
+        return self._state.health()
+
+    def GetCapabilities(
+        self, request: pb.CapabilitiesRequest, context: grpc.ServicerContext
+    ) -> pb.CapabilitiesResponse:
+        return self._state.capabilities()
+
+    def _ended(self, session: StreamSession) -> None:
+        self._state.end_stream(session)
+        logger.info("stream %d (node %r) ended", session.stream_id, session.node_id)
+
+    def _read(self, requests: Iterator[pb.StreamRequest], session: StreamSession) -> None:
+        try:
+            for request in requests:
+                # A request that arrives while stalled is held, not read: it is
+                # recorded and answered only once the stall is lifted.
+                if not self._state.wait_for_flow(session):
+                    return
+                self._state.receive(session, request)
+        except grpc.RpcError:
+            return  # the call was cancelled or dropped under us
+        except Exception:
+            logger.exception("stream %d: reader failed", session.stream_id)
+            self._state.drop_stream(session, "mock governance internal error")
+            return
+        # The client half-closed: end the call once the answers queued so far are out.
+        session.send(CloseStream())
+
+    def _write(
+        self, session: StreamSession, context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamResponse]:
+        while True:
+            item = session.next_outbound()
+            if isinstance(item, CloseStream):
+                return
+            if isinstance(item, DropStream):
+                context.abort(grpc.StatusCode.UNAVAILABLE, item.details)
+            if not self._state.wait_for_flow(session):
+                # Held by `stall` until the stream was dropped, closed or the
+                # server began stopping; what is still queued is never sent.
+                dropped = session.pending_drop
+                if dropped is not None:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, dropped.details)
+                return
+            yield item

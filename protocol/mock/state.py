@@ -1,0 +1,85 @@
+"""Everything the gRPC side and the control side share, behind one object."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from protocol import governance_pb2 as pb
+from protocol.mock import handlers
+from protocol.mock.flags import FlagBoard
+from protocol.mock.record import Recorder
+from protocol.mock.sessions import SessionRegistry, StreamSession
+
+
+def _new_session_token() -> str:
+    return secrets.token_hex(16)
+
+
+class MockState:
+    def __init__(
+        self,
+        federation_seed: str,
+        max_streams: int,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = _new_session_token,
+    ) -> None:
+        # Kept for the issue that derives test federation keys from it.
+        self.federation_seed = federation_seed
+        self.max_streams = max_streams
+        self.clock = clock
+        self.new_token = new_token
+        self.started_at = clock()
+        self.recorder = Recorder()
+        self.sessions = SessionRegistry()
+        self.flags = FlagBoard()
+        self.stopping = threading.Event()
+
+    def receive(self, session: StreamSession, request: pb.StreamRequest) -> None:
+        """Record ``request``, then queue its answers on the session it came in on.
+
+        Recording first means that once a client sees an answer, GET /record
+        already shows the request.
+        """
+        session.identify(request.metadata.node_id)
+        self.recorder.record(request)
+        ctx = handlers.ReplyContext(
+            flags=self.flags.current, now_s=int(self.clock()), new_token=self.new_token
+        )
+        for response in handlers.answer(request, ctx):
+            session.send(response)
+
+    def drop_streams(self, details: str) -> int:
+        dropped = self.sessions.drop_all(details)
+        self.flags.wake()  # writers held by `stall` must notice the drop
+        return dropped
+
+    def drop_stream(self, session: StreamSession, details: str) -> None:
+        session.drop(details)
+        self.flags.wake()
+
+    def end_stream(self, session: StreamSession) -> None:
+        self.sessions.close(session)
+        self.flags.wake()  # a reader or writer held by `stall` can give up now
+
+    def end_all_streams(self) -> int:
+        """Shutting down: end every stream with OK, even those held by `stall`."""
+        self.stopping.set()
+        ended = self.sessions.end_all()
+        self.flags.wake()
+        return ended
+
+    def wait_for_flow(self, session: StreamSession) -> bool:
+        """Hold a stream's traffic while stalled; False if the stream should stop instead."""
+        return self.flags.wait_while_stalled(lambda: session.interrupted or self.stopping.is_set())
+
+    def uptime_s(self) -> int:
+        return int(self.clock() - self.started_at)
+
+    def health(self) -> pb.HealthResponse:
+        return handlers.health(self.uptime_s(), len(self.sessions.sessions()))
+
+    def capabilities(self) -> pb.CapabilitiesResponse:
+        return handlers.capabilities(self.max_streams)

@@ -1,0 +1,277 @@
+"""The node's configuration as frozen dataclasses: the schema of CONTRACTS.md.
+
+Every default lives here and nowhere else. Field names are the YAML keys;
+each field's checks sit next to its default (see ``rules.setting``). The
+objects travel between actor processes by pickle, so every class is
+module-level and enumerated values are plain strings.
+"""
+
+# setting() wraps dataclasses.field(); RUF009 does not know it is a field specifier.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from supervision.config.rules import (
+    at_least,
+    compressed_pubkey,
+    env_name,
+    fraction,
+    host_port,
+    http_url,
+    no_whitespace,
+    non_empty,
+    non_negative,
+    port_number,
+    positive,
+    private_ip,
+    setting,
+)
+
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+Restart = Literal["permanent", "transient", "temporary"]
+Overflow = Literal["drop_oldest", "drop_lowest_priority", "reject_new"]
+BroadcasterKind = Literal["spool", "bitcoin_rpc"]
+HeightSourceKind = Literal["clock", "rpc"]
+Network = Literal["regtest", "testnet", "signet", "mainnet"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+RESTARTS: tuple[str, ...] = get_args(Restart)
+OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
+NETWORKS: tuple[str, ...] = get_args(Network)
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+
+SUPERVISOR_NAMES = ("root", "storage_supervisor", "system_supervisor")
+CHILD_NAMES = ("storage_supervisor", "system_supervisor", "storage", "chain", "bridge", "stream")
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    id: str = setting(no_whitespace, default="alys-local-1")
+
+
+@dataclass(frozen=True)
+class ActorSystemConfig:
+    admin_port: int = setting(port_number, default=19500)
+    # The only address actor sockets bind to (see DESIGN.md, "loopback only").
+    host: str = setting(private_ip, default="127.0.0.1")
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    url: str = setting(host_port)
+    priority: int = setting(default=100)
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    enabled: bool = setting(default=True)
+    port: int = setting(port_number, default=50051)
+    control_port: int = setting(port_number, default=50052)
+    federation_seed: str = setting(non_empty, default="local-dev")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    # The name of the variable holding the bearer token, never the token itself.
+    token_env: str | None = setting(env_name, default=None)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    enabled: bool = setting(default=False)
+    ca_file: str | None = setting(non_empty, default=None, path=True)
+    cert_file: str | None = setting(non_empty, default=None, path=True)
+    key_file: str | None = setting(non_empty, default=None, path=True)
+
+
+@dataclass(frozen=True)
+class ReconnectConfig:
+    """gRPC's connection-backoff defaults; ``max_attempts`` None retries forever."""
+
+    initial_backoff_s: float = setting(positive, default=1.0)
+    multiplier: float = setting(at_least(1), default=1.6)
+    jitter: float = setting(fraction, default=0.2)
+    max_backoff_s: float = setting(positive, default=120.0)
+    max_attempts: int | None = setting(at_least(1), default=None)
+
+
+@dataclass(frozen=True)
+class CircuitBreakerConfig:
+    failure_threshold: int = setting(at_least(1), default=5)
+    reset_timeout_s: float = setting(positive, default=30.0)
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    capacity: int = setting(at_least(1), default=10000)
+    overflow: Overflow = setting(default="drop_oldest")
+
+
+@dataclass(frozen=True)
+class RequestTimeoutsConfig:
+    signature: float = setting(positive, default=60.0)
+    pegin: float = setting(positive, default=30.0)
+    status: float = setting(positive, default=30.0)
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    endpoints: tuple[EndpointConfig, ...] = setting(
+        non_empty, default=(EndpointConfig("127.0.0.1:50051", 100),)
+    )
+    mock: MockConfig = setting(factory=MockConfig)
+    auth: AuthConfig = setting(factory=AuthConfig)
+    tls: TlsConfig = setting(factory=TlsConfig)
+    heartbeat_interval_s: float = setting(positive, default=5.0)
+    heartbeat_timeout_s: float = setting(positive, default=15.0)
+    status_interval_s: float = setting(positive, default=30.0)
+    reconnect: ReconnectConfig = setting(factory=ReconnectConfig)
+    circuit_breaker: CircuitBreakerConfig = setting(factory=CircuitBreakerConfig)
+    outbox: OutboxConfig = setting(factory=OutboxConfig)
+    request_timeout_s: RequestTimeoutsConfig = setting(factory=RequestTimeoutsConfig)
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    ping_interval_s: float = setting(positive, default=1.0)
+    ping_timeout_s: float = setting(positive, default=5.0)
+
+
+@dataclass(frozen=True)
+class BackoffConfig:
+    """Delay before restarting a child; the first restart is immediate by default."""
+
+    initial_s: float = setting(non_negative, default=0.0)
+    multiplier: float = setting(at_least(1), default=2.0)
+    max_s: float = setting(non_negative, default=5.0)
+    jitter: float = setting(fraction, default=0.2)
+    reset_after_s: float = setting(positive, default=30.0)
+
+
+@dataclass(frozen=True)
+class SupervisorFlags:
+    """OTP supervisor flags: more than ``intensity`` restarts in ``period_s`` escalates."""
+
+    strategy: Strategy = setting(default="one_for_one")
+    intensity: int = setting(at_least(0), default=10)
+    period_s: float = setting(positive, default=60.0)
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    restart: Restart = setting(default="permanent")
+    # 0 kills the child at once, like OTP's brutal_kill.
+    shutdown_s: float = setting(non_negative, default=5.0)
+
+
+def default_supervisors() -> dict[str, SupervisorFlags]:
+    return {
+        "root": SupervisorFlags(intensity=3),
+        "storage_supervisor": SupervisorFlags(),
+        "system_supervisor": SupervisorFlags(),
+    }
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    health: HealthConfig = setting(factory=HealthConfig)
+    backoff: BackoffConfig = setting(factory=BackoffConfig)
+    supervisors: dict[str, SupervisorFlags] = setting(
+        factory=default_supervisors, names=SUPERVISOR_NAMES
+    )
+    children: dict[str, ChildConfig] = setting(factory=dict, names=CHILD_NAMES)
+
+    def flags_for(self, name: str) -> SupervisorFlags:
+        """The flags of a known supervisor; KeyError for a name the schema lacks."""
+        try:
+            return self.supervisors[name]
+        except KeyError:
+            known = ", ".join(SUPERVISOR_NAMES)
+            raise KeyError(f"unknown supervisor {name!r}; known: {known}") from None
+
+    def child(self, name: str) -> ChildConfig:
+        """The child's settings, or the defaults when the config does not mention it."""
+        return self.children.get(name, ChildConfig())
+
+
+@dataclass(frozen=True)
+class BroadcasterConfig:
+    kind: BroadcasterKind = setting(default="spool")
+    spool_path: str = setting(non_empty, default="data/broadcast.spool", path=True)
+    rpc_url: str | None = setting(http_url, default=None)
+    rpc_user_env: str | None = setting(env_name, default=None)
+    rpc_password_env: str | None = setting(env_name, default=None)
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    broadcaster: BroadcasterConfig = setting(factory=BroadcasterConfig)
+    max_pegout_sat: int = setting(at_least(1), default=1_000_000_000)
+    signature_retries: int = setting(at_least(0), default=3)
+    min_pegin_confirmations: int = setting(at_least(0), default=6)
+
+
+@dataclass(frozen=True)
+class HeightSourceConfig:
+    kind: HeightSourceKind = setting(default="clock")
+    slot_s: float = setting(positive, default=2.0)
+    rpc_url: str | None = setting(http_url, default=None)
+
+
+@dataclass(frozen=True)
+class FederationMemberConfig:
+    member_id: str = setting(non_empty)
+    # Lower-cased so comparisons with bytes.hex() and duplicate checks agree.
+    public_key: str = setting(compressed_pubkey, normalize=str.lower)
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    threshold: int = setting(at_least(1), default=2)
+    members: tuple[FederationMemberConfig, ...] = setting(non_empty, default=())
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    network: Network = setting(default="regtest")
+    height_source: HeightSourceConfig = setting(factory=HeightSourceConfig)
+    # When set, federation updates must carry a valid update_signature.
+    governance_pubkey: str | None = setting(compressed_pubkey, default=None, normalize=str.lower)
+    # None is allowed only while the mock derives a federation from its seed.
+    federation: FederationConfig | None = setting(default=None)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    host: str = setting(no_whitespace, default="127.0.0.1")
+    port: int = setting(port_number, default=9464)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    file: str = setting(non_empty, default="logs/node.log", path=True)
+    level: LogLevel = setting(default="INFO")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    path: str = setting(non_empty, default="data/node.sqlite3", path=True)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node: NodeSection = setting(factory=NodeSection)
+    actor_system: ActorSystemConfig = setting(factory=ActorSystemConfig)
+    governance: GovernanceConfig = setting(factory=GovernanceConfig)
+    supervision: SupervisionConfig = setting(factory=SupervisionConfig)
+    bridge: BridgeConfig = setting(factory=BridgeConfig)
+    chain: ChainConfig = setting(factory=ChainConfig)
+    metrics: MetricsConfig = setting(factory=MetricsConfig)
+    logging: LoggingConfig = setting(factory=LoggingConfig)
+    storage: StorageConfig = setting(factory=StorageConfig)
+    # The absolute path of the file loaded; not a key of the file.
+    source: str = setting(default="", internal=True)

@@ -1,0 +1,152 @@
+"""Checks that involve more than one key; single values are checked where read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from supervision.config.errors import ConfigError
+from supervision.config.model import NodeConfig
+
+
+def validate(config: NodeConfig) -> None:
+    """Raise ConfigError for the first combination of values the node cannot run with."""
+    checks: tuple[Callable[[NodeConfig], None], ...] = (
+        _ports,
+        _heartbeat,
+        _endpoints,
+        _tls,
+        _backoff_bounds,
+        _broadcaster,
+        _chain,
+        _federation,
+    )
+    for check in checks:
+        check(config)
+
+
+def _fail(config: NodeConfig, key: str, problem: str) -> ConfigError:
+    return ConfigError(config.source, key, problem)
+
+
+def _ports(config: NodeConfig) -> None:
+    users = [
+        ("actor_system.admin_port", config.actor_system.admin_port),
+        ("metrics.port", config.metrics.port),
+    ]
+    mock = config.governance.mock
+    # The mock's ports matter only when the launcher starts it.
+    if mock.enabled:
+        users += [
+            ("governance.mock.port", mock.port),
+            ("governance.mock.control_port", mock.control_port),
+        ]
+    owners: dict[int, str] = {}
+    for key, port in users:
+        if port in owners:
+            raise _fail(config, key, f"port {port} is already used by {owners[port]}")
+        owners[port] = key
+
+
+def _heartbeat(config: NodeConfig) -> None:
+    governance = config.governance
+    if governance.heartbeat_timeout_s <= governance.heartbeat_interval_s:
+        raise _fail(
+            config,
+            "governance.heartbeat_timeout_s",
+            f"must be greater than heartbeat_interval_s ({governance.heartbeat_interval_s}), "
+            f"got {governance.heartbeat_timeout_s}",
+        )
+
+
+def _endpoints(config: NodeConfig) -> None:
+    endpoints = config.governance.endpoints
+    urls = ((f"governance.endpoints[{i}].url", e.url) for i, e in enumerate(endpoints))
+    _reject_duplicates(config, urls, "endpoint")
+
+
+def _tls(config: NodeConfig) -> None:
+    tls = config.governance.tls
+    if tls.enabled and tls.ca_file is None:
+        raise _fail(config, "governance.tls.ca_file", "required when tls.enabled is true")
+    if tls.cert_file is not None and tls.key_file is None:
+        raise _fail(config, "governance.tls.key_file", "required when cert_file is set")
+    if tls.key_file is not None and tls.cert_file is None:
+        raise _fail(config, "governance.tls.cert_file", "required when key_file is set")
+
+
+def _backoff_bounds(config: NodeConfig) -> None:
+    reconnect = config.governance.reconnect
+    if reconnect.max_backoff_s < reconnect.initial_backoff_s:
+        raise _fail(
+            config,
+            "governance.reconnect.max_backoff_s",
+            f"must be at least initial_backoff_s ({reconnect.initial_backoff_s}), "
+            f"got {reconnect.max_backoff_s}",
+        )
+    backoff = config.supervision.backoff
+    if backoff.max_s < backoff.initial_s:
+        raise _fail(
+            config,
+            "supervision.backoff.max_s",
+            f"must be at least initial_s ({backoff.initial_s}), got {backoff.max_s}",
+        )
+
+
+def _broadcaster(config: NodeConfig) -> None:
+    broadcaster = config.bridge.broadcaster
+    if broadcaster.kind == "bitcoin_rpc" and broadcaster.rpc_url is None:
+        raise _fail(config, "bridge.broadcaster.rpc_url", "required when kind is bitcoin_rpc")
+
+
+def _chain(config: NodeConfig) -> None:
+    chain = config.chain
+    if chain.height_source.kind == "rpc" and chain.height_source.rpc_url is None:
+        raise _fail(config, "chain.height_source.rpc_url", "required when kind is rpc")
+    mock_enabled = config.governance.mock.enabled
+    if mock_enabled and chain.network == "mainnet":
+        raise _fail(
+            config,
+            "governance.mock.enabled",
+            "the mock governance server signs with test keys; it cannot run on mainnet",
+        )
+    if chain.federation is None and not mock_enabled:
+        raise _fail(
+            config,
+            "chain.federation",
+            "required when governance.mock.enabled is false "
+            "(only the mock derives a federation from its seed)",
+        )
+
+
+def _federation(config: NodeConfig) -> None:
+    federation = config.chain.federation
+    if federation is None:
+        return
+    members = federation.members
+    if not members:  # checked here too: "members" may be left out of the file
+        raise _fail(config, "chain.federation.members", "must list at least one member")
+    if federation.threshold > len(members):
+        raise _fail(
+            config,
+            "chain.federation.threshold",
+            f"{federation.threshold} is greater than the number of members ({len(members)})",
+        )
+    prefix = "chain.federation.members"
+    _reject_duplicates(
+        config,
+        ((f"{prefix}[{i}].member_id", m.member_id) for i, m in enumerate(members)),
+        "member id",
+    )
+    _reject_duplicates(
+        config,
+        ((f"{prefix}[{i}].public_key", m.public_key) for i, m in enumerate(members)),
+        "public key",
+    )
+
+
+def _reject_duplicates(config: NodeConfig, items: Iterable[tuple[str, str]], what: str) -> None:
+    first_seen: dict[str, str] = {}
+    for key, value in items:
+        if value in first_seen:
+            raise _fail(config, key, f"duplicate {what} {value!r} (also at {first_seen[value]})")
+        first_seen[value] = key

@@ -1,0 +1,69 @@
+"""The node's Prometheus metrics, shared by every process of the node.
+
+prometheus-client runs in multiprocess mode: each process writes its samples
+to files in `PROMETHEUS_MULTIPROC_DIR`, and the launcher's HTTP endpoint sums
+them. The variable must be set before prometheus_client is first imported in
+the launcher (it picks its value class at import), and it is inherited by
+every forked process; `rundir.prepare_metrics_dir` does both, with a fresh directory
+for each run so that counters of an earlier run never leak into this one
+(see `supervision.rundir`).
+
+Gauges use a *live* mode: the files of a dead pid are ignored once
+`mark_dead(pid)` removed them, so a SIGKILLed actor's `alys_actor_up` does
+not linger.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
+
+from supervision.rundir import METRICS_ENV
+
+ACTOR_UP = Gauge(
+    "alys_actor_up",
+    "1 while the named actor's process runs and has started.",
+    ["actor"],
+    multiprocess_mode="livemax",
+)
+ACTOR_RESTARTS = Counter(
+    "alys_actor_restarts_total",
+    "Restarts of the named actor by its supervisor.",
+    ["actor"],
+)
+SUPERVISOR_DECISIONS = Counter(
+    "alys_supervisor_decisions_total",
+    "Decisions taken by a supervisor about a failed child.",
+    ["supervisor", "decision"],
+)
+SUPERVISOR_INTENSITY_EXCEEDED = Counter(
+    "alys_supervisor_intensity_exceeded_total",
+    "Times a supervisor saw more restarts than its intensity allows within its period.",
+    ["supervisor"],
+)
+UNEXPECTED_MESSAGES = Counter(
+    "alys_actor_unexpected_messages_total",
+    "Messages an actor received but has no handler for.",
+    ["actor"],
+)
+
+
+def metrics_dir() -> Path | None:
+    value = os.environ.get(METRICS_ENV)
+    return Path(value) if value else None
+
+
+def mark_dead(pid: int) -> None:
+    """Forget the live gauges written by a process that died."""
+    directory = metrics_dir()
+    if directory is not None:
+        multiprocess.mark_process_dead(pid, str(directory))
+
+
+def exposition() -> bytes:
+    """Every process's samples, summed, in the Prometheus text format."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)

@@ -1,0 +1,153 @@
+"""Start, query and stop one node: the actor system and its supervisor tree.
+
+`Node` is what the launcher runs and what integration tests drive: it starts
+Thespian's `multiprocTCPBase` admin on the configured port with every socket
+confined to `actor_system.host`, creates the root supervisor, waits until every
+actor has answered a `Ping`, and on `stop()` shuts the system down and ends
+any process of its session that is still alive.
+
+The caller must have pointed `PROMETHEUS_MULTIPROC_DIR` at the run's metrics
+directory (`supervision.rundir.prepare_metrics_dir`) before importing this
+module, and must not have initialised gRPC in this process: every actor is
+forked from here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from thespian.actors import ActorSystem
+
+from actors.messages import (
+    ActorRef,
+    Lookup,
+    NodeStatus,
+    NodeStatusReport,
+    Ping,
+    Pong,
+    _Start,
+    _Started,
+)
+from supervision.config import NodeConfig
+from supervision.logs import log_defs
+from supervision.loopback import confine_actor_sockets
+from supervision.processes import kill_all, listening_pid, session_members, wait_gone
+from supervision.root import RootSupervisor
+from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
+
+SYSTEM_BASE = "multiprocTCPBase"
+ASK_TIMEOUT_S = 5.0
+
+
+class NodeError(Exception):
+    """Root of the errors raised while running a node."""
+
+
+class NodeStartError(NodeError):
+    """The node did not come up: the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class SystemHandle:
+    """What identifies a running actor system from the outside."""
+
+    admin_port: int
+    admin_pid: int
+    session_id: int
+
+
+class Node:
+    def __init__(self, config: NodeConfig, *, transient_unique: bool = False) -> None:
+        self.config = config
+        self.transient_unique = transient_unique
+        self.asys: Any = None
+        self.root: Any = None
+        self.handle: SystemHandle | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self, *, ready_timeout_s: float = 30.0) -> NodeStatusReport:
+        if "grpc" in sys.modules:
+            raise NodeStartError(
+                "grpc is imported in the process that starts the actor system; every actor "
+                "is forked from it and gRPC must not be initialised before a fork"
+            )
+        port = self.config.actor_system.admin_port
+        confine_actor_sockets(self.config.actor_system.host)
+        defs = log_defs(self.config.logging.file, self.config.logging.level)
+        self.asys = ActorSystem(
+            SYSTEM_BASE,
+            {"Admin Port": port, "Process Startup Method": "fork"},
+            logDefs=defs,
+            transientUnique=self.transient_unique,
+        )
+        admin_pid = listening_pid(port)
+        if admin_pid is None:
+            raise NodeStartError(f"the actor system's admin is not listening on port {port}")
+        self.handle = SystemHandle(port, admin_pid, os.getsid(admin_pid))
+        self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
+        start = _Start("root", self.config, "launcher", None, NODE_CHILDREN)
+        reply = self.asys.ask(self.root, start, ASK_TIMEOUT_S)
+        if not isinstance(reply, _Started):
+            raise NodeStartError(f"the root supervisor did not start (answered {reply!r})")
+        return self.wait_ready(timeout_s=ready_timeout_s)
+
+    def stop(self, *, grace_s: float = 5.0) -> list[int]:
+        """Shut the actor system down; returns the pids that had to be killed after it.
+
+        `shutdown()` returns once the admin acknowledged; its processes may
+        take a moment more to exit. Whatever of the session outlives `grace_s`
+        is ended by signal, so a stop never leaves a process behind.
+        """
+        if self.asys is None:
+            return []
+        self.asys.shutdown()
+        self.asys = None
+        if self.handle is None:
+            return []
+        survivors = wait_gone(session_members(self.handle.session_id), grace_s)
+        return kill_all(survivors)
+
+    # -- queries ----------------------------------------------------------------
+
+    def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
+        reply = self.asys.ask(self.root, NodeStatus(), timeout_s)
+        return reply if isinstance(reply, NodeStatusReport) else None
+
+    def lookup(self, name: str, timeout_s: float = ASK_TIMEOUT_S) -> Any:
+        reply = self.asys.ask(self.root, Lookup(name), timeout_s)
+        return reply.address if isinstance(reply, ActorRef) else None
+
+    def ping(self, address: Any, timeout_s: float = ASK_TIMEOUT_S) -> Pong | None:
+        reply = self.asys.ask(address, Ping(time.monotonic_ns()), timeout_s)
+        return reply if isinstance(reply, Pong) else None
+
+    def ask(self, address: Any, message: Any, timeout_s: float = ASK_TIMEOUT_S) -> Any:
+        return self.asys.ask(address, message, timeout_s)
+
+    def wait_ready(self, *, timeout_s: float) -> NodeStatusReport:
+        """Block until every actor of the tree runs and has answered a `Ping`."""
+        deadline = time.monotonic() + timeout_s
+        expected = set(actor_names())
+        last: NodeStatusReport | None = None
+        while time.monotonic() < deadline:
+            last = self.status()
+            if last is not None and self._all_running(last, expected):
+                if all(self.ping_by_name(name) for name in expected):
+                    return last
+            time.sleep(0.02)
+        states = {a.name: a.state for a in last.actors} if last else "no answer from the root"
+        raise NodeStartError(f"the node was not ready within {timeout_s:.0f}s: {states}")
+
+    def ping_by_name(self, name: str) -> Pong | None:
+        address = self.lookup(name)
+        return self.ping(address) if address is not None else None
+
+    @staticmethod
+    def _all_running(report: NodeStatusReport, expected: set[str]) -> bool:
+        running = {a.name for a in report.actors if a.state == "running"}
+        return expected <= running

@@ -1,0 +1,187 @@
+"""One run of the node under the launcher: its parts started in order, watched, stopped.
+
+Kept apart from `launcher.py` because it imports the actor and metrics code,
+which must come after the metrics directory is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from supervision import runfile
+from supervision.config import NodeConfig
+from supervision.http_endpoint import NodeHealth, serve
+from supervision.launcher import EXIT_FAILED, EXIT_OK, LauncherError
+from supervision.node import Node, NodeStartError
+from supervision.processes import is_alive, kill_all, session_members
+from supervision.rundir import RunPaths
+
+MOCK_READY_TIMEOUT_S = 20.0
+ROOT_SILENCE_LIMIT = 3  # health intervals without an answer before the root counts as gone
+
+
+class NodeRun:
+    def __init__(self, config: NodeConfig, paths: RunPaths, stop: threading.Event,
+                 log: logging.Logger) -> None:
+        self.config = config
+        self.paths = paths
+        self.stop_requested = stop
+        self.log = log
+        self.node = Node(config)
+        self.mock: subprocess.Popen[bytes] | None = None
+        self.http: ThreadingHTTPServer | None = None
+        interval = config.supervision.health.ping_interval_s
+        self.health = NodeHealth(stale_after_s=interval * ROOT_SILENCE_LIMIT + 1.0)
+
+    # -- start ------------------------------------------------------------------
+
+    def start(self) -> None:
+        source = self.config.source
+        try:
+            ended = runfile.clear_leftovers(self.paths.run_file, config_source=source)
+            if ended:
+                print(f"alys-node: ended {len(ended)} processes left by an earlier run "
+                      f"(pids {', '.join(map(str, ended))})", file=sys.stderr)
+                self.log.warning("ended processes left by an earlier run: %s", ended)
+            runfile.require_free_ports(self._ports(), config_source=source)
+        except runfile.RunConflictError as exc:
+            raise LauncherError(str(exc)) from exc
+        self._record()
+        if self.config.governance.mock.enabled:
+            self._start_mock()
+            self._record()
+        metrics = self.config.metrics
+        try:
+            self.http = serve(metrics.host, metrics.port, self.health)
+        except OSError as exc:
+            raise LauncherError(f"cannot serve metrics on {metrics.host}:{metrics.port}: "
+                                f"{exc.strerror}") from exc
+        started = time.monotonic()
+        try:
+            report = self.node.start()
+        except NodeStartError as exc:
+            raise LauncherError(f"the node did not start: {exc}") from exc
+        finally:
+            self._record()
+        self.health.record(report)
+        self.log.info("node %s ready in %.3fs: %s", self.config.node.id,
+                      time.monotonic() - started,
+                      " ".join(f"{a.name}={a.pid}" for a in report.actors))
+
+    def _ports(self) -> dict[str, int]:
+        ports = {"actor_system.admin_port": self.config.actor_system.admin_port,
+                 "metrics.port": self.config.metrics.port}
+        mock = self.config.governance.mock
+        if mock.enabled:
+            ports["governance.mock.port"] = mock.port
+            ports["governance.mock.control_port"] = mock.control_port
+        return ports
+
+    def _start_mock(self) -> None:
+        mock = self.config.governance.mock
+        out = self.paths.mock_output
+        out.unlink(missing_ok=True)
+        with out.open("wb") as sink:
+            # stdout goes to a file: a pipe nobody reads would eventually block it.
+            self.mock = subprocess.Popen(
+                [sys.executable, "-m", "protocol.mock_governance",
+                 "--port", str(mock.port), "--control-port", str(mock.control_port),
+                 "--federation-seed", mock.federation_seed, "--exit-with-parent"],
+                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + MOCK_READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            text = out.read_text(errors="replace") if out.exists() else ""
+            if "mock-governance: ready" in text:
+                self.log.info("mock governance server ready: pid=%d port=%d control_port=%d",
+                              self.mock.pid, mock.port, mock.control_port)
+                return
+            if self.mock.poll() is not None:
+                raise LauncherError(f"the mock governance server exited with code "
+                                    f"{self.mock.returncode}: {text.strip()[-500:]}")
+            if self.stop_requested.wait(0.05):
+                raise LauncherError("stopped while the mock governance server was starting")
+        raise LauncherError(f"the mock governance server was not ready within "
+                            f"{MOCK_READY_TIMEOUT_S:.0f}s (output in {out})")
+
+    def _record(self) -> None:
+        handle = self.node.handle
+        runfile.write(self.paths.run_file, runfile.RunRecord(
+            launcher_pid=os.getpid(),
+            admin_port=self.config.actor_system.admin_port,
+            session_id=handle.session_id if handle else None,
+            admin_pid=handle.admin_pid if handle else None,
+            mock_pid=self.mock.pid if self.mock else None,
+        ))
+
+    def ready_line(self) -> str:
+        metrics = self.config.metrics
+        return (f"ready: admin_port={self.config.actor_system.admin_port} "
+                f"metrics=http://{metrics.host}:{metrics.port}/metrics "
+                f"log={self.config.logging.file} pid={os.getpid()}")
+
+    # -- watch ------------------------------------------------------------------
+
+    def watch(self) -> int:
+        """Ask the root for the node's status every health interval until told to stop."""
+        health = self.config.supervision.health
+        silent = 0
+        while not self.stop_requested.wait(health.ping_interval_s):
+            report = self.node.status(timeout_s=health.ping_timeout_s)
+            if report is not None:
+                silent = 0
+                self.health.record(report)
+                continue
+            if self.stop_requested.is_set():
+                break
+            silent += 1
+            handle = self.node.handle
+            if handle is not None and not is_alive(handle.admin_pid):
+                self.log.error("the actor system's admin (pid %d) died: stopping the node",
+                               handle.admin_pid)
+                print(f"alys-node: the actor system's admin (pid {handle.admin_pid}) died",
+                      file=sys.stderr)
+                return EXIT_FAILED
+            if silent >= ROOT_SILENCE_LIMIT:
+                self.log.error("the root supervisor did not answer %d status requests: "
+                               "stopping the node", silent)
+                print("alys-node: the root supervisor stopped answering", file=sys.stderr)
+                return EXIT_FAILED
+        return EXIT_OK
+
+    # -- stop -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every part that was started, in reverse order; safe to call once anything ran."""
+        handle = self.node.handle
+        try:
+            killed = self.node.stop()
+            if killed:
+                self.log.warning("killed %d processes that outlived the shutdown: %s",
+                                 len(killed), killed)
+        except Exception:  # the system may be half dead; the session sweep below still runs
+            self.log.exception("actor system shutdown failed")
+            if handle is not None:
+                kill_all(session_members(handle.session_id))
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        if self.mock is not None and self.mock.poll() is None:
+            self.mock.terminate()
+            try:
+                self.mock.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.mock.kill()
+                self.mock.wait()
+        self.paths.run_file.unlink(missing_ok=True)
+        self.log.info("node %s stopped", self.config.node.id)
+
+
+__all__ = ["NodeRun", "Path"]

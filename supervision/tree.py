@@ -1,0 +1,56 @@
+"""The node's supervisor tree, as data.
+
+```
+root                      supervision.root:RootSupervisor   (globalName alys.root)
+├─ storage_supervisor     supervision.supervisor:Supervisor
+│  └─ storage             actors.storage:StorageActor
+└─ system_supervisor      supervision.supervisor:Supervisor
+   ├─ chain               actors.chain:ChainActor
+   ├─ bridge              actors.bridge:BridgeActor
+   └─ stream              actors.stream.actor:StreamActor
+```
+
+Children start in the order listed; the StreamActor comes last so that the
+actors it routes to already run when its stream opens.
+"""
+
+from __future__ import annotations
+
+from actors.messages import _ChildSpec
+
+ROOT_GLOBAL_NAME = "alys.root"
+SUPERVISOR_CLASS = "supervision.supervisor:Supervisor"
+
+NODE_CHILDREN: tuple[_ChildSpec, ...] = (
+    _ChildSpec(
+        "storage_supervisor",
+        SUPERVISOR_CLASS,
+        children=(_ChildSpec("storage", "actors.storage:StorageActor"),),
+    ),
+    _ChildSpec(
+        "system_supervisor",
+        SUPERVISOR_CLASS,
+        children=(
+            _ChildSpec("chain", "actors.chain:ChainActor"),
+            _ChildSpec("bridge", "actors.bridge:BridgeActor"),
+            _ChildSpec("stream", "actors.stream.actor:StreamActor"),
+        ),
+    ),
+)
+
+
+def actor_names() -> tuple[str, ...]:
+    """Every actor of the node, root first, depth first in start order."""
+
+    def walk(specs: tuple[_ChildSpec, ...]) -> list[str]:
+        names: list[str] = []
+        for spec in specs:
+            names.append(spec.name)
+            names.extend(walk(spec.children))
+        return names
+
+    return ("root", *walk(NODE_CHILDREN))
+
+
+WORKERS: tuple[str, ...] = ("storage", "chain", "bridge", "stream")
+SUPERVISORS: tuple[str, ...] = ("storage_supervisor", "system_supervisor")

@@ -1,0 +1,209 @@
+"""`scripts/start` and `scripts/status` as an operator runs them, in real subprocesses.
+
+The launcher's stdout goes to a file, never a pipe: the daemonized Thespian
+admin inherits it, and a captured pipe would never reach end-of-file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from supervision.processes import is_alive, listening_pid, session_members
+from tests.support.nodes import descendants, write_config
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[2]
+START = REPO / "scripts" / "start"
+STATUS = REPO / "scripts" / "status"
+
+
+@dataclass
+class Launched:
+    process: subprocess.Popen[bytes]
+    config_path: Path
+    output: Path
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace") if self.output.exists() else ""
+
+    @property
+    def config(self) -> dict:
+        return yaml.safe_load(self.config_path.read_text())
+
+
+def launch(config_path: Path, output: Path) -> Launched:
+    with output.open("ab") as sink:
+        process = subprocess.Popen([str(START), "--config", str(config_path)], stdout=sink,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return Launched(process, config_path, output)
+
+
+def wait_ready(launched: Launched, timeout: float = 90) -> str:
+    def ready_line() -> str | None:
+        for line in launched.text().splitlines():
+            if line.startswith("ready:"):
+                return line
+        assert launched.process.poll() is None, f"scripts/start exited: {launched.text()}"
+        return None
+
+    return wait_until(ready_line, timeout=timeout, message="scripts/start never printed ready:")
+
+
+def run_status(config_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(STATUS), "--config", str(config_path), *extra],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def status_json(config_path: Path) -> dict:
+    result = run_status(config_path, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def stop(launched: Launched) -> int:
+    if launched.process.poll() is None:
+        launched.process.send_signal(signal.SIGTERM)
+    return launched.process.wait(timeout=60)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Iterator[Path]:
+    before = descendants()
+    path = write_config(tmp_path)
+    yield path
+    admin_port = yaml.safe_load(path.read_text())["actor_system"]["admin_port"]
+    pid = listening_pid(admin_port)
+    if pid is not None:  # a failed test left a node: end its session, then fail below
+        for member in session_members(os.getsid(pid)):
+            psutil.Process(member).kill()
+    wait_until(lambda: not (descendants() - before), timeout=20,
+               message="the start script left processes behind")
+    assert pid is None, f"a node was still running on admin port {admin_port}"
+
+
+def test_start_prints_ready_status_reports_and_sigterm_leaves_nothing(
+    config_path: Path, tmp_path: Path
+) -> None:
+    launched = launch(config_path, tmp_path / "start.out")
+    line = wait_ready(launched)
+    cfg = launched.config
+    metrics_url = f"http://127.0.0.1:{cfg['metrics']['port']}/metrics"
+    assert line == (f"ready: admin_port={cfg['actor_system']['admin_port']} metrics={metrics_url} "
+                    f"log={cfg['logging']['file']} pid={launched.process.pid}")
+
+    report = status_json(config_path)
+    assert report["node_id"] == "alys-test"
+    assert [a["name"] for a in report["actors"]] == [
+        "root", "storage_supervisor", "storage", "system_supervisor", "chain", "bridge", "stream"]
+    assert {a["state"] for a in report["actors"]} == {"running"}
+    assert set(report["actors"][0]) == {"name", "pid", "state", "restarts", "uptime_s",
+                                        "supervisor"}
+    assert report["stream"]["state"] == "disconnected"
+    assert set(report["stream"]) == {"state", "endpoint", "connected_since", "last_heartbeat_ack",
+                                     "messages_sent", "messages_received", "buffered", "pending",
+                                     "reconnects", "circuit"}
+    human = run_status(config_path)
+    assert human.returncode == 0 and "stream" in human.stdout
+
+    assert http_get(metrics_url.replace("/metrics", "/healthz"))[0] == 200
+    code, body = http_get(metrics_url.replace("/metrics", "/readyz"))
+    assert code == 503 and "governance stream is disconnected" in body
+    code, body = http_get(metrics_url)
+    assert code == 200 and 'alys_actor_up{actor="stream"} 1.0' in body
+
+    pids = {a["name"]: a["pid"] for a in report["actors"]}
+    os.kill(pids["bridge"], signal.SIGKILL)
+
+    def bridge_restarted() -> dict | None:
+        bridge = {a["name"]: a for a in status_json(config_path)["actors"]}["bridge"]
+        return bridge if bridge["pid"] != pids["bridge"] and bridge["restarts"] == 1 else None
+
+    bridge = wait_until(bridge_restarted, timeout=30, message="bridge was not restarted")
+    log = Path(cfg["logging"]["file"]).read_text()
+    assert (f"child=bridge reason=killed decision=restart attempt=1 old_pid={pids['bridge']} "
+            f"new_pid={bridge['pid']}") in log
+    wait_until(lambda: 'alys_actor_restarts_total{actor="bridge"} 1.0' in http_get(metrics_url)[1],
+               timeout=10, message="the restart was not counted in /metrics")
+
+    mock_pid = listening_pid(cfg["governance"]["mock"]["control_port"])
+    session = os.getsid(pids["root"])
+    assert stop(launched) == 0
+    wait_until(lambda: not session_members(session), timeout=20,
+               message="actor processes outlived the launcher")
+    assert mock_pid is not None and not is_alive(mock_pid)
+    assert not (tmp_path / "data" / "run" / f"node-{cfg['actor_system']['admin_port']}.json"
+                ).exists()
+
+
+def test_status_without_a_node_says_so_and_starts_no_actor_system(config_path: Path) -> None:
+    admin_port = yaml.safe_load(config_path.read_text())["actor_system"]["admin_port"]
+    result = run_status(config_path, "--json")
+    assert result.returncode == 1
+    assert f"no alys node is running: nothing listens on admin port {admin_port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert listening_pid(admin_port) is None
+
+
+def test_start_with_a_bad_config_names_file_key_and_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("actor_system:\n  admin_prot: 19500\n")
+    result = subprocess.run([str(START), "--config", str(bad)], capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and "actor_system.admin_prot" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_start_of_a_running_node_is_refused(config_path: Path, tmp_path: Path) -> None:
+    first = launch(config_path, tmp_path / "first.out")
+    wait_ready(first)
+    second = subprocess.run([str(START), "--config", str(config_path)], capture_output=True,
+                            text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert second.returncode == 1
+    assert f"launcher pid {first.process.pid}" in second.stderr
+    assert status_json(config_path)["node_id"] == "alys-test"  # the first one is untouched
+    assert stop(first) == 0
+
+
+def test_start_after_the_admin_was_killed_ends_the_leftovers_and_runs(
+    config_path: Path, tmp_path: Path
+) -> None:
+    first = launch(config_path, tmp_path / "first.out")
+    wait_ready(first)
+    admin_port = first.config["actor_system"]["admin_port"]
+    admin_pid = listening_pid(admin_port)
+    session = os.getsid(admin_pid)
+    os.kill(first.process.pid, signal.SIGKILL)  # the launcher dies without cleaning up ...
+    os.kill(admin_pid, signal.SIGKILL)  # ... and so does the admin
+    first.process.wait(timeout=10)
+    leftovers = session_members(session)
+
+    second = launch(config_path, tmp_path / "second.out")
+    wait_ready(second)
+    assert not session_members(session), "processes of the first run survived the second start"
+    if leftovers:
+        assert "left by an earlier run" in second.text()
+    assert len(status_json(config_path)["actors"]) == 7
+    assert stop(second) == 0

@@ -1,0 +1,191 @@
+"""The supervisor tree on real processes (multiprocTCPBase), driven through the ActorSystem API."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from actors.messages import ActorInfo, Ping, Pong, _GetPeers, _Peers
+from supervision.tree import SUPERVISORS, WORKERS, actor_names
+from tests.support.nodes import log_text, running_node
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+CHILDREN_OF = {"storage_supervisor": ("storage",),
+               "system_supervisor": ("chain", "bridge", "stream")}
+SUPERVISOR_OF = {"storage": "storage_supervisor", "chain": "system_supervisor",
+                 "bridge": "system_supervisor", "stream": "system_supervisor",
+                 "storage_supervisor": "root", "system_supervisor": "root"}
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Any]:
+    with running_node(tmp_path) as running:
+        yield running
+
+
+def actors_by_name(node: Any) -> dict[str, ActorInfo]:
+    report = node.status()
+    assert report is not None, "the root did not answer NodeStatus"
+    return {a.name: a for a in report.actors}
+
+
+def restarted(node: Any, name: str, old_pid: int, restarts: int) -> dict[str, ActorInfo] | None:
+    actors = actors_by_name(node)
+    info = actors[name]
+    ok = info.state == "running" and info.pid not in (None, old_pid) and info.restarts == restarts
+    return actors if ok else None
+
+
+def test_tree_starts_seven_actors_each_in_its_own_process(node: Any) -> None:
+    actors = actors_by_name(node)
+
+    assert list(actors) == list(actor_names())
+    assert all(a.state == "running" for a in actors.values())
+    pids = [a.pid for a in actors.values()]
+    assert len(set(pids)) == 7 and os.getpid() not in pids
+    for name, info in actors.items():
+        assert info.supervisor == SUPERVISOR_OF.get(name, "launcher")
+        assert info.restarts == 0
+        if name != "root":
+            # the process tree is the supervisor tree
+            assert psutil.Process(info.pid).ppid() == actors[info.supervisor].pid
+
+
+def test_every_actor_answers_ping_with_its_name_and_pid(node: Any) -> None:
+    actors = actors_by_name(node)
+    for name in actor_names():
+        pong = node.ping(node.lookup(name))
+        assert isinstance(pong, Pong)
+        assert (pong.name, pong.pid) == (name, actors[name].pid)
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_killed_worker_is_restarted_with_a_new_pid_and_a_supervision_line(
+    node: Any, name: str
+) -> None:
+    old_pid = actors_by_name(node)[name].pid
+    os.kill(old_pid, signal.SIGKILL)
+
+    actors = wait_until(lambda: restarted(node, name, old_pid, 1), timeout=30,
+                        message=f"{name} was not restarted")
+    new_pid = actors[name].pid
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == "zombie"
+    line = (f"supervision event=restart supervisor={SUPERVISOR_OF[name]} child={name} "
+            f"reason=killed decision=restart attempt=1 old_pid={old_pid} new_pid={new_pid}")
+    wait_until(lambda: line in log_text(node.config), timeout=10, message=f"no line: {line}")
+    assert node.ping(node.lookup(name)).pid == new_pid
+    others = {n: a.pid for n, a in actors.items() if n != name}
+    assert all(a.restarts == 0 for n, a in actors.items() if n != name), others
+
+
+@pytest.mark.parametrize("name", SUPERVISORS)
+def test_killed_supervisor_is_restarted_with_a_fresh_set_of_children(
+    node: Any, name: str
+) -> None:
+    before = actors_by_name(node)
+    old_pid = before[name].pid
+    old_children = {c: before[c].pid for c in CHILDREN_OF[name]}
+    os.kill(old_pid, signal.SIGKILL)
+
+    actors = wait_until(lambda: restarted(node, name, old_pid, 1), timeout=30,
+                        message=f"{name} was not restarted")
+    wait_until(lambda: all(actors_by_name(node)[c].state == "running" for c in old_children),
+               timeout=30, message="the new supervisor's children did not start")
+    actors = actors_by_name(node)
+    for child, pid in old_children.items():
+        assert actors[child].pid != pid
+        assert psutil.Process(actors[child].pid).ppid() == actors[name].pid
+        # no survivor of the old subtree: its processes are gone
+        wait_until(lambda p=pid: not psutil.pid_exists(p)
+                   or psutil.Process(p).status() == "zombie",
+                   timeout=10, message=f"old {child} pid {pid} survived")
+    line = (f"supervision event=restart supervisor=root child={name} reason=killed "
+            f"decision=restart attempt=1 old_pid={old_pid} new_pid={actors[name].pid}")
+    wait_until(lambda: line in log_text(node.config), timeout=10, message=f"no line: {line}")
+
+
+def test_peers_learn_the_new_address_after_a_restart(node: Any) -> None:
+    old_pid = actors_by_name(node)["storage"].pid
+    old_address = node.lookup("storage")
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: restarted(node, "storage", old_pid, 1), timeout=30,
+               message="storage was not restarted")
+    new_address = node.lookup("storage")
+    assert new_address is not None and new_address != old_address
+
+    def bridge_knows_new_storage() -> bool:
+        peers = node.ask(node.lookup("bridge"), _GetPeers())
+        return isinstance(peers, _Peers) and dict(peers.addresses).get("storage") == new_address
+
+    wait_until(bridge_knows_new_storage, timeout=10, message="bridge kept the old storage address")
+
+
+def test_a_message_nobody_handles_is_logged_and_not_fatal(node: Any) -> None:
+    storage = node.lookup("storage")
+    pid = actors_by_name(node)["storage"].pid
+    node.asys.tell(storage, "not a message of the catalogue")
+    wait_until(lambda: "unexpected message received by storage" in log_text(node.config),
+               timeout=10, message="the unexpected message was not logged")
+    assert node.ask(storage, Ping(7)) == Pong(7, "storage", pid)
+
+
+def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
+    found = []
+    for conn in psutil.net_connections(kind="inet"):
+        if conn.status == psutil.CONN_LISTEN and conn.pid in pids:
+            found.append((conn.pid, conn.laddr.ip, conn.laddr.port))
+    return found
+
+
+def other_addresses() -> list[str]:
+    """Addresses of this machine the node must not be reachable on."""
+    addresses = ["127.0.0.2"]  # loopback, but not the configured host
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            if entry.family == socket.AF_INET and not entry.address.startswith("127."):
+                addresses.append(entry.address)
+    return addresses
+
+
+def test_every_actor_socket_listens_on_loopback_only(node: Any) -> None:
+    from supervision.processes import session_members
+
+    pids = session_members(node.handle.session_id)
+    sockets = listening_sockets(pids)
+    admin_port = node.config.actor_system.admin_port
+
+    assert {pid for pid, _, _ in sockets} >= {a.pid for a in actors_by_name(node).values()}
+    assert (node.handle.admin_pid, "127.0.0.1", admin_port) in sockets
+    assert [s for s in sockets if s[1] != "127.0.0.1"] == []
+    for address in other_addresses():
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, admin_port), timeout=2).close()
+
+
+def test_supervision_lines_follow_the_contract_format(node: Any) -> None:
+    old_pid = actors_by_name(node)["chain"].pid
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: restarted(node, "chain", old_pid, 1), timeout=30,
+               message="chain was not restarted")
+    pattern = re.compile(
+        r"supervision event=(child_exited|restart) supervisor=\w+ child=\w+ "
+        r"reason=(killed|exited|hung|poison|error|escalated|shutdown) "
+        r"decision=(restart|stop|escalate|resume) attempt=\d+ old_pid=(\d+|-) new_pid=(\d+|-)$"
+    )
+    wait_until(lambda: "event=restart" in log_text(node.config), timeout=10,
+               message="no restart line")
+    lines = [ln for ln in log_text(node.config).splitlines() if "supervision event=" in ln]
+    assert len(lines) == 2
+    for line in lines:
+        assert pattern.search(line), line
+        assert f"pid=" in line.split("supervision", 1)[0]  # the line carries the logger's pid

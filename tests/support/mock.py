@@ -1,0 +1,153 @@
+"""Start the mock governance server in a subprocess and talk to its control API.
+
+Only the standard library here: the pytest process must never import grpc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.waiting import wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = re.compile(
+    r"^mock-governance: ready grpc=127\.0\.0\.1:(?P<grpc>\d+) "
+    r"control=127\.0\.0\.1:(?P<control>\d+) pid=(?P<pid>\d+)$"
+)
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+HTTP_TIMEOUT_S = 10.0
+
+
+def project_env() -> dict[str, str]:
+    """The environment for project subprocesses: the repo root importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@dataclass(frozen=True)
+class ControlReply:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MockGovernance:
+    """A running mock server process and the ports it reported."""
+
+    process: subprocess.Popen[bytes]
+    grpc_port: int
+    control_port: int
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def request(self, method: str, path: str, data: bytes | None = None) -> ControlReply:
+        """Send raw bytes; any HTTP status comes back as a ControlReply, never raised."""
+        url = f"http://127.0.0.1:{self.control_port}{path}"
+        req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as reply:
+                return ControlReply(reply.status, json.loads(reply.read()))
+        except urllib.error.HTTPError as error:
+            with error:
+                return ControlReply(error.code, json.loads(error.read()))
+
+    def get(self, path: str) -> ControlReply:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any = None) -> ControlReply:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        return self.request("POST", path, data if data is not None else b"")
+
+    def record(self, node_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        path = "/record" if node_id is None else f"/record?node_id={node_id}"
+        reply = self.get(path)
+        assert reply.status == 200, reply
+        return reply.body["nodes"]
+
+    def connections(self) -> list[dict[str, Any]]:
+        reply = self.get("/connections")
+        assert reply.status == 200, reply
+        return reply.body["connections"]
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Signal (SIGTERM), wait, return the exit status; kill and fail if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"mock governance did not stop within {timeout}s:\n{self.stderr()}"
+            ) from None
+
+
+def _read_ready(stdout_path: Path) -> re.Match[str] | None:
+    text = stdout_path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    return READY_LINE.match(lines[0]) if lines else None
+
+
+def start_mock_governance(
+    workdir: Path, *, port: int = 0, control_port: int = 0, extra_args: tuple[str, ...] = ()
+) -> MockGovernance:
+    """Start the mock (by default on ports the OS picks) and wait for its ready line."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    stdout_path = workdir / "mock-governance.stdout"
+    stderr_path = workdir / "mock-governance.stderr"
+    command = [
+        sys.executable,
+        "-m",
+        "protocol.mock_governance",
+        f"--port={port}",
+        f"--control-port={control_port}",
+        "--exit-with-parent",
+        *extra_args,
+    ]
+    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=project_env(), stdout=stdout, stderr=stderr
+        )
+
+    def ready() -> re.Match[str] | None:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"mock governance exited with {process.returncode} before ready:\n"
+                f"{stderr_path.read_text(errors='replace')}"
+            )
+        return _read_ready(stdout_path)
+
+    try:
+        match = wait_until(ready, timeout=START_TIMEOUT_S, message="the mock's ready line")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        raise
+    assert int(match["pid"]) == process.pid, match.group(0)
+    return MockGovernance(
+        process, int(match["grpc"]), int(match["control"]), stdout_path, stderr_path
+    )
