@@ -60,7 +60,7 @@ def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:
     """Bind and serve in a daemon thread; raises OSError if the port is taken."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._reply(200, metrics.exposition(), "text/plain; version=0.0.4")

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from supervision.config import ConfigError, NodeConfig, default_config_path, load_config
-from supervision.rundir import RunPaths, prepare_metrics_dir, run_paths
+from supervision.rundir import prepare_metrics_dir, run_paths
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     paths.directory.mkdir(parents=True, exist_ok=True)
     # Before anything imports prometheus_client (see supervision.metrics).
     prepare_metrics_dir(paths.metrics_dir)
-    from supervision.running import NodeRun  # noqa: PLC0415 (needs the metrics dir set)
+    from supervision.running import NodeRun
 
     stop = threading.Event()
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def launcher_log(config: NodeConfig) -> logging.Logger:
     """The launcher writes to the node's one log file too (lines are appended whole)."""
-    from supervision.logs import LINE_FORMAT  # noqa: PLC0415
+    from supervision.logs import LINE_FORMAT
 
     log = logging.getLogger("alys.launcher")
     Path(config.logging.file).parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +82,6 @@ def launcher_log(config: NodeConfig) -> logging.Logger:
     log.propagate = False
     return log
 
-
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "LauncherError", "RunPaths", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

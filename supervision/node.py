@@ -136,9 +136,9 @@ class Node:
         last: NodeStatusReport | None = None
         while time.monotonic() < deadline:
             last = self.status()
-            if last is not None and self._all_running(last, expected):
-                if all(self.ping_by_name(name) for name in expected):
-                    return last
+            if (last is not None and self._all_running(last, expected)
+                    and all(self.ping_by_name(name) for name in expected)):
+                return last
             time.sleep(0.02)
         states = {a.name: a.state for a in last.actors} if last else "no answer from the root"
         raise NodeStartError(f"the node was not ready within {timeout_s:.0f}s: {states}")

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from supervision.config import BackoffConfig, SupervisorFlags
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     RESTART = "restart"
     STOP = "stop"
     ESCALATE = "escalate"
     RESUME = "resume"
 
 
-class ExitReason(str, Enum):
+class ExitReason(StrEnum):
     KILLED = "killed"  # the process died without a word: SIGKILL, segfault, os._exit
     EXITED = "exited"  # it stopped on its own, normally
     HUNG = "hung"

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 from supervision import runfile
 from supervision.config import NodeConfig
@@ -93,7 +92,8 @@ class NodeRun:
             self.mock = subprocess.Popen(
                 [sys.executable, "-m", "protocol.mock_governance",
                  "--port", str(mock.port), "--control-port", str(mock.control_port),
-                 "--federation-seed", mock.federation_seed, "--exit-with-parent"],
+                 "--federation-seed", mock.federation_seed,
+                 "--exit-with-parent", "--parent-pid", str(os.getpid())],
                 stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + MOCK_READY_TIMEOUT_S
@@ -183,5 +183,3 @@ class NodeRun:
         self.paths.run_file.unlink(missing_ok=True)
         self.log.info("node %s stopped", self.config.node.id)
 
-
-__all__ = ["NodeRun", "Path"]

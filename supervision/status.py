@@ -52,13 +52,13 @@ def fetch_report(config: NodeConfig) -> Any:
     if not admin_listening(host, port):
         raise StatusError(f"no alys node is running: nothing listens on {where}")
     # Imported late: only once we know an admin is there to join.
-    from thespian.actors import ActorSystem  # noqa: PLC0415
+    from thespian.actors import ActorSystem
 
-    from actors.messages import NodeStatus, NodeStatusReport  # noqa: PLC0415
-    from supervision.loopback import confine_actor_sockets  # noqa: PLC0415
-    from supervision.processes import listening_pid  # noqa: PLC0415
-    from supervision.root import RootSupervisor  # noqa: PLC0415
-    from supervision.tree import ROOT_GLOBAL_NAME  # noqa: PLC0415
+    from actors.messages import NodeStatus, NodeStatusReport
+    from supervision.loopback import confine_actor_sockets
+    from supervision.processes import listening_pid
+    from supervision.root import RootSupervisor
+    from supervision.tree import ROOT_GLOBAL_NAME
 
     admin_before = listening_pid(port)
     confine_actor_sockets(host)

@@ -15,7 +15,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
@@ -36,7 +36,7 @@ from supervision.policy import Decision, ExitReason, decide, restart_delay
 from supervision.processes import is_alive, kill_now
 
 
-class ActorState(str, Enum):
+class ActorState(StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     RESTARTING = "restarting"

@@ -31,7 +31,9 @@ class ControlServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="mock-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.1,), name="mock-control", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -30,6 +30,9 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
     def Stream(
         self, request_iterator: Iterator[pb.StreamRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.StreamResponse]:
+        if self._state.stopping.is_set():
+            # end_all_streams() already ran: a stream opened now would never be ended.
+            context.abort(grpc.StatusCode.UNAVAILABLE, "mock governance is shutting down")
         session = self._state.sessions.open(context.peer(), self._state.clock())
         logger.info("stream %d opened from %s", session.stream_id, session.peer)
         if not context.add_callback(lambda: self._ended(session)):

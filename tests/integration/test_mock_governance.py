@@ -397,7 +397,9 @@ def test_a_refused_behaviour_request_changes_nothing(mock: MockGovernance) -> No
 # ------------------------------------------------------------------ process lifecycle
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    "signum", [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGINT, id="SIGINT")]
+)
 def test_a_stop_signal_ends_streams_exits_0_and_leaves_nothing_running(
     tmp_path: Path, signum: signal.Signals
 ) -> None:

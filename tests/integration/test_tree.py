@@ -188,4 +188,4 @@ def test_supervision_lines_follow_the_contract_format(node: Any) -> None:
     assert len(lines) == 2
     for line in lines:
         assert pattern.search(line), line
-        assert f"pid=" in line.split("supervision", 1)[0]  # the line carries the logger's pid
+        assert "pid=" in line.split("supervision", 1)[0]  # the line carries the logger's pid

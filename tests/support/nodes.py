@@ -24,23 +24,29 @@ from tests.support.waiting import wait_until
 
 def write_config(directory: Path, **sections: Any) -> Path:
     """A config file on free ports inside `directory`; `sections` override whole keys."""
+    admin, mock_port, control, metrics = distinct_free_ports(4)
     document: dict[str, Any] = {
         "node": {"id": "alys-test"},
-        "actor_system": {"admin_port": free_port(), "host": "127.0.0.1"},
+        "actor_system": {"admin_port": admin, "host": "127.0.0.1"},
         "governance": {
-            "endpoints": [{"url": "127.0.0.1:1", "priority": 100}],
-            "mock": {"enabled": True, "port": free_port(), "control_port": free_port()},
+            "endpoints": [{"url": f"127.0.0.1:{mock_port}", "priority": 100}],
+            "mock": {"enabled": True, "port": mock_port, "control_port": control},
         },
-        "metrics": {"host": "127.0.0.1", "port": free_port()},
+        "metrics": {"host": "127.0.0.1", "port": metrics},
         "logging": {"file": str(directory / "logs" / "node.log"), "level": "INFO"},
         "storage": {"path": str(directory / "data" / "node.sqlite3")},
     }
-    mock = document["governance"]["mock"]
-    document["governance"]["endpoints"] = [{"url": f"127.0.0.1:{mock['port']}", "priority": 100}]
     document.update(sections)
     path = directory / "node.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 def node_config(directory: Path, **sections: Any) -> NodeConfig:
