@@ -1,0 +1,1 @@
+"""Benchmarks of the node on real processes (`scripts/bench`)."""
