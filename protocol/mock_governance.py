@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from protocol.mock.errors import MockStartupError
-from protocol.mock.parent import ParentGone, exit_with_parent
 from protocol.mock.server import MockConfig, MockGovernanceServer
+from supervision.processes import ParentGoneError, die_with_parent
 
 logger = logging.getLogger("mock-governance")
 
@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _stop_on_signals(stop)
     try:
         if args.exit_with_parent:
-            exit_with_parent(args.parent_pid or parent_at_start)
+            # SIGTERM, not SIGKILL: the server then stops as on any other SIGTERM.
+            die_with_parent(args.parent_pid or parent_at_start, signal.SIGTERM)
         server = MockGovernanceServer(
             MockConfig(
                 port=args.port,
@@ -84,10 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         listening = server.start()
-    except ParentGone as error:
+    except ParentGoneError as error:
         logger.info("exiting: %s", error)
         return 0
-    except MockStartupError as error:
+    except (MockStartupError, OSError) as error:
         logger.error("cannot start: %s", error)
         return 2
     print(listening.ready_line(), flush=True)

@@ -29,20 +29,22 @@ class ParentGoneError(RuntimeError):
     """The process that created this one died before it could be tied to it."""
 
 
-def die_with_parent(expected_parent_pid: int) -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux only).
+def die_with_parent(expected_parent_pid: int, signum: int = signal.SIGKILL) -> None:
+    """Have the kernel send `signum` to this process when its parent dies (Linux only).
 
     The setting is not inherited across fork, so each actor calls this for
-    itself. If the parent died before the call, this process was already
-    re-parented and would never get the signal: raise, so the caller exits.
+    itself. The kernel only signals deaths after the call: if the parent died
+    before it, this process was already re-parented and would never get the
+    signal, so raise `ParentGoneError` and let the caller exit.
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    args = (_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    if libc.prctl(*(ctypes.c_ulong(a) for a in args)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
     if os.getppid() != expected_parent_pid:
         raise ParentGoneError(
-            f"parent pid {expected_parent_pid} is gone (now re-parented to {os.getppid()})"
+            f"parent pid {expected_parent_pid} is already gone (now re-parented to {os.getppid()})"
         )
 
 

@@ -189,3 +189,34 @@ def test_supervision_lines_follow_the_contract_format(node: Any) -> None:
     for line in lines:
         assert pattern.search(line), line
         assert "pid=" in line.split("supervision", 1)[0]  # the line carries the logger's pid
+
+
+def test_a_supervisor_past_its_intensity_escalates_and_its_parent_restarts_it(
+    tmp_path: Path,
+) -> None:
+    tight = {"strategy": "one_for_one", "intensity": 1, "period_s": 60}
+    with running_node(tmp_path, supervision={"supervisors": {"system_supervisor": tight}}) as node:
+        first = actors_by_name(node)
+        os.kill(first["stream"].pid, signal.SIGKILL)  # restart 1: within the intensity
+        second = wait_until(lambda: restarted(node, "stream", first["stream"].pid, 1),
+                            timeout=30, message="stream was not restarted")
+        os.kill(second["stream"].pid, signal.SIGKILL)  # restart 2: more than the intensity
+
+        after = wait_until(
+            lambda: restarted(node, "system_supervisor", first["system_supervisor"].pid, 1),
+            timeout=30, message="system_supervisor was not restarted after escalating")
+        wait_until(lambda: all(actors_by_name(node)[c].state == "running"
+                               for c in CHILDREN_OF["system_supervisor"]),
+                   timeout=30, message="the new subtree did not start")
+        after = actors_by_name(node)
+        assert after["stream"].restarts == 0  # a fresh child of a fresh supervisor
+        assert {after[c].pid for c in ("chain", "bridge", "stream")}.isdisjoint(
+            {first[c].pid for c in ("chain", "bridge", "stream")})
+        log = log_text(node.config)
+        assert ("supervision event=intensity_exceeded supervisor=system_supervisor child=stream "
+                "reason=escalated decision=escalate attempt=2") in log
+        assert (f"supervision event=restart supervisor=root child=system_supervisor "
+                f"reason=escalated decision=restart attempt=1 "
+                f"old_pid={first['system_supervisor'].pid} "
+                f"new_pid={after['system_supervisor'].pid}") in log
+        assert after["storage"].pid == first["storage"].pid  # the other subtree is untouched
