@@ -29,6 +29,7 @@ from supervision.config.rules import (
     private_ip,
     setting,
 )
+from supervision.tree import SUPERVISORS, actor_names
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 Restart = Literal["permanent", "transient", "temporary"]
@@ -44,8 +45,9 @@ OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
 NETWORKS: tuple[str, ...] = get_args(Network)
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
-SUPERVISOR_NAMES = ("root", "storage_supervisor", "system_supervisor")
-CHILD_NAMES = ("storage_supervisor", "system_supervisor", "storage", "chain", "bridge", "stream")
+# The names the tree gives its actors (supervision/tree.py is their one source).
+SUPERVISOR_NAMES: tuple[str, ...] = ("root", *SUPERVISORS)
+CHILD_NAMES: tuple[str, ...] = actor_names()[1:]
 
 
 @dataclass(frozen=True)
