@@ -22,6 +22,7 @@ from actors.messages import Batch, Ping, Pong, _GetPeers, _Peers, _Start, _Start
 from supervision import metrics
 from supervision.logs import actor_logger
 from supervision.processes import ParentGoneError, die_with_parent
+from supervision.titles import actor_title, set_title
 
 
 class NodeActor(ActorTypeDispatcher):
@@ -61,6 +62,7 @@ class NodeActor(ActorTypeDispatcher):
             self.log.warning("exiting at once: %s", exc)
             os._exit(0)
         self.started_at = time.time()
+        set_title(actor_title(message.config.node.id, message.name, type(self)))
         self.on_start(message)
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)

@@ -37,6 +37,7 @@ from supervision.logs import log_defs
 from supervision.loopback import confine_actor_sockets
 from supervision.processes import kill_all, listening_pid, session_members, wait_gone
 from supervision.root import RootSupervisor
+from supervision.titles import titled
 from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 
 SYSTEM_BASE = "multiprocTCPBase"
@@ -79,12 +80,13 @@ class Node:
         port = self.config.actor_system.admin_port
         confine_actor_sockets(self.config.actor_system.host)
         defs = log_defs(self.config.logging.file, self.config.logging.level)
-        self.asys = ActorSystem(
-            SYSTEM_BASE,
-            {"Admin Port": port, "Process Startup Method": "fork"},
-            logDefs=defs,
-            transientUnique=self.transient_unique,
-        )
+        with titled(f"alys-node[{self.config.node.id}] thespian admin/logger"):
+            self.asys = ActorSystem(
+                SYSTEM_BASE,
+                {"Admin Port": port, "Process Startup Method": "fork"},
+                logDefs=defs,
+                transientUnique=self.transient_unique,
+            )
         admin_pid = listening_pid(port)
         if admin_pid is None:
             raise NodeStartError(f"the actor system's admin is not listening on port {port}")

@@ -59,6 +59,9 @@ def test_tree_starts_seven_actors_each_in_its_own_process(node: Any) -> None:
         if name != "root":
             # the process tree is the supervisor tree
             assert psutil.Process(info.pid).ppid() == actors[info.supervisor].pid
+        # and `ps` tells which process is which
+        title = " ".join(psutil.Process(info.pid).cmdline())
+        assert title.startswith(f"alys-node[alys-test] {name} ("), title
 
 
 def test_every_actor_answers_ping_with_its_name_and_pid(node: Any) -> None:
@@ -80,6 +83,10 @@ def test_killed_worker_is_restarted_with_a_new_pid_and_a_supervision_line(
                         message=f"{name} was not restarted")
     new_pid = actors[name].pid
     assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == "zombie"
+    # the dead pid's live gauge is forgotten, so alys_actor_up does not count it
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert (metrics_dir / f"gauge_livemax_{new_pid}.db").exists()
+    assert not (metrics_dir / f"gauge_livemax_{old_pid}.db").exists()
     line = (f"supervision event=restart supervisor={SUPERVISOR_OF[name]} child={name} "
             f"reason=killed decision=restart attempt=1 old_pid={old_pid} new_pid={new_pid}")
     wait_until(lambda: line in log_text(node.config), timeout=10, message=f"no line: {line}")

@@ -765,7 +765,8 @@ ERROR_CASES = [
     bad("storage.path", "", "must not be empty"),
     # named entries
     bad("supervision.supervisors.rot", {}, "unknown name 'rot' (did you mean 'root'?)"),
-    bad("supervision.children.streem", {}, "expected one of: storage_supervisor, storage, system_supervisor"),
+    bad("supervision.children.streem", {},
+        "expected one of: storage_supervisor, storage, system_supervisor"),
     bad("supervision.children.stream.shutdown", 1, "did you mean 'shutdown_s'?"),
 ]
 
