@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from dataclasses import asdict
@@ -55,6 +56,7 @@ def fetch_report(config: NodeConfig) -> Any:
     from thespian.actors import ActorSystem
 
     from actors.messages import NodeStatus, NodeStatusReport
+    from supervision.logs import thespian_log_path
     from supervision.loopback import confine_actor_sockets
     from supervision.processes import listening_pid
     from supervision.root import RootSupervisor
@@ -62,6 +64,8 @@ def fetch_report(config: NodeConfig) -> Any:
 
     admin_before = listening_pid(port)
     confine_actor_sockets(host)
+    # Thespian's own log, should it write one, goes beside the node's (not to /tmp).
+    os.environ.setdefault("THESPLOG_FILE", str(thespian_log_path(config.logging.file)))
     asys = ActorSystem("multiprocTCPBase", {"Admin Port": port}, transientUnique=True)
     try:
         root = asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
