@@ -102,12 +102,152 @@ class ActorRef:
 
 
 # --------------------------------------------------------------------------
-# Stream (public)
+# Stream (public): requests to governance, and what governance sends back
 
 
 @dataclass(frozen=True)
 class GetConnectionStatus:
     """Ask the StreamActor for its `ConnectionStatus`."""
+
+
+@dataclass(frozen=True)
+class RequestSignatures:
+    """Ask governance to sign a transaction's inputs (bridge -> stream).
+
+    `tx_type` is one of `pegin`, `pegout`, `federation_change`, `emergency`.
+    The answer comes later as `ApplySignatures` (to the bridge), or as
+    `RequestTimedOut` / `GovernanceError` to the sender.
+    """
+
+    request_id: str
+    tx_hex: str
+    input_indices: tuple[int, ...]
+    amounts: tuple[int, ...]
+    tx_type: str = "pegout"
+    required_signatures: int = 1
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class NotifyPegin:
+    """Tell governance about a confirmed peg-in (bridge -> stream; outside -> bridge)."""
+
+    request_id: str
+    btc_txid: str
+    vout: int
+    amount: int
+    evm_address: str
+    confirmations: int
+
+
+@dataclass(frozen=True)
+class RequestQueued:
+    """The stream accepted the request: it is sent, or waits in the outbox."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RequestRejected:
+    """The stream did not take the request, or dropped it from its outbox."""
+
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestTimedOut:
+    """Governance did not answer within the request type's timeout."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class GovernanceError:
+    """Governance answered the request with an `ErrorResponse`."""
+
+    request_id: str
+    code: str
+    message: str
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Governance acknowledged a peg-in notice (convention 7)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Witness:
+    signature: bytes
+    public_key: bytes
+    sig_type: str = "ecdsa"
+
+
+@dataclass(frozen=True)
+class ApplySignatures:
+    """Governance's answer to `RequestSignatures` (stream -> bridge); answer `Handled`.
+
+    `status` is one of `pending`, `partial`, `complete`, `failed`, `timeout`.
+    """
+
+    request_id: str
+    status: str
+    signatures: tuple[Witness, ...] = ()
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    public_key: bytes
+    weight: int = 1
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class UpdateFederation:
+    """A federation update pushed by governance (stream -> chain); answer `Handled`.
+
+    `update_type` is one of `member_add`, `member_remove`, `config_change`,
+    `emergency_halt`; `members` is always the full new set (convention 5).
+    """
+
+    request_id: str
+    update_type: str
+    version: int
+    members: tuple[Member, ...]
+    threshold: int
+    effective_height: int
+    p2wsh_address: str | None
+    update_signature: bytes
+
+
+@dataclass(frozen=True)
+class ProposalReceived:
+    """A governance proposal (stream -> chain); answer `Handled`."""
+
+    proposal_id: str
+    proposal_type: str
+    data: bytes
+    voting_deadline: int
+    required_votes: int
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The target applied (or rejected for good) what the stream routed to it."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class HeightObserved:
+    """The chain's current block height (chain -> stream, for status updates)."""
+
+    height: int
 
 
 # --------------------------------------------------------------------------

@@ -1,8 +1,13 @@
 """Run the mock governance server: ``python -m protocol.mock_governance --help``.
 
-Once both servers listen it prints one line to stdout and flushes:
+Once both servers listen it prints one line to stdout and flushes (shown
+here on two lines):
 
-    mock-governance: ready grpc=127.0.0.1:<port> control=127.0.0.1:<control_port> pid=<pid>
+    mock-governance: ready grpc=127.0.0.1:<port> control=127.0.0.1:<control_port>
+    pid=<pid> tls=<off|on|mtls>
+
+With --tls-cert and --tls-key the gRPC port speaks TLS; adding --tls-client-ca
+makes it mutual TLS (clients must present a certificate that CA signed).
 
 Logs go to stderr. SIGTERM or SIGINT stops it gracefully with exit status 0.
 """
@@ -16,10 +21,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from protocol.mock.errors import MockStartupError
-from protocol.mock.server import MockConfig, MockGovernanceServer
+from protocol.mock.server import MockConfig, MockGovernanceServer, TlsFiles
 from supervision.processes import ParentGoneError, die_with_parent
 
 logger = logging.getLogger("mock-governance")
@@ -39,6 +45,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--federation-seed", default="local-dev", help="seed for the test federation's keys"
     )
     parser.add_argument(
+        "--federation-size",
+        type=_positive_int,
+        default=3,
+        help="members of the test federation (keys derived from the seed); default 3",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="PEM server certificate: serve TLS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="PEM CA: require client certificates it signed (mutual TLS)",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="exit when the parent process dies, or at once if it already has (Linux)",
@@ -51,7 +70,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "of a parent dying before this process starts); default: the parent at startup",
     )
     parser.add_argument("--log-level", default="INFO", help="stderr log level")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    return args
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _tls(args: argparse.Namespace) -> TlsFiles | None:
+    if args.tls_cert is None:
+        return None
+    return TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -82,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=args.port,
                 control_port=args.control_port,
                 federation_seed=args.federation_seed,
+                federation_size=args.federation_size,
+                tls=_tls(args),
             )
         )
         listening = server.start()

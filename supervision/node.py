@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ class Node:
         self.asys: Any = None
         self.root: Any = None
         self.handle: SystemHandle | None = None
+        self.unsolicited: deque[Any] = deque()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -117,19 +119,40 @@ class Node:
     # -- queries ----------------------------------------------------------------
 
     def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
-        reply = self.asys.ask(self.root, NodeStatus(), timeout_s)
+        reply = self.ask(self.root, NodeStatus(), timeout_s, expect=NodeStatusReport)
         return reply if isinstance(reply, NodeStatusReport) else None
 
     def lookup(self, name: str, timeout_s: float = ASK_TIMEOUT_S) -> Any:
-        reply = self.asys.ask(self.root, Lookup(name), timeout_s)
+        reply = self.ask(self.root, Lookup(name), timeout_s, expect=ActorRef)
         return reply.address if isinstance(reply, ActorRef) else None
 
     def ping(self, address: Any, timeout_s: float = ASK_TIMEOUT_S) -> Pong | None:
-        reply = self.asys.ask(address, Ping(time.monotonic_ns()), timeout_s)
+        reply = self.ask(address, Ping(time.monotonic_ns()), timeout_s, expect=Pong)
         return reply if isinstance(reply, Pong) else None
 
-    def ask(self, address: Any, message: Any, timeout_s: float = ASK_TIMEOUT_S) -> Any:
-        return self.asys.ask(address, message, timeout_s)
+    def ask(self, address: Any, message: Any, timeout_s: float = ASK_TIMEOUT_S,
+            expect: type | tuple[type, ...] | None = None) -> Any:
+        """Send `message` and wait for the reply, of type `expect` if given.
+
+        This handle's address also receives messages nobody asked for just
+        now (a `Delivered` or `RequestTimedOut` for an earlier request); they
+        are kept for `listen` instead of being taken for the reply.
+        """
+        reply = self.asys.ask(address, message, timeout_s)
+        if expect is None:
+            return reply
+        deadline = time.monotonic() + timeout_s
+        while reply is not None and not isinstance(reply, expect):
+            self.unsolicited.append(reply)
+            remaining = deadline - time.monotonic()
+            reply = self.asys.listen(remaining) if remaining > 0 else None
+        return reply
+
+    def listen(self, timeout_s: float) -> Any:
+        """The next message sent to this handle that no `ask` took as its reply."""
+        if self.unsolicited:
+            return self.unsolicited.popleft()
+        return self.asys.listen(timeout_s)
 
     def wait_ready(self, *, timeout_s: float) -> NodeStatusReport:
         """Block until every actor of the tree runs and has answered a `Ping`."""

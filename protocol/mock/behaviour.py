@@ -7,11 +7,14 @@ did). Add a misbehaviour by adding a Misbehaviour to REGISTRY.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.convert import ERROR_CODES, INT32_MAX
 from protocol.mock.errors import InvalidBehaviourValue, UnknownBehaviour
+from protocol.mock.flags import ErrorNext
 from protocol.mock.state import MockState
 
 
@@ -30,12 +33,56 @@ def _boolean(name: str, value: Any) -> bool:
     return value
 
 
-def _switch(name: str) -> Callable[[MockState, bool], bool]:
-    def apply(state: MockState, value: bool) -> bool:
+def _token(name: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise InvalidBehaviourValue(name, "a non-empty string, or null to require nothing", value)
+
+
+_ERROR_NEXT_KEYS = {"count", "code", "retry_after_s", "message"}
+DEFAULT_ERROR_MESSAGE = "error injected by the mock (error_next)"
+
+
+def _error_next(name: str, value: Any) -> ErrorNext | None:
+    if value is None:
+        return None
+    shape = (
+        f"null or an object {{code: {'|'.join(ERROR_CODES.by_name)}, count?: int >= 1 "
+        "(default 1), retry_after_s?: int >= 0 or null, message?: str}"
+    )
+    if not isinstance(value, dict) or not set(value) <= _ERROR_NEXT_KEYS:
+        raise InvalidBehaviourValue(name, shape, value)
+    count = value.get("count", 1)
+    retry_after_s = value.get("retry_after_s")
+    message = value.get("message", DEFAULT_ERROR_MESSAGE)
+    if (
+        value.get("code") not in ERROR_CODES.by_name
+        or not _integer_in(count, 1, None)
+        or not (retry_after_s is None or _integer_in(retry_after_s, 0, INT32_MAX))
+        or not isinstance(message, str)
+    ):
+        raise InvalidBehaviourValue(name, shape, value)
+    return ErrorNext(count, value["code"], retry_after_s, message)
+
+
+def _integer_in(value: Any, low: int, high: int | None) -> bool:
+    # bool is an int in Python, and never what a caller meant here.
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return value >= low and (high is None or value <= high)
+
+
+def _switch(name: str) -> Callable[[MockState, Any], Any]:
+    def apply(state: MockState, value: Any) -> Any:
         state.flags.set(**{name: value})
         return value
 
     return apply
+
+
+def _plan_errors(state: MockState, value: ErrorNext | None) -> dict[str, Any] | None:
+    state.flags.set(error_next=value)
+    return None if value is None else dataclasses.asdict(value)
 
 
 def _drop_streams(state: MockState, value: bool) -> int:
@@ -64,6 +111,34 @@ REGISTRY: Mapping[str, Misbehaviour] = {
             "switch: stop reading requests and writing responses on every stream",
             _boolean,
             _switch("stall"),
+        ),
+        Misbehaviour(
+            "require_token",
+            "string or null: abort streams without `authorization: Bearer <token>` call "
+            "metadata with UNAUTHENTICATED, and answer a NodeRegistration whose auth "
+            "credential differs with accepted=false",
+            _token,
+            _switch("require_token"),
+        ),
+        Misbehaviour(
+            "error_next",
+            "{code, count?, retry_after_s?, message?} or null: answer the next `count` "
+            "signature requests, peg-in notifications and status updates with an "
+            "ErrorResponse (retry_info.retry_after when retry_after_s is set)",
+            _error_next,
+            _plan_errors,
+        ),
+        Misbehaviour(
+            "answer_twice",
+            "switch: send every answer to a signature request twice",
+            _boolean,
+            _switch("answer_twice"),
+        ),
+        Misbehaviour(
+            "silent",
+            "switch: record requests but answer only registrations and heartbeats",
+            _boolean,
+            _switch("silent"),
         ),
     )
 }

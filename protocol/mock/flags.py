@@ -1,4 +1,4 @@
-"""The mock's persistent misbehaviour switches, and the gate that `stall` closes."""
+"""The mock's misbehaviour switches, the gate `stall` closes, the errors `error_next` plans."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class ErrorNext:
+    """Answer the next ``count`` signature requests, peg-ins and status updates with an error."""
+
+    count: int
+    code: str  # a protocol.convert.ERROR_CODES name
+    retry_after_s: int | None
+    message: str
+
+
+@dataclass(frozen=True)
 class Flags:
     """A consistent snapshot: a handler sees one value for every switch."""
 
     refuse_registration: bool = False
     stall: bool = False
+    require_token: str | None = None
+    error_next: ErrorNext | None = None
+    answer_twice: bool = False
+    silent: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -37,6 +51,17 @@ class FlagBoard:
             self._flags = dataclasses.replace(self._flags, **changes)
             self._changed.notify_all()
             return self._flags
+
+    def take_error(self) -> ErrorNext | None:
+        """Use up one planned error, if any: the plan as it was before this one."""
+        with self._changed:
+            planned = self._flags.error_next
+            if planned is not None:
+                left = dataclasses.replace(planned, count=planned.count - 1)
+                self._flags = dataclasses.replace(
+                    self._flags, error_next=left if left.count > 0 else None
+                )
+            return planned
 
     def wake(self) -> None:
         """Make waiters re-check their exit condition (a stream closed or was dropped)."""

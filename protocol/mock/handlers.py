@@ -1,9 +1,10 @@
 """How the mock answers: one pure function per StreamRequest payload kind.
 
-A handler takes the request and a ReplyContext (flags, time, token source)
-and returns the responses to queue, in order; payload kinds without a handler
-are only recorded. To teach the mock a new answer (sign a SignatureRequest,
-ack a PeginNotification), add a function and an entry in HANDLERS.
+A handler takes the request and a ReplyContext (flags, time, token source,
+the federation's sorted keys) and returns the responses to queue, in order;
+payload kinds without a handler are only recorded. To teach the mock a new
+answer, add a function and an entry in HANDLERS. ``answer`` applies the
+misbehaviours that change what is answered (silent, error_next, answer_twice).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from protocol import governance_pb2 as pb
-from protocol.mock.flags import Flags
+from protocol.convert import ERROR_CODES
+from protocol.mock import auth
+from protocol.mock.federation import placeholder_signature
+from protocol.mock.flags import ErrorNext, Flags
 
 PROTOCOL_VERSION = "governance.v1"
 MOCK_VERSION = "alys-mock-governance/0.1.0"
@@ -24,6 +28,8 @@ class ReplyContext:
     flags: Flags
     now_s: int
     new_token: Callable[[], str]
+    federation: tuple[bytes, ...] = ()  # sorted public keys
+    take_error: Callable[[], ErrorNext | None] = lambda: None
 
 
 Handler = Callable[[pb.StreamRequest, ReplyContext], list[pb.StreamResponse]]
@@ -49,13 +55,16 @@ def reply_metadata(
 
 def answer_registration(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:
     node_id = request.metadata.node_id
+    refusal = None
     if ctx.flags.refuse_registration:
+        refusal = "registration refused by the mock"
+    elif not auth.registration_matches(request.node_registration, ctx.flags.require_token):
+        refusal = "registration credentials missing or wrong"
+    if refusal is not None:
         # The node treats accepted=false as an authentication failure.
         return [
             pb.StreamResponse(
-                metadata=reply_metadata(
-                    request, ctx, pb.STATUS_CODE_UNAUTHORIZED, "registration refused by the mock"
-                ),
+                metadata=reply_metadata(request, ctx, pb.STATUS_CODE_UNAUTHORIZED, refusal),
                 registration_ack=pb.NodeRegistrationAck(accepted=False, assigned_node_id=node_id),
             )
         ]
@@ -74,17 +83,88 @@ def answer_heartbeat(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.St
     return [pb.StreamResponse(metadata=reply_metadata(request, ctx), heartbeat_ack=ack)]
 
 
+def answer_signature_request(
+    request: pb.StreamRequest, ctx: ReplyContext
+) -> list[pb.StreamResponse]:
+    """COMPLETE: per input in request order, one signature per signer in sorted-key order."""
+    sig = request.signature_request
+    needed = sig.required_signatures
+    if not 1 <= needed <= len(ctx.federation):
+        failed = pb.SignatureResponse(
+            status=pb.SIGNATURE_STATUS_FAILED,
+            failure_reason=f"the mock federation has {len(ctx.federation)} member(s); "
+            f"cannot give {needed} signature(s) per input",
+        )
+        return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=failed)]
+    signers = ctx.federation[:needed]
+    witnesses = [
+        pb.WitnessData(
+            signature=placeholder_signature(key, sig.tx_hex, index),
+            public_key=key,
+            sig_type=pb.SIGNATURE_TYPE_ECDSA,
+        )
+        for index in sig.input_indices
+        for key in signers
+    ]
+    complete = pb.SignatureResponse(status=pb.SIGNATURE_STATUS_COMPLETE, signatures=witnesses)
+    return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=complete)]
+
+
+def acknowledge(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:
+    """Metadata only, no payload (convention 7)."""
+    return [pb.StreamResponse(metadata=reply_metadata(request, ctx))]
+
+
+# The metadata status that goes with each injected error code; ERROR otherwise.
+_ERROR_STATUS: Mapping[str, pb.StatusCode] = {
+    "rate_limited": pb.STATUS_CODE_RATE_LIMITED,
+    "service_unavailable": pb.STATUS_CODE_SERVICE_UNAVAILABLE,
+    "timeout": pb.STATUS_CODE_TIMEOUT,
+    "authentication_failed": pb.STATUS_CODE_UNAUTHORIZED,
+    "authorization_failed": pb.STATUS_CODE_UNAUTHORIZED,
+}
+
+
+def error_answer(
+    request: pb.StreamRequest, ctx: ReplyContext, error: ErrorNext
+) -> pb.StreamResponse:
+    status = _ERROR_STATUS.get(error.code, pb.STATUS_CODE_ERROR)
+    body = pb.ErrorResponse(
+        error_code=ERROR_CODES.wire(error.code),
+        error_message=error.message,
+        error_details="injected by the mock's error_next behaviour",
+    )
+    if error.retry_after_s is not None:
+        body.retry_info.CopyFrom(pb.RetryInfo(retry_after=error.retry_after_s))
+    return pb.StreamResponse(
+        metadata=reply_metadata(request, ctx, status, error.message), error_response=body
+    )
+
+
 # Keyed by the name of the StreamRequest `payload` oneof member.
 HANDLERS: Mapping[str, Handler] = {
     "node_registration": answer_registration,
     "heartbeat": answer_heartbeat,
+    "signature_request": answer_signature_request,
+    "pegin_notification": acknowledge,
+    "status_update": acknowledge,
 }
+# Answered even when `silent`: the session stays up while requests go unanswered.
+SESSION_KINDS = frozenset({"node_registration", "heartbeat"})
+# What `error_next` answers with an error instead.
+FAILABLE_KINDS = frozenset({"signature_request", "pegin_notification", "status_update"})
 
 
 def answer(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:
     kind = request.WhichOneof("payload")
     handler = HANDLERS.get(kind) if kind else None
-    return handler(request, ctx) if handler else []
+    if handler is None or (ctx.flags.silent and kind not in SESSION_KINDS):
+        return []
+    error = ctx.take_error() if kind in FAILABLE_KINDS else None
+    responses = [error_answer(request, ctx, error)] if error else handler(request, ctx)
+    if ctx.flags.answer_twice and kind == "signature_request":
+        responses = responses * 2
+    return responses
 
 
 def health(uptime_s: int, open_streams: int) -> pb.HealthResponse:

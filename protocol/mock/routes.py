@@ -3,10 +3,16 @@
 Messages travel as protobuf's canonical JSON (json_format, proto field names):
 64-bit integers are strings, bytes are base64, enums are their names. The
 HTTP plumbing lives in control.py; this module knows nothing about sockets.
+
+POST /push sends any StreamResponse as given: a response whose
+``metadata.request_id`` no node ever sent is just a /push with a made-up id.
+POST /push_raw sends bytes that need not parse at all.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,21 +94,51 @@ def post_behaviour(state: MockState, request: ControlRequest) -> dict[str, Any]:
     return {"applied": applied, "behaviour": state.flags.current.to_json()}
 
 
-def post_push(state: MockState, request: ControlRequest) -> dict[str, Any]:
+def _push_body(request: ControlRequest, payload_key: str, what: str) -> tuple[Any, str | None]:
+    """The payload and the optional target node of a /push or /push_raw body."""
     body = _object_body(request, required=True)
-    unexpected = sorted(set(body) - {"node_id", "message"})
+    unexpected = sorted(set(body) - {"node_id", payload_key})
     if unexpected:
         raise InvalidRequestBody(f"unexpected key(s) in push body: {', '.join(unexpected)}")
-    if "message" not in body:
-        raise InvalidRequestBody("push body needs 'message' (a StreamResponse as JSON)")
+    if payload_key not in body:
+        raise InvalidRequestBody(f"push body needs {payload_key!r} ({what})")
     node_id = body.get("node_id")
     if node_id is not None and not isinstance(node_id, str):
         raise InvalidRequestBody(f"'node_id' must be a string, got {_kind(node_id)}")
-    message = parse_stream_response(body["message"])
+    return body[payload_key], node_id
+
+
+def post_push(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    value, node_id = _push_body(request, "message", "a StreamResponse as JSON")
+    message = parse_stream_response(value)
     return {"delivered": state.sessions.push(message, node_id)}
 
 
+def post_push_raw(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    value, node_id = _push_body(request, "base64", "the frame's bytes, base64")
+    if not isinstance(value, str):
+        raise InvalidRequestBody(f"'base64' must be a string, got {_kind(value)}")
+    try:
+        frame = base64.b64decode(value, validate=True)
+    except binascii.Error as error:
+        raise InvalidRequestBody(f"'base64' is not valid base64: {error}") from error
+    return {"delivered": state.sessions.push(frame, node_id), "bytes": len(frame)}
+
+
+def get_stats(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return state.stats.to_json(request.query.get("node_id"))
+
+
+def get_federation(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    return {
+        "seed": state.federation_seed,
+        "public_keys": [key.hex() for key in state.federation],
+    }
+
+
 def post_reset(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    """Forget the record and the stats; behaviours stay as they are."""
+    state.stats.clear()
     return {"cleared": state.recorder.clear()}
 
 
@@ -112,6 +148,9 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/connections": {"GET": get_connections},
     "/behaviour": {"GET": get_behaviour, "POST": post_behaviour},
     "/push": {"POST": post_push},
+    "/push_raw": {"POST": post_push_raw},
+    "/stats": {"GET": get_stats},
+    "/federation": {"GET": get_federation},
     "/reset": {"POST": post_reset},
 }
 

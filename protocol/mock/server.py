@@ -6,14 +6,14 @@ import logging
 import os
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
-from protocol import governance_pb2_grpc as pb_grpc
 from protocol.mock.control import LOOPBACK, ControlServer
 from protocol.mock.errors import MockStartupError
 from protocol.mock.handlers import MAX_MESSAGE_BYTES
-from protocol.mock.servicer import MockGovernanceServicer
+from protocol.mock.servicer import MockGovernanceServicer, add_to_server
 from protocol.mock.state import MockState
 
 logger = logging.getLogger(__name__)
@@ -36,12 +36,27 @@ _GRPC_OPTIONS = (
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for the gRPC port; with ``client_ca``, clients must present a cert it signed."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    @property
+    def mode(self) -> str:
+        return "mtls" if self.client_ca is not None else "on"
+
+
+@dataclass(frozen=True)
 class MockConfig:
     port: int = 0  # 0: any free port, reported in the ready line
     control_port: int = 0
     federation_seed: str = "local-dev"
+    federation_size: int = 3
     max_streams: int = 64
     shutdown_grace_s: float = 2.0
+    tls: TlsFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -49,18 +64,36 @@ class Listening:
     grpc_port: int
     control_port: int
     pid: int
+    tls: str = "off"  # off | on | mtls
 
     def ready_line(self) -> str:
         return (
             f"mock-governance: ready grpc={LOOPBACK}:{self.grpc_port} "
-            f"control={LOOPBACK}:{self.control_port} pid={self.pid}"
+            f"control={LOOPBACK}:{self.control_port} pid={self.pid} tls={self.tls}"
         )
+
+
+def _read_pem(what: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise MockStartupError(f"cannot read the TLS {what} {path}: {error}") from error
+
+
+def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    pair = (_read_pem("key", tls.key), _read_pem("certificate", tls.cert))
+    client_ca = None if tls.client_ca is None else _read_pem("client CA", tls.client_ca)
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
 
 
 class MockGovernanceServer:
     def __init__(self, config: MockConfig) -> None:
         self.config = config
-        self.state = MockState(config.federation_seed, config.max_streams)
+        self.state = MockState(
+            config.federation_seed, config.max_streams, federation_size=config.federation_size
+        )
         self._grpc: grpc.Server | None = None
         self._control: ControlServer | None = None
 
@@ -77,18 +110,24 @@ class MockGovernanceServer:
             self._control.server_close()
             raise
         self._control.start()
-        return Listening(grpc_port, self._control.port, os.getpid())
+        tls = "off" if self.config.tls is None else self.config.tls.mode
+        return Listening(grpc_port, self._control.port, os.getpid(), tls)
 
     def _start_grpc(self) -> int:
+        tls = self.config.tls
+        credentials = None if tls is None else server_credentials(tls)
         executor = futures.ThreadPoolExecutor(
             max_workers=self.config.max_streams + _UNARY_WORKERS,
             thread_name_prefix="mock-grpc",
         )
         server = grpc.server(executor, options=_GRPC_OPTIONS)
-        pb_grpc.add_GovernanceStreamServicer_to_server(MockGovernanceServicer(self.state), server)
+        add_to_server(MockGovernanceServicer(self.state), server)
         address = f"{LOOPBACK}:{self.config.port}"
         try:
-            port = server.add_insecure_port(address)
+            if credentials is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, credentials)
         except RuntimeError as error:  # recent grpcio raises instead of returning 0
             raise MockStartupError(f"gRPC port {address}: {error}") from error
         if port == 0:

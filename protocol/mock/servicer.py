@@ -5,6 +5,9 @@ takes requests off the call and hands them to MockState (record, answer);
 the handler thread, grpcio's own, writes whatever reaches the queue. The two
 never touch the call at the same time from the same side, which is all
 grpcio's sync API asks.
+
+The Stream's response serializer passes ``bytes`` through unchanged, so the
+control interface can push frames that are not a valid StreamResponse.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import grpc
 
 from protocol import governance_pb2 as pb
 from protocol import governance_pb2_grpc as pb_grpc
+from protocol.mock import auth
 from protocol.mock.sessions import CloseStream, DropStream, StreamSession
 from protocol.mock.state import MockState
+from protocol.mock.stats import response_kind
 
 logger = logging.getLogger(__name__)
+
+SERVICE = pb.DESCRIPTOR.services_by_name["GovernanceStream"].full_name
 
 
 class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
@@ -29,10 +36,18 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
 
     def Stream(
         self, request_iterator: Iterator[pb.StreamRequest], context: grpc.ServicerContext
-    ) -> Iterator[pb.StreamResponse]:
+    ) -> Iterator[pb.StreamResponse | bytes]:
         if self._state.stopping.is_set():
             # end_all_streams() already ran: a stream opened now would never be ended.
             context.abort(grpc.StatusCode.UNAVAILABLE, "mock governance is shutting down")
+        token = self._state.flags.current.require_token
+        if not auth.bearer_matches(context.invocation_metadata(), token):
+            self._state.stats.stream_refused()
+            logger.info("stream from %s refused: bearer token missing or wrong", context.peer())
+            context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "call metadata needs `authorization: Bearer <token>` with the right token",
+            )
         session = self._state.sessions.open(context.peer(), self._state.clock())
         logger.info("stream %d opened from %s", session.stream_id, session.peer)
         if not context.add_callback(lambda: self._ended(session)):
@@ -77,7 +92,7 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
 
     def _write(
         self, session: StreamSession, context: grpc.ServicerContext
-    ) -> Iterator[pb.StreamResponse]:
+    ) -> Iterator[pb.StreamResponse | bytes]:
         while True:
             item = session.next_outbound()
             if isinstance(item, CloseStream):
@@ -91,4 +106,32 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
                 if dropped is not None:
                     context.abort(grpc.StatusCode.UNAVAILABLE, dropped.details)
                 return
+            self._state.stats.sent(session.node_id, response_kind(item))
             yield item
+
+
+def _serialize_response(response: pb.StreamResponse | bytes) -> bytes:
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def add_to_server(servicer: MockGovernanceServicer, server: grpc.Server) -> None:
+    """As the generated add_GovernanceStreamServicer_to_server, but raw bytes may be sent."""
+    handlers = {
+        "Stream": grpc.stream_stream_rpc_method_handler(
+            servicer.Stream,
+            request_deserializer=pb.StreamRequest.FromString,
+            response_serializer=_serialize_response,
+        ),
+        "Health": grpc.unary_unary_rpc_method_handler(
+            servicer.Health,
+            request_deserializer=pb.HealthRequest.FromString,
+            response_serializer=pb.HealthResponse.SerializeToString,
+        ),
+        "GetCapabilities": grpc.unary_unary_rpc_method_handler(
+            servicer.GetCapabilities,
+            request_deserializer=pb.CapabilitiesRequest.FromString,
+            response_serializer=pb.CapabilitiesResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -30,7 +30,8 @@ class DropStream:
     details: str
 
 
-Outbound = pb.StreamResponse | CloseStream | DropStream
+# bytes: a frame pushed with /push_raw, written exactly as given.
+Outbound = pb.StreamResponse | bytes | CloseStream | DropStream
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class SessionRegistry:
     def connections(self) -> list[ConnectionInfo]:
         return [session.info() for session in self.sessions()]
 
-    def push(self, message: pb.StreamResponse, node_id: str | None = None) -> int:
+    def push(self, message: pb.StreamResponse | bytes, node_id: str | None = None) -> int:
         targets = self.sessions(node_id)
         for session in targets:
             session.send(message)

@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 from protocol import governance_pb2 as pb
 from protocol.mock import handlers
+from protocol.mock.federation import federation_keys
 from protocol.mock.flags import FlagBoard
 from protocol.mock.record import Recorder
 from protocol.mock.sessions import SessionRegistry, StreamSession
+from protocol.mock.stats import Stats, request_kind
 
 
 def _new_session_token() -> str:
@@ -25,14 +27,16 @@ class MockState:
         max_streams: int,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = _new_session_token,
+        federation_size: int = 3,
     ) -> None:
-        # Kept for the issue that derives test federation keys from it.
         self.federation_seed = federation_seed
+        self.federation = federation_keys(federation_seed, federation_size)
         self.max_streams = max_streams
         self.clock = clock
         self.new_token = new_token
         self.started_at = clock()
         self.recorder = Recorder()
+        self.stats = Stats()
         self.sessions = SessionRegistry()
         self.flags = FlagBoard()
         self.stopping = threading.Event()
@@ -45,8 +49,13 @@ class MockState:
         """
         session.identify(request.metadata.node_id)
         self.recorder.record(request)
+        self.stats.received(request.metadata.node_id, request_kind(request))
         ctx = handlers.ReplyContext(
-            flags=self.flags.current, now_s=int(self.clock()), new_token=self.new_token
+            flags=self.flags.current,
+            now_s=int(self.clock()),
+            new_token=self.new_token,
+            federation=self.federation,
+            take_error=self.flags.take_error,
         )
         for response in handlers.answer(request, ctx):
             session.send(response)

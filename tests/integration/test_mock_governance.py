@@ -8,10 +8,11 @@ goes over HTTP/JSON with the stdlib.
 
 from __future__ import annotations
 
+import base64
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,12 @@ import psutil
 import pytest
 from google.protobuf import json_format
 
+from actors.messages import ApplySignatures, NotifyPegin, RequestSignatures
+from protocol import convert
 from protocol import governance_pb2 as pb
-from tests.support.client import GrpcClients
+from protocol.mock.federation import SIGNATURE_BYTES, federation_keys
+from tests.support.certs import CertFiles, make_certs
+from tests.support.client import PLAINTEXT, Connection, GrpcClients
 from tests.support.mock import (
     REPO_ROOT,
     MockGovernance,
@@ -53,14 +58,16 @@ def stream_request(request_id: str, node_id: str = NODE, **payload: Any) -> dict
     return as_json(pb.StreamRequest(metadata=metadata, **payload))
 
 
-def registration(request_id: str = "reg-1", node_id: str = NODE) -> dict[str, Any]:
+def registration(
+    request_id: str = "reg-1", node_id: str = NODE, credential: bytes = b"token"
+) -> dict[str, Any]:
     return stream_request(
         request_id,
         node_id,
         node_registration=pb.NodeRegistration(
             node_info=pb.NodeInfo(public_key="02ab", node_type=pb.NODE_TYPE_BRIDGE, version="0.1"),
             capabilities=["pegout"],
-            auth=pb.AuthCredentials(auth_type=pb.AUTH_TYPE_BEARER, credential_data=b"token"),
+            auth=pb.AuthCredentials(auth_type=pb.AUTH_TYPE_BEARER, credential_data=credential),
         ),
     )
 
@@ -75,8 +82,32 @@ def heartbeat(sequence: int, node_id: str = NODE, timestamp: int = 1_700_000_100
     )
 
 
+def signature_request(
+    request_id: str, inputs: tuple[int, ...] = (0,), required: int = 2, tx_hex: str = "0200ab"
+) -> dict[str, Any]:
+    """Built by protocol.convert, as the node builds it."""
+    msg = RequestSignatures(
+        request_id, tx_hex, inputs, tuple(1000 for _ in inputs), "pegout", required
+    )
+    return as_json(convert.signature_request(msg, request_id=request_id, node_id=NODE, now=1))
+
+
+def pegin(request_id: str) -> dict[str, Any]:
+    msg = NotifyPegin(request_id, "ab" * 32, 0, 50_000, "0x" + "11" * 20, 6)
+    return as_json(convert.pegin_notification(msg, request_id=request_id, node_id=NODE, now=1))
+
+
+def status_update(request_id: str, height: int = 100) -> dict[str, Any]:
+    update = convert.status_update(request_id=request_id, node_id=NODE, now=1, block_height=height)
+    return as_json(update)
+
+
 def as_responses(dicts: list[dict[str, Any]]) -> list[pb.StreamResponse]:
     return [json_format.ParseDict(d, pb.StreamResponse()) for d in dicts]
+
+
+def payloads(responses: list[pb.StreamResponse]) -> list[str | None]:
+    return [r.WhichOneof("payload") for r in responses]
 
 
 # ------------------------------------------------------------------ fixtures
@@ -97,6 +128,45 @@ def clients(tmp_path: Path, mock: MockGovernance) -> Iterator[GrpcClients]:
     pool = GrpcClients(tmp_path, mock.target)
     yield pool
     assert pool.close() == [], "a gRPC client was still running at the end of the test"
+
+
+StartMock = Callable[..., MockGovernance]
+MakeClients = Callable[..., GrpcClients]
+
+
+@pytest.fixture
+def start_mock(tmp_path: Path) -> Iterator[StartMock]:
+    """Start mocks with extra CLI arguments; each must stop with exit status 0."""
+    started: list[MockGovernance] = []
+
+    def start(*args: str) -> MockGovernance:
+        server = start_mock_governance(tmp_path / f"mock-{len(started)}", extra_args=args)
+        started.append(server)
+        return server
+
+    yield start
+    codes = [server.stop() for server in started]
+    assert codes == [0] * len(started), [server.stderr() for server in started]
+
+
+@pytest.fixture
+def client_pools(tmp_path: Path, start_mock: StartMock) -> Iterator[MakeClients]:
+    """Client pools for the mocks of ``start_mock``; no client may outlive its test."""
+    pools: list[GrpcClients] = []
+
+    def make(server: MockGovernance, connection: Connection = PLAINTEXT) -> GrpcClients:
+        pool = GrpcClients(tmp_path, server.target, connection)
+        pools.append(pool)
+        return pool
+
+    yield make
+    leftovers = [pid for pool in pools for pid in pool.close()]
+    assert leftovers == [], "a gRPC client was still running at the end of the test"
+
+
+@pytest.fixture
+def certs(tmp_path: Path) -> CertFiles:
+    return make_certs(tmp_path / "certs")
 
 
 def connected_nodes(mock: MockGovernance) -> list[str]:
@@ -243,6 +313,148 @@ def test_connections_list_each_open_stream_with_its_node_and_peer(
     wait_until(lambda: mock.connections() == [], message="the stream to be forgotten")
 
 
+# ------------------------------------------------------------------ answers
+
+
+def test_a_signature_request_gets_required_signatures_per_input_in_sorted_key_order(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    inputs = (3, 0, 5)
+    request = signature_request("sig-1", inputs=inputs, required=2, tx_hex="0200beef")
+
+    result = clients.stream([registration(), request], expect=2).wait()
+
+    assert result.returncode == 0, result.stderr
+    response = as_responses(result.responses)[1]
+    assert response.metadata.request_id == "sig-1"
+    assert response.metadata.status == pb.STATUS_CODE_SUCCESS
+    answer = response.signature_response
+    assert answer.status == pb.SIGNATURE_STATUS_COMPLETE
+    federation = federation_keys("local-dev", 3)
+    assert list(federation) == sorted(federation)
+    assert [bytes.fromhex(k) for k in mock.get("/federation").body["public_keys"]] == list(
+        federation
+    )
+    signers = list(federation[:2])
+    # Grouped input by input, in request order; within an input, in sorted-key order.
+    assert [w.public_key for w in answer.signatures] == signers * len(inputs)
+    assert all(len(w.public_key) == 33 and w.public_key[0] == 0x02 for w in answer.signatures)
+    assert all(len(w.signature) == SIGNATURE_BYTES for w in answer.signatures)
+    assert {w.sig_type for w in answer.signatures} == {pb.SIGNATURE_TYPE_ECDSA}
+    assert len({w.signature for w in answer.signatures}) == 2 * len(inputs)
+    decoded = convert.decode(response)
+    assert isinstance(decoded, convert.SignaturesReceived)
+    assert decoded.apply.status == "complete"
+    assert len(decoded.apply.signatures) == 6
+
+
+def test_the_federation_comes_from_the_seed_and_size_options(
+    start_mock: StartMock, client_pools: MakeClients
+) -> None:
+    server = start_mock("--federation-seed=elsewhere", "--federation-size=4")
+
+    keys = [bytes.fromhex(k) for k in server.get("/federation").body["public_keys"]]
+    result = client_pools(server).stream([signature_request("s", required=4)], expect=1).wait()
+
+    assert keys == list(federation_keys("elsewhere", 4))
+    assert keys != list(federation_keys("local-dev", 4))
+    assert result.returncode == 0, result.stderr
+    (response,) = as_responses(result.responses)
+    assert [w.public_key for w in response.signature_response.signatures] == keys
+
+
+def test_more_required_signatures_than_federation_members_fail_with_a_reason(
+    clients: GrpcClients,
+) -> None:
+    result = clients.stream([signature_request("sig-9", required=4)], expect=1).wait()
+
+    assert result.returncode == 0, result.stderr
+    (response,) = as_responses(result.responses)
+    assert response.metadata.request_id == "sig-9"
+    assert response.signature_response.status == pb.SIGNATURE_STATUS_FAILED
+    assert "3 member(s)" in response.signature_response.failure_reason
+    assert list(response.signature_response.signatures) == []
+
+
+def test_pegins_and_status_updates_are_acknowledged_with_metadata_only(
+    clients: GrpcClients,
+) -> None:
+    requests = [registration(), pegin("pegin-1"), status_update("status-1")]
+
+    result = clients.stream(requests, expect=3).wait()
+
+    assert result.returncode == 0, result.stderr
+    _, pegin_ack, status_ack = as_responses(result.responses)
+    for ack, request_id in ((pegin_ack, "pegin-1"), (status_ack, "status-1")):
+        assert ack.WhichOneof("payload") is None
+        assert ack.metadata.request_id == request_id
+        assert ack.metadata.status == pb.STATUS_CODE_SUCCESS
+        assert convert.decode(ack) == convert.Acknowledged(request_id, "success")
+
+
+def test_a_response_to_a_request_never_sent_is_pushed_with_push(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    client = clients.stream([registration()], expect=2)
+    wait_until(lambda: NODE in connected_nodes(mock), message="node-a connected")
+    stray = pb.StreamResponse(
+        metadata=pb.ResponseMetadata(request_id="never-sent", status=pb.STATUS_CODE_SUCCESS),
+        signature_response=pb.SignatureResponse(status=pb.SIGNATURE_STATUS_COMPLETE),
+    )
+
+    assert mock.post("/push", {"node_id": NODE, "message": as_json(stray)}).body == {"delivered": 1}
+    result = client.wait()
+
+    assert result.returncode == 0, result.stderr
+    assert as_responses(result.responses)[1] == stray
+    assert convert.decode(stray) == convert.SignaturesReceived(
+        "never-sent", ApplySignatures("never-sent", "complete", (), None)
+    )
+
+
+def test_stats_count_request_kinds_received_and_response_kinds_sent_per_node(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    requests = [
+        registration(),
+        heartbeat(1),
+        heartbeat(2),
+        signature_request("sig-1"),
+        pegin("pegin-1"),
+        status_update("status-1"),
+    ]
+    client = clients.stream(requests, expect=len(requests) + 2)
+    wait_until(lambda: len(client.responses()) == len(requests), message="every answer")
+    mock.post("/push", {"node_id": NODE, "message": {"metadata": {"request_id": "p"}}})
+    mock.post("/push_raw", {"node_id": NODE, "base64": base64.b64encode(b"\xff").decode()})
+    # The raw frame does not parse: the client's call fails on it.
+    assert client.wait().returncode == 3
+
+    assert mock.stats(NODE) == {
+        "nodes": {
+            NODE: {
+                "received": {
+                    "node_registration": 1,
+                    "heartbeat": 2,
+                    "signature_request": 1,
+                    "pegin_notification": 1,
+                    "status_update": 1,
+                },
+                "sent": {
+                    "registration_ack": 1,
+                    "heartbeat_ack": 2,
+                    "signature_response": 1,
+                    "metadata_only": 3,
+                    "raw": 1,
+                },
+            }
+        },
+        "streams_refused": 0,
+    }
+    assert mock.post("/reset").status == 200
+    assert mock.stats() == {"nodes": {}, "streams_refused": 0}
+
+
 # ------------------------------------------------------------------ misbehaviour
 
 
@@ -304,6 +516,188 @@ def test_stall_holds_requests_unread_until_lifted(
     assert mock.record() == {NODE: [registration()]}
 
 
+def test_require_token_aborts_a_stream_without_the_bearer_token_at_once(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    assert mock.behave(require_token="s3cret") == {"require_token": "s3cret"}
+
+    missing = clients.stream([registration(credential=b"s3cret")], expect=1).wait()
+    wrong = clients.stream(
+        [registration(credential=b"s3cret")], expect=1, connection=Connection(token="guess")
+    ).wait()
+
+    for result in (missing, wrong):
+        assert result.returncode == 3, result.stderr
+        assert "status=UNAUTHENTICATED" in result.stderr
+        assert result.responses == []
+    assert mock.stats()["streams_refused"] == 2
+    assert mock.record() == {}
+
+
+def test_require_token_refuses_a_registration_whose_credential_differs(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(require_token="s3cret")
+    with_token = Connection(token="s3cret")
+
+    wrong = clients.stream(
+        [registration("reg-1", credential=b"other")], expect=1, connection=with_token
+    ).wait()
+    right = clients.stream(
+        [registration("reg-2", credential=b"s3cret")], expect=1, connection=with_token
+    ).wait()
+    mock.behave(require_token=None)
+    anyone = clients.stream([registration("reg-3")], expect=1).wait()
+
+    (refused,) = as_responses(wrong.responses)
+    assert not refused.registration_ack.accepted
+    assert refused.metadata.request_id == "reg-1"
+    assert refused.metadata.status == pb.STATUS_CODE_UNAUTHORIZED
+    for result in (right, anyone):
+        assert result.returncode == 0, result.stderr
+        (ack,) = as_responses(result.responses)
+        assert ack.registration_ack.accepted
+        assert ack.metadata.status == pb.STATUS_CODE_SUCCESS
+
+
+def test_error_next_answers_the_next_requests_with_an_error_and_retry_info(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    applied = mock.behave(
+        error_next={"count": 2, "code": "rate_limited", "retry_after_s": 30, "message": "slow"}
+    )
+    assert applied["error_next"]["count"] == 2
+    requests = [
+        registration(),
+        signature_request("sig-1"),
+        heartbeat(1),  # never failed: the session stays healthy
+        pegin("pegin-1"),
+        status_update("status-1"),
+    ]
+
+    result = clients.stream(requests, expect=len(requests)).wait()
+
+    assert result.returncode == 0, result.stderr
+    responses = as_responses(result.responses)
+    assert payloads(responses) == [
+        "registration_ack",
+        "error_response",
+        "heartbeat_ack",
+        "error_response",
+        None,
+    ]
+    for error, request_id in ((responses[1], "sig-1"), (responses[3], "pegin-1")):
+        assert error.metadata.request_id == request_id
+        assert error.metadata.status == pb.STATUS_CODE_RATE_LIMITED
+        assert convert.decode(error) == convert.ErrorReceived(
+            request_id=request_id,
+            code="rate_limited",
+            message="slow",
+            details="injected by the mock's error_next behaviour",
+            retry_after_s=30.0,
+            status="rate_limited",
+        )
+    assert responses[4].metadata.status == pb.STATUS_CODE_SUCCESS
+    assert mock.get("/behaviour").body["behaviour"]["error_next"] is None
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("service_unavailable", pb.STATUS_CODE_SERVICE_UNAVAILABLE),
+        ("internal_error", pb.STATUS_CODE_ERROR),
+    ],
+)
+def test_error_next_matches_the_metadata_status_to_the_code(
+    mock: MockGovernance, clients: GrpcClients, code: str, status: int
+) -> None:
+    mock.behave(error_next={"code": code})
+
+    result = clients.stream([signature_request("sig-1"), pegin("pegin-1")], expect=2).wait()
+
+    assert result.returncode == 0, result.stderr
+    error, ack = as_responses(result.responses)
+    assert error.metadata.status == status
+    assert error.error_response.error_code == convert.ERROR_CODES.wire(code)
+    assert not error.error_response.HasField("retry_info")
+    assert ack.WhichOneof("payload") is None
+
+
+def test_answer_twice_sends_every_signature_answer_twice_and_nothing_else(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(answer_twice=True)
+    requests = [registration(), signature_request("sig-1"), pegin("pegin-1"), heartbeat(1)]
+
+    # Half-closed: the mock ends the call once every answer is out, so extras would show.
+    result = clients.stream(requests, half_close=True).wait()
+
+    assert result.returncode == 0, result.stderr
+    responses = as_responses(result.responses)
+    assert payloads(responses) == [
+        "registration_ack",
+        "signature_response",
+        "signature_response",
+        None,
+        "heartbeat_ack",
+    ]
+    assert responses[1] == responses[2]
+    assert responses[1].metadata.request_id == "sig-1"
+
+
+def test_silent_records_requests_but_answers_only_registration_and_heartbeats(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(silent=True)
+    requests = [
+        registration(),
+        signature_request("sig-1"),
+        pegin("pegin-1"),
+        status_update("status-1"),
+        heartbeat(1),
+    ]
+
+    result = clients.stream(requests, half_close=True).wait()
+
+    assert result.returncode == 0, result.stderr
+    assert payloads(as_responses(result.responses)) == ["registration_ack", "heartbeat_ack"]
+    assert mock.record() == {NODE: requests}
+
+
+def test_push_raw_sends_bytes_that_a_client_cannot_parse_as_one_frame(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    garbage = b"\x0a\x05ab"  # field 1, length 5, then only 2 bytes
+    valid = pb.StreamResponse(
+        metadata=pb.ResponseMetadata(request_id="raw-ok"), heartbeat_ack=pb.HeartbeatAck()
+    ).SerializeToString()
+    raw_reader = clients.stream([registration()], expect=3, raw=True)
+    typed_reader = clients.stream([registration("reg-2", "node-b")], expect=2)
+    wait_until(lambda: sorted(connected_nodes(mock)) == [NODE, "node-b"], message="both known")
+
+    pushed = [
+        mock.post("/push_raw", {"base64": base64.b64encode(garbage).decode()}),
+        mock.post("/push_raw", {"node_id": NODE, "base64": base64.b64encode(valid).decode()}),
+    ]
+    raw_result = raw_reader.wait()
+    typed_result = typed_reader.wait()
+
+    assert [p.body for p in pushed] == [
+        {"delivered": 2, "bytes": len(garbage)},
+        {"delivered": 1, "bytes": len(valid)},
+    ]
+    assert raw_result.returncode == 0, raw_result.stderr
+    _, bad, good = raw_result.responses
+    assert base64.b64decode(bad["raw_base64"]) == garbage
+    assert bad["parse_error"] and bad["message"] is None
+    assert base64.b64decode(good["raw_base64"]) == valid
+    assert good["parse_error"] is None
+    assert good["message"]["metadata"]["request_id"] == "raw-ok"
+    # A client that deserializes frames itself loses the whole call to one bad frame.
+    assert typed_result.returncode == 3, typed_result.stderr
+    assert "status=INTERNAL" in typed_result.stderr
+
+
 # ------------------------------------------------------------------ unary calls
 
 
@@ -326,7 +720,13 @@ def test_capabilities_name_governance_v1_with_features_and_limits(clients: GrpcC
     (raw,) = result.responses
     capabilities = json_format.ParseDict(raw, pb.CapabilitiesResponse())
     assert list(capabilities.protocol_versions) == ["governance.v1"]
-    assert {"node_registration", "heartbeat"} <= set(capabilities.features)
+    assert {
+        "node_registration",
+        "heartbeat",
+        "signature_request",
+        "pegin_notification",
+        "status_update",
+    } <= set(capabilities.features)
     assert capabilities.limits["max_message_bytes"] > 0
 
 
@@ -364,6 +764,37 @@ def test_control_health_answers_ok(mock: MockGovernance) -> None:
         ),
         ("POST", "/behaviour", b'{"fly_away": true}', 400, "unknown behaviour(s): fly_away"),
         ("POST", "/behaviour", b'{"stall": "yes"}', 400, "'stall' takes true or false"),
+        ("POST", "/behaviour", b'{"silent": 1}', 400, "'silent' takes true or false"),
+        ("POST", "/behaviour", b'{"require_token": ""}', 400, "'require_token' takes a non-empty"),
+        ("POST", "/behaviour", b'{"require_token": 7}', 400, "'require_token' takes a non-empty"),
+        ("POST", "/behaviour", b'{"error_next": {"count": 1}}', 400, "'error_next' takes"),
+        ("POST", "/behaviour", b'{"error_next": {"code": "oops"}}', 400, "'error_next' takes"),
+        (
+            "POST",
+            "/behaviour",
+            b'{"error_next": {"code": "timeout", "count": 0}}',
+            400,
+            "'error_next' takes",
+        ),
+        (
+            "POST",
+            "/behaviour",
+            b'{"error_next": {"code": "timeout", "retry_after_s": -1}}',
+            400,
+            "'error_next' takes",
+        ),
+        (
+            "POST",
+            "/behaviour",
+            b'{"error_next": {"code": "timeout", "colour": "red"}}',
+            400,
+            "'error_next' takes",
+        ),
+        ("POST", "/push_raw", b"{}", 400, "push body needs 'base64'"),
+        ("POST", "/push_raw", b'{"base64": 5}', 400, "'base64' must be a string, got int"),
+        ("POST", "/push_raw", b'{"base64": "!!"}', 400, "'base64' is not valid base64"),
+        ("POST", "/push_raw", b'{"base64": "", "x": 1}', 400, "unexpected key(s) in push body: x"),
+        ("POST", "/stats", b"{}", 405, "/stats accepts GET, not POST"),
         ("POST", "/behaviour", b"", 400, "must be a JSON object, got null"),
         ("GET", "/nowhere", None, 404, "no endpoint /nowhere"),
         ("GET", "/push", None, 405, "/push accepts POST, not GET"),
@@ -391,7 +822,90 @@ def test_a_refused_behaviour_request_changes_nothing(mock: MockGovernance) -> No
     assert mock.get("/behaviour").body["behaviour"] == {
         "refuse_registration": False,
         "stall": False,
+        "require_token": None,
+        "error_next": None,
+        "answer_twice": False,
+        "silent": False,
     }
+
+
+# ------------------------------------------------------------------ TLS
+
+
+def test_tls_serves_a_client_that_trusts_the_ca_and_fails_one_that_does_not(
+    start_mock: StartMock, client_pools: MakeClients, certs: CertFiles
+) -> None:
+    server = start_mock(*certs.server_args())
+    clients = client_pools(server)
+
+    wrong_ca = clients.stream([registration()], expect=1, connection=Connection(ca=certs.other_ca))
+    plaintext = clients.stream([registration()], expect=1, connection=PLAINTEXT)
+    trusted = clients.stream([registration()], expect=1, connection=Connection(ca=certs.ca))
+
+    assert server.tls == "on"
+    for failed in (wrong_ca.wait(), plaintext.wait()):
+        assert failed.returncode == 3, failed.stderr
+        assert "status=UNAVAILABLE" in failed.stderr
+    result = trusted.wait()
+    assert result.returncode == 0, result.stderr
+    assert as_responses(result.responses)[0].registration_ack.accepted
+
+
+def test_mutual_tls_refuses_a_client_without_a_certificate_from_the_ca(
+    start_mock: StartMock, client_pools: MakeClients, certs: CertFiles
+) -> None:
+    server = start_mock(*certs.server_args(mtls=True))
+    clients = client_pools(server, Connection(ca=certs.ca))
+
+    no_cert = clients.stream([registration()], expect=1)
+    stranger = clients.stream(
+        [registration()],
+        expect=1,
+        connection=Connection(
+            ca=certs.ca, cert=certs.other_client_cert, key=certs.other_client_key
+        ),
+    )
+    member = clients.stream(
+        [registration()],
+        expect=1,
+        connection=Connection(ca=certs.ca, cert=certs.client_cert, key=certs.client_key),
+    )
+
+    assert server.tls == "mtls"
+    for failed in (no_cert.wait(), stranger.wait()):
+        assert failed.returncode == 3, failed.stderr
+        assert "status=UNAVAILABLE" in failed.stderr
+        assert failed.responses == []
+    result = member.wait()
+    assert result.returncode == 0, result.stderr
+    assert as_responses(result.responses)[0].registration_ack.accepted
+    assert server.record() == {NODE: [registration()]}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_in_stderr"),
+    [
+        (["--tls-key=k.pem"], "--tls-cert and --tls-key go together"),
+        (["--tls-client-ca=ca.pem"], "--tls-client-ca needs --tls-cert and --tls-key"),
+        (["--tls-cert=/no/such.pem", "--tls-key=/no/such.key"], "cannot read the TLS key"),
+        (["--federation-size=0"], "must be at least 1"),
+    ],
+)
+def test_bad_tls_or_federation_options_exit_2_with_a_message(
+    args: list[str], expected_in_stderr: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "protocol.mock_governance", "--port=0", "--control-port=0", *args],
+        cwd=REPO_ROOT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert expected_in_stderr in result.stderr
 
 
 # ------------------------------------------------------------------ process lifecycle
@@ -506,6 +1020,7 @@ def test_helpers_and_the_control_path_never_import_grpc() -> None:
     probe = (
         "import sys\n"
         "import tests.support.mock, tests.support.client, tests.support.waiting\n"
+        "import tests.support.certs, protocol.convert, protocol.mock.federation\n"
         "import protocol.governance_pb2, protocol.mock.routes, protocol.mock.control\n"
         "assert 'grpc' not in sys.modules, sorted(m for m in sys.modules if 'grpc' in m)\n"
     )

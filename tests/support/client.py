@@ -18,6 +18,31 @@ _run_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
+class Connection:
+    """How a client reaches the server: plaintext unless a CA or a client cert is given."""
+
+    ca: Path | None = None  # trust this CA for the server's certificate (TLS)
+    cert: Path | None = None  # present this client certificate (mutual TLS)
+    key: Path | None = None
+    token: str | None = None  # call metadata `authorization: Bearer <token>`
+
+    def args(self) -> list[str]:
+        args: list[str] = []
+        for option, value in (
+            ("--ca", self.ca),
+            ("--cert", self.cert),
+            ("--key", self.key),
+            ("--token", self.token),
+        ):
+            if value is not None:
+                args.append(f"{option}={value}")
+        return args
+
+
+PLAINTEXT = Connection()
+
+
+@dataclass(frozen=True)
 class ClientResult:
     returncode: int
     responses: list[dict[str, Any]]
@@ -55,8 +80,10 @@ class GrpcClient:
         self.process.wait()
 
 
-def start_grpc_client(workdir: Path, target: str, command: str, *args: str) -> GrpcClient:
-    """Start ``python -m tests.support.grpc_client --target TARGET COMMAND ARGS``."""
+def start_grpc_client(
+    workdir: Path, target: str, command: str, *args: str, connection: Connection = PLAINTEXT
+) -> GrpcClient:
+    """Start ``python -m tests.support.grpc_client --target TARGET CONNECTION COMMAND ARGS``."""
     run = next(_run_ids)
     stdout_path = workdir / f"grpc-client-{run}.stdout"
     stderr_path = workdir / f"grpc-client-{run}.stderr"
@@ -66,6 +93,7 @@ def start_grpc_client(workdir: Path, target: str, command: str, *args: str) -> G
         "tests.support.grpc_client",
         f"--target={target}",
         f"--timeout={CLIENT_TIMEOUT_S}",
+        *connection.args(),
         command,
         *args,
     ]
@@ -83,8 +111,13 @@ def start_stream_client(
     *,
     expect: int | None = None,
     half_close: bool = False,
+    raw: bool = False,
+    connection: Connection = PLAINTEXT,
 ) -> GrpcClient:
-    """Open a Stream, send ``requests`` (StreamRequest dicts), print what comes back."""
+    """Open a Stream, send ``requests`` (StreamRequest dicts), print what comes back.
+
+    ``raw``: print every frame as ``{"raw_base64", "parse_error", "message"}``.
+    """
     script = workdir / f"requests-{next(_run_ids)}.json"
     script.write_text(json.dumps(requests), encoding="utf-8")
     args = [f"--requests={script}"]
@@ -92,15 +125,18 @@ def start_stream_client(
         args.append(f"--expect={expect}")
     if half_close:
         args.append("--half-close")
-    return start_grpc_client(workdir, target, "stream", *args)
+    if raw:
+        args.append("--raw")
+    return start_grpc_client(workdir, target, "stream", *args, connection=connection)
 
 
 class GrpcClients:
     """Starts clients against one server and kills any still running at close()."""
 
-    def __init__(self, workdir: Path, target: str) -> None:
+    def __init__(self, workdir: Path, target: str, connection: Connection = PLAINTEXT) -> None:
         self.workdir = workdir
         self.target = target
+        self.connection = connection
         self._started: list[GrpcClient] = []
 
     def stream(
@@ -109,16 +145,27 @@ class GrpcClients:
         *,
         expect: int | None = None,
         half_close: bool = False,
+        raw: bool = False,
+        connection: Connection | None = None,
     ) -> GrpcClient:
+        """As start_stream_client; ``connection`` defaults to the pool's."""
         client = start_stream_client(
-            self.workdir, self.target, requests, expect=expect, half_close=half_close
+            self.workdir,
+            self.target,
+            requests,
+            expect=expect,
+            half_close=half_close,
+            raw=raw,
+            connection=connection or self.connection,
         )
         self._started.append(client)
         return client
 
-    def call(self, command: str, *args: str) -> ClientResult:
+    def call(self, command: str, *args: str, connection: Connection | None = None) -> ClientResult:
         """Run a unary call (``health``, ``capabilities``) to completion."""
-        client = start_grpc_client(self.workdir, self.target, command, *args)
+        client = start_grpc_client(
+            self.workdir, self.target, command, *args, connection=connection or self.connection
+        )
         self._started.append(client)
         return client.wait()
 

@@ -23,7 +23,7 @@ from tests.support.waiting import wait_until
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = re.compile(
     r"^mock-governance: ready grpc=127\.0\.0\.1:(?P<grpc>\d+) "
-    r"control=127\.0\.0\.1:(?P<control>\d+) pid=(?P<pid>\d+)$"
+    r"control=127\.0\.0\.1:(?P<control>\d+) pid=(?P<pid>\d+) tls=(?P<tls>off|on|mtls)$"
 )
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -52,6 +52,7 @@ class MockGovernance:
     control_port: int
     stdout_path: Path
     stderr_path: Path
+    tls: str = "off"  # off | on | mtls, from the ready line
 
     @property
     def target(self) -> str:
@@ -87,6 +88,17 @@ class MockGovernance:
         reply = self.get("/connections")
         assert reply.status == 200, reply
         return reply.body["connections"]
+
+    def behave(self, **settings: Any) -> dict[str, Any]:
+        """POST /behaviour, which must succeed; returns what was applied."""
+        reply = self.post("/behaviour", settings)
+        assert reply.status == 200, reply
+        return reply.body["applied"]
+
+    def stats(self, node_id: str | None = None) -> dict[str, Any]:
+        reply = self.get("/stats" if node_id is None else f"/stats?node_id={node_id}")
+        assert reply.status == 200, reply
+        return reply.body
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
@@ -149,5 +161,5 @@ def start_mock_governance(
         raise
     assert int(match["pid"]) == process.pid, match.group(0)
     return MockGovernance(
-        process, int(match["grpc"]), int(match["control"]), stdout_path, stderr_path
+        process, int(match["grpc"]), int(match["control"]), stdout_path, stderr_path, match["tls"]
     )

@@ -37,6 +37,7 @@ def write_config(directory: Path, **sections: Any) -> Path:
         "storage": {"path": str(directory / "data" / "node.sqlite3")},
     }
     document.update(sections)
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "node.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

@@ -1,0 +1,40 @@
+"""The StreamActor's metrics (`alys_stream_` prefix), written from its own process.
+
+Label values are few and fixed (message types, states, drop reasons), never
+request ids, endpoints or anything a credential could end up in.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+UP = Gauge("alys_stream_up", "1 while the governance stream is connected and registered.",
+           multiprocess_mode="livemax")
+STATE = Gauge("alys_stream_state", "1 for the stream's current connection state.", ["state"],
+              multiprocess_mode="livemax")
+TRANSITIONS = Counter("alys_stream_state_transitions_total",
+                      "Connection state changes, by the state entered.", ["state"])
+RECONNECTS = Counter("alys_stream_reconnects_total",
+                     "Reconnect attempts after a connected stream was lost.")
+SENT = Counter("alys_stream_messages_sent_total", "Messages written to the stream, by type.",
+               ["type"])
+RECEIVED = Counter("alys_stream_messages_received_total",
+                   "Messages read from the stream, by type.", ["type"])
+OUTBOX = Gauge("alys_stream_outbox_size", "Requests waiting in the outbox.",
+               multiprocess_mode="livemax")
+DROPS = Counter("alys_stream_outbox_drops_total", "Requests the outbox refused or evicted.",
+                ["reason"])
+PENDING = Gauge("alys_stream_pending_requests", "Requests sent and not yet answered.",
+                multiprocess_mode="livemax")
+REQUEST_SECONDS = Histogram("alys_stream_request_duration_seconds",
+                            "From sending a request to its answer.", ["type"])
+HEARTBEAT_RTT = Histogram("alys_stream_heartbeat_rtt_seconds",
+                          "Heartbeat round trip.",
+                          buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                   0.5, 1.0, 2.5))
+TIMEOUTS = Counter("alys_stream_request_timeouts_total", "Requests that timed out, by type.",
+                   ["type"])
+CIRCUIT = Counter("alys_stream_circuit_transitions_total",
+                  "Circuit breaker state changes, by the state entered.", ["state"])
+UNEXPECTED = Counter("alys_stream_unexpected_frames_total",
+                     "Frames the stream could not use, by kind.", ["kind"])

@@ -1,0 +1,27 @@
+"""How urgent each outbound kind is: the outbox sends higher values first.
+
+The names and values are governance's `RequestPriority` enum (governance.proto),
+so the same number goes into `RequestMetadata.priority`. Heartbeats have no
+entry: they are never buffered, a stale heartbeat proves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import IntEnum
+from types import MappingProxyType
+
+
+class RequestPriority(IntEnum):
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+PRIORITY_BY_KIND: Mapping[str, RequestPriority] = MappingProxyType({
+    "registration": RequestPriority.CRITICAL,
+    "signature": RequestPriority.HIGH,
+    "pegin": RequestPriority.NORMAL,
+    "status": RequestPriority.LOW,
+})

@@ -1,0 +1,36 @@
+"""Errors of the protocol package (the governance.v1 boundary): one root.
+
+The mock server has its own hierarchy (protocol/mock/errors.py): it is a test
+tool, and its errors carry HTTP statuses, not wire problems.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProtocolError(Exception):
+    """Root of every error the node raises at the governance.v1 boundary."""
+
+
+class EncodeError(ProtocolError):
+    """A message dataclass holds a value governance.v1 cannot carry (a bug upstream)."""
+
+
+class MalformedFrame(ProtocolError):
+    """A frame from governance is unusable: the stream counts it and skips it.
+
+    ``reason`` says precisely what is wrong; ``request_id`` is set when the
+    frame's metadata could be read, so the frame can be logged against it.
+    """
+
+    def __init__(self, reason: str, request_id: str | None = None) -> None:
+        text = reason if request_id is None else f"{reason} (request_id {request_id!r})"
+        super().__init__(text)
+        self.reason = reason
+        self.request_id = request_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle from self.args; ours has a keyword too, and may
+        # cross a Thespian process boundary.
+        return (type(self), (self.reason, self.request_id))
