@@ -5,7 +5,8 @@
 - It answers `Ping` with `Pong(nonce, name, pid)`.
 - It keeps the current address of every other actor of the node, by name,
   from the `_Peers` its supervisor forwards after any (re)start.
-- It unpacks a `Batch` and handles each item as if it came alone.
+- It unpacks a `Batch` and handles each item as if it came alone; what the
+  items send goes out batched per destination.
 - Anything it has no handler for is logged and counted, never fatal.
 """
 
@@ -36,6 +37,7 @@ class NodeActor(ActorTypeDispatcher):
         self.log: logging.Logger = actor_logger(self.name)
         self.peers: dict[str, Any] = {}
         self.started_at: float | None = None
+        self._coalescing: list[tuple[Any, list[Any]]] | None = None
 
     # -- lifecycle hooks for subclasses ---------------------------------------
 
@@ -79,8 +81,31 @@ class NodeActor(ActorTypeDispatcher):
         self.send(sender, _Peers(tuple(sorted(self.peers.items()))))
 
     def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
-        for item in message.items:
-            self.receiveMessage(item, sender)
+        if self._coalescing is not None:  # a Batch inside a Batch: already coalescing
+            for item in message.items:
+                self.receiveMessage(item, sender)
+            return
+        # What the items send (typically one `Handled` each) goes out as one Batch
+        # per destination: a Thespian hop costs the same for one message or many,
+        # and a thousand single sends from one receiveMessage get throttled.
+        self._coalescing = []
+        try:
+            for item in message.items:
+                self.receiveMessage(item, sender)
+        finally:
+            coalesced, self._coalescing = self._coalescing, None
+            for address, queued in coalesced:
+                self.send(address, queued[0] if len(queued) == 1 else Batch(tuple(queued)))
+
+    def send(self, targetAddr: Any, msg: Any) -> None:
+        if self._coalescing is None:
+            super().send(targetAddr, msg)
+            return
+        for address, queued in self._coalescing:  # addresses are not hashable
+            if address == targetAddr:
+                queued.append(msg)
+                return
+        self._coalescing.append((targetAddr, [msg]))
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self.on_stop()

@@ -19,11 +19,18 @@ from typing import Any
 # Shared envelope
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Batch:
     """Many messages in one Thespian send: each item is handled as if sent alone."""
 
     items: tuple[Any, ...]
+
+    def __repr__(self) -> str:
+        # Thespian formats every message it sends for its debug log, logging or
+        # not: the repr of thousands of items made that a third of a busy
+        # sender's time. Keep it constant-time.
+        first = type(self.items[0]).__name__ if self.items else "-"
+        return f"Batch({len(self.items)} items, first {first})"
 
 
 # --------------------------------------------------------------------------
@@ -79,6 +86,7 @@ class ConnectionStatus:
     pending: int = 0
     reconnects: int = 0
     circuit: str = "closed"
+    unhandled: int = 0  # routed to the bridge or chain and not yet confirmed `Handled`
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import math
 import os
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from thespian.actors import ThespianWatch, WakeupMessage, WatchMessage
@@ -47,10 +47,11 @@ from actors.stream.inbox import Inbox
 from actors.stream.liveness import Liveness
 from actors.stream.outbox import Outbox, OutboxItem
 from actors.stream.pending import PendingRequest, PendingRequests
-from actors.stream.priorities import PRIORITY_BY_KIND, RequestPriority
+from actors.stream.priorities import PRIORITY_BY_KIND
 from actors.stream.routing import InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from protocol import convert
+from protocol.errors import EncodeError
 
 INBOX_CAPACITY = 20_000
 DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
@@ -68,6 +69,14 @@ class _Tick:
 
     kind: str  # reconnect | registration | heartbeat | status | resume | timeouts
     generation: int
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A request as it goes on the wire, and how long its answer may take."""
+
+    request: Any  # governance_pb2.StreamRequest
+    timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class StreamActor(InboundHandling, NodeActor):
         self.connection: Any = None
         self.connected_since: float | None = None
         self.counts = {"sent": 0, "received": 0, "reconnects": 0}
+        self.received_by_kind: Counter[str] = Counter()
         self.block_height = 0
         self.routed_to: dict[str, Any] = {}
         self.timeouts_due_at: float | None = None
@@ -239,8 +249,10 @@ class StreamActor(InboundHandling, NodeActor):
     def _on_heartbeat_tick(self) -> None:
         if self.state not in (State.CONNECTED, State.SUSPENDED):
             return
-        if self.liveness.dead(time.monotonic()):
-            self._lost("no heartbeat ack within the heartbeat timeout")
+        now = time.monotonic()
+        silent_s = now - self.connection.last_frame_at
+        if self.liveness.dead(now) and silent_s >= self.config.governance.heartbeat_timeout_s:
+            self._lost(f"nothing from governance for {silent_s:.1f}s, no heartbeat ack")
             return
         beat = self.liveness.next_heartbeat()
         self._write(convert.heartbeat(sequence=beat.sequence, timestamp=beat.timestamp,
@@ -274,7 +286,13 @@ class StreamActor(InboundHandling, NodeActor):
             metrics.UNEXPECTED.labels(kind="duplicate_request").inc()
             self._reply(sender, RequestQueued(request_id))  # idempotent: it is already on its way
             return
-        item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, message, sender)
+        try:
+            outgoing = self._outgoing(kind, request_id, message)
+        except EncodeError as exc:  # refused now, rather than failing later mid-flush
+            metrics.DROPS.labels(reason="invalid").inc()
+            self._reply(sender, RequestRejected(request_id, f"invalid: {exc}"))
+            return
+        item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, outgoing, sender)
         if self.state is State.CONNECTED and not len(self.outbox):
             self._send_request(item)
             self._reply(sender, RequestQueued(request_id))
@@ -288,34 +306,31 @@ class StreamActor(InboundHandling, NodeActor):
             self._reply(sender, RequestQueued(request_id))
         metrics.OUTBOX.set(len(self.outbox))
 
-    def _send_request(self, item: OutboxItem, deadline: float | None = None) -> None:
+    def _outgoing(self, kind: str, request_id: str, message: Any) -> _Outgoing:
+        """Encode a request once, when it arrives; re-sends reuse the same bytes and id."""
+        node_id, now = self.config.node.id, int(time.time())
+        priority = PRIORITY_BY_KIND[kind].name.lower()
+        timeouts = self.config.governance.request_timeout_s
+        if kind == "signature":
+            request = convert.signature_request(message, request_id=request_id, node_id=node_id,
+                                                now=now, priority=priority)
+            return _Outgoing(request, float(message.timeout_s or timeouts.signature))
+        if kind == "pegin":
+            request = convert.pegin_notification(message, request_id=request_id,
+                                                 node_id=node_id, now=now, priority=priority)
+            return _Outgoing(request, timeouts.pegin)
+        request = convert.status_update(request_id=request_id, node_id=node_id, now=now,
+                                        block_height=self.block_height)
+        return _Outgoing(request, timeouts.status)
+
+    def _send_request(self, item: OutboxItem) -> None:
         now = time.monotonic()
-        self._write(self._encode(item), item.kind)
-        if deadline is None:
-            deadline = now + self._timeout_for(item)
+        self._write(item.payload.request, item.kind)
+        deadline = now + item.payload.timeout_s
         self.pending.add(PendingRequest(item.request_id, item.kind, item.sender, now, deadline,
-                                        item))
+                                        item.payload))
         metrics.PENDING.set(len(self.pending))
         self._arm_timeouts(deadline)
-
-    def _encode(self, item: OutboxItem) -> Any:
-        node_id, now = self.config.node.id, int(time.time())
-        priority = RequestPriority(item.priority).name.lower()
-        if item.kind == "signature":
-            return convert.signature_request(item.payload, request_id=item.request_id,
-                                             node_id=node_id, now=now, priority=priority)
-        if item.kind == "pegin":
-            return convert.pegin_notification(item.payload, request_id=item.request_id,
-                                              node_id=node_id, now=now, priority=priority)
-        return convert.status_update(request_id=item.request_id, node_id=node_id, now=now,
-                                     block_height=self.block_height)
-
-    def _timeout_for(self, item: OutboxItem) -> float:
-        timeouts = self.config.governance.request_timeout_s
-        if item.kind == "signature" and item.payload.timeout_s:
-            return float(item.payload.timeout_s)
-        return {"signature": timeouts.signature, "pegin": timeouts.pegin,
-                "status": timeouts.status}[item.kind]
 
     def _write(self, request: Any, kind: str) -> None:
         self.connection.send(request)
@@ -339,7 +354,7 @@ class StreamActor(InboundHandling, NodeActor):
     def _resend_pending(self) -> None:
         """Requests sent on a stream that died unanswered go again, same ids (convention 6)."""
         for entry in sorted(self.pending.entries(), key=lambda e: e.sent_at):
-            self._write(self._encode(entry.payload), entry.kind)
+            self._write(entry.payload.request, entry.kind)
 
     def _arm_timeouts(self, deadline: float) -> None:
         if self.timeouts_due_at is None or deadline < self.timeouts_due_at:
@@ -365,44 +380,54 @@ class StreamActor(InboundHandling, NodeActor):
     # -- inbound ----------------------------------------------------------------------
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender: Any) -> None:
-        outgoing: dict[str, list[Any]] = {}
+        targets: set[str] = set()
         for event in self.inbox.drain(DRAIN_BATCH):
             if event.generation == self.generation:
-                self.handle_event(event, outgoing)
-        for target, messages in outgoing.items():
-            self._deliver(target, messages)
+                self.handle_event(event, targets)
+        for target in targets:
+            self._pump(target)
+        for kind, count in self.received_by_kind.items():
+            metrics.RECEIVED.labels(type=kind).inc(count)
+        self.received_by_kind.clear()
+        metrics.UNHANDLED.set(len(self.router))
 
-    def route(self, target: str, request_id: str, message: Any,
-              outgoing: dict[str, list[Any]]) -> None:
+    def route(self, target: str, request_id: str, message: Any, targets: set[str]) -> None:
         """Route at least once: track until `Handled`, drop governance's duplicates."""
         if not self.router.admit(request_id, target, message):
             metrics.UNEXPECTED.labels(kind="duplicate").inc()
             self.log.info("duplicate %s from governance for %s dropped", request_id, target)
             return
-        outgoing.setdefault(target, []).append(message)
+        targets.add(target)
 
-    def _deliver(self, target: str, messages: list[Any]) -> None:
+    def _pump(self, target: str) -> None:
+        """Send `target` what waits for it, in batches, as far as the in-flight bound allows."""
         address = self.peers.get(target)
         if address is None:
-            return  # kept unhandled; routed when the target's address arrives
-        self.routed_to[target] = address
-        iterator = iter(messages)
-        while chunk := tuple(islice(iterator, ROUTE_BATCH)):
-            self.send(address, chunk[0] if len(chunk) == 1 else Batch(chunk))
+            return  # kept; routed when the target's address arrives
+        while batch := self.router.take(target, ROUTE_BATCH):
+            self.send(address, batch[0] if len(batch) == 1 else Batch(tuple(batch)))
 
     def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
-        self.router.handled(message.request_id)
+        target = self.router.handled(message.request_id)
+        if target is not None:
+            self._pump(target)
+        if self._coalescing is None:  # inside a Batch, receiveMsg_Batch exports it once
+            metrics.UNHANDLED.set(len(self.router))
+
+    def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
+        super().receiveMsg_Batch(message, sender)
+        metrics.UNHANDLED.set(len(self.router))
 
     def on_peers_changed(self) -> None:
         for target in ("bridge", "chain"):
             address = self.peers.get(target)
             if address is not None and address != self.routed_to.get(target):
-                unhandled = self.router.unhandled_for(target)
-                if unhandled:
-                    self.log.info("re-routing %d unhandled messages to the new %s",
-                                  len(unhandled), target)
-                self._deliver(target, unhandled)
                 self.routed_to[target] = address
+                requeued = self.router.requeue(target)
+                if requeued:
+                    self.log.info("re-routing %d unhandled messages to the new %s",
+                                  requeued, target)
+                self._pump(target)
 
     # -- status -------------------------------------------------------------------------
 
@@ -422,4 +447,5 @@ class StreamActor(InboundHandling, NodeActor):
             pending=len(self.pending),
             reconnects=self.counts["reconnects"],
             circuit=self.breaker.state.value,
+            unhandled=len(self.router),
         ))

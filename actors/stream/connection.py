@@ -9,7 +9,9 @@ process that forks afterwards). A connection owns:
 - a reader thread that turns every frame into an event for the actor's
   `Inbox`. Frames arrive as raw bytes (no deserializer on the call), so a
   frame that does not parse is reported as `Malformed` and the stream lives
-  on, instead of gRPC failing the whole call.
+  on, instead of gRPC failing the whole call. Heartbeat acks jump the queue:
+  they prove the stream alive when they arrive, however much data waits
+  before them.
 
 Every event carries the connection's generation; the actor ignores events of
 a connection it has already replaced.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import grpc
 
 from actors.stream.inbox import Inbox
 from protocol import governance_pb2
-from protocol.convert import MalformedFrame, decode_bytes
+from protocol.convert import HeartbeatAcked, MalformedFrame, decode_bytes
 
 STREAM_METHOD = "/governance.v1.GovernanceStream/Stream"
 _CLOSE = object()  # tells the request iterator to end the call's sending side
@@ -83,6 +86,9 @@ class GovernanceConnection:
         self._closing = threading.Event()
         self._channel: grpc.Channel | None = None
         self._call: Any = None
+        # Written by the reader thread for every frame (a float store is atomic):
+        # data arriving proves the stream alive even while acks wait behind it.
+        self.last_frame_at = time.monotonic()
 
     def open(self) -> None:
         """Create the channel and start the call; failures arrive later as `Closed`."""
@@ -142,11 +148,16 @@ class GovernanceConnection:
     def _read(self) -> None:
         try:
             for frame in self._call:
+                self.last_frame_at = time.monotonic()
                 try:
-                    event: Any = Received(self.generation, decode_bytes(frame))
+                    inbound = decode_bytes(frame)
                 except MalformedFrame as exc:
-                    event = Malformed(self.generation, str(exc))
-                if not self._deliver(event):
+                    if not self._deliver(Malformed(self.generation, str(exc))):
+                        return
+                    continue
+                if isinstance(inbound, HeartbeatAcked):
+                    self._inbox.put_urgent(Received(self.generation, inbound))
+                elif not self._deliver(Received(self.generation, inbound)):
                     return
             self._deliver(Closed(self.generation, "OK", "governance ended the stream"))
         except grpc.RpcError as exc:

@@ -12,6 +12,7 @@ counted (`alys_stream_unexpected_frames_total{kind}`) and logged.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 from actors.messages import Delivered, GovernanceError
@@ -31,15 +32,16 @@ class InboundHandling:
     router: Any
     liveness: Any
     counts: dict[str, int]
+    received_by_kind: Counter[str]
     state: State
     _reply: Any
 
-    def handle_event(self, event: Any, outgoing: dict[str, list[Any]]) -> None:
+    def handle_event(self, event: Any, targets: set[str]) -> None:
         from actors.stream.connection import Closed, Malformed, Received
 
         if isinstance(event, Received):
             self.counts["received"] += 1
-            self._on_inbound(event.inbound, outgoing)
+            self._on_inbound(event.inbound, targets)
         elif isinstance(event, Malformed):
             self._unexpected("malformed", event.reason)
         elif isinstance(event, Closed):
@@ -50,14 +52,14 @@ class InboundHandling:
             self.log.warning("governance refused our credentials: %s", details)
         self._lost(f"stream closed: {code} {details}".strip())  # type: ignore[attr-defined]
 
-    def _on_inbound(self, inbound: Any, outgoing: dict[str, list[Any]]) -> None:
+    def _on_inbound(self, inbound: Any, targets: set[str]) -> None:
         kind = type(inbound).__name__
-        metrics.RECEIVED.labels(type=kind).inc()
+        self.received_by_kind[kind] += 1  # exported once per drain, not per frame
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
             self._unexpected("unknown_payload", kind)
             return
-        handler(inbound, outgoing)
+        handler(inbound, targets)
 
     def _unexpected(self, kind: str, detail: str) -> None:
         metrics.UNEXPECTED.labels(kind=kind).inc()
@@ -65,7 +67,7 @@ class InboundHandling:
 
     # -- one method per inbound kind (protocol.convert's Inbound dataclasses) -----------
 
-    def _on_RegistrationAck(self, ack: convert.RegistrationAck, outgoing: Any) -> None:
+    def _on_RegistrationAck(self, ack: convert.RegistrationAck, targets: Any) -> None:
         if self.state is not State.REGISTERING:
             self._unexpected("unexpected_registration_ack", ack.request_id)
         elif ack.accepted:
@@ -73,7 +75,7 @@ class InboundHandling:
         else:
             self._lost(f"registration refused ({ack.status})")  # type: ignore[attr-defined]
 
-    def _on_HeartbeatAcked(self, ack: convert.HeartbeatAcked, outgoing: Any) -> None:
+    def _on_HeartbeatAcked(self, ack: convert.HeartbeatAcked, targets: Any) -> None:
         rtt = self.liveness.ack(ack.sequence)
         if rtt is None:
             self._unexpected("unknown_heartbeat_ack", str(ack.sequence))
@@ -91,22 +93,22 @@ class InboundHandling:
         return entry
 
     def _on_SignaturesReceived(self, received: convert.SignaturesReceived,
-                               outgoing: dict[str, list[Any]]) -> None:
+                               targets: set[str]) -> None:
         if self._answered(received.request_id, "unknown_response") is not None:
             self.route("bridge", received.request_id, received.apply,  # type: ignore[attr-defined]
-                       outgoing)
+                       targets)
 
     def _on_FederationReceived(self, received: convert.FederationReceived,
-                               outgoing: dict[str, list[Any]]) -> None:
+                               targets: set[str]) -> None:
         self.route("chain", received.request_id, received.update,  # type: ignore[attr-defined]
-                   outgoing)
+                   targets)
 
     def _on_ProposalArrived(self, received: convert.ProposalArrived,
-                            outgoing: dict[str, list[Any]]) -> None:
+                            targets: set[str]) -> None:
         self.route("chain", received.proposal.proposal_id,  # type: ignore[attr-defined]
-                   received.proposal, outgoing)
+                   received.proposal, targets)
 
-    def _on_Acknowledged(self, ack: convert.Acknowledged, outgoing: Any) -> None:
+    def _on_Acknowledged(self, ack: convert.Acknowledged, targets: Any) -> None:
         entry = self._answered(ack.request_id, "unexpected_ack")
         if entry is None:
             return
@@ -116,7 +118,7 @@ class InboundHandling:
         elif entry.kind == "pegin":
             self._reply(entry.sender, Delivered(ack.request_id))
 
-    def _on_ErrorReceived(self, error: convert.ErrorReceived, outgoing: Any) -> None:
+    def _on_ErrorReceived(self, error: convert.ErrorReceived, targets: Any) -> None:
         self.log.warning("governance error for %s: %s %s", error.request_id, error.code,
                          error.message)
         if error.code in AUTH_FAILURE_CODES and self.state is State.REGISTERING:

@@ -3,9 +3,9 @@
 Thespian's `self.send` is not thread-safe, so the reader thread never talks to
 the actor directly: it puts events on a bounded queue and, if the actor has
 not been woken since it last drained, writes one byte to a socketpair whose
-other end the actor watches (`ThespianWatch`). The actor clears the wake flag
-*before* it drains, so an event put during a drain always causes a new wake;
-no event waits for a timer, and nothing polls.
+other end the actor watches (`ThespianWatch`). The actor reads the wake bytes,
+then clears the wake flag, then drains, so an event put during a drain always
+causes a new wake; no event waits for a timer, and nothing polls.
 
 A full queue blocks the reader thread, which in turn stops reading the gRPC
 stream: governance is slowed by HTTP/2 flow control instead of the node
@@ -14,6 +14,7 @@ running out of memory.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import queue
 import socket
@@ -23,6 +24,7 @@ from typing import Any
 class Inbox:
     def __init__(self, capacity: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=capacity)
+        self._urgent: collections.deque[Any] = collections.deque()  # thread-safe appends/pops
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
@@ -39,6 +41,15 @@ class Inbox:
         self._queue.put(event, timeout=timeout_s)
         self.wake()
 
+    def put_urgent(self, event: Any) -> None:
+        """Queue `event` ahead of everything else (never blocks).
+
+        For heartbeat acks: they prove the stream alive when they reach the
+        node, not when the actor has worked through a backlog of data.
+        """
+        self._urgent.append(event)
+        self.wake()
+
     def wake(self) -> None:
         if self._armed:
             return
@@ -51,11 +62,18 @@ class Inbox:
 
     def drain(self, max_items: int) -> list[Any]:
         """Take up to `max_items` events; wake again if more are left."""
-        self._armed = False
+        # Consume the wake bytes first, then clear the flag, then drain: a byte the
+        # producer sends after the flag is cleared wakes us again, and anything it
+        # put before that is still in the queue for the drain below. (Clearing the
+        # flag before reading the bytes could swallow a new byte and leave the flag
+        # set for good: the actor would never be woken again.)
         with contextlib.suppress(BlockingIOError, InterruptedError):
             while self._wake_reader.recv(4096):
                 pass
+        self._armed = False
         events = []
+        while self._urgent:
+            events.append(self._urgent.popleft())
         while len(events) < max_items:
             try:
                 events.append(self._queue.get_nowait())
@@ -66,7 +84,7 @@ class Inbox:
         return events
 
     def __len__(self) -> int:
-        return self._queue.qsize()
+        return self._queue.qsize() + len(self._urgent)
 
     def close(self) -> None:
         self._wake_reader.close()

@@ -38,3 +38,6 @@ CIRCUIT = Counter("alys_stream_circuit_transitions_total",
                   "Circuit breaker state changes, by the state entered.", ["state"])
 UNEXPECTED = Counter("alys_stream_unexpected_frames_total",
                      "Frames the stream could not use, by kind.", ["kind"])
+UNHANDLED = Gauge("alys_stream_unhandled_messages",
+                  "Messages routed to the bridge or chain and not yet confirmed Handled.",
+                  multiprocess_mode="livemax")

@@ -114,6 +114,37 @@ def post_push(state: MockState, request: ControlRequest) -> dict[str, Any]:
     return {"delivered": state.sessions.push(message, node_id)}
 
 
+MAX_PUSH_MANY = 1_000_000
+
+
+def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    """Push `count` copies of one message, request ids `<id_prefix><i>`, as fast as it goes.
+
+    For load: governance sending many messages without one HTTP call each. A
+    proposal's `proposal_id` is numbered the same way, since it is its id.
+    """
+    body = _object_body(request, required=True)
+    unexpected = sorted(set(body) - {"node_id", "message", "count", "id_prefix"})
+    if unexpected:
+        raise InvalidRequestBody(f"unexpected key(s) in push_many body: {', '.join(unexpected)}")
+    count, prefix = body.get("count"), body.get("id_prefix", "pushed-")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_PUSH_MANY:
+        raise InvalidRequestBody(f"'count' must be an integer from 1 to {MAX_PUSH_MANY}")
+    if not isinstance(prefix, str):
+        raise InvalidRequestBody(f"'id_prefix' must be a string, got {_kind(prefix)}")
+    template = parse_stream_response(body.get("message"))
+    node_id = body.get("node_id")
+    delivered = 0
+    for index in range(count):
+        message = pb.StreamResponse()
+        message.CopyFrom(template)
+        message.metadata.request_id = f"{prefix}{index}"
+        if message.HasField("proposal_notification"):
+            message.proposal_notification.proposal_id = f"{prefix}{index}"
+        delivered += state.sessions.push(message, node_id)
+    return {"delivered": delivered}
+
+
 def post_push_raw(state: MockState, request: ControlRequest) -> dict[str, Any]:
     value, node_id = _push_body(request, "base64", "the frame's bytes, base64")
     if not isinstance(value, str):
@@ -149,6 +180,7 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/behaviour": {"GET": get_behaviour, "POST": post_behaviour},
     "/push": {"POST": post_push},
     "/push_raw": {"POST": post_push_raw},
+    "/push_many": {"POST": post_push_many},
     "/stats": {"GET": get_stats},
     "/federation": {"GET": get_federation},
     "/reset": {"POST": post_reset},

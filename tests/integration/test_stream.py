@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from actors.messages import (
     RequestSignatures,
     RequestTimedOut,
 )
+from tests.support.certs import make_certs
 from tests.support.mock import MockGovernance, start_mock_governance
 from tests.support.ports import free_port
 from tests.support.stream import (
@@ -265,3 +267,82 @@ def test_a_killed_stream_actor_comes_back_and_registers_again(
                    message="the restarted stream did not register")
         wait_state(node, "connected")
         assert node.ping(node.lookup("stream")).pid != old_pid
+
+
+def test_a_request_the_wire_cannot_carry_is_rejected_at_once(
+    tmp_path: Path, mock: MockGovernance
+) -> None:
+    bad = RequestSignatures(request_id="bad-1", tx_hex="00", input_indices=(0,), amounts=(1,),
+                            tx_type="not-a-type", required_signatures=1)
+    with stream_node(tmp_path, [mock.target]) as node:
+        wait_state(node, "connected")
+        [reply] = submit(node, [bad])
+        assert isinstance(reply, RequestRejected) and reply.request_id == "bad-1"
+        assert reply.reason.startswith("invalid:") and "not-a-type" in reply.reason
+        assert connection_status(node).state == "connected"
+
+
+@pytest.mark.parametrize("mtls", [False, True], ids=["tls", "mtls"])
+def test_tls_and_mutual_tls_connect_with_the_right_certificates(
+    tmp_path: Path, mtls: bool
+) -> None:
+    certs = make_certs(tmp_path / "certs")
+    server = start_mock_governance(tmp_path / "mock", extra_args=certs.server_args(mtls=mtls))
+    tls = {"enabled": True, "ca_file": str(certs.ca),
+           "cert_file": str(certs.client_cert) if mtls else None,
+           "key_file": str(certs.client_key) if mtls else None}
+    try:
+        with stream_node(tmp_path / "node", [server.target], tls=tls) as node:
+            wait_state(node, "connected")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("case", ["wrong_ca", "mtls_without_client_cert"])
+def test_tls_with_the_wrong_credentials_never_connects(tmp_path: Path, case: str) -> None:
+    certs = make_certs(tmp_path / "certs")
+    mtls = case == "mtls_without_client_cert"
+    server = start_mock_governance(tmp_path / "mock", extra_args=certs.server_args(mtls=mtls))
+    ca = certs.other_ca if case == "wrong_ca" else certs.ca
+    tls = {"enabled": True, "ca_file": str(ca), "cert_file": None, "key_file": None}
+    try:
+        with stream_node(tmp_path / "node", [server.target], tls=tls) as node:
+            status = wait_state(node, "failed")
+            assert status.circuit == "open"
+            assert not sent_of_kind(server, "node_registration")
+    finally:
+        server.stop()
+
+
+FEDERATION_UPDATE = {
+    "metadata": {"request_id": "template", "status": "STATUS_CODE_SUCCESS"},
+    "federation_update": {
+        "update_type": "FEDERATION_UPDATE_TYPE_MEMBER_ADD",
+        "members": [{"member_id": f"m{i}", "public_key": base64.b64encode(
+            bytes([2]) + bytes([i]) * 32).decode(), "weight": 1, "active": True}
+            for i in range(1, 4)],
+        "effective_height": "100",
+        "config": {"signature_threshold": 2, "member_count": 3, "parameters": {"version": "2"}},
+    },
+}
+
+
+def test_messages_routed_to_a_killed_chain_are_handled_after_its_restart(
+    tmp_path: Path, mock: MockGovernance
+) -> None:
+    with stream_node(tmp_path, [mock.target]) as node:
+        wait_state(node, "connected")
+        chain_pid = node.ping(node.lookup("chain")).pid
+        pushed = mock.post("/push_many", {"message": FEDERATION_UPDATE, "count": 3000,
+                                          "id_prefix": "fed-"})
+        assert pushed.body == {"delivered": 3000}
+        wait_until(lambda: connection_status(node).messages_received >= 100, timeout=30,
+                   message="no federation update arrived")
+        os.kill(chain_pid, signal.SIGKILL)  # while the rest is still being routed
+
+        wait_until(lambda: connection_status(node).messages_received >= 3000, timeout=60,
+                   message=lambda: f"received {connection_status(node).messages_received}")
+        wait_until(lambda: connection_status(node).unhandled == 0, timeout=60,
+                   message=lambda: f"{connection_status(node).unhandled} still unhandled")
+        assert node.ping(node.lookup("chain")).pid != chain_pid
+        assert connection_status(node).state == "connected"

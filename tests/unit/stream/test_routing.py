@@ -1,0 +1,97 @@
+"""At-least-once routing with an in-flight bound: pure logic, no actors."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from actors.stream.routing import InboundRouter
+
+
+def admit_all(router: InboundRouter, ids: list[str], target: str = "chain") -> None:
+    for request_id in ids:
+        assert router.admit(request_id, target, f"msg-{request_id}")
+
+
+def test_with_nothing_in_flight_whatever_waits_goes_at_once() -> None:
+    router = InboundRouter(max_in_flight=10)
+    admit_all(router, ["a", "b"])
+    assert router.take("chain", 5) == ["msg-a", "msg-b"]
+    assert router.in_flight("chain") == 2
+
+
+def test_while_the_target_is_busy_only_full_batches_go() -> None:
+    router = InboundRouter(max_in_flight=10)
+    admit_all(router, ["a"])
+    assert router.take("chain", 3) == ["msg-a"]
+    admit_all(router, ["b", "c"])
+    assert router.take("chain", 3) == []  # a is in flight and b, c make no full batch
+    admit_all(router, ["d"])
+    assert router.take("chain", 3) == ["msg-b", "msg-c", "msg-d"]
+
+
+def test_the_in_flight_bound_holds_and_confirmations_make_room() -> None:
+    router = InboundRouter(max_in_flight=4)
+    admit_all(router, [str(i) for i in range(10)])
+    assert len(router.take("chain", 4)) == 4
+    assert router.take("chain", 4) == []
+    for request_id in ("0", "1", "2", "3"):
+        assert router.handled(request_id) == "chain"
+    assert router.take("chain", 4) == ["msg-4", "msg-5", "msg-6", "msg-7"]
+
+
+def test_duplicates_are_refused_while_unhandled_and_after_being_handled() -> None:
+    router = InboundRouter(remember=2)
+    assert router.admit("x", "bridge", "m")
+    assert not router.admit("x", "bridge", "m")
+    router.take("bridge", 10)
+    assert router.handled("x") == "bridge"
+    assert not router.admit("x", "bridge", "m")
+    assert router.handled("x") is None  # a second Handled changes nothing
+
+
+def test_only_the_most_recent_handled_ids_are_remembered() -> None:
+    router = InboundRouter(remember=2)
+    admit_all(router, ["a", "b", "c"])
+    router.take("chain", 10)
+    for request_id in ("a", "b", "c"):
+        router.handled(request_id)
+    assert router.admit("a", "chain", "again")  # forgotten: the oldest of three
+    assert not router.admit("c", "chain", "again")
+
+
+def test_a_replaced_target_gets_everything_unconfirmed_again_in_order() -> None:
+    router = InboundRouter(max_in_flight=100)
+    admit_all(router, ["a", "b", "c", "d"])
+    router.take("chain", 2)
+    router.handled("a")
+    assert router.requeue("chain") == 3
+    assert router.in_flight("chain") == 0
+    assert router.take("chain", 10) == ["msg-b", "msg-c", "msg-d"]
+
+
+def test_targets_do_not_share_their_bound() -> None:
+    router = InboundRouter(max_in_flight=1)
+    router.admit("s", "bridge", "sig")
+    router.admit("f", "chain", "fed")
+    assert router.take("bridge", 5) == ["sig"]
+    assert router.take("chain", 5) == ["fed"]
+
+
+@given(st.lists(st.integers(0, 50), max_size=200), st.integers(1, 8), st.integers(1, 20))
+def test_every_admitted_message_is_sent_once_unless_requeued(
+    ids: list[int], batch: int, bound: int
+) -> None:
+    router = InboundRouter(max_in_flight=bound)
+    admitted = [str(i) for i in dict.fromkeys(ids)]
+    for request_id in ids:
+        router.admit(str(request_id), "chain", str(request_id))
+    sent: list[str] = []
+    while len(router):
+        taken = router.take("chain", batch)
+        assert taken or router.in_flight("chain"), "stuck: nothing in flight, nothing sent"
+        assert router.in_flight("chain") <= bound
+        sent += taken
+        for request_id in taken:
+            router.handled(request_id)
+    assert sent == admitted
