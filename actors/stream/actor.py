@@ -67,7 +67,7 @@ State = ConnectionState
 class _Tick:
     """Wakeup payload: `kind` is due for connection `generation`."""
 
-    kind: str  # reconnect | registration | heartbeat | status | resume | timeouts
+    kind: str  # connect | reconnect | registration | heartbeat | status | resume | timeouts
     generation: int
 
 
@@ -118,7 +118,9 @@ class StreamActor(InboundHandling, NodeActor):
         self.routed_to: dict[str, Any] = {}
         self.timeouts_due_at: float | None = None
         metrics.STATE.labels(state=State.DISCONNECTED.value).set(1)
-        self._connect()
+        # Connect on the next turn: `_Started` goes out first, so the supervisor
+        # does not wait for grpc's import and the first channel (~40 ms).
+        self._tick("connect", 0)
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
         super().receiveMessage(message, sender)
@@ -237,6 +239,10 @@ class StreamActor(InboundHandling, NodeActor):
             return  # a timer of a connection that was replaced
         handler = getattr(self, f"_on_{tick.kind}_tick")
         handler()
+
+    def _on_connect_tick(self) -> None:
+        if self.state is State.DISCONNECTED:
+            self._connect()
 
     def _on_reconnect_tick(self) -> None:
         if self.state in (State.RECONNECTING, State.FAILED):
