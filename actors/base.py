@@ -36,6 +36,7 @@ class NodeActor(ActorTypeDispatcher):
         self.config: Any = None
         self.log: logging.Logger = actor_logger(self.name)
         self.peers: dict[str, Any] = {}
+        self.peers_version = 0
         self.started_at: float | None = None
         self._coalescing: list[tuple[Any, list[Any]]] | None = None
 
@@ -68,17 +69,20 @@ class NodeActor(ActorTypeDispatcher):
         self.on_start(message)
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
-        self.send(sender, _Started(self.name, os.getpid()))
+        self.send(sender, _Started(self.name, os.getpid(), message.generation))
 
     def receiveMsg_Ping(self, message: Ping, sender: Any) -> None:
         self.send(sender, Pong(message.nonce, self.name, os.getpid()))
 
     def receiveMsg__Peers(self, message: _Peers, sender: Any) -> None:
+        if message.version and message.version <= self.peers_version:
+            return  # an older directory overtaken by a newer one
+        self.peers_version = message.version
         self.peers = dict(message.addresses)
         self.on_peers_changed()
 
     def receiveMsg__GetPeers(self, message: _GetPeers, sender: Any) -> None:
-        self.send(sender, _Peers(tuple(sorted(self.peers.items()))))
+        self.send(sender, _Peers(tuple(sorted(self.peers.items())), self.peers_version))
 
     def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
         if self._coalescing is not None:  # a Batch inside a Batch: already coalescing

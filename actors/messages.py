@@ -285,6 +285,7 @@ class _Start:
     supervisor: str
     supervisor_pid: int | None  # the OS parent to die with; None: whoever forked us
     children: tuple[_ChildSpec, ...] = ()
+    generation: int = 0  # echoed in `_Started`, so the supervisor knows which incarnation
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,7 @@ class _Started:
 
     name: str
     pid: int
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ class _SubtreeChanged:
 
     supervisor: str
     records: tuple[_ActorRecord, ...]
+    seq: int = 0  # Thespian may reorder sends: the parent keeps only the newest report
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,7 @@ class _Peers:
     """The current address of every actor in the node, by name, sent down the tree."""
 
     addresses: tuple[tuple[str, Any], ...]
+    version: int = 0  # Thespian may reorder sends: an actor keeps only the newest directory
 
 
 @dataclass(frozen=True)

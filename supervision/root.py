@@ -57,6 +57,7 @@ class RootSupervisor(Supervisor):
     def __init__(self) -> None:
         super().__init__()
         self.directory: dict[str, Any] = {}
+        self.directory_version = 0
         self.pending_status: dict[int, _PendingStatus] = {}
         self.next_query_id = 0
 
@@ -68,7 +69,9 @@ class RootSupervisor(Supervisor):
             return
         stream_moved = directory.get("stream") != self.directory.get("stream")
         self.directory = directory
-        self.receiveMsg__Peers(_Peers(tuple(sorted(directory.items()))), self.myAddress)
+        self.directory_version += 1
+        self.receiveMsg__Peers(_Peers(tuple(sorted(directory.items())), self.directory_version),
+                               self.myAddress)
         if stream_moved and self.pending_status and "stream" in directory:
             # A status query went to a stream that has since been replaced.
             self.send(directory["stream"], GetConnectionStatus())

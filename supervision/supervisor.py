@@ -66,6 +66,7 @@ class _Child:
     pending: _PendingRestart | None = None
     generation: int = 0  # bumps on every (re)start, so stale restart wakeups are ignored
     subtree: tuple[_ActorRecord, ...] = ()
+    subtree_seq: int = 0  # of the newest `_SubtreeChanged` applied
 
     def record(self, supervisor: str) -> _ActorRecord:
         return _ActorRecord(
@@ -110,6 +111,7 @@ class Supervisor(NodeActor):
         self.children: dict[str, _Child] = {}
         self.parent_address: Any = None
         self.stopping = False
+        self.report_seq = 0
         self.clock = time.monotonic
         self.rng = random.Random()
 
@@ -138,13 +140,18 @@ class Supervisor(NodeActor):
                 supervisor=self.name,
                 supervisor_pid=os.getpid(),
                 children=child.spec.children,
+                generation=child.generation,
             ),
         )
 
     def receiveMsg__Started(self, message: _Started, sender: Any) -> None:
-        child = self._child_at(sender)
-        if child is None:
+        # Matched by name and incarnation, not by address: right after
+        # createActor, Thespian may still hold a provisional address for the
+        # child that does not compare equal to the one it answers from.
+        child = self.children.get(message.name)
+        if child is None or child.generation != message.generation:
             return
+        child.address = sender
         child.pid = message.pid
         child.state = ActorState.RUNNING
         child.started_at = time.time()
@@ -246,6 +253,7 @@ class Supervisor(NodeActor):
         child.pid = None
         child.started_at = None
         child.subtree = ()
+        child.subtree_seq = 0  # the next incarnation numbers its reports from 1 again
 
     def _give_up(self, failed: _Child, attempt: int) -> None:
         """Intensity exceeded: stop every child, tell the parent, and exit."""
@@ -271,13 +279,18 @@ class Supervisor(NodeActor):
     # -- the tree's view ----------------------------------------------------------
 
     def receiveMsg__SubtreeChanged(self, message: _SubtreeChanged, sender: Any) -> None:
-        child = self._child_at(sender)
-        if child is not None:
-            child.subtree = message.records
-            self._tree_changed()
+        child = self.children.get(message.supervisor)
+        if child is None or child.address != sender or message.seq <= child.subtree_seq:
+            return  # from a dead incarnation, or overtaken by a newer report
+        child.subtree_seq = message.seq
+        child.subtree = message.records
+        self._tree_changed()
 
     def receiveMsg__Peers(self, message: _Peers, sender: Any) -> None:
+        before = self.peers_version
         super().receiveMsg__Peers(message, sender)
+        if message.version and self.peers_version == before:
+            return  # an old directory: ours is newer, and so are our children's
         for child in self.children.values():
             if child.address is not None:
                 self.send(child.address, message)
@@ -296,7 +309,9 @@ class Supervisor(NodeActor):
 
     def _tree_changed(self) -> None:
         """Something below us changed: tell the parent (the root re-wires instead)."""
-        self.send(self.parent_address, _SubtreeChanged(self.name, self.records()))
+        self.report_seq += 1
+        self.send(self.parent_address,
+                  _SubtreeChanged(self.name, self.records(), self.report_seq))
 
     def _child_at(self, address: Any) -> _Child | None:
         for child in self.children.values():
