@@ -346,3 +346,27 @@ def test_messages_routed_to_a_killed_chain_are_handled_after_its_restart(
                    message=lambda: f"{connection_status(node).unhandled} still unhandled")
         assert node.ping(node.lookup("chain")).pid != chain_pid
         assert connection_status(node).state == "connected"
+
+
+def test_signature_answers_routed_to_a_killed_bridge_are_handled_after_its_restart(
+    tmp_path: Path, mock: MockGovernance
+) -> None:
+    with stream_node(tmp_path, [mock.target]) as node:
+        wait_state(node, "connected")
+        bridge_pid = node.ping(node.lookup("bridge")).pid
+        stream = node.lookup("stream")
+        for n in range(1500):
+            node.asys.tell(stream, signature_request(n))
+        wait_until(lambda: connection_status(node).messages_received >= 100, timeout=30,
+                   message="no signature answer arrived")
+        os.kill(bridge_pid, signal.SIGKILL)  # while answers are still being routed to it
+
+        def settled() -> bool:
+            status = connection_status(node)
+            return status.pending == 0 and status.unhandled == 0
+
+        wait_until(settled, timeout=60, message=lambda: f"{connection_status(node)}")
+        answered = collect(node, 1500)
+        assert {r.request_id for r in answered} == {f"sig-{n}" for n in range(1500)}
+        assert len(sent_of_kind(mock, "signature_request")) == 1500  # each sent once
+        assert node.ping(node.lookup("bridge")).pid != bridge_pid
