@@ -172,7 +172,12 @@ class StreamActor(InboundHandling, NodeActor):
         self.generation += 1
         self._move(State.CONNECTING, f"endpoint={endpoint.url} attempt={self.schedule.attempt + 1}")
         self.connection = GovernanceConnection(settings, self.generation, self.inbox)
-        self.connection.open()
+        try:
+            self.connection.open()
+        except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
+            self.log.error("cannot open a channel to %s: %s", endpoint.url, exc)
+            self._lost(f"cannot open a channel: {exc}")
+            return
         self._write(convert.registration(
             self.config.node.id, public_key="", version=NODE_VERSION,
             capabilities=CAPABILITIES, token=token, now=int(time.time()),
@@ -206,8 +211,14 @@ class StreamActor(InboundHandling, NodeActor):
             self.breaker.record_failure()  # it never got as far as a working session
         self._export_circuit()
         self.generation += 1  # everything of the old connection is stale from here
-        new_round = self.endpoints.fail_over() or len(self.endpoints) == 1
-        delay = self.schedule.next(self.rng) if new_round else 0.0
+        if was_up:
+            # A working session ended: back off, then start again from the preferred endpoint.
+            self.endpoints.restart_round()
+            delay = self.schedule.next(self.rng)
+        else:
+            # Fail over to the next endpoint at once; back off only after a whole round.
+            new_round = self.endpoints.fail_over() or len(self.endpoints) == 1
+            delay = self.schedule.next(self.rng) if new_round else 0.0
         if delay is None:
             self._move(State.FAILED, f"{reason}; reconnect attempts exhausted")
             return

@@ -298,12 +298,13 @@ def test_tls_and_mutual_tls_connect_with_the_right_certificates(
         server.stop()
 
 
-@pytest.mark.parametrize("case", ["wrong_ca", "mtls_without_client_cert"])
+@pytest.mark.parametrize("case", ["wrong_ca", "mtls_without_client_cert", "missing_ca_file"])
 def test_tls_with_the_wrong_credentials_never_connects(tmp_path: Path, case: str) -> None:
     certs = make_certs(tmp_path / "certs")
     mtls = case == "mtls_without_client_cert"
     server = start_mock_governance(tmp_path / "mock", extra_args=certs.server_args(mtls=mtls))
-    ca = certs.other_ca if case == "wrong_ca" else certs.ca
+    ca = {"wrong_ca": certs.other_ca, "mtls_without_client_cert": certs.ca,
+          "missing_ca_file": tmp_path / "no-such-ca.pem"}[case]
     tls = {"enabled": True, "ca_file": str(ca), "cert_file": None, "key_file": None}
     try:
         with stream_node(tmp_path / "node", [server.target], tls=tls) as node:
