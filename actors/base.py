@@ -19,7 +19,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
 
-from actors.messages import Batch, Ping, Pong, _GetPeers, _Peers, _Start, _Started
+from actors.messages import Batch, Ping, Pong, _GetPeers, _Peers, _Shutdown, _Start, _Started
 from supervision import metrics
 from supervision.logs import actor_logger
 from supervision.processes import ParentGoneError, die_with_parent
@@ -38,6 +38,7 @@ class NodeActor(ActorTypeDispatcher):
         self.peers: dict[str, Any] = {}
         self.peers_version = 0
         self.started_at: float | None = None
+        self.restarts = 0
         self._coalescing: list[tuple[Any, list[Any]]] | None = None
 
     # -- lifecycle hooks for subclasses ---------------------------------------
@@ -53,6 +54,17 @@ class NodeActor(ActorTypeDispatcher):
 
     # -- messages --------------------------------------------------------------
 
+    def receiveMessage(self, message: Any, sender: Any) -> Any:
+        try:
+            return super().receiveMessage(message, sender)
+        except Exception as exc:
+            # Thespian retries the message once, then returns it to its sender as a
+            # PoisonMessage; the actor lives on. Counted and logged here, where it
+            # failed: a poison message never causes a restart, let alone a loop.
+            metrics.MESSAGE_FAILURES.labels(actor=self.name).inc()
+            self.log.error("%s failed on a %s: %r", self.name, type(message).__name__, exc)
+            raise
+
     def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
         self.name = message.name
         self.config = message.config
@@ -65,6 +77,7 @@ class NodeActor(ActorTypeDispatcher):
             self.log.warning("exiting at once: %s", exc)
             os._exit(0)
         self.started_at = time.time()
+        self.restarts = message.restarts
         set_title(actor_title(message.config.node.id, message.name, type(self)))
         self.on_start(message)
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
@@ -113,6 +126,12 @@ class NodeActor(ActorTypeDispatcher):
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
         self.on_stop()
+
+    def receiveMsg__Shutdown(self, message: _Shutdown, sender: Any) -> None:
+        """A graceful stop asked by the supervisor (supervisors stop their children first)."""
+        self.log.info("stopping: asked by %s", "the launcher" if self.name == "root"
+                      else "its supervisor")
+        self.send(self.myAddress, ActorExitRequest())
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: Any) -> None:
         self.log.warning("a message sent by %s failed at its target: %r", self.name,

@@ -286,6 +286,7 @@ class _Start:
     supervisor_pid: int | None  # the OS parent to die with; None: whoever forked us
     children: tuple[_ChildSpec, ...] = ()
     generation: int = 0  # echoed in `_Started`, so the supervisor knows which incarnation
+    restarts: int = 0  # how often this actor was restarted (the root learns its own count)
 
 
 @dataclass(frozen=True)
@@ -340,11 +341,36 @@ class _GivingUp:
 
 
 @dataclass(frozen=True)
-class _RestartDue:
-    """Wakeup payload: a delayed restart is due (stale if the generation moved on)."""
+class _Shutdown:
+    """Stop gracefully: a supervisor stops its children in reverse start order first."""
+
+
+@dataclass(frozen=True)
+class _FatalError:
+    """An actor tells its supervisor why it is about to exit abnormally."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _HealthTick:
+    """Wakeup payload: time to ping the children and look for hung ones."""
+
+
+@dataclass(frozen=True)
+class _StopDeadline:
+    """Wakeup payload: a child asked to stop has had its `shutdown_s`."""
 
     name: str
     generation: int
+
+
+@dataclass(frozen=True)
+class _PlanStartDue:
+    """Wakeup payload: a restart plan's backoff delay is over."""
+
+    plan_id: int
 
 
 @dataclass(frozen=True)

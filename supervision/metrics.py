@@ -43,6 +43,11 @@ SUPERVISOR_INTENSITY_EXCEEDED = Counter(
     "Times a supervisor saw more restarts than its intensity allows within its period.",
     ["supervisor"],
 )
+MESSAGE_FAILURES = Counter(
+    "alys_actor_message_failures_total",
+    "Messages whose handler raised (Thespian retries once, then returns a PoisonMessage).",
+    ["actor"],
+)
 UNEXPECTED_MESSAGES = Counter(
     "alys_actor_unexpected_messages_total",
     "Messages an actor received but has no handler for.",

@@ -30,19 +30,34 @@ from actors.messages import (
     NodeStatusReport,
     Ping,
     Pong,
+    _Shutdown,
     _Start,
     _Started,
 )
 from supervision.config import NodeConfig
 from supervision.logs import log_defs
 from supervision.loopback import confine_actor_sockets
-from supervision.processes import kill_all, listening_pid, session_members, wait_gone
+from supervision.processes import (
+    is_alive,
+    kill_all,
+    kill_now,
+    listening_pid,
+    session_members,
+    wait_gone,
+)
 from supervision.root import RootSupervisor
 from supervision.titles import titled
 from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 
 SYSTEM_BASE = "multiprocTCPBase"
 ASK_TIMEOUT_S = 5.0
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
 
 
 class NodeError(Exception):
@@ -70,6 +85,9 @@ class Node:
         self.root: Any = None
         self.handle: SystemHandle | None = None
         self.unsolicited: deque[Any] = deque()
+        self.root_pid: int | None = None
+        self.root_restarts = 0
+        self.known_pids: set[int] = set()  # the actor pids of the latest status report
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -93,11 +111,47 @@ class Node:
         if admin_pid is None:
             raise NodeStartError(f"the actor system's admin is not listening on port {port}")
         self.handle = SystemHandle(port, admin_pid, os.getsid(admin_pid))
-        self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
-        start = _Start("root", self.config, "launcher", None, NODE_CHILDREN)
-        reply = self.asys.ask(self.root, start, ASK_TIMEOUT_S)
-        if not isinstance(reply, _Started):
-            raise NodeStartError(f"the root supervisor did not start (answered {reply!r})")
+        self._create_root(timeout_s=ASK_TIMEOUT_S)
+        return self.wait_ready(timeout_s=ready_timeout_s)
+
+    def _create_root(self, *, timeout_s: float) -> None:
+        """Create the root by its globalName and start the tree under it.
+
+        Right after a root died, Thespian still hands out its dead address for
+        its globalName for a while (~40 ms measured): retry until a root
+        answers `_Started`.
+        """
+        start = _Start("root", self.config, "launcher", None, NODE_CHILDREN,
+                       restarts=self.root_restarts)
+        deadline = time.monotonic() + timeout_s
+        reply = None
+        while time.monotonic() < deadline:
+            self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
+            reply = self.ask(self.root, start, min(1.0, timeout_s), expect=_Started)
+            if isinstance(reply, _Started):
+                self.root_pid = reply.pid
+                return
+            time.sleep(0.05)
+        raise NodeStartError(f"the root supervisor did not start (answered {reply!r})")
+
+    def root_alive(self) -> bool:
+        return self.root_pid is not None and is_alive(self.root_pid)
+
+    def recover_root(self, *, ready_timeout_s: float = 30.0) -> NodeStatusReport:
+        """The root died: end whatever is left of its tree, then start a new one.
+
+        The actors die with their parents (`PR_SET_PDEATHSIG`); the pids of the
+        last known tree are killed as well, so the new tree never runs beside
+        a survivor of the old one (one StreamActor, one governance stream).
+        """
+        session = self.handle.session_id if self.handle else None
+        survivors = [pid for pid in self.known_pids  # a pid reused elsewhere is left alone
+                     if is_alive(pid) and session is not None and _session_of(pid) == session]
+        for pid in survivors:
+            kill_now(pid)
+        wait_gone(survivors, 5.0)
+        self.root_restarts += 1
+        self._create_root(timeout_s=ASK_TIMEOUT_S)
         return self.wait_ready(timeout_s=ready_timeout_s)
 
     def stop(self, *, grace_s: float = 5.0) -> list[int]:
@@ -109,6 +163,7 @@ class Node:
         """
         if self.asys is None:
             return []
+        self._stop_tree(grace_s)
         self.asys.shutdown()
         self.asys = None
         if self.handle is None:
@@ -116,11 +171,32 @@ class Node:
         survivors = wait_gone(session_members(self.handle.session_id), grace_s)
         return kill_all(survivors)
 
+    def _stop_tree(self, grace_s: float) -> None:
+        """Ask the root to stop the tree in reverse start order, and wait until it is gone.
+
+        Each supervisor stops its children one by one, each within its
+        `shutdown_s`, then exits; an ask to an address that is gone answers
+        None at once, which is how the end shows.
+        """
+        if self.root is None:
+            return
+        self.asys.tell(self.root, _Shutdown())
+        deadline = time.monotonic() + grace_s + self._longest_shutdown_s()
+        while time.monotonic() < deadline and self.ping(self.root, timeout_s=1.0) is not None:
+            time.sleep(0.02)
+
+    def _longest_shutdown_s(self) -> float:
+        """The longest a graceful stop may take: every child's shutdown_s, one after another."""
+        return sum(self.config.supervision.child(name).shutdown_s for name in actor_names()[1:])
+
     # -- queries ----------------------------------------------------------------
 
     def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
         reply = self.ask(self.root, NodeStatus(), timeout_s, expect=NodeStatusReport)
-        return reply if isinstance(reply, NodeStatusReport) else None
+        if not isinstance(reply, NodeStatusReport):
+            return None
+        self.known_pids = {a.pid for a in reply.actors if a.pid}
+        return reply
 
     def lookup(self, name: str, timeout_s: float = ASK_TIMEOUT_S) -> Any:
         reply = self.ask(self.root, Lookup(name), timeout_s, expect=ActorRef)

@@ -77,3 +77,38 @@ def restart_delay(attempt: int, backoff: BackoffConfig, rng: random.Random) -> f
         return 0.0
     spread = base * backoff.jitter
     return max(0.0, min(backoff.max_s, base + rng.uniform(-spread, spread)))
+
+
+def restart_scope(strategy: str, order: tuple[str, ...], failed: str) -> tuple[str, ...]:
+    """The children a restart of `failed` involves, in start order (OTP's strategies).
+
+    `one_for_one`: the failed child alone; `one_for_all`: every child;
+    `rest_for_one`: the failed child and every child started after it. The
+    others in the scope are stopped in reverse start order first, then all of
+    the scope is started again in start order.
+    """
+    if failed not in order:
+        raise ValueError(f"{failed!r} is not one of the children {order}")
+    if strategy == "one_for_one":
+        return (failed,)
+    if strategy == "one_for_all":
+        return order
+    if strategy == "rest_for_one":
+        return order[order.index(failed):]
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def burst_attempt(history: tuple[float, ...], now: float, reset_after_s: float) -> int:
+    """Which restart of the current burst this is (1-based), for the backoff delay.
+
+    A burst is the run of restarts with no quiet gap of `reset_after_s`
+    between them: after such a gap the backoff starts from its initial delay.
+    """
+    attempt = 0
+    later = now
+    for restart_at in sorted(history, reverse=True):
+        if later - restart_at >= reset_after_s:
+            break
+        attempt += 1
+        later = restart_at
+    return max(attempt, 1)

@@ -28,7 +28,8 @@ from actors.messages import (
     _Peers,
     _StatusTimeout,
 )
-from supervision.supervisor import ActorState, Supervisor
+from supervision.children import ActorState
+from supervision.supervisor import Supervisor
 
 STREAM_STATUS_TIMEOUT_S = 1.0
 
@@ -80,8 +81,8 @@ class RootSupervisor(Supervisor):
         return _ActorRecord(
             name=self.name,
             pid=os.getpid(),
-            state=ActorState.RUNNING.value if not self.stopping else ActorState.STOPPED.value,
-            restarts=0,
+            state=ActorState.RUNNING.value if not self.exiting else ActorState.STOPPED.value,
+            restarts=self.restarts,
             started_at=self.started_at,
             supervisor="launcher",
             address=self.myAddress,

@@ -19,8 +19,10 @@ from supervision.config import NodeConfig
 from supervision.http_endpoint import NodeHealth, serve
 from supervision.launcher import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.node import Node, NodeStartError
-from supervision.processes import is_alive, kill_all, session_members
+from supervision.policy import Decision, ExitReason, decide
+from supervision.processes import is_alive, kill_all, kill_now, session_members
 from supervision.rundir import RunPaths
+from supervision.supervisor import supervision_line
 
 MOCK_READY_TIMEOUT_S = 20.0
 ROOT_SILENCE_LIMIT = 3  # health intervals without an answer before the root counts as gone
@@ -38,6 +40,8 @@ class NodeRun:
         self.http: ThreadingHTTPServer | None = None
         interval = config.supervision.health.ping_interval_s
         self.health = NodeHealth(stale_after_s=interval * ROOT_SILENCE_LIMIT + 1.0)
+        self.root_history: tuple[float, ...] = ()
+        self.root_exit_reason: ExitReason | None = None
 
     # -- start ------------------------------------------------------------------
 
@@ -130,7 +134,13 @@ class NodeRun:
     # -- watch ------------------------------------------------------------------
 
     def watch(self) -> int:
-        """Ask the root for the node's status every health interval until told to stop."""
+        """Ask the root for the node's status every health interval until told to stop.
+
+        A dead root is re-created (with a fresh tree) within the root's own
+        intensity limits; a root that is alive but silent for several
+        intervals is hung, and is killed to be re-created. A dead admin ends
+        the run: the operator's process manager restarts the node.
+        """
         health = self.config.supervision.health
         silent = 0
         while not self.stop_requested.wait(health.ping_interval_s):
@@ -141,7 +151,6 @@ class NodeRun:
                 continue
             if self.stop_requested.is_set():
                 break
-            silent += 1
             handle = self.node.handle
             if handle is not None and not is_alive(handle.admin_pid):
                 self.log.error("the actor system's admin (pid %d) died: stopping the node",
@@ -149,12 +158,43 @@ class NodeRun:
                 print(f"alys-node: the actor system's admin (pid {handle.admin_pid}) died",
                       file=sys.stderr)
                 return EXIT_FAILED
-            if silent >= ROOT_SILENCE_LIMIT:
-                self.log.error("the root supervisor did not answer %d status requests: "
-                               "stopping the node", silent)
-                print("alys-node: the root supervisor stopped answering", file=sys.stderr)
+            silent += 1
+            if self.node.root_alive() and silent >= ROOT_SILENCE_LIMIT:
+                self.log.warning("the root supervisor (pid %d) did not answer %d status "
+                                 "requests: killing it", self.node.root_pid, silent)
+                self.root_exit_reason = ExitReason.HUNG
+                kill_now(self.node.root_pid)
+            if not self.node.root_alive() and not self._recover_root():
+                print("alys-node: the root supervisor failed too often", file=sys.stderr)
                 return EXIT_FAILED
         return EXIT_OK
+
+    def _recover_root(self) -> bool:
+        """Re-create the root within its intensity; False when that is exceeded."""
+        reason = self.root_exit_reason or ExitReason.KILLED
+        self.root_exit_reason = None
+        flags = self.config.supervision.flags_for("root")
+        verdict = decide(restart="permanent", reason=reason, flags=flags,
+                         history=self.root_history, now=time.monotonic())
+        self.root_history = verdict.history
+        old_pid = self.node.root_pid
+        self.log.warning(supervision_line(
+            "child_exited", supervisor="launcher", child="root", reason=reason.value,
+            decision=verdict.decision.value, attempt=verdict.attempt, old_pid=old_pid,
+            new_pid=None))
+        if verdict.decision is not Decision.RESTART:
+            return False
+        try:
+            report = self.node.recover_root()
+        except NodeStartError as exc:
+            self.log.error("the root supervisor could not be re-created: %s", exc)
+            return False
+        self.health.record(report)
+        self.log.info(supervision_line(
+            "restart", supervisor="launcher", child="root", reason=reason.value,
+            decision=Decision.RESTART.value, attempt=verdict.attempt, old_pid=old_pid,
+            new_pid=self.node.root_pid))
+        return True
 
     # -- stop -------------------------------------------------------------------
 

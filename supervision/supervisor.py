@@ -1,11 +1,20 @@
-"""A supervisor actor: starts its children in order, watches them, applies policy.
+"""A supervisor actor: starts its children in order, watches them, applies OTP's policies.
 
 Every supervisor of the tree is this class configured by its `_Start`: the
-child specs it owns and the node's config. It sees a child's death as
-Thespian's `ChildActorExited`, asks `policy.decide` what to do, logs one
-supervision line per decision, and reports the records of every actor below it
-to its parent (`_SubtreeChanged`) so that the root can answer `NodeStatus` and
-re-wire the tree with `_Peers`.
+child specs it owns and the node's config. It sees
+
+- a child's death as Thespian's `ChildActorExited` (the reason: `killed`
+  unless the child said otherwise first, or we stopped it);
+- a hung child as a health `Ping` unanswered for `ping_timeout_s`: it kills
+  the process by pid and handles it as dead;
+
+asks `policy.decide` what to do (restart, stop, escalate), logs one
+supervision line per decision, and carries the decision out with a
+`RestartPlan`: the children of the strategy's scope are stopped in reverse
+start order (each within its `shutdown_s`, then killed), then started again
+in start order after the backoff delay. It reports the records of every
+actor below it to its parent (`_SubtreeChanged`), so that the root can answer
+`NodeStatus` and re-wire the tree with `_Peers`.
 """
 
 from __future__ import annotations
@@ -14,70 +23,37 @@ import importlib
 import os
 import random
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors.base import NodeActor
 from actors.messages import (
+    Ping,
+    Pong,
     _ActorRecord,
-    _ChildSpec,
+    _FatalError,
     _GivingUp,
+    _HealthTick,
     _Peers,
-    _RestartDue,
+    _PlanStartDue,
+    _Shutdown,
     _Start,
     _Started,
+    _StopDeadline,
     _SubtreeChanged,
 )
 from supervision import metrics
-from supervision.policy import Decision, ExitReason, decide, restart_delay
+from supervision.children import ActorState, Child, PendingRestart, RestartPlan
+from supervision.policy import (
+    Decision,
+    ExitReason,
+    burst_attempt,
+    decide,
+    restart_delay,
+    restart_scope,
+)
 from supervision.processes import is_alive, kill_now
-
-
-class ActorState(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    RESTARTING = "restarting"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-@dataclass
-class _PendingRestart:
-    """What the `restart` log line needs once the new process has answered."""
-
-    reason: ExitReason
-    attempt: int
-    old_pid: int | None
-
-
-@dataclass
-class _Child:
-    spec: _ChildSpec
-    address: Any = None
-    pid: int | None = None
-    state: ActorState = ActorState.STARTING
-    restarts: int = 0
-    started_at: float | None = None
-    history: tuple[float, ...] = ()
-    exit_reason: ExitReason | None = None  # what the child told us before it died
-    pending: _PendingRestart | None = None
-    generation: int = 0  # bumps on every (re)start, so stale restart wakeups are ignored
-    subtree: tuple[_ActorRecord, ...] = ()
-    subtree_seq: int = 0  # of the newest `_SubtreeChanged` applied
-
-    def record(self, supervisor: str) -> _ActorRecord:
-        return _ActorRecord(
-            name=self.spec.name,
-            pid=self.pid,
-            state=self.state.value,
-            restarts=self.restarts,
-            started_at=self.started_at,
-            supervisor=supervisor,
-            address=self.address if self.state is ActorState.RUNNING else None,
-        )
 
 
 def supervision_line(
@@ -108,41 +84,44 @@ class Supervisor(NodeActor):
 
     def __init__(self) -> None:
         super().__init__()
-        self.children: dict[str, _Child] = {}
+        self.children: dict[str, Child] = {}
         self.parent_address: Any = None
-        self.stopping = False
+        self.exiting = False  # on our way out: nothing is restarted any more
+        self.shutting_down = False  # a graceful stop of our children is in progress
+        self.shutdown_stopping: str | None = None
         self.report_seq = 0
+        self.history: tuple[float, ...] = ()  # restart times within the intensity period
+        self.plan: RestartPlan | None = None
+        self.plan_ids = 0
         self.clock = time.monotonic
         self.rng = random.Random()
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(self.children)
 
     # -- start ----------------------------------------------------------------
 
     def on_start(self, start: _Start) -> None:
         for spec in start.children:
-            child = _Child(spec)
+            child = Child(spec)
             self.children[spec.name] = child
             self._spawn(child)
+        self.wakeupAfter(self.config.supervision.health.ping_interval_s, payload=_HealthTick())
 
     def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
         self.parent_address = sender
         super().receiveMsg__Start(message, sender)
 
-    def _spawn(self, child: _Child) -> None:
+    def _spawn(self, child: Child) -> None:
         child.generation += 1
         child.exit_reason = None
         child.address = self.createActor(import_actor_class(child.spec.actor_class))
         child.state = ActorState.RESTARTING if child.restarts else ActorState.STARTING
-        self.send(
-            child.address,
-            _Start(
-                name=child.spec.name,
-                config=self.config,
-                supervisor=self.name,
-                supervisor_pid=os.getpid(),
-                children=child.spec.children,
-                generation=child.generation,
-            ),
-        )
+        self.send(child.address, _Start(
+            name=child.name, config=self.config, supervisor=self.name,
+            supervisor_pid=os.getpid(), children=child.spec.children,
+            generation=child.generation, restarts=child.restarts))
 
     def receiveMsg__Started(self, message: _Started, sender: Any) -> None:
         # Matched by name and incarnation, not by address: right after
@@ -156,84 +135,120 @@ class Supervisor(NodeActor):
         child.state = ActorState.RUNNING
         child.started_at = time.time()
         if child.pending is not None:
-            metrics.ACTOR_RESTARTS.labels(actor=child.spec.name).inc()
-            self.log.info(
-                supervision_line(
-                    "restart",
-                    supervisor=self.name,
-                    child=child.spec.name,
-                    reason=child.pending.reason.value,
-                    decision=Decision.RESTART.value,
-                    attempt=child.pending.attempt,
-                    old_pid=child.pending.old_pid,
-                    new_pid=message.pid,
-                )
-            )
+            metrics.ACTOR_RESTARTS.labels(actor=child.name).inc()
+            self.log.info(supervision_line(
+                "restart", supervisor=self.name, child=child.name,
+                reason=child.pending.reason.value, decision=Decision.RESTART.value,
+                attempt=child.pending.attempt, old_pid=child.pending.old_pid,
+                new_pid=message.pid))
             child.pending = None
         self._tree_changed()
 
-    # -- failures ---------------------------------------------------------------
+    # -- failures -------------------------------------------------------------------
 
     def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender: Any) -> None:
         child = self._child_at(message.childAddress)
-        if child is None or self.stopping:
+        if child is None:
             return
+        if self.exiting or self.shutting_down:
+            self._bury(child)
+            child.state = ActorState.STOPPED
+            if child.name == self.shutdown_stopping:
+                self.shutdown_stopping = None
+            if self.shutting_down:
+                self._shutdown_next()
+            self._tree_changed()
+            return
+        plan = self.plan
+        if plan is not None and child.name in (plan.stopping, *plan.to_stop):
+            # stopped for a restart (or died while waiting to be): the plan goes on
+            self._bury(child)
+            if plan.stopping == child.name:
+                plan.stopping = None
+            else:
+                plan.to_stop.remove(child.name)
+            self._advance_plan()
+            self._tree_changed()
+            return
+        self._child_failed(child)
+        self._tree_changed()
+
+    def _child_failed(self, child: Child) -> None:
         reason = child.exit_reason or ExitReason.KILLED
         old_pid = child.pid
         self._bury(child)
-        verdict = decide(
-            restart=self.config.supervision.child(child.spec.name).restart,
-            reason=reason,
-            flags=self.config.supervision.flags_for(self.name),
-            history=child.history,
-            now=self.clock(),
-        )
-        child.history = verdict.history
-        metrics.SUPERVISOR_DECISIONS.labels(
-            supervisor=self.name, decision=verdict.decision.value
-        ).inc()
-        self.log.warning(
-            supervision_line(
-                "child_exited",
-                supervisor=self.name,
-                child=child.spec.name,
-                reason=reason.value,
-                decision=verdict.decision.value,
-                attempt=verdict.attempt,
-                old_pid=old_pid,
-                new_pid=None,
-            )
-        )
+        flags = self.config.supervision.flags_for(self.name)
+        now = self.clock()
+        verdict = decide(restart=self.config.supervision.child(child.name).restart,
+                         reason=reason, flags=flags, history=self.history, now=now)
+        self.history = verdict.history
+        metrics.SUPERVISOR_DECISIONS.labels(supervisor=self.name,
+                                            decision=verdict.decision.value).inc()
+        event = "child_hung" if reason is ExitReason.HUNG else "child_exited"
+        self.log.warning(supervision_line(
+            event, supervisor=self.name, child=child.name, reason=reason.value,
+            decision=verdict.decision.value, attempt=verdict.attempt, old_pid=old_pid,
+            new_pid=None))
         if verdict.decision is Decision.RESTART:
-            child.restarts += 1
-            child.state = ActorState.RESTARTING
-            child.pending = _PendingRestart(reason, verdict.attempt, old_pid)
-            delay = restart_delay(verdict.attempt, self.config.supervision.backoff, self.rng)
-            if delay > 0:
-                child.generation += 1
-                self.wakeupAfter(delay, payload=_RestartDue(child.spec.name, child.generation))
-            else:
-                self._spawn(child)
+            self._plan_restart(child, reason, verdict.attempt, old_pid, now)
         elif verdict.decision is Decision.STOP:
             child.state = ActorState.STOPPED
         else:
             child.state = ActorState.FAILED
             self._give_up(child, verdict.attempt)
-        self._tree_changed()
 
-    def receiveMsg__GivingUp(self, message: _GivingUp, sender: Any) -> None:
-        child = self.children.get(message.name)
-        if child is not None:
-            child.exit_reason = ExitReason.ESCALATED
+    def _plan_restart(self, failed: Child, reason: ExitReason, attempt: int,
+                      old_pid: int | None, now: float) -> None:
+        strategy = self.config.supervision.flags_for(self.name).strategy
+        scope = restart_scope(strategy, self.order, failed.name)
+        alive = {name for name, child in self.children.items() if child.alive}
+        failed.pending = PendingRestart(reason, attempt, old_pid)
+        failed.restarts += 1
+        failed.state = ActorState.RESTARTING
+        siblings = [name for name in reversed(scope) if name != failed.name and name in alive]
+        for name in siblings:
+            sibling = self.children[name]
+            sibling.pending = PendingRestart(ExitReason.SHUTDOWN, attempt, sibling.pid)
+            sibling.restarts += 1
+        if self.plan is not None:
+            self.plan.merge(self.order, scope, alive)
+        else:
+            backoff = self.config.supervision.backoff
+            delay = restart_delay(burst_attempt(self.history, now, backoff.reset_after_s),
+                                  backoff, self.rng)
+            self.plan_ids += 1
+            self.plan = RestartPlan(self.plan_ids, siblings, list(scope), delay_s=delay)
+        self._advance_plan()
 
-    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
-        due = message.payload
-        if isinstance(due, _RestartDue):
-            child = self.children.get(due.name)
-            if child and child.generation == due.generation and not self.stopping:
+    def _advance_plan(self) -> None:
+        """Stop the next child of the plan, or when none is left, start the scope again."""
+        plan = self.plan
+        if plan is None or plan.stopping is not None:
+            return
+        while plan.to_stop:
+            child = self.children[plan.to_stop.pop(0)]
+            if child.alive:
+                plan.stopping = child.name
+                child.state = ActorState.RESTARTING
+                self._ask_to_stop(child)
+                return
+        if plan.delay_s > 0:
+            self.wakeupAfter(plan.delay_s, payload=_PlanStartDue(plan.plan_id))
+            plan.delay_s = 0.0
+            return
+        self.plan = None
+        for name in plan.to_start:
+            child = self.children[name]
+            if not child.alive and child.state is not ActorState.STOPPED:
                 self._spawn(child)
 
-    def _bury(self, child: _Child) -> None:
+    def _ask_to_stop(self, child: Child) -> None:
+        child.exit_reason = ExitReason.SHUTDOWN
+        self.send(child.address, _Shutdown())
+        shutdown_s = self.config.supervision.child(child.name).shutdown_s
+        self.wakeupAfter(shutdown_s, payload=_StopDeadline(child.name, child.generation))
+
+    def _bury(self, child: Child) -> None:
         """Forget a dead child's process, and end any process left below it.
 
         The kernel kills a child's own children when it dies (`die_with_parent`);
@@ -249,34 +264,99 @@ class Supervisor(NodeActor):
                 dead.append(record.pid)
         for pid in dead:
             metrics.mark_dead(pid)
-        child.address = None
-        child.pid = None
-        child.started_at = None
-        child.subtree = ()
-        child.subtree_seq = 0  # the next incarnation numbers its reports from 1 again
+        child.forget_process()
 
-    def _give_up(self, failed: _Child, attempt: int) -> None:
+    def _give_up(self, failed: Child, attempt: int) -> None:
         """Intensity exceeded: stop every child, tell the parent, and exit."""
         metrics.SUPERVISOR_INTENSITY_EXCEEDED.labels(supervisor=self.name).inc()
-        self.log.error(
-            supervision_line(
-                "intensity_exceeded",
-                supervisor=self.name,
-                child=failed.spec.name,
-                reason=ExitReason.ESCALATED.value,
-                decision=Decision.ESCALATE.value,
-                attempt=attempt,
-                old_pid=None,
-                new_pid=None,
-            )
-        )
-        self.stopping = True
+        self.log.error(supervision_line(
+            "intensity_exceeded", supervisor=self.name, child=failed.name,
+            reason=ExitReason.ESCALATED.value, decision=Decision.ESCALATE.value,
+            attempt=attempt, old_pid=None, new_pid=None))
+        self.exiting = True
         if self.parent_address is not None:
             self.send(self.parent_address, _GivingUp(self.name))
         # Exiting stops our children first (Thespian sends them exit requests).
         self.send(self.myAddress, ActorExitRequest())
 
-    # -- the tree's view ----------------------------------------------------------
+    def receiveMsg__GivingUp(self, message: _GivingUp, sender: Any) -> None:
+        child = self.children.get(message.name)
+        if child is not None:
+            child.exit_reason = ExitReason.ESCALATED
+
+    def receiveMsg__FatalError(self, message: _FatalError, sender: Any) -> None:
+        child = self.children.get(message.name)
+        if child is not None:
+            child.exit_reason = ExitReason.ERROR
+            self.log.error("%s reports a fatal error: %s", message.name, message.reason)
+
+    # -- health ---------------------------------------------------------------------
+
+    def _check_health(self) -> None:
+        """Ping every running child; kill one whose last ping went unanswered too long."""
+        health = self.config.supervision.health
+        now = self.clock()
+        for child in self.children.values():
+            if child.state is not ActorState.RUNNING or not child.alive or not child.pid:
+                continue
+            if child.ping_sent_at is None:
+                child.ping_sent_at = now
+                self.send(child.address, Ping(child.generation))
+            elif now - child.ping_sent_at >= health.ping_timeout_s:
+                self.log.warning("%s (pid %d) did not answer a ping for %.1fs: killing it",
+                                 child.name, child.pid, now - child.ping_sent_at)
+                child.exit_reason = ExitReason.HUNG
+                child.ping_sent_at = None
+                kill_now(child.pid)
+        self.wakeupAfter(health.ping_interval_s, payload=_HealthTick())
+
+    def receiveMsg_Pong(self, message: Pong, sender: Any) -> None:
+        child = self.children.get(message.name)
+        if child is not None and message.nonce == child.generation:
+            child.ping_sent_at = None
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+        due = message.payload
+        if isinstance(due, _HealthTick):
+            if not self.exiting:
+                self._check_health()
+        elif isinstance(due, _PlanStartDue):
+            if self.plan is not None and self.plan.plan_id == due.plan_id:
+                self._advance_plan()
+        elif isinstance(due, _StopDeadline):
+            child = self.children.get(due.name)
+            if child is not None and child.generation == due.generation and child.pid:
+                self.log.warning("%s did not stop within its shutdown_s: killing it", due.name)
+                kill_now(child.pid)
+
+    # -- graceful stop ------------------------------------------------------------------
+
+    def receiveMsg__Shutdown(self, message: _Shutdown, sender: Any) -> None:
+        """Stop the children one by one in reverse start order, then exit."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        self.plan = None
+        self.log.info("stopping: children first, in reverse start order")
+        self.on_stop()
+        self._shutdown_next()
+
+    def _shutdown_next(self) -> None:
+        if self.shutdown_stopping is not None:
+            return
+        for child in reversed(self.children.values()):
+            if child.alive:
+                self.shutdown_stopping = child.name
+                self._ask_to_stop(child)
+                return
+        self.exiting = True
+        self.send(self.myAddress, ActorExitRequest())
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+        self.exiting = True
+        super().receiveMsg_ActorExitRequest(message, sender)
+
+    # -- the tree's view ----------------------------------------------------------------
 
     def receiveMsg__SubtreeChanged(self, message: _SubtreeChanged, sender: Any) -> None:
         child = self.children.get(message.supervisor)
@@ -292,12 +372,8 @@ class Supervisor(NodeActor):
         if message.version and self.peers_version == before:
             return  # an old directory: ours is newer, and so are our children's
         for child in self.children.values():
-            if child.address is not None:
+            if child.alive:
                 self.send(child.address, message)
-
-    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
-        self.stopping = True
-        super().receiveMsg_ActorExitRequest(message, sender)
 
     def records(self) -> tuple[_ActorRecord, ...]:
         """Every actor below this supervisor, in start order, depth first."""
@@ -313,7 +389,7 @@ class Supervisor(NodeActor):
         self.send(self.parent_address,
                   _SubtreeChanged(self.name, self.records(), self.report_seq))
 
-    def _child_at(self, address: Any) -> _Child | None:
+    def _child_at(self, address: Any) -> Child | None:
         for child in self.children.values():
             if child.address is not None and child.address == address:
                 return child

@@ -212,3 +212,45 @@ def test_start_after_a_crashed_run_ends_its_leftovers_and_runs(
         assert "left by an earlier run" in second.text()
     assert len(status_json(config_path)["actors"]) == 7
     assert stop(second) == 0
+
+
+def test_the_launcher_replaces_a_killed_root_with_a_fresh_tree(
+    config_path: Path, tmp_path: Path
+) -> None:
+    launched = launch(config_path, tmp_path / "start.out")
+    wait_ready(launched)
+    before = {a["name"]: a["pid"] for a in status_json(config_path)["actors"]}
+    os.kill(before["root"], signal.SIGKILL)
+
+    def replaced() -> dict | None:
+        result = run_status(config_path, "--json")
+        if result.returncode != 0:
+            return None
+        actors = {a["name"]: a for a in json.loads(result.stdout)["actors"]}
+        fresh = (len(actors) == 7 and actors["root"]["restarts"] == 1
+                 and all(a["state"] == "running" for a in actors.values()))
+        return actors if fresh else None
+
+    actors = wait_until(replaced, timeout=60, message="the root was not replaced")
+    assert all(actors[name]["pid"] != pid for name, pid in before.items())
+    assert all(not is_alive(pid) for pid in before.values())
+    log = Path(launched.config["logging"]["file"]).read_text()
+    assert (f"supervision event=restart supervisor=launcher child=root reason=killed "
+            f"decision=restart attempt=1 old_pid={before['root']} "
+            f"new_pid={actors['root']['pid']}") in log
+    assert stop(launched) == 0
+
+
+def test_the_launcher_ends_everything_and_fails_when_the_admin_dies(
+    config_path: Path, tmp_path: Path
+) -> None:
+    launched = launch(config_path, tmp_path / "start.out")
+    wait_ready(launched)
+    admin_port = launched.config["actor_system"]["admin_port"]
+    admin_pid = listening_pid(admin_port)
+    session = os.getsid(admin_pid)
+    os.kill(admin_pid, signal.SIGKILL)
+    assert launched.process.wait(timeout=60) == 1
+    assert "admin" in launched.text() and "died" in launched.text()
+    wait_until(lambda: not session_members(session), timeout=20,
+               message="processes of the node outlived the launcher")

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from supervision.config import BackoffConfig, SupervisorFlags
-from supervision.policy import Decision, ExitReason, decide, restart_delay
+from supervision.policy import (
+    Decision,
+    ExitReason,
+    burst_attempt,
+    decide,
+    restart_delay,
+    restart_scope,
+)
 
 FLAGS = SupervisorFlags(strategy="one_for_one", intensity=3, period_s=60.0)
 
@@ -106,3 +113,45 @@ def test_the_default_backoff_restarts_at_once() -> None:
 def test_backoff_attempts_start_at_one() -> None:
     with pytest.raises(ValueError, match="attempt must be >= 1"):
         restart_delay(0, BACKOFF, random.Random(0))
+
+
+ORDER = ("chain", "bridge", "stream")
+
+
+@pytest.mark.parametrize(("strategy", "failed", "scope"), [
+    ("one_for_one", "bridge", ("bridge",)),
+    ("one_for_all", "bridge", ("chain", "bridge", "stream")),
+    ("rest_for_one", "bridge", ("bridge", "stream")),
+    ("rest_for_one", "chain", ("chain", "bridge", "stream")),
+    ("rest_for_one", "stream", ("stream",)),
+])
+def test_the_restart_scope_follows_the_otp_strategy(
+    strategy: str, failed: str, scope: tuple[str, ...]
+) -> None:
+    assert restart_scope(strategy, ORDER, failed) == scope
+
+
+def test_the_restart_scope_refuses_unknown_children_and_strategies() -> None:
+    with pytest.raises(ValueError, match="not one of the children"):
+        restart_scope("one_for_one", ORDER, "storage")
+    with pytest.raises(ValueError, match="unknown strategy"):
+        restart_scope("all_for_none", ORDER, "chain")
+
+
+def test_a_burst_counts_restarts_without_a_quiet_gap() -> None:
+    assert burst_attempt((), 100.0, 30.0) == 1
+    assert burst_attempt((90.0, 95.0, 100.0), 100.0, 30.0) == 3
+    # a 40 s quiet gap between 10 and 50: the burst is 50, 60, 85
+    assert burst_attempt((10.0, 50.0, 60.0, 85.0), 85.0, 30.0) == 3
+    # and one between 60 and 100: the burst starts again at 100
+    assert burst_attempt((10.0, 50.0, 60.0, 100.0), 100.0, 30.0) == 1
+
+
+def test_backoff_delays_grow_within_a_burst_and_start_over_after_a_quiet_period() -> None:
+    backoff = BackoffConfig(initial_s=0.1, multiplier=2.0, max_s=5.0, jitter=0.0,
+                            reset_after_s=30.0)
+    rng = random.Random(0)
+    history = (0.0, 1.0, 2.0)
+    assert restart_delay(burst_attempt(history, 2.0, 30.0), backoff, rng) == pytest.approx(0.4)
+    assert restart_delay(burst_attempt((*history, 40.0), 40.0, 30.0), backoff,
+                         rng) == pytest.approx(0.1)
