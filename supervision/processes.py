@@ -49,11 +49,23 @@ def die_with_parent(expected_parent_pid: int, signum: int = signal.SIGKILL) -> N
 
 
 def is_alive(pid: int) -> bool:
-    """True while `pid` names a process that is not a zombie."""
+    """True while `pid` names a process that is not a zombie.
+
+    Only "no such process" counts as dead: a process we may not inspect, or
+    one psutil fails to read for a moment, is alive as far as we know.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    except psutil.NoSuchProcess:
         return False
+    except psutil.Error:
+        return True
 
 
 def session_members(sid: int) -> list[int]:

@@ -20,7 +20,7 @@ from supervision.http_endpoint import NodeHealth, serve
 from supervision.launcher import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.node import Node, NodeStartError
 from supervision.policy import Decision, ExitReason, decide
-from supervision.processes import is_alive, kill_all, kill_now, session_members
+from supervision.processes import is_alive, kill_all, kill_now, listening_pid, session_members
 from supervision.rundir import RunPaths
 from supervision.supervisor import supervision_line
 
@@ -152,7 +152,7 @@ class NodeRun:
             if self.stop_requested.is_set():
                 break
             handle = self.node.handle
-            if handle is not None and not is_alive(handle.admin_pid):
+            if handle is not None and self._admin_gone(handle.admin_pid):
                 self.log.error("the actor system's admin (pid %d) died: stopping the node",
                                handle.admin_pid)
                 print(f"alys-node: the actor system's admin (pid {handle.admin_pid}) died",
@@ -168,6 +168,11 @@ class NodeRun:
                 print("alys-node: the root supervisor failed too often", file=sys.stderr)
                 return EXIT_FAILED
         return EXIT_OK
+
+    def _admin_gone(self, admin_pid: int) -> bool:
+        """The admin's process is gone and nothing listens on its port any more."""
+        port = self.config.actor_system.admin_port
+        return not is_alive(admin_pid) and listening_pid(port) != admin_pid
 
     def _recover_root(self) -> bool:
         """Re-create the root within its intensity; False when that is exceeded."""

@@ -234,10 +234,12 @@ def test_the_launcher_replaces_a_killed_root_with_a_fresh_tree(
     actors = wait_until(replaced, timeout=60, message="the root was not replaced")
     assert all(actors[name]["pid"] != pid for name, pid in before.items())
     assert all(not is_alive(pid) for pid in before.values())
-    log = Path(launched.config["logging"]["file"]).read_text()
-    assert (f"supervision event=restart supervisor=launcher child=root reason=killed "
+    line = (f"supervision event=restart supervisor=launcher child=root reason=killed "
             f"decision=restart attempt=1 old_pid={before['root']} "
-            f"new_pid={actors['root']['pid']}") in log
+            f"new_pid={actors['root']['pid']}")
+    log = Path(launched.config["logging"]["file"])
+    wait_until(lambda: line in log.read_text(), timeout=30, message=f"no line: {line}")
+    assert launched.process.poll() is None
     assert stop(launched) == 0
 
 
