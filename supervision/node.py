@@ -35,7 +35,7 @@ from actors.messages import (
     _Started,
 )
 from supervision.config import NodeConfig
-from supervision.logs import log_defs
+from supervision.logs import log_defs, thespian_log_path
 from supervision.loopback import confine_actor_sockets
 from supervision.processes import (
     is_alive,
@@ -64,6 +64,10 @@ class NodeError(Exception):
     """Root of the errors raised while running a node."""
 
 
+class NodeAttachError(NodeError):
+    """No running node could be reached; the message says where we looked."""
+
+
 class NodeStartError(NodeError):
     """The node did not come up: the message says which part and why."""
 
@@ -88,6 +92,40 @@ class Node:
         self.root_pid: int | None = None
         self.root_restarts = 0
         self.known_pids: set[int] = set()  # the actor pids of the latest status report
+
+    @classmethod
+    def attach(cls, config: NodeConfig) -> Node:
+        """Join the actor system of a node that runs already (for tools: status, chaos).
+
+        Thespian starts a fresh admin when asked for one on a free port, so
+        the port is checked for a listener first; if a fresh admin appears
+        anyway (the node ended in between), it is shut down again.
+        """
+        host, port = config.actor_system.host, config.actor_system.admin_port
+        where = f"admin port {port} on {host}"
+        admin_pid = listening_pid(port)
+        if admin_pid is None:
+            raise NodeAttachError(f"no alys node is running: nothing listens on {where}")
+        confine_actor_sockets(host)
+        # Thespian's own log, should it write one, goes beside the node's (not to /tmp).
+        os.environ.setdefault("THESPLOG_FILE", str(thespian_log_path(config.logging.file)))
+        node = cls(config, transient_unique=True)
+        try:
+            node.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, transientUnique=True)
+            node.root = node.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
+            report = node.status(timeout_s=ASK_TIMEOUT_S)
+        except Exception as exc:  # Thespian raises several kinds when the peer is no admin
+            raise NodeAttachError(f"no alys node answered on {where} "
+                                  f"({type(exc).__name__}: {exc})") from exc
+        if report is not None and report.actors:
+            node.handle = SystemHandle(port, admin_pid, os.getsid(admin_pid))
+            return node
+        if listening_pid(port) != admin_pid:
+            node.asys.shutdown()  # we started that admin ourselves: take it down again
+        if report is not None:
+            raise NodeAttachError(f"the actor system on {where} has no running alys node "
+                                  "(its root supervisor was never started)")
+        raise NodeAttachError(f"no alys node answered on {where}")
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -1,18 +1,13 @@
 """`scripts/status`: what a running node's actors and stream are doing.
 
 It talks to the node only through the Thespian ActorSystem API, and never
-starts an actor system by accident: Thespian starts a fresh admin when asked
-for one on a free port, so the admin port is checked for a listener first,
-and if what answers there turns out not to be an alys node, any admin this
-tool may have started is shut down again.
+starts an actor system by accident (see `Node.attach`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -22,11 +17,6 @@ from supervision.config import ConfigError, NodeConfig, default_config_path, loa
 EXIT_OK = 0
 EXIT_NO_NODE = 1
 EXIT_CONFIG = 2
-ASK_TIMEOUT_S = 5.0
-
-
-class StatusError(Exception):
-    """No node answered; the message says where we looked."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,51 +28,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def admin_listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
 def fetch_report(config: NodeConfig) -> Any:
-    """Ask the node's root for `NodeStatus`; raise StatusError if no node answers."""
-    host, port = config.actor_system.host, config.actor_system.admin_port
-    where = f"admin port {port} on {host}"
-    if not admin_listening(host, port):
-        raise StatusError(f"no alys node is running: nothing listens on {where}")
-    # Imported late: only once we know an admin is there to join.
-    from thespian.actors import ActorSystem
+    """Ask the node's root for `NodeStatus`; raise NodeAttachError if no node answers."""
+    # Imported late: the actor code is only needed once a config was read.
+    from supervision.node import Node, NodeAttachError
 
-    from actors.messages import NodeStatus, NodeStatusReport
-    from supervision.logs import thespian_log_path
-    from supervision.loopback import confine_actor_sockets
-    from supervision.processes import listening_pid
-    from supervision.root import RootSupervisor
-    from supervision.tree import ROOT_GLOBAL_NAME
-
-    admin_before = listening_pid(port)
-    confine_actor_sockets(host)
-    # Thespian's own log, should it write one, goes beside the node's (not to /tmp).
-    os.environ.setdefault("THESPLOG_FILE", str(thespian_log_path(config.logging.file)))
-    asys = ActorSystem("multiprocTCPBase", {"Admin Port": port}, transientUnique=True)
-    try:
-        root = asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
-        reply = asys.ask(root, NodeStatus(), ASK_TIMEOUT_S)
-    except Exception as exc:  # Thespian raises several kinds when the peer is no admin
-        reply = None
-        detail = f" ({type(exc).__name__}: {exc})"
-    else:
-        detail = ""
-    if isinstance(reply, NodeStatusReport) and reply.actors:
-        return reply
-    if listening_pid(port) != admin_before:
-        asys.shutdown()  # we started that admin ourselves: take it down again
-    if isinstance(reply, NodeStatusReport):
-        raise StatusError(f"the actor system on {where} has no running alys node "
-                          "(its root supervisor was never started)")
-    raise StatusError(f"no alys node answered on {where}{detail}")
+    report = Node.attach(config).status()
+    if report is None:
+        raise NodeAttachError("the node stopped answering")
+    return report
 
 
 def as_json(report: Any) -> dict[str, Any]:
@@ -119,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"alys-status: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    from supervision.node import NodeAttachError
+
     try:
         report = fetch_report(config)
-    except StatusError as exc:
+    except NodeAttachError as exc:
         print(f"alys-status: {exc}", file=sys.stderr)
         return EXIT_NO_NODE
     print(json.dumps(as_json(report), indent=2) if args.json else as_table(report))

@@ -6,18 +6,15 @@ Only the standard library here: the pytest process must never import grpc.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from protocol.mock.control_client import MockControlClient
 from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +24,6 @@ READY_LINE = re.compile(
 )
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
-HTTP_TIMEOUT_S = 10.0
 
 
 def project_env() -> dict[str, str]:
@@ -38,13 +34,7 @@ def project_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class ControlReply:
-    status: int
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MockGovernance:
+class MockGovernance(MockControlClient):
     """A running mock server process and the ports it reported."""
 
     process: subprocess.Popen[bytes]
@@ -57,48 +47,6 @@ class MockGovernance:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
-
-    def request(self, method: str, path: str, data: bytes | None = None) -> ControlReply:
-        """Send raw bytes; any HTTP status comes back as a ControlReply, never raised."""
-        url = f"http://127.0.0.1:{self.control_port}{path}"
-        req = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as reply:
-                return ControlReply(reply.status, json.loads(reply.read()))
-        except urllib.error.HTTPError as error:
-            with error:
-                return ControlReply(error.code, json.loads(error.read()))
-
-    def get(self, path: str) -> ControlReply:
-        return self.request("GET", path)
-
-    def post(self, path: str, body: Any = None) -> ControlReply:
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        return self.request("POST", path, data if data is not None else b"")
-
-    def record(self, node_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        path = "/record" if node_id is None else f"/record?node_id={node_id}"
-        reply = self.get(path)
-        assert reply.status == 200, reply
-        return reply.body["nodes"]
-
-    def connections(self) -> list[dict[str, Any]]:
-        reply = self.get("/connections")
-        assert reply.status == 200, reply
-        return reply.body["connections"]
-
-    def behave(self, **settings: Any) -> dict[str, Any]:
-        """POST /behaviour, which must succeed; returns what was applied."""
-        reply = self.post("/behaviour", settings)
-        assert reply.status == 200, reply
-        return reply.body["applied"]
-
-    def stats(self, node_id: str | None = None) -> dict[str, Any]:
-        reply = self.get("/stats" if node_id is None else f"/stats?node_id={node_id}")
-        assert reply.status == 200, reply
-        return reply.body
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")

@@ -1,0 +1,76 @@
+"""A client for the mock governance server's HTTP/JSON control interface.
+
+Standard library only, and no grpc: tests, `scripts/chaos` and `scripts/bench`
+drive the mock from processes that fork actor systems.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+HTTP_TIMEOUT_S = 10.0
+
+
+class ControlRequestFailed(Exception):
+    """The control interface answered with an error status."""
+
+
+@dataclass(frozen=True)
+class ControlReply:
+    status: int
+    body: dict[str, Any]
+
+
+class MockControlClient:
+    """Talks to the control port on 127.0.0.1; subclasses may be frozen dataclasses."""
+
+    control_port: int
+
+    def __init__(self, control_port: int) -> None:
+        self.control_port = control_port
+
+    def request(self, method: str, path: str, data: bytes | None = None) -> ControlReply:
+        """Send raw bytes; any HTTP status comes back as a ControlReply, never raised."""
+        url = f"http://127.0.0.1:{self.control_port}{path}"
+        req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as reply:
+                return ControlReply(reply.status, json.loads(reply.read()))
+        except urllib.error.HTTPError as error:
+            with error:
+                return ControlReply(error.code, json.loads(error.read()))
+
+    def get(self, path: str) -> ControlReply:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any = None) -> ControlReply:
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        return self.request("POST", path, data)
+
+    def _ok(self, reply: ControlReply, what: str) -> dict[str, Any]:
+        if reply.status != 200:
+            raise ControlRequestFailed(f"{what}: HTTP {reply.status}: {reply.body}")
+        return reply.body
+
+    def record(self, node_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        path = "/record" if node_id is None else f"/record?node_id={node_id}"
+        return self._ok(self.get(path), "GET /record")["nodes"]  # type: ignore[no-any-return]
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self._ok(self.get("/connections"), "GET /connections")[  # type: ignore[no-any-return]
+            "connections"]
+
+    def behave(self, **settings: Any) -> dict[str, Any]:
+        """POST /behaviour, which must succeed; returns what was applied."""
+        return self._ok(self.post("/behaviour", settings), "POST /behaviour")[  # type: ignore[no-any-return]
+            "applied"]
+
+    def stats(self, node_id: str | None = None) -> dict[str, Any]:
+        path = "/stats" if node_id is None else f"/stats?node_id={node_id}"
+        return self._ok(self.get(path), "GET /stats")
