@@ -51,6 +51,7 @@ from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 
 SYSTEM_BASE = "multiprocTCPBase"
 ASK_TIMEOUT_S = 5.0
+ATTACH_SETTLE_S = 3.0
 
 
 def _session_of(pid: int) -> int | None:
@@ -92,6 +93,7 @@ class Node:
         self.root_pid: int | None = None
         self.root_restarts = 0
         self.known_pids: set[int] = set()  # the actor pids of the latest status report
+        self.attached = False  # joined a running node (a tool) rather than started it
 
     @classmethod
     def attach(cls, config: NodeConfig) -> Node:
@@ -110,10 +112,17 @@ class Node:
         # Thespian's own log, should it write one, goes beside the node's (not to /tmp).
         os.environ.setdefault("THESPLOG_FILE", str(thespian_log_path(config.logging.file)))
         node = cls(config, transient_unique=True)
+        node.attached = True
         try:
             node.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, transientUnique=True)
             node.root = node.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
             report = node.status(timeout_s=ASK_TIMEOUT_S)
+            deadline = time.monotonic() + ATTACH_SETTLE_S
+            while (report is None or not report.actors) and time.monotonic() < deadline:
+                # The launcher may be re-creating its root this very moment (and our
+                # lookup by globalName may have met a root it has yet to configure).
+                time.sleep(0.1)
+                report = node.status(timeout_s=ASK_TIMEOUT_S)
         except Exception as exc:  # Thespian raises several kinds when the peer is no admin
             raise NodeAttachError(f"no alys node answered on {where} "
                                   f"({type(exc).__name__}: {exc})") from exc
@@ -229,15 +238,23 @@ class Node:
 
     # -- queries ----------------------------------------------------------------
 
+    def _ask_root(self, message: Any, timeout_s: float, expect: type) -> Any:
+        reply = self.ask(self.root, message, timeout_s, expect=expect)
+        if reply is None and self.attached:
+            # The launcher may have replaced the root since we attached: find it again.
+            self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
+            reply = self.ask(self.root, message, timeout_s, expect=expect)
+        return reply
+
     def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
-        reply = self.ask(self.root, NodeStatus(), timeout_s, expect=NodeStatusReport)
+        reply = self._ask_root(NodeStatus(), timeout_s, NodeStatusReport)
         if not isinstance(reply, NodeStatusReport):
             return None
         self.known_pids = {a.pid for a in reply.actors if a.pid}
         return reply
 
     def lookup(self, name: str, timeout_s: float = ASK_TIMEOUT_S) -> Any:
-        reply = self.ask(self.root, Lookup(name), timeout_s, expect=ActorRef)
+        reply = self._ask_root(Lookup(name), timeout_s, ActorRef)
         return reply.address if isinstance(reply, ActorRef) else None
 
     def ping(self, address: Any, timeout_s: float = ASK_TIMEOUT_S) -> Pong | None:

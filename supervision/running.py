@@ -14,6 +14,7 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
+from actors.messages import _GivingUp
 from supervision import runfile
 from supervision.config import NodeConfig
 from supervision.http_endpoint import NodeHealth, serve
@@ -144,6 +145,7 @@ class NodeRun:
         health = self.config.supervision.health
         silent = 0
         while not self.stop_requested.wait(health.ping_interval_s):
+            self._keep_mock_running()
             report = self.node.status(timeout_s=health.ping_timeout_s)
             if report is not None:
                 silent = 0
@@ -169,6 +171,18 @@ class NodeRun:
                 return EXIT_FAILED
         return EXIT_OK
 
+    def _keep_mock_running(self) -> None:
+        """The local mock governance server is part of the node in local mode: restart it."""
+        if self.mock is None or self.mock.poll() is None:
+            return
+        self.log.warning("the mock governance server (pid %d) exited with %s: restarting it",
+                         self.mock.pid, self.mock.returncode)
+        try:
+            self._start_mock()
+        except LauncherError as exc:
+            self.log.error("the mock governance server did not come back: %s", exc)
+        self._record()
+
     def _admin_gone(self, admin_pid: int) -> bool:
         """The admin's process is gone and nothing listens on its port any more."""
         port = self.config.actor_system.admin_port
@@ -176,6 +190,9 @@ class NodeRun:
 
     def _recover_root(self) -> bool:
         """Re-create the root within its intensity; False when that is exceeded."""
+        if any(isinstance(m, _GivingUp) for m in self.node.unsolicited):
+            self.root_exit_reason = ExitReason.ESCALATED  # it exceeded its own intensity
+        self.node.unsolicited.clear()
         reason = self.root_exit_reason or ExitReason.KILLED
         self.root_exit_reason = None
         flags = self.config.supervision.flags_for("root")

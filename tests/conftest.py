@@ -11,3 +11,34 @@ import os
 import tempfile
 
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="alys-test-metrics-"))
+
+
+# Imported after the metrics directory is set (see above).
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from supervision.processes import listening_pid, session_members
+from tests.support.nodes import descendants, write_config
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Iterator[Path]:
+    """A config on free ports for `scripts/start`; afterwards, proof that nothing is left."""
+    before = descendants()
+    path = write_config(tmp_path)
+    yield path
+    admin_port = yaml.safe_load(path.read_text())["actor_system"]["admin_port"]
+    pid = listening_pid(admin_port)
+    if pid is not None:  # a failed test left a node: end its session, then fail below
+        for member in session_members(os.getsid(pid)):
+            psutil.Process(member).kill()
+    wait_until(lambda: not (descendants() - before), timeout=20,
+               message="the start script left processes behind")
+    assert pid is None, f"a node was still running on admin port {admin_port}"
+
+

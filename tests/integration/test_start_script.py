@@ -10,98 +10,24 @@ import json
 import os
 import signal
 import subprocess
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
 from supervision.processes import is_alive, listening_pid, session_members
-from tests.support.nodes import descendants, write_config
+from tests.support.launcher import (
+    START,
+    http_get,
+    launch,
+    run_status,
+    status_json,
+    stop,
+    wait_ready,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
-
-REPO = Path(__file__).resolve().parents[2]
-START = REPO / "scripts" / "start"
-STATUS = REPO / "scripts" / "status"
-
-
-@dataclass
-class Launched:
-    process: subprocess.Popen[bytes]
-    config_path: Path
-    output: Path
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace") if self.output.exists() else ""
-
-    @property
-    def config(self) -> dict:
-        return yaml.safe_load(self.config_path.read_text())
-
-
-def launch(config_path: Path, output: Path) -> Launched:
-    with output.open("ab") as sink:
-        process = subprocess.Popen([str(START), "--config", str(config_path)], stdout=sink,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return Launched(process, config_path, output)
-
-
-def wait_ready(launched: Launched, timeout: float = 90) -> str:
-    def ready_line() -> str | None:
-        for line in launched.text().splitlines():
-            if line.startswith("ready:"):
-                return line
-        assert launched.process.poll() is None, f"scripts/start exited: {launched.text()}"
-        return None
-
-    return wait_until(ready_line, timeout=timeout, message="scripts/start never printed ready:")
-
-
-def run_status(config_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(STATUS), "--config", str(config_path), *extra],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-
-
-def status_json(config_path: Path) -> dict:
-    result = run_status(config_path, "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def stop(launched: Launched) -> int:
-    if launched.process.poll() is None:
-        launched.process.send_signal(signal.SIGTERM)
-    return launched.process.wait(timeout=60)
-
-
-def http_get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-@pytest.fixture
-def config_path(tmp_path: Path) -> Iterator[Path]:
-    before = descendants()
-    path = write_config(tmp_path)
-    yield path
-    admin_port = yaml.safe_load(path.read_text())["actor_system"]["admin_port"]
-    pid = listening_pid(admin_port)
-    if pid is not None:  # a failed test left a node: end its session, then fail below
-        for member in session_members(os.getsid(pid)):
-            psutil.Process(member).kill()
-    wait_until(lambda: not (descendants() - before), timeout=20,
-               message="the start script left processes behind")
-    assert pid is None, f"a node was still running on admin port {admin_port}"
-
 
 def test_start_prints_ready_status_reports_and_sigterm_leaves_nothing(
     config_path: Path, tmp_path: Path

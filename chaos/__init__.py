@@ -1,0 +1,1 @@
+"""Fault injection against a running node (`scripts/chaos`)."""

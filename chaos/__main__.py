@@ -1,0 +1,136 @@
+"""`scripts/chaos`: inject faults into a running node under load, and check nothing was lost.
+
+Runs against a node started by `scripts/start` (same `--config`; the config's
+mock governance server must be enabled, since lost and duplicated requests
+are counted from its record). On a seeded random schedule it SIGKILLs actor
+processes (or SIGSTOPs one, a hang, with `--hang-ratio`), while sending
+signature requests through the StreamActor; then it prints a report and
+exits non-zero if anything was lost or duplicated, or a recovery took longer
+than its bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from supervision.config import ConfigError, default_config_path, load_config
+
+EXIT_OK = 0
+EXIT_INVARIANT_BROKEN = 1
+EXIT_USAGE = 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/chaos", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(default_config_path()))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--faults", type=int, default=None, help="stop after this many faults")
+    parser.add_argument("--duration-s", type=float, default=30.0,
+                        help="stop injecting after this long (when --faults is not given)")
+    parser.add_argument("--targets", default="storage,chain,bridge,stream,storage_supervisor,"
+                        "system_supervisor", help="comma-separated actor names (root too)")
+    parser.add_argument("--hang-ratio", type=float, default=0.0,
+                        help="share of faults that SIGSTOP instead of SIGKILL")
+    parser.add_argument("--rate", type=float, default=100.0, help="signature requests per second")
+    parser.add_argument("--gap-s", type=float, nargs=2, default=(0.2, 1.0), metavar=("MIN", "MAX"),
+                        help="random pause between faults")
+    parser.add_argument("--max-recovery-s", type=float, default=1.0,
+                        help="bound for recovery after a kill")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    return parser.parse_args(argv)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summarize(faults: list[Any]) -> dict[str, Any]:
+    times = [f.recovery_s * 1000 for f in faults if f.recovery_s is not None]
+    if not times:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {"p50_ms": round(statistics.median(times), 1),
+            "p99_ms": round(percentile(times, 0.99), 1), "max_ms": round(max(times), 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"alys-chaos: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not config.governance.mock.enabled:
+        print("alys-chaos: needs the node's local mock governance server "
+              "(governance.mock.enabled): lost requests are counted from its record",
+              file=sys.stderr)
+        return EXIT_USAGE
+    from chaos.faults import inject
+    from chaos.load import SignatureLoad
+    from protocol.mock.control_client import MockControlClient
+    from supervision.node import Node, NodeAttachError
+
+    try:
+        node = Node.attach(config)
+    except NodeAttachError as exc:
+        print(f"alys-chaos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    rng = random.Random(args.seed)
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    load = SignatureLoad(node, MockControlClient(config.governance.mock.control_port),
+                         node_id=config.node.id, run_id=f"{args.seed}-{int(time.time())}",
+                         rate_per_s=args.rate)
+    health = config.supervision.health
+    hang_bound_s = health.ping_interval_s + health.ping_timeout_s + args.max_recovery_s
+    faults = []
+    started = time.monotonic()
+    while (len(faults) < args.faults if args.faults is not None
+           else time.monotonic() - started < args.duration_s):
+        pause_until = time.monotonic() + rng.uniform(*args.gap_s)
+        while time.monotonic() < pause_until:
+            load.tick()
+            time.sleep(0.005)
+        kind = "hang" if rng.random() < args.hang_ratio else "kill"
+        fault = inject(node, kind, rng.choice(targets), load.tick)
+        if fault is not None:
+            faults.append(fault)
+            took = f"{fault.recovery_s * 1000:.0f} ms" if fault.recovery_s else "NOT RECOVERED"
+            print(f"{kind:<4} {fault.actor:<20} pid {fault.old_pid} -> {fault.new_pid}: {took}",
+                  flush=True)
+    duration_s = time.monotonic() - started
+    result = load.drain(timeout_s=60.0)
+
+    kills = [f for f in faults if f.kind == "kill"]
+    hangs = [f for f in faults if f.kind == "hang"]
+    too_slow = [f for f in kills if f.recovery_s is None or f.recovery_s > args.max_recovery_s]
+    too_slow += [f for f in hangs if f.recovery_s is None or f.recovery_s > hang_bound_s]
+    report = {
+        "seed": args.seed, "duration_s": round(duration_s, 1),
+        "faults": len(faults), "kills": len(kills), "hangs": len(hangs),
+        "recovered": sum(1 for f in faults if f.recovery_s is not None),
+        "recovery_kill": summarize(kills), "recovery_hang": summarize(hangs),
+        "over_bound": [asdict(f) for f in too_slow],
+        "requests": asdict(result), "rate_per_s": args.rate,
+    }
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    broken = result.lost or result.duplicated or too_slow
+    print("chaos: " + ("FAILED: " + ", ".join(
+        part for part, bad in (("lost requests", result.lost),
+                               ("duplicated requests", result.duplicated),
+                               ("recoveries over their bound", too_slow)) if bad)
+        if broken else "ok: nothing lost, nothing duplicated, every recovery within bound"))
+    return EXIT_INVARIANT_BROKEN if broken else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Faults for a chaos run: SIGKILL an actor's process, or SIGSTOP it (a hang), and time recovery.
+
+Recovery is measured from the signal to the replacement answering `Ping`
+from a new pid, found through the root's `Lookup`, while the load keeps
+running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+GIVE_UP_S = 60.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # kill | hang
+    actor: str
+    old_pid: int
+    new_pid: int | None
+    recovery_s: float | None  # None: it did not come back within GIVE_UP_S
+
+
+def current_pid(node: Any, name: str) -> int | None:
+    report = node.status(timeout_s=2.0)
+    if report is None:
+        return None
+    return next((a.pid for a in report.actors if a.name == name and a.state == "running"), None)
+
+
+def inject(node: Any, kind: str, actor: str, keep_busy: Callable[[], None]) -> Fault | None:
+    """Signal `actor`'s process and wait for its replacement; None if it was not running."""
+    old_pid = current_pid(node, actor)
+    if old_pid is None:
+        return None
+    started = time.monotonic()
+    os.kill(old_pid, signal.SIGKILL if kind == "kill" else signal.SIGSTOP)
+    try:
+        while time.monotonic() - started < GIVE_UP_S:
+            keep_busy()
+            address = node.lookup(actor, timeout_s=0.5)
+            pong = node.ping(address, timeout_s=0.5) if address is not None else None
+            if pong is not None and pong.pid != old_pid:
+                return Fault(kind, actor, old_pid, pong.pid, time.monotonic() - started)
+            time.sleep(0.002)
+        return Fault(kind, actor, old_pid, None, None)
+    finally:
+        if kind == "hang":
+            # The supervisor should have killed it; if not, do not leave it frozen.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(old_pid, signal.SIGKILL)
