@@ -30,6 +30,7 @@ from actors.messages import (
     NodeStatusReport,
     Ping,
     Pong,
+    _NoRoot,
     _Shutdown,
     _Start,
     _Started,
@@ -45,7 +46,7 @@ from supervision.processes import (
     session_members,
     wait_gone,
 )
-from supervision.root import RootSupervisor
+from supervision.root import RootProbe, RootSupervisor
 from supervision.titles import titled
 from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 
@@ -115,13 +116,12 @@ class Node:
         node.attached = True
         try:
             node.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, transientUnique=True)
-            node.root = node.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
+            node.root = node._find_root()
             report = node.status(timeout_s=ASK_TIMEOUT_S)
             deadline = time.monotonic() + ATTACH_SETTLE_S
             while (report is None or not report.actors) and time.monotonic() < deadline:
-                # The launcher may be re-creating its root this very moment (and our
-                # lookup by globalName may have met a root it has yet to configure).
-                time.sleep(0.1)
+                time.sleep(0.1)  # the launcher may be re-creating its root this very moment
+                node.root = node._find_root()
                 report = node.status(timeout_s=ASK_TIMEOUT_S)
         except Exception as exc:  # Thespian raises several kinds when the peer is no admin
             raise NodeAttachError(f"no alys node answered on {where} "
@@ -134,7 +134,8 @@ class Node:
         if report is not None:
             raise NodeAttachError(f"the actor system on {where} has no running alys node "
                                   "(its root supervisor was never started)")
-        raise NodeAttachError(f"no alys node answered on {where}")
+        raise NodeAttachError(f"no alys node answered on {where}: no root supervisor is "
+                              "running (if the node's launcher is replacing it, try again)")
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -173,8 +174,9 @@ class Node:
         deadline = time.monotonic() + timeout_s
         reply = None
         while time.monotonic() < deadline:
+            # A tool's RootProbe may hold the name for a moment: it answers _NoRoot and exits.
             self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
-            reply = self.ask(self.root, start, min(1.0, timeout_s), expect=_Started)
+            reply = self.ask(self.root, start, min(1.0, timeout_s), expect=(_Started, _NoRoot))
             if isinstance(reply, _Started):
                 self.root_pid = reply.pid
                 return
@@ -239,12 +241,16 @@ class Node:
     # -- queries ----------------------------------------------------------------
 
     def _ask_root(self, message: Any, timeout_s: float, expect: type) -> Any:
-        reply = self.ask(self.root, message, timeout_s, expect=expect)
+        reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
         if reply is None and self.attached:
             # The launcher may have replaced the root since we attached: find it again.
-            self.root = self.asys.createActor(RootSupervisor, globalName=ROOT_GLOBAL_NAME)
-            reply = self.ask(self.root, message, timeout_s, expect=expect)
-        return reply
+            self.root = self._find_root()
+            reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
+        return None if isinstance(reply, _NoRoot) else reply
+
+    def _find_root(self) -> Any:
+        """The root's address by its globalName, without ever creating a root (tools)."""
+        return self.asys.createActor(RootProbe, globalName=ROOT_GLOBAL_NAME)
 
     def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
         reply = self._ask_root(NodeStatus(), timeout_s, NodeStatusReport)

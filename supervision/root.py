@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from thespian.actors import WakeupMessage
+from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from actors.messages import (
     ActorInfo,
@@ -25,6 +25,7 @@ from actors.messages import (
     NodeStatus,
     NodeStatusReport,
     _ActorRecord,
+    _NoRoot,
     _Peers,
     _StatusTimeout,
 )
@@ -50,6 +51,22 @@ def actor_info(record: _ActorRecord, now: float) -> ActorInfo:
         uptime_s=round(now - record.started_at, 3) if running and record.started_at else 0.0,
         supervisor=record.supervisor,
     )
+
+
+class RootProbe(Actor):
+    """What a tool creates by the root's globalName when it only wants to find the root.
+
+    Thespian has no lookup by globalName that does not create: if no root is
+    registered (it died and the launcher is re-creating it), the tool gets
+    this probe instead of an unconfigured RootSupervisor that would linger.
+    It answers anything with `_NoRoot` and exits, which frees the name.
+    """
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        if isinstance(message, ActorExitRequest):
+            return
+        self.send(sender, _NoRoot())
+        self.send(self.myAddress, ActorExitRequest())
 
 
 class RootSupervisor(Supervisor):

@@ -18,7 +18,15 @@ import pytest
 import yaml
 
 from supervision.processes import listening_pid, session_members
-from tests.support.launcher import REPO, Launched, launch, status_json, stop, wait_ready
+from tests.support.launcher import (
+    REPO,
+    Launched,
+    launch,
+    run_status,
+    status_json,
+    stop,
+    wait_ready,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -97,8 +105,16 @@ def test_repeated_kills_escalate_to_the_root_and_the_launcher_restarts_the_tree(
     wait_ready(launched)
     first_root = {a["name"]: a["pid"] for a in status_json(config_path)["actors"]}["root"]
 
+    def actors_now() -> dict | None:
+        # While the launcher replaces the root, status may say "try again".
+        result = run_status(config_path, "--json")
+        return ({a["name"]: a for a in json.loads(result.stdout)["actors"]}
+                if result.returncode == 0 else None)
+
     def kill_stream_until_the_root_is_new() -> bool:
-        actors = {a["name"]: a for a in status_json(config_path)["actors"]}
+        actors = actors_now()
+        if actors is None:
+            return False
         if actors["root"]["pid"] != first_root and actors["root"]["restarts"] == 1:
             return True
         if actors["stream"]["state"] == "running":
@@ -107,8 +123,9 @@ def test_repeated_kills_escalate_to_the_root_and_the_launcher_restarts_the_tree(
 
     wait_until(kill_stream_until_the_root_is_new, timeout=120, interval=0.3,
                message="the escalation never reached the launcher")
-    wait_until(lambda: {a["state"] for a in status_json(config_path)["actors"]} == {"running"},
-               timeout=60, message="the new tree did not start")
+    wait_until(lambda: (actors := actors_now()) and all(
+        a["state"] == "running" for a in actors.values()), timeout=60,
+        message="the new tree did not start")
     log = Path(launched.config["logging"]["file"]).read_text()
     assert "event=intensity_exceeded supervisor=system_supervisor" in log
     assert "event=intensity_exceeded supervisor=root" in log
