@@ -22,6 +22,7 @@ from actors.messages import RequestQueued, RequestRejected, RequestSignatures
 from protocol.mock.control_client import MockControlClient
 
 SETTLE_S = 1.0  # after a StreamActor died, what it had written reaches governance or is gone
+ASK_TIMEOUT_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class SignatureLoad:
     def _send(self, request_id: str) -> bool:
         if self.stream is None:
             self.stream = self.node.lookup("stream", timeout_s=1.0)
-        reply = self.node.ask(self.stream, self.request(request_id), 1.0,
+        # A short wait: an unanswered request may still have arrived (the record decides),
+        # and a long one would stall the fault loop's recovery timing.
+        reply = self.node.ask(self.stream, self.request(request_id), ASK_TIMEOUT_S,
                               expect=(RequestQueued, RequestRejected)) if self.stream else None
         self.node.unsolicited.clear()  # answers for earlier requests; the record is what counts
         if reply is None:

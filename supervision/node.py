@@ -53,6 +53,7 @@ from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 SYSTEM_BASE = "multiprocTCPBase"
 ASK_TIMEOUT_S = 5.0
 ATTACH_SETTLE_S = 3.0
+PROBE_INTERVAL_S = 0.25
 
 
 def _session_of(pid: int) -> int | None:
@@ -95,6 +96,7 @@ class Node:
         self.root_restarts = 0
         self.known_pids: set[int] = set()  # the actor pids of the latest status report
         self.attached = False  # joined a running node (a tool) rather than started it
+        self.next_probe_at = 0.0
 
     @classmethod
     def attach(cls, config: NodeConfig) -> Node:
@@ -242,8 +244,11 @@ class Node:
 
     def _ask_root(self, message: Any, timeout_s: float, expect: type) -> Any:
         reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
-        if reply is None and self.attached:
-            # The launcher may have replaced the root since we attached: find it again.
+        if reply is None and self.attached and time.monotonic() >= self.next_probe_at:
+            # The launcher may have replaced the root since we attached: find it again,
+            # but not in a tight loop: a probe holds the root's name for a moment, and
+            # the launcher, re-creating the root, has to wait for it.
+            self.next_probe_at = time.monotonic() + PROBE_INTERVAL_S
             self.root = self._find_root()
             reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
         return None if isinstance(reply, _NoRoot) else reply

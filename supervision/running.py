@@ -26,7 +26,8 @@ from supervision.rundir import RunPaths
 from supervision.supervisor import supervision_line
 
 MOCK_READY_TIMEOUT_S = 20.0
-ROOT_SILENCE_LIMIT = 3  # health intervals without an answer before the root counts as gone
+ROOT_CHECK_S = 0.05  # how often the launcher looks whether the root's process still exists
+STATUS_ASK_S = 0.5  # one status ask; silence only counts as a hang after ping_timeout_s
 
 
 class NodeRun:
@@ -40,7 +41,8 @@ class NodeRun:
         self.mock: subprocess.Popen[bytes] | None = None
         self.http: ThreadingHTTPServer | None = None
         interval = config.supervision.health.ping_interval_s
-        self.health = NodeHealth(stale_after_s=interval * ROOT_SILENCE_LIMIT + 1.0)
+        self.health = NodeHealth(
+            stale_after_s=interval + config.supervision.health.ping_timeout_s)
         self.root_history: tuple[float, ...] = ()
         self.root_exit_reason: ExitReason | None = None
 
@@ -135,20 +137,27 @@ class NodeRun:
     # -- watch ------------------------------------------------------------------
 
     def watch(self) -> int:
-        """Ask the root for the node's status every health interval until told to stop.
+        """Watch the root until told to stop: its pid often, its answers every health interval.
 
         A dead root is re-created (with a fresh tree) within the root's own
-        intensity limits; a root that is alive but silent for several
-        intervals is hung, and is killed to be re-created. A dead admin ends
-        the run: the operator's process manager restarts the node.
+        intensity limits; a root that is alive but has not answered for
+        `ping_timeout_s` is hung, and is killed to be re-created. A dead admin
+        ends the run: the operator's process manager restarts the node.
         """
         health = self.config.supervision.health
-        silent = 0
-        while not self.stop_requested.wait(health.ping_interval_s):
+        last_answer = next_ask = time.monotonic()
+        while not self.stop_requested.wait(ROOT_CHECK_S):
+            # A dead root shows within ROOT_CHECK_S (its pid is gone: a cheap check);
+            # the status ask, short so that a root dying mid-ask costs little, waits
+            # for the health interval.
+            now = time.monotonic()
+            if self.node.root_alive() and now < next_ask:
+                continue
+            next_ask = now + health.ping_interval_s
             self._keep_mock_running()
-            report = self.node.status(timeout_s=health.ping_timeout_s)
+            report = self.node.status(timeout_s=STATUS_ASK_S)
             if report is not None:
-                silent = 0
+                last_answer = time.monotonic()
                 self.health.record(report)
                 continue
             if self.stop_requested.is_set():
@@ -160,15 +169,17 @@ class NodeRun:
                 print(f"alys-node: the actor system's admin (pid {handle.admin_pid}) died",
                       file=sys.stderr)
                 return EXIT_FAILED
-            silent += 1
-            if self.node.root_alive() and silent >= ROOT_SILENCE_LIMIT:
-                self.log.warning("the root supervisor (pid %d) did not answer %d status "
-                                 "requests: killing it", self.node.root_pid, silent)
+            silent_s = time.monotonic() - last_answer
+            if self.node.root_alive() and silent_s >= health.ping_timeout_s:
+                self.log.warning("the root supervisor (pid %d) did not answer for %.1fs: "
+                                 "killing it", self.node.root_pid, silent_s)
                 self.root_exit_reason = ExitReason.HUNG
                 kill_now(self.node.root_pid)
-            if not self.node.root_alive() and not self._recover_root():
-                print("alys-node: the root supervisor failed too often", file=sys.stderr)
-                return EXIT_FAILED
+            if not self.node.root_alive():
+                if not self._recover_root():
+                    print("alys-node: the root supervisor failed too often", file=sys.stderr)
+                    return EXIT_FAILED
+                last_answer = time.monotonic()
         return EXIT_OK
 
     def _keep_mock_running(self) -> None:
