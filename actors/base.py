@@ -19,7 +19,17 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
 
-from actors.messages import Batch, Ping, Pong, _GetPeers, _Peers, _Shutdown, _Start, _Started
+from actors.messages import (
+    Batch,
+    Ping,
+    Pong,
+    _GetPeers,
+    _MessageFailed,
+    _Peers,
+    _Shutdown,
+    _Start,
+    _Started,
+)
 from supervision import metrics
 from supervision.logs import actor_logger
 from supervision.processes import ParentGoneError, die_with_parent
@@ -40,6 +50,7 @@ class NodeActor(ActorTypeDispatcher):
         self.started_at: float | None = None
         self.restarts = 0
         self._coalescing: list[tuple[Any, list[Any]]] | None = None
+        self.supervisor_address: Any = None
 
     # -- lifecycle hooks for subclasses ---------------------------------------
 
@@ -63,11 +74,15 @@ class NodeActor(ActorTypeDispatcher):
             # failed: a poison message never causes a restart, let alone a loop.
             metrics.MESSAGE_FAILURES.labels(actor=self.name).inc()
             self.log.error("%s failed on a %s: %r", self.name, type(message).__name__, exc)
+            if self.supervisor_address is not None:
+                self.send(self.supervisor_address,
+                          _MessageFailed(self.name, type(message).__name__, repr(exc)[:200]))
             raise
 
     def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
         self.name = message.name
         self.config = message.config
+        self.supervisor_address = sender
         self.log = actor_logger(message.name)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())

@@ -354,6 +354,15 @@ class _FatalError:
 
 
 @dataclass(frozen=True)
+class _MessageFailed:
+    """A child's handler raised on a message; the child lives on (the supervisor resumes it)."""
+
+    name: str
+    message_type: str
+    error: str
+
+
+@dataclass(frozen=True)
 class _HealthTick:
     """Wakeup payload: time to ping the children and look for hung ones."""
 

@@ -35,6 +35,7 @@ from actors.messages import (
     _FatalError,
     _GivingUp,
     _HealthTick,
+    _MessageFailed,
     _Peers,
     _PlanStartDue,
     _Shutdown,
@@ -289,6 +290,19 @@ class Supervisor(NodeActor):
         if child is not None:
             child.exit_reason = ExitReason.ERROR
             self.log.error("%s reports a fatal error: %s", message.name, message.reason)
+
+    def receiveMsg__MessageFailed(self, message: _MessageFailed, sender: Any) -> None:
+        """A child's handler raised; Thespian keeps the child running: resume it."""
+        child = self.children.get(message.name)
+        if child is None:
+            return
+        metrics.SUPERVISOR_DECISIONS.labels(supervisor=self.name,
+                                            decision=Decision.RESUME.value).inc()
+        self.log.warning(supervision_line(
+            "resume", supervisor=self.name, child=child.name, reason=ExitReason.POISON.value,
+            decision=Decision.RESUME.value, attempt=0, old_pid=child.pid, new_pid=child.pid))
+        self.log.info("%s failed on a %s (%s) and goes on", child.name, message.message_type,
+                      message.error)
 
     # -- health ---------------------------------------------------------------------
 

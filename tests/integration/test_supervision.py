@@ -102,7 +102,11 @@ def test_a_message_that_crashes_an_actor_comes_back_as_poison_without_a_restart(
         assert node.ask(storage, Ping(3)) == Pong(3, "storage", before.pid)
         after = actors(node)["storage"]
         assert (after.pid, after.restarts) == (before.pid, 0)
-        assert "storage failed on a Batch" in log_text(node.config)
+        log = log_text(node.config)
+        assert "storage failed on a Batch" in log
+        assert (f"supervision event=resume supervisor=storage_supervisor child=storage "
+                f"reason=poison decision=resume attempt=0 old_pid={before.pid} "
+                f"new_pid={before.pid}") in log
 
 
 def test_a_child_that_reported_a_fatal_error_exits_with_reason_error(tmp_path: Path) -> None:
