@@ -43,11 +43,11 @@ def inject(node: Any, kind: str, actor: str, keep_busy: Callable[[], None]) -> F
     os.kill(old_pid, signal.SIGKILL if kind == "kill" else signal.SIGSTOP)
     try:
         while time.monotonic() - started < GIVE_UP_S:
-            keep_busy()
             address = node.lookup(actor, timeout_s=0.5)
-            pong = node.ping(address, timeout_s=0.5) if address is not None else None
+            pong = node.ping(address, timeout_s=0.2) if address is not None else None
             if pong is not None and pong.pid != old_pid:
                 return Fault(kind, actor, old_pid, pong.pid, time.monotonic() - started)
+            keep_busy()  # after the check, so that the load's own work is not counted
             time.sleep(0.002)
         return Fault(kind, actor, old_pid, None, None)
     finally:

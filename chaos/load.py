@@ -23,6 +23,8 @@ from protocol.mock.control_client import MockControlClient
 
 SETTLE_S = 1.0  # after a StreamActor died, what it had written reaches governance or is gone
 ASK_TIMEOUT_S = 0.2
+PAUSE_AFTER_SILENCE_S = 0.5
+RESEND_PER_TICK = 100
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class SignatureLoad:
         self.next_at = time.monotonic()
         self.stream: Any = None
         self.stream_lost_at: float | None = None  # a restart whose losses are not yet made up
+        self.paused_until = 0.0
 
     def request(self, request_id: str) -> RequestSignatures:
         return RequestSignatures(request_id=request_id, tx_hex="00" * 100, input_indices=(0, 1),
@@ -71,12 +74,16 @@ class SignatureLoad:
         if reply is None:
             self.stream = None
             self.stream_lost_at = self.stream_lost_at or time.monotonic()
+            # A hung StreamActor would make every ask wait; pause and catch up later.
+            self.paused_until = time.monotonic() + PAUSE_AFTER_SILENCE_S
             return False
         return True
 
     def tick(self) -> None:
         """Send what is due; once a lost StreamActor's writes have settled, make up for them."""
         now = time.monotonic()
+        if now < self.paused_until:
+            return
         while self.next_at <= now:
             request_id = f"chaos-{self.run_id}-{len(self.sent_at)}"
             self.next_at += self.interval_s
@@ -99,12 +106,14 @@ class SignatureLoad:
         recorded = self.recorded()
         missing = [rid for rid, at in self.sent_at.items()
                    if rid not in recorded and at <= sent_before]
-        for request_id in missing:
+        for request_id in missing[:RESEND_PER_TICK]:  # a slice a tick: faults keep their pace
             if not self._send(request_id):
                 return 0  # gone again: the next settle covers these too
-        self.stream_lost_at = None
-        self.resent += len(missing)
-        return len(missing)
+        resent = min(len(missing), RESEND_PER_TICK)
+        self.resent += resent
+        if resent == len(missing):
+            self.stream_lost_at = None
+        return resent
 
     def drain(self, timeout_s: float) -> LoadResult:
         """Stop sending new requests; wait until governance has them all, then count."""
