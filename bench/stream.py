@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_stream import FEDERATION_UPDATE
 from tests.support.mock import start_mock_governance
-from tests.support.stream import connection_status, stream_node, wait_state
+from tests.support.stream import FEDERATION_UPDATE, connection_status, stream_node, wait_state
 from tests.support.waiting import wait_until
 
 HEARTBEAT = {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 3.0}

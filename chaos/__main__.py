@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.recovery import percentile
 from supervision.config import ConfigError, default_config_path, load_config
 
 EXIT_OK = 0
@@ -46,11 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="bound for recovery after a kill")
     parser.add_argument("--json", type=Path, help="also write the report here")
     return parser.parse_args(argv)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def summarize(faults: list[Any]) -> dict[str, Any]:

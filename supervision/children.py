@@ -7,8 +7,7 @@ this order, then start those).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -86,7 +85,6 @@ class RestartPlan:
     to_start: list[str]
     stopping: str | None = None  # the child asked to stop and not yet gone
     delay_s: float = 0.0
-    created_at: float = field(default_factory=time.monotonic)
 
     def merge(self, order: tuple[str, ...], scope: tuple[str, ...], alive: set[str]) -> None:
         """Another child failed while this plan runs: widen the plan to its scope too."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from tests.support.certs import make_certs
 from tests.support.mock import MockGovernance, start_mock_governance
 from tests.support.ports import free_port
 from tests.support.stream import (
+    FEDERATION_UPDATE,
     collect,
     connection_status,
     payload_kind,
@@ -313,19 +313,6 @@ def test_tls_with_the_wrong_credentials_never_connects(tmp_path: Path, case: str
             assert not sent_of_kind(server, "node_registration")
     finally:
         server.stop()
-
-
-FEDERATION_UPDATE = {
-    "metadata": {"request_id": "template", "status": "STATUS_CODE_SUCCESS"},
-    "federation_update": {
-        "update_type": "FEDERATION_UPDATE_TYPE_MEMBER_ADD",
-        "members": [{"member_id": f"m{i}", "public_key": base64.b64encode(
-            bytes([2]) + bytes([i]) * 32).decode(), "weight": 1, "active": True}
-            for i in range(1, 4)],
-        "effective_height": "100",
-        "config": {"signature_threshold": 2, "member_count": 3, "parameters": {"version": "2"}},
-    },
-}
 
 
 def test_messages_routed_to_a_killed_chain_are_handled_after_its_restart(

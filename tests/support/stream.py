@@ -7,6 +7,7 @@ conditions, with generous timeouts.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,20 @@ FAST_GOVERNANCE: dict[str, Any] = {
         "max_backoff_s": 0.5,
     },
     "circuit_breaker": {"failure_threshold": 5, "reset_timeout_s": 1.0},
+}
+
+
+# A valid federation update (convention 5) as protobuf JSON, for pushes from the mock.
+FEDERATION_UPDATE = {
+    "metadata": {"request_id": "template", "status": "STATUS_CODE_SUCCESS"},
+    "federation_update": {
+        "update_type": "FEDERATION_UPDATE_TYPE_MEMBER_ADD",
+        "members": [{"member_id": f"m{i}", "public_key": base64.b64encode(
+            bytes([2]) + bytes([i]) * 32).decode(), "weight": 1, "active": True}
+            for i in range(1, 4)],
+        "effective_height": "100",
+        "config": {"signature_threshold": 2, "member_count": 3, "parameters": {"version": "2"}},
+    },
 }
 
 
