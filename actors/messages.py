@@ -231,6 +231,10 @@ class UpdateFederation:
     effective_height: int
     p2wsh_address: str | None
     update_signature: bytes
+    # SHA-256 of the update as received, serialized deterministically with
+    # `update_signature` empty: what governance signed (convention 5). The
+    # stream computes it from the wire bytes; b"" when there were none.
+    update_digest: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,196 @@ class HeightObserved:
     """The chain's current block height (chain -> stream, for status updates)."""
 
     height: int
+
+
+# --------------------------------------------------------------------------
+# Bridge (public): peg-outs and peg-in notices
+
+
+@dataclass(frozen=True)
+class InitiatePegout:
+    """Have governance sign an unsigned peg-out transaction, then broadcast it (outside -> bridge).
+
+    `tx_hex` spends federation P2WSH outputs; `input_indices` are the inputs to
+    sign and `amounts` the value in satoshi of the output each of them spends.
+    """
+
+    request_id: str
+    tx_hex: str
+    input_indices: tuple[int, ...]
+    amounts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PegoutAccepted:
+    """Stored as `awaiting_signatures`; signatures are being requested."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class PegoutRejected:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class GetPegoutStatus:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class PegoutStatus:
+    """A peg-out's state: `awaiting_signatures`, `signed`, `broadcast`, `failed` or `unknown`."""
+
+    request_id: str
+    state: str
+    txid: str | None = None
+    signatures_collected: int = 0
+    signatures_required: int = 0
+    error: str | None = None
+    signed_tx_hex: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ListPegouts:
+    state: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class PegoutList:
+    items: tuple[PegoutStatus, ...]
+
+    def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
+        return f"PegoutList({len(self.items)} items)"
+
+
+@dataclass(frozen=True)
+class PeginAccepted:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class PeginRejected:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PegoutCompleted:
+    """A peg-out was broadcast (bridge -> chain); answer `Handled`."""
+
+    request_id: str
+    txid: str
+
+
+# --------------------------------------------------------------------------
+# Chain (public): the federation, the height and proposals
+
+
+@dataclass(frozen=True)
+class FederationChanged:
+    """The federation now in force (chain -> bridge); answer `Handled`.
+
+    `halted` is true from an `emergency_halt` update until a later version
+    lifts it: no peg-out is signed or broadcast meanwhile.
+    """
+
+    version: int
+    members: tuple[Member, ...]
+    threshold: int
+    witness_script: bytes
+    address: str
+    halted: bool = False
+
+
+@dataclass(frozen=True)
+class GetChainStatus:
+    pass
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    height: int
+    federation_version: int | None
+    federation_address: str | None
+    threshold: int | None
+    members: tuple[str, ...]  # hex public keys of the active members, sorted
+    scheduled: tuple[tuple[int, int], ...]  # (version, activation height)
+    halted: bool = False
+
+
+@dataclass(frozen=True)
+class AdvanceHeight:
+    """Set the block height (tests, height sources); answered with `ChainStatus`."""
+
+    height: int
+
+
+@dataclass(frozen=True)
+class ListProposals:
+    pass
+
+
+@dataclass(frozen=True)
+class Proposal:
+    proposal_id: str
+    proposal_type: str
+    data: bytes
+    voting_deadline: int
+    required_votes: int
+    received_at: float
+
+
+@dataclass(frozen=True)
+class ProposalList:
+    items: tuple[Proposal, ...]
+
+
+# --------------------------------------------------------------------------
+# Internal: owners of durable state and the StorageActor
+
+
+@dataclass(frozen=True, repr=False)
+class _Persist:
+    """Write these records in one transaction; answer `_Persisted` after the commit."""
+
+    owner: str
+    seq: int
+    records: tuple[Any, ...]
+
+    def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
+        return f"_Persist({self.owner} #{self.seq}, {len(self.records)} records)"
+
+
+@dataclass(frozen=True)
+class _Persisted:
+    owner: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class _PersistFailed:
+    """Nothing of that write was committed; `reason` names the database and the problem."""
+
+    owner: str
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Load:
+    owner: str
+
+
+@dataclass(frozen=True, repr=False)
+class _Loaded:
+    owner: str
+    records: tuple[Any, ...]
+
+    def __repr__(self) -> str:
+        return f"_Loaded({self.owner}, {len(self.records)} records)"
 
 
 # --------------------------------------------------------------------------

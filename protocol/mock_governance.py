@@ -9,6 +9,9 @@ here on two lines):
 With --tls-cert and --tls-key the gRPC port speaks TLS; adding --tls-client-ca
 makes it mutual TLS (clients must present a certificate that CA signed).
 
+Signature requests are signed for real by a --federation-threshold of
+--federation-size keys derived from --federation-seed (protocol.mock.federation).
+
 Logs go to stderr. SIGTERM or SIGINT stops it gracefully with exit status 0.
 """
 
@@ -25,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from protocol.mock.errors import MockStartupError
+from protocol.mock.multisig import MAX_KEYS
 from protocol.mock.server import MockConfig, MockGovernanceServer, TlsFiles
 from supervision.processes import ParentGoneError, die_with_parent
 
@@ -42,13 +46,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--control-port", type=int, default=50052, help="control HTTP port (0: any free port)"
     )
     parser.add_argument(
-        "--federation-seed", default="local-dev", help="seed for the test federation's keys"
+        "--federation-seed",
+        default="local-dev",
+        help="seed of the test keys: federation members and governance's update-signing key",
     )
     parser.add_argument(
         "--federation-size",
         type=_positive_int,
+        default=5,
+        help=f"members the mock signs with: derived keys 0..N-1 (1 to {MAX_KEYS}); default 5",
+    )
+    parser.add_argument(
+        "--federation-threshold",
+        type=_positive_int,
         default=3,
-        help="members of the test federation (keys derived from the seed); default 3",
+        help="signatures per input (m of the m-of-n multisig), 1 to --federation-size; default 3",
     )
     parser.add_argument("--tls-cert", type=Path, help="PEM server certificate: serve TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
@@ -75,6 +87,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca is not None and args.tls_cert is None:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.federation_size > MAX_KEYS:
+        parser.error(f"--federation-size is at most {MAX_KEYS}, got {args.federation_size}")
+    if args.federation_threshold > args.federation_size:
+        parser.error(
+            f"--federation-threshold {args.federation_threshold} is more than "
+            f"--federation-size {args.federation_size}"
+        )
     return args
 
 
@@ -120,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 control_port=args.control_port,
                 federation_seed=args.federation_seed,
                 federation_size=args.federation_size,
+                federation_threshold=args.federation_threshold,
                 tls=_tls(args),
             )
         )

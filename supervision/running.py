@@ -15,6 +15,8 @@ import time
 from http.server import ThreadingHTTPServer
 
 from actors.messages import _GivingUp
+from actors.storage.database import Database
+from actors.storage.errors import StorageError
 from supervision import runfile
 from supervision.config import NodeConfig
 from supervision.http_endpoint import NodeHealth, serve
@@ -59,6 +61,7 @@ class NodeRun:
             runfile.require_free_ports(self._ports(), config_source=source)
         except runfile.RunConflictError as exc:
             raise LauncherError(str(exc)) from exc
+        self._check_storage()
         self._record()
         if self.config.governance.mock.enabled:
             self._start_mock()
@@ -90,6 +93,16 @@ class NodeRun:
             ports["governance.mock.control_port"] = mock.control_port
         return ports
 
+    def _check_storage(self) -> None:
+        """Open, check and migrate the database before any actor starts: a corrupt
+        file or a newer schema stops the start with the reason, instead of a
+        StorageActor that fails and is restarted until its supervisor gives up."""
+        storage = self.config.storage
+        try:
+            Database.open(storage.path, max_size_mb=storage.max_size_mb).close()
+        except StorageError as exc:
+            raise LauncherError(str(exc)) from exc
+
     def _start_mock(self) -> None:
         mock = self.config.governance.mock
         out = self.paths.mock_output
@@ -100,6 +113,8 @@ class NodeRun:
                 [sys.executable, "-m", "protocol.mock_governance",
                  "--port", str(mock.port), "--control-port", str(mock.control_port),
                  "--federation-seed", mock.federation_seed,
+                 "--federation-size", str(mock.federation_size),
+                 "--federation-threshold", str(mock.federation_threshold),
                  "--exit-with-parent", "--parent-pid", str(os.getpid())],
                 stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )

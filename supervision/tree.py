@@ -3,10 +3,10 @@
 ```
 root                      supervision.root:RootSupervisor   (globalName alys.root)
 ├─ storage_supervisor     supervision.supervisor:Supervisor
-│  └─ storage             actors.storage:StorageActor
+│  └─ storage             actors.storage.actor:StorageActor
 └─ system_supervisor      supervision.supervisor:Supervisor
-   ├─ chain               actors.chain:ChainActor
-   ├─ bridge              actors.bridge:BridgeActor
+   ├─ chain               actors.chain.actor:ChainActor
+   ├─ bridge              actors.bridge.actor:BridgeActor
    └─ stream              actors.stream.actor:StreamActor
 ```
 
@@ -25,14 +25,14 @@ NODE_CHILDREN: tuple[_ChildSpec, ...] = (
     _ChildSpec(
         "storage_supervisor",
         SUPERVISOR_CLASS,
-        children=(_ChildSpec("storage", "actors.storage:StorageActor"),),
+        children=(_ChildSpec("storage", "actors.storage.actor:StorageActor"),),
     ),
     _ChildSpec(
         "system_supervisor",
         SUPERVISOR_CLASS,
         children=(
-            _ChildSpec("chain", "actors.chain:ChainActor"),
-            _ChildSpec("bridge", "actors.bridge:BridgeActor"),
+            _ChildSpec("chain", "actors.chain.actor:ChainActor"),
+            _ChildSpec("bridge", "actors.bridge.actor:BridgeActor"),
             _ChildSpec("stream", "actors.stream.actor:StreamActor"),
         ),
     ),

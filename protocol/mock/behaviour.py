@@ -3,6 +3,11 @@
 Each entry parses its JSON value and applies it to the MockState, returning
 a JSON-able result (the new value of a switch, or what a one-shot action
 did). Add a misbehaviour by adding a Misbehaviour to REGISTRY.
+
+A misbehaviour may take options: further top-level keys that qualify it and
+are only valid next to it, as ``signature_fault_count`` qualifies
+``signature_fault``. Its parser then gets one object holding the value
+under the misbehaviour's own name and every option (defaults filled in).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.convert import ERROR_CODES, INT32_MAX
-from protocol.mock.errors import InvalidBehaviourValue, UnknownBehaviour
-from protocol.mock.flags import ErrorNext
+from protocol.mock.bodies import integer_in
+from protocol.mock.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
+from protocol.mock.flags import ErrorNext, SignatureFault, SignatureFaultKind
 from protocol.mock.state import MockState
 
 
@@ -24,6 +30,7 @@ class Misbehaviour:
     description: str
     parse: Callable[[str, Any], Any]
     apply: Callable[[MockState, Any], Any]
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # key -> default
 
 
 def _boolean(name: str, value: Any) -> bool:
@@ -57,19 +64,32 @@ def _error_next(name: str, value: Any) -> ErrorNext | None:
     message = value.get("message", DEFAULT_ERROR_MESSAGE)
     if (
         value.get("code") not in ERROR_CODES.by_name
-        or not _integer_in(count, 1, None)
-        or not (retry_after_s is None or _integer_in(retry_after_s, 0, INT32_MAX))
+        or not integer_in(count, 1, None)
+        or not (retry_after_s is None or integer_in(retry_after_s, 0, INT32_MAX))
         or not isinstance(message, str)
     ):
         raise InvalidBehaviourValue(name, shape, value)
     return ErrorNext(count, value["code"], retry_after_s, message)
 
 
-def _integer_in(value: Any, low: int, high: int | None) -> bool:
-    # bool is an int in Python, and never what a caller meant here.
-    if not isinstance(value, int) or isinstance(value, bool):
-        return False
-    return value >= low and (high is None or value <= high)
+FAULT_COUNT = "signature_fault_count"
+UNTIL_CHANGED = -1  # as a signature_fault_count: the same as null
+_FAULT_KINDS = frozenset(kind.value for kind in SignatureFaultKind)
+
+
+def _signature_fault(name: str, value: Any) -> SignatureFault | None:
+    kind, count = value[name], value[FAULT_COUNT]
+    if kind is None:
+        return None
+    if not isinstance(kind, str) or kind not in _FAULT_KINDS:
+        shape = f"one of {', '.join(SignatureFaultKind)}, or null for no fault"
+        raise InvalidBehaviourValue(name, shape, kind)
+    if count == UNTIL_CHANGED:
+        count = None
+    if not (count is None or integer_in(count, 1, None)):
+        shape = "an integer >= 1, or null (or -1) for every answer until changed"
+        raise InvalidBehaviourValue(FAULT_COUNT, shape, count)
+    return SignatureFault(SignatureFaultKind(kind), count)
 
 
 def _switch(name: str) -> Callable[[MockState, Any], Any]:
@@ -140,17 +160,63 @@ REGISTRY: Mapping[str, Misbehaviour] = {
             _boolean,
             _switch("silent"),
         ),
+        Misbehaviour(
+            "signature_fault",
+            f"{'|'.join(SignatureFaultKind)} or null, with {FAULT_COUNT}: int >= 1 (default "
+            "1), or null or -1 for until changed: make the next signature answers faulty. "
+            "too_few: threshold-1 signatures per input; wrong_signature: one over another "
+            "digest; non_member: one by a key outside the federation; partial: PARTIAL, first "
+            "input only; failed: FAILED; timeout: TIMEOUT",
+            _signature_fault,
+            _switch("signature_fault"),
+            options={FAULT_COUNT: 1},
+        ),
+        Misbehaviour(
+            "hold_signatures",
+            "switch: keep answers to signature requests instead of sending them, until "
+            "POST /release (switching it off releases nothing)",
+            _boolean,
+            _switch("hold_signatures"),
+        ),
     )
 }
+# option key -> the misbehaviour it qualifies
+OPTIONS: Mapping[str, str] = {option: m.name for m in REGISTRY.values() for option in m.options}
+
+
+def _with_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Each misbehaviour's value, its options folded in; refuse options standing alone."""
+    unknown = [name for name in settings if name not in REGISTRY and name not in OPTIONS]
+    if unknown:
+        raise UnknownBehaviour(unknown, [*REGISTRY, *OPTIONS])
+    alone = [option for option in settings if option in OPTIONS and OPTIONS[option] not in settings]
+    if alone:
+        raise InvalidRequestBody(
+            ", ".join(f"{option!r} goes with {OPTIONS[option]!r}" for option in alone)
+        )
+    values = {}
+    for name, value in settings.items():
+        if name in OPTIONS:
+            continue
+        options = REGISTRY[name].options
+        if options:
+            value = {name: value, **{key: settings.get(key, d) for key, d in options.items()}}
+        values[name] = value
+    return values
 
 
 def apply_behaviours(state: MockState, settings: Mapping[str, Any]) -> dict[str, Any]:
     """Validate every setting first, so a bad request changes nothing; then apply in order."""
-    unknown = [name for name in settings if name not in REGISTRY]
-    if unknown:
-        raise UnknownBehaviour(unknown, REGISTRY)
-    parsed = {name: REGISTRY[name].parse(name, value) for name, value in settings.items()}
-    return {name: REGISTRY[name].apply(state, value) for name, value in parsed.items()}
+    values = _with_options(settings)
+    parsed = {name: REGISTRY[name].parse(name, value) for name, value in values.items()}
+    return {name: _json(REGISTRY[name].apply(state, value)) for name, value in parsed.items()}
+
+
+def _json(result: Any) -> Any:
+    # Results that are dataclasses (a planned fault) go back as plain objects.
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
 
 
 def describe() -> dict[str, str]:

@@ -64,13 +64,35 @@ class MockControlClient:
 
     def connections(self) -> list[dict[str, Any]]:
         return self._ok(self.get("/connections"), "GET /connections")[  # type: ignore[no-any-return]
-            "connections"]
+            "connections"
+        ]
 
     def behave(self, **settings: Any) -> dict[str, Any]:
         """POST /behaviour, which must succeed; returns what was applied."""
         return self._ok(self.post("/behaviour", settings), "POST /behaviour")[  # type: ignore[no-any-return]
-            "applied"]
+            "applied"
+        ]
 
     def stats(self, node_id: str | None = None) -> dict[str, Any]:
         path = "/stats" if node_id is None else f"/stats?node_id={node_id}"
         return self._ok(self.get(path), "GET /stats")
+
+    def federation(self, network: str | None = None) -> dict[str, Any]:
+        """GET /federation: who signs, their script, the P2WSH address on ``network``."""
+        path = "/federation" if network is None else f"/federation?network={network}"
+        return self._ok(self.get(path), "GET /federation")
+
+    def set_federation(self, indices: list[int], threshold: int) -> dict[str, Any]:
+        """POST /federation: sign with derived keys ``indices``, ``threshold`` per input."""
+        body = {"indices": list(indices), "threshold": threshold}
+        return self._ok(self.post("/federation", body), "POST /federation")
+
+    def push_federation_update(self, **fields: Any) -> dict[str, Any]:
+        """POST /federation/update: build, sign and push one; returns what was pushed."""
+        return self._ok(self.post("/federation/update", fields), "POST /federation/update")
+
+    def release(self, count: int | None = None, node_id: str | None = None) -> dict[str, Any]:
+        """POST /release: send held signature answers, oldest first (all by default)."""
+        pairs = (("count", count), ("node_id", node_id))
+        body = {key: value for key, value in pairs if value is not None}
+        return self._ok(self.post("/release", body), "POST /release")

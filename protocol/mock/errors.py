@@ -13,6 +13,10 @@ class MockStartupError(MockGovernanceError):
     """The server could not start (a port is taken, the parent is gone, ...)."""
 
 
+class UnsignableRequest(MockGovernanceError):
+    """A SignatureRequest the mock will not sign; the message becomes the failure_reason."""
+
+
 class MockControlError(MockGovernanceError):
     """A control request was refused; ``status`` is the HTTP status to answer with."""
 
@@ -26,6 +30,10 @@ class InvalidJson(MockControlError):
 
 class InvalidRequestBody(MockControlError):
     """The JSON parsed but has the wrong shape (missing key, wrong type)."""
+
+
+class InvalidQuery(MockControlError):
+    """A query parameter has a value the endpoint does not take."""
 
 
 class InvalidMessage(MockControlError):

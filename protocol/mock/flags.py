@@ -1,4 +1,5 @@
-"""The mock's misbehaviour switches, the gate `stall` closes, the errors `error_next` plans."""
+"""The mock's misbehaviour switches, the gate `stall` closes, the errors `error_next` plans
+and the faults `signature_fault` plants in signature answers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 
@@ -19,6 +21,25 @@ class ErrorNext:
     message: str
 
 
+class SignatureFaultKind(StrEnum):
+    """What is wrong with a faulty signature answer (see protocol.mock.signer)."""
+
+    TOO_FEW = "too_few"  # COMPLETE, but threshold - 1 signatures per input
+    WRONG_SIGNATURE = "wrong_signature"  # a valid signature over another digest
+    NON_MEMBER = "non_member"  # one signature by a key outside the federation
+    PARTIAL = "partial"  # PARTIAL, with the first input's signatures only
+    FAILED = "failed"  # FAILED, with a failure_reason
+    TIMEOUT = "timeout"  # TIMEOUT, no signatures
+
+
+@dataclass(frozen=True)
+class SignatureFault:
+    """Plant ``kind`` in the next ``count`` signature answers; ``count=None``: until changed."""
+
+    kind: SignatureFaultKind
+    count: int | None
+
+
 @dataclass(frozen=True)
 class Flags:
     """A consistent snapshot: a handler sees one value for every switch."""
@@ -29,6 +50,8 @@ class Flags:
     error_next: ErrorNext | None = None
     answer_twice: bool = False
     silent: bool = False
+    signature_fault: SignatureFault | None = None
+    hold_signatures: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -62,6 +85,19 @@ class FlagBoard:
                     self._flags, error_next=left if left.count > 0 else None
                 )
             return planned
+
+    def take_signature_fault(self) -> SignatureFaultKind | None:
+        """Use up one planned signature fault, if any; a fault without a count is not used up."""
+        with self._changed:
+            planned = self._flags.signature_fault
+            if planned is None:
+                return None
+            if planned.count is not None:
+                left = dataclasses.replace(planned, count=planned.count - 1)
+                self._flags = dataclasses.replace(
+                    self._flags, signature_fault=left if left.count else None
+                )
+            return planned.kind
 
     def wake(self) -> None:
         """Make waiters re-check their exit condition (a stream closed or was dropped)."""

@@ -1,10 +1,11 @@
 """How the mock answers: one pure function per StreamRequest payload kind.
 
 A handler takes the request and a ReplyContext (flags, time, token source,
-the federation's sorted keys) and returns the responses to queue, in order;
+the federation the mock signs with) and returns the responses to queue, in order;
 payload kinds without a handler are only recorded. To teach the mock a new
 answer, add a function and an entry in HANDLERS. ``answer`` applies the
-misbehaviours that change what is answered (silent, error_next, answer_twice).
+misbehaviours that change what is answered (silent, error_next, answer_twice);
+signature_fault is applied by the signature handler itself.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 
 from protocol import governance_pb2 as pb
 from protocol.convert import ERROR_CODES
-from protocol.mock import auth
-from protocol.mock.federation import placeholder_signature
-from protocol.mock.flags import ErrorNext, Flags
+from protocol.mock import auth, signer
+from protocol.mock.federation import SigningFederation
+from protocol.mock.flags import ErrorNext, Flags, SignatureFaultKind
 
 PROTOCOL_VERSION = "governance.v1"
 MOCK_VERSION = "alys-mock-governance/0.1.0"
@@ -28,8 +29,9 @@ class ReplyContext:
     flags: Flags
     now_s: int
     new_token: Callable[[], str]
-    federation: tuple[bytes, ...] = ()  # sorted public keys
+    signing: SigningFederation | None = None
     take_error: Callable[[], ErrorNext | None] = lambda: None
+    take_signature_fault: Callable[[], SignatureFaultKind | None] = lambda: None
 
 
 Handler = Callable[[pb.StreamRequest, ReplyContext], list[pb.StreamResponse]]
@@ -86,28 +88,14 @@ def answer_heartbeat(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.St
 def answer_signature_request(
     request: pb.StreamRequest, ctx: ReplyContext
 ) -> list[pb.StreamResponse]:
-    """COMPLETE: per input in request order, one signature per signer in sorted-key order."""
-    sig = request.signature_request
-    needed = sig.required_signatures
-    if not 1 <= needed <= len(ctx.federation):
-        failed = pb.SignatureResponse(
-            status=pb.SIGNATURE_STATUS_FAILED,
-            failure_reason=f"the mock federation has {len(ctx.federation)} member(s); "
-            f"cannot give {needed} signature(s) per input",
-        )
-        return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=failed)]
-    signers = ctx.federation[:needed]
-    witnesses = [
-        pb.WitnessData(
-            signature=placeholder_signature(key, sig.tx_hex, index),
-            public_key=key,
-            sig_type=pb.SIGNATURE_TYPE_ECDSA,
-        )
-        for index in sig.input_indices
-        for key in signers
-    ]
-    complete = pb.SignatureResponse(status=pb.SIGNATURE_STATUS_COMPLETE, signatures=witnesses)
-    return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=complete)]
+    """Signed by the mock's federation, or FAILED with the reason (see protocol.mock.signer)."""
+    if ctx.signing is None:
+        answer = signer.failed("the mock has no signing federation")
+    else:
+        # Taken even if the request turns out unsignable: a fault is for the next N requests.
+        fault = ctx.take_signature_fault()
+        answer = signer.sign_request(ctx.signing, request.signature_request, fault)
+    return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=answer)]
 
 
 def acknowledge(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:

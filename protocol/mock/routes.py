@@ -6,7 +6,8 @@ HTTP plumbing lives in control.py; this module knows nothing about sockets.
 
 POST /push sends any StreamResponse as given: a response whose
 ``metadata.request_id`` no node ever sent is just a /push with a made-up id.
-POST /push_raw sends bytes that need not parse at all.
+POST /push_raw sends bytes that need not parse at all. The federation's
+endpoints are in federation_routes.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from protocol import governance_pb2 as pb
-from protocol.mock import behaviour
+from protocol.mock import behaviour, federation_routes
+from protocol.mock.bodies import (
+    ControlRequest,
+    integer,
+    kind_of,
+    message_to_json,
+    object_body,
+    only_keys,
+    optional_string,
+)
 from protocol.mock.errors import (
     InvalidMessage,
     InvalidRequestBody,
@@ -30,41 +38,21 @@ from protocol.mock.errors import (
 )
 from protocol.mock.state import MockState
 
-
-@dataclass(frozen=True)
-class ControlRequest:
-    query: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None  # parsed JSON, None when the request had no body
+__all__ = ["ROUTES", "ControlRequest", "Route", "resolve"]
 
 
 Route = Callable[[MockState, ControlRequest], dict[str, Any]]
 
 
-def message_to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
-
-
 def parse_stream_response(value: Any) -> pb.StreamResponse:
     if not isinstance(value, dict):
-        raise InvalidMessage("StreamResponse", f"expected a JSON object, got {_kind(value)}")
+        raise InvalidMessage("StreamResponse", f"expected a JSON object, got {kind_of(value)}")
     message = pb.StreamResponse()
     try:
         json_format.ParseDict(value, message)
     except json_format.ParseError as error:
         raise InvalidMessage("StreamResponse", str(error)) from error
     return message
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _object_body(request: ControlRequest, *, required: bool) -> dict[str, Any]:
-    if request.body is None and not required:
-        return {}
-    if not isinstance(request.body, dict):
-        raise InvalidRequestBody(f"request body must be a JSON object, got {_kind(request.body)}")
-    return request.body
 
 
 def get_health(state: MockState, request: ControlRequest) -> dict[str, Any]:
@@ -86,25 +74,27 @@ def get_connections(state: MockState, request: ControlRequest) -> dict[str, Any]
 
 
 def get_behaviour(state: MockState, request: ControlRequest) -> dict[str, Any]:
-    return {"behaviour": state.flags.current.to_json(), "available": behaviour.describe()}
+    return {
+        "behaviour": state.flags.current.to_json(),
+        "available": behaviour.describe(),
+        "held_signatures": state.held.to_json(),
+    }
 
 
 def post_behaviour(state: MockState, request: ControlRequest) -> dict[str, Any]:
-    applied = behaviour.apply_behaviours(state, _object_body(request, required=True))
+    applied = behaviour.apply_behaviours(state, object_body(request, required=True))
     return {"applied": applied, "behaviour": state.flags.current.to_json()}
 
 
 def _push_body(request: ControlRequest, payload_key: str, what: str) -> tuple[Any, str | None]:
     """The payload and the optional target node of a /push or /push_raw body."""
-    body = _object_body(request, required=True)
-    unexpected = sorted(set(body) - {"node_id", payload_key})
-    if unexpected:
-        raise InvalidRequestBody(f"unexpected key(s) in push body: {', '.join(unexpected)}")
+    body = object_body(request, required=True)
+    only_keys(body, ("node_id", payload_key), "push")
     if payload_key not in body:
         raise InvalidRequestBody(f"push body needs {payload_key!r} ({what})")
     node_id = body.get("node_id")
     if node_id is not None and not isinstance(node_id, str):
-        raise InvalidRequestBody(f"'node_id' must be a string, got {_kind(node_id)}")
+        raise InvalidRequestBody(f"'node_id' must be a string, got {kind_of(node_id)}")
     return body[payload_key], node_id
 
 
@@ -123,15 +113,13 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
     For load: governance sending many messages without one HTTP call each. A
     proposal's `proposal_id` is numbered the same way, since it is its id.
     """
-    body = _object_body(request, required=True)
-    unexpected = sorted(set(body) - {"node_id", "message", "count", "id_prefix"})
-    if unexpected:
-        raise InvalidRequestBody(f"unexpected key(s) in push_many body: {', '.join(unexpected)}")
+    body = object_body(request, required=True)
+    only_keys(body, ("node_id", "message", "count", "id_prefix"), "push_many")
     count, prefix = body.get("count"), body.get("id_prefix", "pushed-")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_PUSH_MANY:
         raise InvalidRequestBody(f"'count' must be an integer from 1 to {MAX_PUSH_MANY}")
     if not isinstance(prefix, str):
-        raise InvalidRequestBody(f"'id_prefix' must be a string, got {_kind(prefix)}")
+        raise InvalidRequestBody(f"'id_prefix' must be a string, got {kind_of(prefix)}")
     template = parse_stream_response(body.get("message"))
     node_id = body.get("node_id")
     delivered = 0
@@ -148,7 +136,7 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
 def post_push_raw(state: MockState, request: ControlRequest) -> dict[str, Any]:
     value, node_id = _push_body(request, "base64", "the frame's bytes, base64")
     if not isinstance(value, str):
-        raise InvalidRequestBody(f"'base64' must be a string, got {_kind(value)}")
+        raise InvalidRequestBody(f"'base64' must be a string, got {kind_of(value)}")
     try:
         frame = base64.b64decode(value, validate=True)
     except binascii.Error as error:
@@ -160,11 +148,13 @@ def get_stats(state: MockState, request: ControlRequest) -> dict[str, Any]:
     return state.stats.to_json(request.query.get("node_id"))
 
 
-def get_federation(state: MockState, request: ControlRequest) -> dict[str, Any]:
-    return {
-        "seed": state.federation_seed,
-        "public_keys": [key.hex() for key in state.federation],
-    }
+def post_release(state: MockState, request: ControlRequest) -> dict[str, Any]:
+    """Send answers held by ``hold_signatures``: ``{"count"?: n, "node_id"?: id}``, oldest first."""
+    body = object_body(request, required=False)
+    only_keys(body, ("count", "node_id"), "release")
+    count = None if body.get("count") is None else integer(body, "count", 1)
+    released = state.held.release(count, optional_string(body, "node_id"))
+    return {**released.to_json(), "held_signatures": state.held.to_json()}
 
 
 def post_reset(state: MockState, request: ControlRequest) -> dict[str, Any]:
@@ -182,7 +172,12 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/push_raw": {"POST": post_push_raw},
     "/push_many": {"POST": post_push_many},
     "/stats": {"GET": get_stats},
-    "/federation": {"GET": get_federation},
+    "/federation": {
+        "GET": federation_routes.get_federation,
+        "POST": federation_routes.post_federation,
+    },
+    "/federation/update": {"POST": federation_routes.post_federation_update},
+    "/release": {"POST": post_release},
     "/reset": {"POST": post_reset},
 }
 

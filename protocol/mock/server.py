@@ -53,7 +53,8 @@ class MockConfig:
     port: int = 0  # 0: any free port, reported in the ready line
     control_port: int = 0
     federation_seed: str = "local-dev"
-    federation_size: int = 3
+    federation_size: int = 5  # derived keys 0..size-1 sign
+    federation_threshold: int = 3
     max_streams: int = 64
     shutdown_grace_s: float = 2.0
     tls: TlsFiles | None = None
@@ -91,9 +92,15 @@ def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
 class MockGovernanceServer:
     def __init__(self, config: MockConfig) -> None:
         self.config = config
-        self.state = MockState(
-            config.federation_seed, config.max_streams, federation_size=config.federation_size
-        )
+        try:
+            self.state = MockState(
+                config.federation_seed,
+                config.max_streams,
+                federation_size=config.federation_size,
+                federation_threshold=config.federation_threshold,
+            )
+        except ValueError as error:  # a federation that cannot be a multisig
+            raise MockStartupError(f"federation: {error}") from error
         self._grpc: grpc.Server | None = None
         self._control: ControlServer | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import time
@@ -9,11 +10,15 @@ from collections.abc import Callable
 
 from protocol import governance_pb2 as pb
 from protocol.mock import handlers
-from protocol.mock.federation import federation_keys
+from protocol.mock.federation import SigningFederation, governance_key, signing_federation
 from protocol.mock.flags import FlagBoard
+from protocol.mock.holds import HeldAnswers
 from protocol.mock.record import Recorder
 from protocol.mock.sessions import SessionRegistry, StreamSession
 from protocol.mock.stats import Stats, request_kind
+
+# What `hold_signatures` keeps back: every answer to a signature request, errors included.
+HELD_KINDS = frozenset({"signature_request"})
 
 
 def _new_session_token() -> str:
@@ -27,10 +32,17 @@ class MockState:
         max_streams: int,
         clock: Callable[[], float] = time.time,
         new_token: Callable[[], str] = _new_session_token,
-        federation_size: int = 3,
+        federation_size: int = 5,
+        federation_threshold: int = 3,
     ) -> None:
         self.federation_seed = federation_seed
-        self.federation = federation_keys(federation_seed, federation_size)
+        # Replaced whole by POST /federation; a reader thread uses whichever it read.
+        self.signing: SigningFederation = signing_federation(
+            federation_seed, range(federation_size), federation_threshold
+        )
+        self.governance_key = governance_key(federation_seed)
+        self.held = HeldAnswers()
+        self._update_numbers = itertools.count(1)
         self.max_streams = max_streams
         self.clock = clock
         self.new_token = new_token
@@ -54,11 +66,20 @@ class MockState:
             flags=self.flags.current,
             now_s=int(self.clock()),
             new_token=self.new_token,
-            federation=self.federation,
+            signing=self.signing,
             take_error=self.flags.take_error,
+            take_signature_fault=self.flags.take_signature_fault,
         )
-        for response in handlers.answer(request, ctx):
+        responses = handlers.answer(request, ctx)
+        if responses and ctx.flags.hold_signatures and request_kind(request) in HELD_KINDS:
+            self.held.hold(session, responses)
+            return
+        for response in responses:
             session.send(response)
+
+    def next_update_id(self, version: int) -> str:
+        """A fresh request id for a pushed federation update: pushes are never duplicates."""
+        return f"federation-update-v{version}-{next(self._update_numbers)}"
 
     def drop_streams(self, details: str) -> int:
         dropped = self.sessions.drop_all(details)

@@ -35,7 +35,7 @@ Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 Restart = Literal["permanent", "transient", "temporary"]
 Overflow = Literal["drop_oldest", "drop_lowest_priority", "reject_new"]
 BroadcasterKind = Literal["spool", "bitcoin_rpc"]
-HeightSourceKind = Literal["clock", "rpc"]
+HeightSourceKind = Literal["clock", "evm_rpc"]
 Network = Literal["regtest", "testnet", "signet", "mainnet"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -74,6 +74,11 @@ class MockConfig:
     port: int = setting(port_number, default=50051)
     control_port: int = setting(port_number, default=50052)
     federation_seed: str = setting(non_empty, default="local-dev")
+    # The local federation the mock signs for, and that the ChainActor starts
+    # with when chain.federation is not given: the first federation_size keys
+    # derived from the seed, federation_threshold of them needed per input.
+    federation_size: int = setting(at_least(1), default=5)
+    federation_threshold: int = setting(at_least(1), default=3)
 
 
 @dataclass(frozen=True)
@@ -262,6 +267,9 @@ class LoggingConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     path: str = setting(non_empty, default="data/node.sqlite3", path=True)
+    # A quota on the database file; a write past it fails like a full disk
+    # (nothing is written, the owner is told). null: only the disk limits it.
+    max_size_mb: float | None = setting(positive, default=None)
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,17 @@ def _broadcaster(config: NodeConfig) -> None:
 
 def _chain(config: NodeConfig) -> None:
     chain = config.chain
-    if chain.height_source.kind == "rpc" and chain.height_source.rpc_url is None:
-        raise _fail(config, "chain.height_source.rpc_url", "required when kind is rpc")
-    mock_enabled = config.governance.mock.enabled
+    if chain.height_source.kind == "evm_rpc" and chain.height_source.rpc_url is None:
+        raise _fail(config, "chain.height_source.rpc_url", "required when kind is evm_rpc")
+    mock = config.governance.mock
+    mock_enabled = mock.enabled
+    if mock.federation_threshold > mock.federation_size:
+        raise _fail(
+            config,
+            "governance.mock.federation_threshold",
+            f"{mock.federation_threshold} is greater than "
+            f"governance.mock.federation_size ({mock.federation_size})",
+        )
     if mock_enabled and chain.network == "mainnet":
         raise _fail(
             config,

@@ -1,6 +1,8 @@
-"""Start the mock governance server in a subprocess and talk to its control API.
+"""Start the mock governance server in a subprocess and talk to its control API; build
+transactions for it to sign.
 
-Only the standard library here: the pytest process must never import grpc.
+No grpc here: the pytest process must never import it. Transactions are
+built with python-bitcoinlib, the mock's library, not with the node's embit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from bitcoin.core import CMutableTransaction, COutPoint, CTxIn, CTxOut
+from bitcoin.core.script import CScript
 
 from protocol.mock.control_client import MockControlClient
 from tests.support.waiting import wait_until
@@ -111,3 +116,13 @@ def start_mock_governance(
     return MockGovernance(
         process, int(match["grpc"]), int(match["control"]), stdout_path, stderr_path, match["tls"]
     )
+
+
+def unsigned_tx_hex(inputs: int, *, salt: int = 0) -> str:
+    """A version-2 transaction spending ``inputs`` made-up outpoints to one P2WSH output.
+
+    ``salt`` changes the outpoints, and with them every input's sighash.
+    """
+    vin = [CTxIn(COutPoint(bytes([salt % 256, index]) * 16, index)) for index in range(inputs)]
+    vout = [CTxOut(40_000, CScript([0, bytes(range(32))]))]
+    return CMutableTransaction(vin, vout, nVersion=2).serialize().hex()

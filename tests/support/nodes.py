@@ -35,6 +35,7 @@ def write_config(directory: Path, **sections: Any) -> Path:
         "metrics": {"host": "127.0.0.1", "port": metrics},
         "logging": {"file": str(directory / "logs" / "node.log"), "level": "INFO"},
         "storage": {"path": str(directory / "data" / "node.sqlite3")},
+        "bridge": {"broadcaster": {"spool_path": str(directory / "data" / "broadcast.spool")}},
     }
     document.update(sections)
     directory.mkdir(parents=True, exist_ok=True)

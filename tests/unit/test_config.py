@@ -245,7 +245,7 @@ def full_config(tmp_path: Path) -> dict[str, Any]:
         },
         "chain": {
             "network": "signet",
-            "height_source": {"kind": "rpc", "slot_s": 1, "rpc_url": "https://node:38332"},
+            "height_source": {"kind": "evm_rpc", "slot_s": 1, "rpc_url": "https://node:38332"},
             "governance_pubkey": KEY_C.upper(),
             "federation": FEDERATION,
         },
@@ -596,7 +596,7 @@ ERROR_CASES = [
         "expected one of: drop_oldest, drop_lowest_priority, reject_new",
     ),
     bad("bridge.broadcaster.kind", "electrum", "expected one of: spool, bitcoin_rpc"),
-    bad("chain.height_source.kind", "sundial", "expected one of: clock, rpc"),
+    bad("chain.height_source.kind", "sundial", "expected one of: clock, evm_rpc"),
     bad("chain.network", "liquid", "expected one of: regtest, testnet, signet, mainnet"),
     bad("logging.level", "info", "did you mean 'INFO'?"),
     # durations and ranges
@@ -752,10 +752,16 @@ ERROR_CASES = [
     bad("bridge.broadcaster.rpc_url", "127.0.0.1:18443", "expected an http:// or https:// URL"),
     bad(
         "chain.height_source.kind",
-        "rpc",
-        "required when kind is rpc",
+        "evm_rpc",
+        "required when kind is evm_rpc",
         key="chain.height_source.rpc_url",
-        name="rpc height without url",
+        name="evm_rpc height without url",
+    ),
+    bad(
+        "governance.mock.federation_threshold",
+        6,
+        "6 is greater than governance.mock.federation_size (5)",
+        name="mock threshold above size",
     ),
     bad("governance.auth.token_env", "MY-TOKEN", "expected the name of an environment variable"),
     bad("actor_system.host", "localhost", "expected an IP address", name="host name"),

@@ -5,6 +5,7 @@ Only protobuf is imported here, never grpc: see tests/support/grpc_client.py.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pickle
 import subprocess
@@ -502,8 +503,28 @@ def test_a_federation_update_decodes_with_version_threshold_and_the_full_member_
             effective_height=1_000,
             p2wsh_address="bcrt1qxyz",
             update_signature=b"sig",
+            update_digest=convert.update_digest(response.federation_update),
         ),
     )
+
+
+def test_the_update_digest_is_over_the_update_without_its_signature() -> None:
+    signed = federation_update().federation_update
+    resigned = pb.FederationUpdate()
+    resigned.CopyFrom(signed)
+    resigned.update_signature = b"another signature"
+    changed = pb.FederationUpdate()
+    changed.CopyFrom(signed)
+    changed.effective_height += 1
+    unsigned = pb.FederationUpdate()
+    unsigned.CopyFrom(signed)
+    unsigned.ClearField("update_signature")
+
+    assert convert.update_digest(signed) == convert.update_digest(resigned)
+    assert convert.update_digest(signed) != convert.update_digest(changed)
+    assert convert.update_digest(signed) == hashlib.sha256(
+        unsigned.SerializeToString(deterministic=True)
+    ).digest()
 
 
 def test_a_federation_update_without_an_address_has_none() -> None:
@@ -639,34 +660,6 @@ MALFORMED: list[tuple[str, pb.StreamResponse, str]] = [
         "does not fit in 64 bits",
     ),
     (
-        "threshold-zero",
-        federation_update(threshold=0),
-        "federation_update: config.signature_threshold is 0",
-    ),
-    (
-        "threshold-above-active-members",
-        federation_update(
-            members=[member(0, KEYS[0]), member(1, KEYS[1]), member(2, KEYS[2], active=False)],
-            threshold=3,
-        ),
-        "federation_update: config.signature_threshold 3 exceeds the 2 active member(s)",
-    ),
-    (
-        "duplicate-public-key",
-        federation_update(members=[member(0, KEYS[0]), member(1, KEYS[1]), member(2, KEYS[0])]),
-        f"federation_update: members[2] ('m2') repeats public_key {KEYS[0].hex()}",
-    ),
-    (
-        "short-public-key",
-        federation_update(members=[member(0, KEYS[0]), member(1, b"\x02" * 32)], threshold=1),
-        "federation_update: members[1] ('m1') public_key has 32 bytes, not 33",
-    ),
-    (
-        "uncompressed-public-key",
-        federation_update(members=[member(0, b"\x04" * 65)], threshold=1),
-        "members[0] ('m0') public_key has 65 bytes, not 33",
-    ),
-    (
         "update-type-unspecified",
         federation_update(update_type=pb.FEDERATION_UPDATE_TYPE_UNSPECIFIED),
         "federation_update: update_type is FederationUpdateType UNSPECIFIED",
@@ -746,10 +739,11 @@ def test_a_malformed_frame_is_refused_with_the_precise_reason(
 
 def test_a_malformed_payload_names_the_request_id_it_carried() -> None:
     with pytest.raises(MalformedFrame) as raised:
-        convert.decode(federation_update(threshold=0))
+        convert.decode(federation_update(parameters={"version": "x"}))
     assert raised.value.request_id == "fed-1"
     assert str(raised.value) == (
-        "federation_update: config.signature_threshold is 0 (request_id 'fed-1')"
+        "federation_update: config.parameters[\"version\"] 'x' is not a decimal integer"
+        " (request_id 'fed-1')"
     )
 
 

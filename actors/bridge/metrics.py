@@ -1,0 +1,23 @@
+"""Bridge metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+PEGOUTS = Counter("alys_pegouts_total",
+                  "Peg-out events: accepted, rejected, signed, broadcast, failed, retried.",
+                  ["event"])
+REJECTED = Counter("alys_pegouts_rejected_total", "InitiatePegout refused, by reason kind.",
+                   ["reason"])
+SIGNATURE_FAILURES = Counter("alys_pegout_signature_failures_total",
+                             "Attempts whose signatures were not usable, by reason.", ["reason"])
+DUPLICATE_ANSWERS = Counter("alys_pegout_duplicate_answers_total",
+                            "Signature answers for a peg-out already signed, broadcast, failed "
+                            "or for an older attempt.")
+BROADCAST_ERRORS = Counter("alys_pegout_broadcast_errors_total",
+                           "Broadcast attempts that failed, by retryable or not.", ["retryable"])
+AWAITING = Gauge("alys_pegouts_awaiting_signatures", "Peg-outs waiting for signatures.",
+                 multiprocess_mode="livemax")
+PEGINS = Counter("alys_pegins_total", "Peg-in notices: accepted, rejected, delivered.", ["event"])
+HALTED = Gauge("alys_bridge_halted", "1 while an emergency halt is in force.",
+               multiprocess_mode="livemax")

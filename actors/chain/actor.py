@@ -1,0 +1,256 @@
+"""ChainActor: federation updates validated, scheduled by height, persisted, announced.
+
+- The federation in force starts as `chain.federation` (or local mode's
+  mock federation), version 0, and changes only through valid
+  `UpdateFederation`s, each handled once by request id.
+- An update due now is applied; one whose `effective_height` is ahead is
+  stored as scheduled and applied when the height gets there. Applying
+  means: persist, then `FederationChanged` to the BridgeActor, log, count.
+- An invalid update is rejected with its reason, logged and counted; the
+  rejection is persisted too, so a re-delivery is not judged again.
+- `Handled` goes back only after the outcome is committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from actors.chain import metrics
+from actors.chain.book import (
+    APPLIED,
+    FederationBook,
+    changed_message,
+    federation_of,
+    record_for,
+    record_from_update,
+)
+from actors.chain.height import HeightSourceError, make_height_source
+from actors.chain.initial import initial_federation
+from actors.messages import (
+    AdvanceHeight,
+    ChainStatus,
+    GetChainStatus,
+    Handled,
+    HeightObserved,
+    ListProposals,
+    PegoutCompleted,
+    Proposal,
+    ProposalList,
+    ProposalReceived,
+    UpdateFederation,
+    _Start,
+)
+from actors.owner import OwnerActor
+from actors.storage.records import (
+    FederationRecord,
+    InboundHandled,
+    MetaValue,
+    ProposalRecord,
+)
+from btc.errors import BtcError
+from btc.federation import validate_update
+
+
+class _HeightTick:
+    """Wakeup payload: read the height source again."""
+
+
+class ChainActor(OwnerActor):
+    name = "chain"
+    owner = "chain"
+    needs_state = (UpdateFederation, ProposalReceived, AdvanceHeight, GetChainStatus,
+                   ListProposals)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = FederationBook()
+        self.height = 0
+        self.handled: dict[str, str] = {}
+        self.proposals: dict[str, ProposalRecord] = {}
+        self.source: Any = None
+        self.governance_key: bytes | None = None
+
+    def on_start(self, start: _Start) -> None:
+        key = self.config.chain.governance_pubkey
+        self.governance_key = bytes.fromhex(key) if key else None
+
+    # -- state ----------------------------------------------------------------------
+
+    def on_loaded(self, records: tuple[Any, ...]) -> None:
+        meta = {r.key: r for r in records if isinstance(r, MetaValue)}
+        self.book.load(r for r in records if isinstance(r, FederationRecord))
+        self.handled = {r.request_id: r.outcome for r in records
+                        if isinstance(r, InboundHandled)}
+        self.proposals = {r.proposal_id: r for r in records if isinstance(r, ProposalRecord)}
+        self.height = int(meta["height"].value) if "height" in meta else 0
+        writes: list[Any] = []
+        if "genesis" in meta:
+            genesis = float(meta["genesis"].value)
+        else:
+            genesis = time.time()
+            writes.append(MetaValue("genesis", repr(genesis)))
+        if self.book.current is None and not self.book.scheduled:
+            federation = initial_federation(self.config)
+            record = record_for(federation, update_type="config_change", effective_height=0,
+                                height=self.height, network=self.config.chain.network,
+                                request_id=None, now_s=time.time())
+            self.book.add(record)
+            writes.append(record)
+            self.log.info("federation version %d from the config: %d-of-%d, address %s",
+                          record.version, record.threshold, len(federation.keys),
+                          record.address)
+        self.source = make_height_source(self.config.chain.height_source, genesis)
+        if writes:
+            self.store.write(writes, then=self._announce)
+        else:
+            self._announce()
+        self._read_height()
+
+    def _announce(self) -> None:
+        """Tell the BridgeActor which federation is in force."""
+        current = self.book.current
+        bridge = self.peers.get("bridge")
+        if current is None or bridge is None:
+            return
+        metrics.VERSION.set(current.version)
+        self.send(bridge, changed_message(current))
+
+    def on_peer_changed(self, name: str, address: Any) -> None:
+        if name == "bridge" and self.loaded:
+            self._announce()  # a restarted bridge learns the federation at once
+        if name == "stream" and self.loaded:
+            self.send(address, HeightObserved(self.height))
+
+    # -- height ---------------------------------------------------------------------
+
+    def _read_height(self) -> None:
+        try:
+            observed = self.source.height(time.time())
+        except HeightSourceError as exc:
+            metrics.HEIGHT_ERRORS.inc()
+            self.log.warning("height source: %s", exc)
+        else:
+            self._set_height(observed)
+        self.wakeupAfter(self.config.chain.height_source.slot_s, payload=_HeightTick())
+
+    def on_wakeup(self, payload: Any) -> None:
+        if isinstance(payload, _HeightTick):
+            self._read_height()
+
+    def _set_height(self, height: int) -> None:
+        """Heights only go up: a source that steps back is ignored."""
+        if height <= self.height:
+            return
+        self.height = height
+        metrics.HEIGHT.set(height)
+        writes: list[Any] = [MetaValue("height", str(height), revision=height)]
+        due = self.book.due(height)
+        writes.extend(due)
+        for record in due:
+            self.log.info("federation version %d reached its activation height %d",
+                          record.version, record.effective_height)
+        self.store.write(writes, then=(lambda: self._applied(due)) if due else None)
+        stream = self.peers.get("stream")
+        if stream is not None:
+            self.send(stream, HeightObserved(height))
+
+    def receiveMsg_AdvanceHeight(self, message: AdvanceHeight, sender: Any) -> None:
+        self._set_height(message.height)
+        self.send(sender, self._status())
+
+    # -- federation updates ---------------------------------------------------------
+
+    def receiveMsg_UpdateFederation(self, update: UpdateFederation, sender: Any) -> None:
+        if update.request_id in self.handled:
+            metrics.UPDATES.labels(outcome="duplicate").inc()
+            self.send(sender, Handled(update.request_id))
+            return
+        chain = self.config.chain
+        try:
+            federation = validate_update(update, latest_version=self.book.latest_version,
+                                         network=chain.network,
+                                         governance_pubkey=self.governance_key)
+        except BtcError as exc:
+            self._reject(update, str(exc), sender)
+            return
+        record = record_from_update(update, federation, height=self.height,
+                                    network=chain.network, now_s=time.time())
+        self.book.add(record)
+        outcome = record.state
+        self.handled[update.request_id] = outcome
+        metrics.UPDATES.labels(outcome=outcome).inc()
+        self.log.info("federation update %s: version %d (%s) %s at height %d: %d-of-%d, %s",
+                      update.request_id, record.version, record.update_type, outcome,
+                      record.effective_height, record.threshold,
+                      len(federation_of(record).keys), record.address)
+
+        def committed() -> None:
+            if record.state == APPLIED:
+                self._applied([record])
+            self.send(sender, Handled(update.request_id))
+
+        self.store.write([record, InboundHandled(update.request_id, self.owner, outcome,
+                                                 time.time())], then=committed)
+
+    def _reject(self, update: UpdateFederation, reason: str, sender: Any) -> None:
+        metrics.UPDATES.labels(outcome="rejected").inc()
+        metrics.REJECTED.labels(reason=_reason_kind(reason)).inc()
+        self.log.warning("federation update %s (version %d) rejected: %s", update.request_id,
+                         update.version, reason)
+        outcome = f"rejected: {reason}"
+        self.handled[update.request_id] = outcome
+        self.store.write([InboundHandled(update.request_id, self.owner, outcome, time.time())],
+                         then=lambda: self.send(sender, Handled(update.request_id)))
+
+    def _applied(self, records: list[FederationRecord]) -> None:
+        for record in records:
+            metrics.APPLIED.inc()
+            self.log.info("federation version %d in force%s", record.version,
+                          " (emergency halt)" if record.update_type == "emergency_halt" else "")
+        self._announce()
+
+    # -- proposals and notices ------------------------------------------------------
+
+    def receiveMsg_ProposalReceived(self, message: ProposalReceived, sender: Any) -> None:
+        if message.proposal_id in self.proposals:
+            self.send(sender, Handled(message.proposal_id))
+            return
+        record = ProposalRecord(message.proposal_id, message.proposal_type, message.data,
+                                message.voting_deadline, message.required_votes, time.time())
+        self.proposals[record.proposal_id] = record
+        self.log.info("proposal %s (%s) stored", record.proposal_id, record.proposal_type)
+        self.store.write([record], then=lambda: self.send(sender, Handled(message.proposal_id)))
+
+    def receiveMsg_ListProposals(self, message: ListProposals, sender: Any) -> None:
+        self.send(sender, ProposalList(tuple(
+            Proposal(**dataclasses.asdict(r)) for r in self.proposals.values())))
+
+    def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: Any) -> None:
+        metrics.PEGOUTS_COMPLETED.inc()
+        self.log.debug("peg-out %s broadcast as %s", message.request_id, message.txid)
+        self.send(sender, Handled(message.request_id))
+
+    def receiveMsg_GetChainStatus(self, message: GetChainStatus, sender: Any) -> None:
+        self.send(sender, self._status())
+
+    def _status(self) -> ChainStatus:
+        current = self.book.current
+        return ChainStatus(
+            height=self.height,
+            federation_version=current.version if current else None,
+            federation_address=current.address if current else None,
+            threshold=current.threshold if current else None,
+            members=self.book.active_keys_hex(),
+            scheduled=self.book.schedule_summary(),
+            halted=bool(current and current.update_type == "emergency_halt"),
+        )
+
+
+def _reason_kind(reason: str) -> str:
+    """A short, bounded label for the metric (the full reason goes to the log)."""
+    for kind in ("version", "signature", "address", "threshold", "duplicate", "key", "member"):
+        if kind in reason:
+            return kind
+    return "other"

@@ -1,0 +1,95 @@
+"""The federation versions the ChainActor knows: the one in force and the scheduled ones.
+
+Pure: the actor persists what this decides. A version is `scheduled` until
+the height reaches its `effective_height`, then `applied`; the federation in
+force is the applied one with the highest version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from actors.messages import FederationChanged, UpdateFederation
+from actors.storage.records import FederationRecord
+from btc.federation import Federation
+
+SCHEDULED = "scheduled"
+APPLIED = "applied"
+
+
+def federation_of(record: FederationRecord) -> Federation:
+    return Federation(record.version, record.members, record.threshold,
+                      halted=record.update_type == "emergency_halt")
+
+
+def changed_message(record: FederationRecord) -> FederationChanged:
+    return FederationChanged(
+        version=record.version, members=record.members, threshold=record.threshold,
+        witness_script=record.witness_script, address=record.address,
+        halted=record.update_type == "emergency_halt",
+    )
+
+
+def record_for(federation: Federation, *, update_type: str, effective_height: int,
+               height: int, network: str, request_id: str | None,
+               now_s: float) -> FederationRecord:
+    return FederationRecord(
+        version=federation.version, update_type=update_type, members=federation.members,
+        threshold=federation.threshold, effective_height=effective_height,
+        witness_script=federation.witness_script, address=federation.address(network),
+        state=SCHEDULED if effective_height > height else APPLIED,
+        request_id=request_id, recorded_at=now_s,
+    )
+
+
+def record_from_update(update: UpdateFederation, federation: Federation, *, height: int,
+                       network: str, now_s: float) -> FederationRecord:
+    return record_for(federation, update_type=update.update_type,
+                      effective_height=update.effective_height, height=height,
+                      network=network, request_id=update.request_id, now_s=now_s)
+
+
+class FederationBook:
+    def __init__(self) -> None:
+        self.current: FederationRecord | None = None
+        self.scheduled: dict[int, FederationRecord] = {}
+
+    def load(self, records: Iterable[FederationRecord]) -> None:
+        for record in records:
+            self.add(record)
+
+    def add(self, record: FederationRecord) -> None:
+        if record.state == SCHEDULED:
+            self.scheduled[record.version] = record
+        elif self.current is None or record.version > self.current.version:
+            self.current = record
+
+    @property
+    def latest_version(self) -> int | None:
+        versions = list(self.scheduled)
+        if self.current is not None:
+            versions.append(self.current.version)
+        return max(versions) if versions else None
+
+    def due(self, height: int) -> list[FederationRecord]:
+        """Scheduled versions whose height has come, now applied (revision bumped), in order.
+
+        A scheduled version lower than the one in force is applied on record
+        only; the caller announces `current`, the highest."""
+        ready = sorted(v for v, r in self.scheduled.items() if r.effective_height <= height)
+        applied = []
+        for version in ready:
+            record = self.scheduled.pop(version)
+            record = dataclasses.replace(record, state=APPLIED, revision=record.revision + 1)
+            self.add(record)
+            applied.append(record)
+        return applied
+
+    def active_keys_hex(self) -> tuple[str, ...]:
+        if self.current is None:
+            return ()
+        return tuple(k.hex() for k in federation_of(self.current).keys)
+
+    def schedule_summary(self) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted((v, r.effective_height) for v, r in self.scheduled.items()))

@@ -1,0 +1,98 @@
+"""The owner's side of durable writes: coalesce, send, wait for the commit, re-send.
+
+An owner (the BridgeActor, the ChainActor) calls `write(records, then=...)`
+as often as it likes while handling messages; `flush` sends what gathered
+as one `_Persist` (one transaction), and `then` runs once the StorageActor
+has committed it. A write whose answer never came, because the StorageActor
+died, is sent again to its replacement (`resend`): records are keyed and
+revisioned, so a second copy changes nothing. A write that failed (disk
+full) either calls its `otherwise` (the owner undoes and reports) or, when
+it has none, is retried after `retry_delay_s`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.messages import _Persist
+
+Then = Callable[[], None]
+Otherwise = Callable[[str], None]
+
+
+@dataclass
+class _Write:
+    records: tuple[Any, ...]
+    then: Then | None = None
+    otherwise: Otherwise | None = None
+
+
+@dataclass
+class _InFlight:
+    writes: list[_Write] = field(default_factory=list)
+
+    @property
+    def records(self) -> tuple[Any, ...]:
+        return tuple(record for write in self.writes for record in write.records)
+
+
+class DurableStore:
+    def __init__(self, owner: str, send: Callable[[Any, Any], None]) -> None:
+        self.owner = owner
+        self._send = send
+        self._seq = 0
+        self._open: list[_Write] = []
+        self._in_flight: dict[int, _InFlight] = {}
+        self._failed: list[_Write] = []  # waiting for a retry
+
+    def __len__(self) -> int:
+        """Writes not yet committed (open, in flight or waiting for a retry)."""
+        return (len(self._open) + sum(len(f.writes) for f in self._in_flight.values())
+                + len(self._failed))
+
+    def write(self, records: Sequence[Any], then: Then | None = None,
+              otherwise: Otherwise | None = None) -> None:
+        self._open.append(_Write(tuple(records), then, otherwise))
+
+    def flush(self, storage: Any) -> None:
+        """Send the open writes as one transaction (no-op while storage is unknown)."""
+        if not self._open or storage is None:
+            return
+        self._seq += 1
+        batch = _InFlight(self._open)
+        self._open = []
+        self._in_flight[self._seq] = batch
+        self._send(storage, _Persist(self.owner, self._seq, batch.records))
+
+    def resend(self, storage: Any) -> int:
+        """Send every uncommitted write again, to a new StorageActor; returns how many."""
+        for seq, batch in sorted(self._in_flight.items()):
+            self._send(storage, _Persist(self.owner, seq, batch.records))
+        return len(self._in_flight)
+
+    def persisted(self, seq: int) -> None:
+        batch = self._in_flight.pop(seq, None)
+        if batch is None:
+            return  # a second answer to a re-sent write
+        for write in batch.writes:
+            if write.then is not None:
+                write.then()
+
+    def failed(self, seq: int, reason: str) -> bool:
+        """The write was not committed; True if some of it waits for `retry`."""
+        batch = self._in_flight.pop(seq, None)
+        if batch is None:
+            return False
+        for write in batch.writes:
+            if write.otherwise is not None:
+                write.otherwise(reason)
+            else:
+                self._failed.append(write)
+        return bool(self._failed)
+
+    def retry(self, storage: Any) -> None:
+        self._open = self._failed + self._open
+        self._failed = []
+        self.flush(storage)

@@ -1,0 +1,299 @@
+"""One SQLite connection in WAL mode: open and check, write records, load an owner's state.
+
+No actors here, so it is tested directly. Every write is one transaction;
+`synchronous=FULL` makes a commit durable against power loss, not only a
+SIGKILL, before the StorageActor acknowledges it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from actors.messages import Member
+from actors.storage.errors import (
+    SchemaTooNew,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageUnavailable,
+)
+from actors.storage.records import (
+    FederationRecord,
+    InboundHandled,
+    MetaValue,
+    PeginRecord,
+    PegoutRecord,
+    ProposalRecord,
+    Record,
+)
+from actors.storage.schema import LATEST, MIGRATIONS
+
+OWNERS = ("bridge", "chain")
+
+
+class Database:
+    def __init__(self, path: str, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: str, *, max_size_mb: float | None = None) -> Database:
+        """Open (creating if needed), check and migrate; raises a StorageError subclass."""
+        directory = os.path.dirname(path)
+        try:
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            # isolation_level=None: transactions are begun and ended explicitly below.
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageUnavailable(path, f"cannot open: {exc}") from exc
+        database = cls(path, connection)
+        try:
+            database._prepare(max_size_mb)
+        except BaseException:
+            connection.close()
+            raise
+        return database
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _prepare(self, max_size_mb: float | None) -> None:
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            check = self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StorageCorrupt(self.path, f"not a usable SQLite database: {exc}") from exc
+        if [row[0] for row in check] != ["ok"]:
+            problems = "; ".join(str(row[0]) for row in check[:3])
+            raise StorageCorrupt(self.path, f"integrity check failed: {problems}")
+        if mode.lower() != "wal":
+            raise StorageUnavailable(self.path, f"cannot switch to WAL mode (got {mode!r})")
+        if max_size_mb is not None:
+            page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+            pages = max(1, int(max_size_mb * 1024 * 1024 // page_size))
+            self._db.execute(f"PRAGMA max_page_count={pages}")
+        self._migrate()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > LATEST:
+            raise SchemaTooNew(
+                self.path,
+                f"schema version {version} is newer than this node's {LATEST}; "
+                "run the node version that wrote it, or restore a backup",
+            )
+        for number in range(version + 1, LATEST + 1):
+            with self._transaction():
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    self._db.execute(statement)
+                # PRAGMA user_version takes no parameters; `number` is our own int.
+                self._db.execute(f"PRAGMA user_version={number}")
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, records: Sequence[Record]) -> None:
+        """Write every record in one transaction: all of them, or (on error) none."""
+        with self._transaction():
+            for record in records:
+                sql, values = _upsert(record)
+                self._db.execute(sql, values)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    # -- loading ---------------------------------------------------------------------
+
+    def load(self, owner: str) -> tuple[Record, ...]:
+        """Everything the owner needs after a (re)start."""
+        if owner == "bridge":
+            return (*self.pegouts(), *self.pegins(), *self.federations(state="applied")[-1:])
+        if owner == "chain":
+            return (*self.federations(), *self.proposals(), *self.inbound_handled("chain"),
+                    *self.meta())
+        raise ValueError(f"unknown owner {owner!r}; owners: {', '.join(OWNERS)}")
+
+    def pegouts(self, state: str | None = None) -> list[PegoutRecord]:
+        where, values = ("WHERE state = ?", (state,)) if state else ("", ())
+        rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, request_id",
+                           values)
+        return [
+            PegoutRecord(
+                request_id=r["request_id"], tx_hex=r["tx_hex"],
+                input_indices=tuple(json.loads(r["input_indices"])),
+                amounts=tuple(json.loads(r["amounts"])), state=r["state"],
+                attempt=r["attempt"], signatures_required=r["signatures_required"],
+                signatures_collected=r["signatures_collected"], error=r["error"],
+                signed_tx_hex=r["signed_tx_hex"], txid=r["txid"],
+                failures=tuple(json.loads(r["failures"])), created_at=r["created_at"],
+                updated_at=r["updated_at"], revision=r["revision"],
+            )
+            for r in rows
+        ]
+
+    def pegins(self) -> list[PeginRecord]:
+        rows = self._query("SELECT * FROM pegins ORDER BY created_at, request_id")
+        return [
+            PeginRecord(r["request_id"], r["btc_txid"], r["vout"], r["amount"],
+                        r["evm_address"], r["confirmations"], bool(r["acknowledged"]),
+                        r["created_at"], r["revision"])
+            for r in rows
+        ]
+
+    def federations(self, state: str | None = None) -> list[FederationRecord]:
+        where, values = ("WHERE state = ?", (state,)) if state else ("", ())
+        rows = self._query(f"SELECT * FROM federations {where} ORDER BY version", values)
+        return [
+            FederationRecord(
+                version=r["version"], update_type=r["update_type"],
+                members=tuple(Member(m, bytes.fromhex(k), w, bool(a))
+                              for m, k, w, a in json.loads(r["members"])),
+                threshold=r["threshold"], effective_height=r["effective_height"],
+                witness_script=bytes(r["witness_script"]), address=r["address"],
+                state=r["state"], request_id=r["request_id"], recorded_at=r["recorded_at"],
+                revision=r["revision"],
+            )
+            for r in rows
+        ]
+
+    def proposals(self) -> list[ProposalRecord]:
+        rows = self._query("SELECT * FROM proposals ORDER BY received_at, proposal_id")
+        return [
+            ProposalRecord(r["proposal_id"], r["proposal_type"], bytes(r["data"]),
+                           r["voting_deadline"], r["required_votes"], r["received_at"])
+            for r in rows
+        ]
+
+    def inbound_handled(self, owner: str) -> list[InboundHandled]:
+        rows = self._query("SELECT * FROM inbound_handled WHERE owner = ? ORDER BY at", (owner,))
+        return [InboundHandled(r["request_id"], r["owner"], r["outcome"], r["at"]) for r in rows]
+
+    def meta(self) -> list[MetaValue]:
+        return [MetaValue(r["key"], r["value"], r["revision"])
+                for r in self._query("SELECT * FROM meta ORDER BY key")]
+
+    def _query(self, sql: str, values: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            cursor = self._db.execute(sql, values)
+            names = [d[0] for d in cursor.description]
+            return [_Row(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise _classify(self.path, exc) from exc
+
+
+class _Row(dict):  # type: ignore[type-arg]
+    """A row by column name (sqlite3.Row needs row_factory on the shared connection)."""
+
+
+class _Transaction:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __enter__(self) -> None:
+        try:
+            self._database._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _classify(self._database.path, exc) from exc
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        db = self._database._db
+        if error is None:
+            try:
+                db.execute("COMMIT")
+                return
+            except sqlite3.Error as exc:
+                error = exc
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(error, StorageError):
+            return
+        if isinstance(error, sqlite3.Error):
+            raise _classify(self._database.path, error) from error
+
+
+def _classify(path: str, exc: sqlite3.Error) -> StorageError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "full" in text:
+        return StorageFull(path, f"{text}; nothing was written")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database"
+                                                   in text):
+        return StorageCorrupt(path, text)
+    return StorageUnavailable(path, text)
+
+
+def _statements(script: str) -> Iterable[str]:
+    # sqlite3's executescript would COMMIT our open transaction; split instead
+    # (the migrations hold no semicolons inside strings).
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement
+
+
+def _upsert(record: Record) -> tuple[str, tuple[Any, ...]]:
+    if isinstance(record, PegoutRecord):
+        return _guarded("pegouts", ("request_id",), {
+            "request_id": record.request_id, "tx_hex": record.tx_hex,
+            "input_indices": json.dumps(list(record.input_indices)),
+            "amounts": json.dumps(list(record.amounts)), "state": record.state,
+            "attempt": record.attempt, "signatures_required": record.signatures_required,
+            "signatures_collected": record.signatures_collected, "error": record.error,
+            "signed_tx_hex": record.signed_tx_hex, "txid": record.txid,
+            "failures": json.dumps(list(record.failures)), "created_at": record.created_at,
+            "updated_at": record.updated_at, "revision": record.revision,
+        })
+    if isinstance(record, PeginRecord):
+        return _guarded("pegins", ("request_id",), {
+            "request_id": record.request_id, "btc_txid": record.btc_txid, "vout": record.vout,
+            "amount": record.amount, "evm_address": record.evm_address,
+            "confirmations": record.confirmations, "acknowledged": int(record.acknowledged),
+            "created_at": record.created_at, "revision": record.revision,
+        })
+    if isinstance(record, FederationRecord):
+        members = [[m.member_id, m.public_key.hex(), m.weight, m.active] for m in record.members]
+        return _guarded("federations", ("version",), {
+            "version": record.version, "update_type": record.update_type,
+            "members": json.dumps(members), "threshold": record.threshold,
+            "effective_height": record.effective_height,
+            "witness_script": record.witness_script, "address": record.address,
+            "state": record.state, "request_id": record.request_id,
+            "recorded_at": record.recorded_at, "revision": record.revision,
+        })
+    if isinstance(record, MetaValue):
+        return _guarded("meta", ("key",), {"key": record.key, "value": record.value,
+                                           "revision": record.revision})
+    if isinstance(record, ProposalRecord):
+        # A proposal never changes: the first copy stays.
+        return (
+            "INSERT INTO proposals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (record.proposal_id, record.proposal_type, record.data, record.voting_deadline,
+             record.required_votes, record.received_at),
+        )
+    if isinstance(record, InboundHandled):
+        return (
+            "INSERT INTO inbound_handled VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (record.request_id, record.owner, record.outcome, record.at),
+        )
+    raise TypeError(f"not a storage record: {type(record).__name__}")
+
+
+def _guarded(table: str, key: tuple[str, ...], row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """An upsert that replaces the stored row only with a higher revision."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in key)
+    sql = (f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+           f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
+           f"WHERE excluded.revision > {table}.revision")
+    return sql, tuple(row.values())

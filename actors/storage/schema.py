@@ -1,0 +1,80 @@
+"""The database's schema, as numbered migrations.
+
+`PRAGMA user_version` holds the number of migrations applied. At open, the
+missing ones run in order, each in its own transaction; a database whose
+version is higher than `LATEST` was written by a newer node and is refused
+rather than guessed at. Add a migration by appending to `MIGRATIONS`; never
+edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the peg-out and federation state of the first release.
+    """
+    CREATE TABLE pegouts (
+        request_id TEXT PRIMARY KEY,
+        tx_hex TEXT NOT NULL,
+        input_indices TEXT NOT NULL,          -- JSON list
+        amounts TEXT NOT NULL,                -- JSON list
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        signatures_required INTEGER NOT NULL,
+        signatures_collected INTEGER NOT NULL,
+        error TEXT,
+        signed_tx_hex TEXT,
+        txid TEXT,
+        failures TEXT NOT NULL,               -- JSON list of reasons
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        revision INTEGER NOT NULL
+    );
+    CREATE INDEX pegouts_by_state ON pegouts (state);
+    CREATE TABLE pegins (
+        request_id TEXT PRIMARY KEY,
+        btc_txid TEXT NOT NULL,
+        vout INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        evm_address TEXT NOT NULL,
+        confirmations INTEGER NOT NULL,
+        acknowledged INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        revision INTEGER NOT NULL
+    );
+    CREATE TABLE federations (
+        version INTEGER PRIMARY KEY,
+        update_type TEXT NOT NULL,
+        members TEXT NOT NULL,                -- JSON list of [member_id, key hex, weight, active]
+        threshold INTEGER NOT NULL,
+        effective_height INTEGER NOT NULL,
+        witness_script BLOB NOT NULL,
+        address TEXT NOT NULL,
+        state TEXT NOT NULL,
+        request_id TEXT,
+        recorded_at REAL NOT NULL,
+        revision INTEGER NOT NULL
+    );
+    CREATE TABLE proposals (
+        proposal_id TEXT PRIMARY KEY,
+        proposal_type TEXT NOT NULL,
+        data BLOB NOT NULL,
+        voting_deadline INTEGER NOT NULL,
+        required_votes INTEGER NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE TABLE inbound_handled (
+        request_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (owner, request_id)
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        revision INTEGER NOT NULL
+    );
+    """,
+)
+
+LATEST = len(MIGRATIONS)

@@ -1,0 +1,157 @@
+"""Turn governance's signatures into a broadcastable peg-out (convention 4).
+
+Every signature is checked before any is used: one bad signature would make
+the whole transaction invalid on chain, and governance must hear precisely
+which one and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NoReturn
+
+from embit.base import EmbitError
+from embit.ec import PublicKey, Signature
+from embit.transaction import SIGHASH
+from embit.util import secp256k1
+
+from btc.errors import SignaturesInvalid
+from btc.federation import Federation
+from btc.pegout import UnsignedPegout, serialize_with_witnesses, sighashes
+
+SIG_TYPE_ECDSA = "ecdsa"
+
+_PARSE_ERRORS = (EmbitError, ValueError, IndexError, TypeError)
+
+
+@dataclass(frozen=True)
+class SignedPegout:
+    tx_hex: str
+    txid: str
+
+
+def assemble(
+    pegout: UnsignedPegout,
+    federation: Federation,
+    witnesses: Sequence[tuple[bytes, bytes, str]],
+) -> SignedPegout:
+    """The signed peg-out, or `SignaturesInvalid` naming the first unusable signature.
+
+    `witnesses` holds (signature with its sighash byte, public key, sig_type):
+    `federation.threshold` of them per signed input, input by input in
+    `input_indices` order. Signers may come in any order within an input.
+    """
+    threshold = federation.threshold
+    n_inputs = len(pegout.input_indices)
+    expected = threshold * n_inputs
+    if len(witnesses) != expected:
+        raise SignaturesInvalid(
+            f"expected {expected} signatures ({threshold} for each of {n_inputs} inputs), "
+            f"got {len(witnesses)}",
+            kind="count",
+        )
+    script = federation.witness_script
+    positions = {key: position for position, key in enumerate(federation.keys)}
+    stacks: dict[int, list[bytes]] = {}
+    for group_start, (input_index, digest) in zip(
+        range(0, expected, threshold),
+        zip(pegout.input_indices, sighashes(pegout, script), strict=True),
+        strict=True,
+    ):
+        group = witnesses[group_start : group_start + threshold]
+        signatures = _ordered_signatures(input_index, group, digest, positions, federation)
+        # The leading empty item is the extra value OP_CHECKMULTISIG pops.
+        stacks[input_index] = [b"", *signatures, script]
+    return SignedPegout(
+        tx_hex=serialize_with_witnesses(pegout, stacks).hex(),
+        txid=pegout.txid,
+    )
+
+
+def _ordered_signatures(
+    input_index: int,
+    group: Sequence[tuple[bytes, bytes, str]],
+    digest: bytes,
+    positions: Mapping[bytes, int],
+    federation: Federation,
+) -> list[bytes]:
+    """The input's signatures, checked, in script key order (CHECKMULTISIG's order)."""
+    by_position: dict[int, bytes] = {}
+    for number, (signature, key, sig_type) in enumerate(group):
+        where = (input_index, number, key)
+        if sig_type != SIG_TYPE_ECDSA:
+            _reject(
+                where, f"has sig_type {sig_type!r}; P2WSH multisig needs 'ecdsa'", "wrong_sig_type"
+            )
+        position = positions.get(key)
+        if position is None:
+            _reject(
+                where,
+                f"is not by an active member of federation version {federation.version}",
+                "non_member",
+            )
+        if position in by_position:
+            _reject(where, "repeats a signer already used for this input", "duplicate_signer")
+        if not signature:
+            _reject(where, "is empty", "malformed_signature")
+        if signature[-1] != SIGHASH.ALL:
+            _reject(
+                where,
+                f"has sighash type 0x{signature[-1]:02x}; only SIGHASH_ALL (0x01) is accepted",
+                "sighash_type",
+            )
+        parsed = _parse_strict_der(signature[:-1])
+        if parsed is None:
+            _reject(where, "is not a strict DER ECDSA signature", "malformed_signature")
+        if not _verifying_key(key).verify(parsed, digest):
+            if _is_high_s(parsed):
+                _reject(
+                    where,
+                    "has a high S value, which Bitcoin does not relay (BIP-146)",
+                    "malformed_signature",
+                )
+            _reject(where, "does not verify against the BIP143 sighash", "bad_signature")
+        by_position[position] = signature
+    return [by_position[position] for position in sorted(by_position)]
+
+
+def _reject(where: tuple[int, int, bytes], reason: str, kind: str) -> NoReturn:
+    input_index, number, key = where
+    raise SignaturesInvalid(
+        f"input {input_index}: signature {number} by {_short(key)} {reason}",
+        kind=kind,
+        input_index=input_index,
+        public_key=key,
+    )
+
+
+def _parse_strict_der(der: bytes) -> Signature | None:
+    try:
+        parsed = Signature.parse(der)
+    except _PARSE_ERRORS:
+        return None
+    # Re-encoding must give the same bytes: that rules out the encodings
+    # libsecp256k1 tolerates but Bitcoin's strict-DER rule (BIP-66) does not,
+    # such as r or s out of range.
+    return parsed if parsed.serialize() == der else None
+
+
+def _is_high_s(signature: Signature) -> bool:
+    # embit exposes no accessor for the parsed signature, hence `_sig`.
+    return secp256k1.ecdsa_signature_normalize(signature._sig) != signature._sig
+
+
+@lru_cache(maxsize=256)
+def _verifying_key(key: bytes) -> PublicKey:
+    # Only keys that passed the membership check get here, and those were
+    # validated with the federation, so parsing cannot fail and the cache
+    # holds a few federations' worth of keys.
+    return PublicKey.parse(key)
+
+
+def _short(key: object) -> str:
+    if isinstance(key, bytes):
+        return f"{key[:4].hex()}.." if len(key) > 4 else key.hex() or "(empty key)"
+    return repr(key)

@@ -1,0 +1,122 @@
+"""Answer a SignatureRequest with real signatures by the mock's federation (convention 4).
+
+For each input, in the order of ``input_indices``, the first ``threshold``
+members in sorted public-key order sign the BIP143 SIGHASH_ALL digest of
+that input, with its amount and the federation's witness script as
+scriptCode. A signature is DER ECDSA (libsecp256k1 through coincurve: low-S,
+RFC6979 nonces, so a re-sent request gets the same bytes) followed by the
+SIGHASH_ALL byte. The transaction and digests come from python-bitcoinlib,
+not from the embit code the node verifies with.
+
+A SignatureFaultKind makes the answer wrong in one named way, for tests of
+the node's checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from bitcoin.core import CTransaction
+from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScript, SignatureHash
+from bitcoin.core.serialize import SerializationError
+
+from protocol import governance_pb2 as pb
+from protocol.mock.errors import UnsignableRequest
+from protocol.mock.federation import MemberKey, SigningFederation
+from protocol.mock.flags import SignatureFaultKind as Fault
+
+MAX_MONEY_SAT = 21_000_000 * 100_000_000
+_SIGHASH_BYTE = bytes([SIGHASH_ALL])
+
+
+def failed(reason: str) -> pb.SignatureResponse:
+    return pb.SignatureResponse(status=pb.SIGNATURE_STATUS_FAILED, failure_reason=reason)
+
+
+def parse_request(federation: SigningFederation, request: pb.SignatureRequest) -> CTransaction:
+    """The transaction to sign; UnsignableRequest naming the problem if the mock will not."""
+    if request.required_signatures != federation.threshold:
+        raise UnsignableRequest(
+            f"required_signatures is {request.required_signatures}, but the mock federation "
+            f"signs {federation.threshold}-of-{len(federation.members)}"
+        )
+    try:
+        tx = CTransaction.deserialize(bytes.fromhex(request.tx_hex))
+    except ValueError as error:
+        raise UnsignableRequest("tx_hex is not hexadecimal") from error
+    except SerializationError as error:
+        raise UnsignableRequest(f"tx_hex is not a transaction: {error}") from error
+    indices, amounts = list(request.input_indices), list(request.amounts)
+    if not indices:
+        raise UnsignableRequest("input_indices is empty")
+    if len(amounts) != len(indices):
+        raise UnsignableRequest(f"{len(indices)} input index(es) but {len(amounts)} amount(s)")
+    if len(set(indices)) != len(indices):
+        raise UnsignableRequest(f"input_indices repeat an input: {indices}")
+    out_of_range = [index for index in indices if index >= len(tx.vin)]
+    if out_of_range:
+        raise UnsignableRequest(
+            f"input index(es) {out_of_range} out of range: the tx has {len(tx.vin)} input(s)"
+        )
+    if any(amount > MAX_MONEY_SAT for amount in amounts):
+        raise UnsignableRequest(f"an amount exceeds {MAX_MONEY_SAT} sat: {amounts}")
+    return tx
+
+
+def input_digests(
+    federation: SigningFederation, tx: CTransaction, request: pb.SignatureRequest
+) -> list[bytes]:
+    """BIP143 SIGHASH_ALL digest of each requested input, in request order."""
+    script_code = CScript(federation.witness_script)
+    return [
+        SignatureHash(
+            script_code, tx, index, SIGHASH_ALL, amount=amount, sigversion=SIGVERSION_WITNESS_V0
+        )
+        for index, amount in zip(request.input_indices, request.amounts, strict=True)
+    ]
+
+
+def witness(signer: MemberKey, digest: bytes) -> pb.WitnessData:
+    return pb.WitnessData(
+        signature=signer.private_key.sign(digest, hasher=None) + _SIGHASH_BYTE,
+        public_key=signer.public_key,
+        sig_type=pb.SIGNATURE_TYPE_ECDSA,
+    )
+
+
+def sign_request(
+    federation: SigningFederation, request: pb.SignatureRequest, fault: Fault | None = None
+) -> pb.SignatureResponse:
+    if fault is Fault.FAILED:
+        return failed("the signers refused (injected by the mock's signature_fault)")
+    if fault is Fault.TIMEOUT:
+        return pb.SignatureResponse(
+            status=pb.SIGNATURE_STATUS_TIMEOUT,
+            failure_reason="the signers did not answer in time (injected by signature_fault)",
+        )
+    try:
+        tx = parse_request(federation, request)
+    except UnsignableRequest as error:
+        return failed(str(error))
+    digests = input_digests(federation, tx, request)
+    if fault is Fault.PARTIAL:
+        return pb.SignatureResponse(
+            status=pb.SIGNATURE_STATUS_PARTIAL, signatures=_sign(federation.signers, digests[:1])
+        )
+    signers = federation.signers
+    if fault is Fault.TOO_FEW:
+        signers = signers[:-1]
+    signatures = _sign(signers, digests)
+    if fault is Fault.WRONG_SIGNATURE:
+        # The first signer's key and a well-formed signature, over a digest nobody asked for.
+        signatures[0] = witness(signers[0], hashlib.sha256(digests[0]).digest())
+    elif fault is Fault.NON_MEMBER:
+        # The right digest, but the last signer of the first input is not a member.
+        signatures[len(signers) - 1] = witness(federation.outsider, digests[0])
+    return pb.SignatureResponse(status=pb.SIGNATURE_STATUS_COMPLETE, signatures=signatures)
+
+
+def _sign(signers: Sequence[MemberKey], digests: Sequence[bytes]) -> list[pb.WitnessData]:
+    # Grouped input by input; within an input, in sorted public-key order.
+    return [witness(signer, digest) for digest in digests for signer in signers]

@@ -1,0 +1,141 @@
+"""A node with a real-signing mock governance server, for peg-out and federation tests.
+
+The mock and the node share a federation seed: the mock signs as the first
+`FEDERATION_SIZE` keys derived from it, and the node's ChainActor starts with
+the same public keys (local mode: no `chain.federation`). Signed transactions
+are checked here with python-bitcoinlib and coincurve, which the node's code
+(embit) never imports: two implementations have to agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import coincurve
+from bitcoin.core import CTransaction
+from bitcoin.core.script import (
+    OP_CHECKMULTISIG,
+    SIGHASH_ALL,
+    SIGVERSION_WITNESS_V0,
+    CScript,
+    CScriptOp,
+    SignatureHash,
+)
+
+from actors.messages import (
+    ChainStatus,
+    GetChainStatus,
+    GetPegoutStatus,
+    InitiatePegout,
+    PegoutStatus,
+)
+from btc.federation import witness_script
+from btc.testing import make_unsigned_pegout
+from protocol.mock.federation import federation_keys
+from tests.support.mock import MockGovernance, start_mock_governance
+from tests.support.nodes import running_node
+from tests.support.stream import collect, governance_section
+from tests.support.waiting import wait_until
+
+SEED = "pegout-tests"
+FEDERATION_SIZE = 5
+THRESHOLD = 3
+
+
+def federation_args(seed: str = SEED, size: int = FEDERATION_SIZE,
+                    threshold: int = THRESHOLD) -> tuple[str, ...]:
+    return (f"--federation-seed={seed}", f"--federation-size={size}",
+            f"--federation-threshold={threshold}")
+
+
+@contextmanager
+def pegout_node(tmp_path: Path, *, mock_args: tuple[str, ...] = (),
+                **sections: Any) -> Iterator[tuple[Any, MockGovernance]]:
+    """The mock governance process and a node wired to it, both stopped afterwards."""
+    mock = start_mock_governance(tmp_path / "mock", extra_args=(*federation_args(), *mock_args))
+    governance = governance_section(
+        [mock.target],
+        mock={"enabled": True, "port": 1, "control_port": 2, "federation_seed": SEED,
+              "federation_size": FEDERATION_SIZE, "federation_threshold": THRESHOLD})
+    try:
+        with running_node(tmp_path / "node", governance=governance, **sections) as node:
+            yield node, mock
+    finally:
+        mock.stop()
+
+
+def local_keys(size: int = FEDERATION_SIZE) -> tuple[bytes, ...]:
+    return federation_keys(SEED, size)
+
+
+def local_script(size: int = FEDERATION_SIZE, threshold: int = THRESHOLD) -> bytes:
+    return witness_script(local_keys(size), threshold)
+
+
+def pegout(request_id: str, seed: int, *, script: bytes | None = None, n_inputs: int = 2,
+           amounts: tuple[int, ...] | None = None) -> InitiatePegout:
+    tx_hex, indices, values = make_unsigned_pegout(script or local_script(), n_inputs=n_inputs,
+                                                   amounts=amounts, seed=seed)
+    return InitiatePegout(request_id, tx_hex, indices, values)
+
+
+def initiate(node: Any, messages: list[Any], timeout: float = 60) -> list[Any]:
+    bridge = node.lookup("bridge")
+    for message in messages:
+        node.asys.tell(bridge, message)
+    return collect(node, len(messages), timeout)
+
+
+def status(node: Any, request_id: str) -> PegoutStatus:
+    reply = node.ask(node.lookup("bridge"), GetPegoutStatus(request_id), expect=PegoutStatus)
+    assert isinstance(reply, PegoutStatus), reply
+    return reply
+
+
+def wait_pegout(node: Any, request_id: str, state: str, timeout: float = 60) -> PegoutStatus:
+    def reached() -> PegoutStatus | None:
+        current = status(node, request_id)
+        return current if current.state == state else None
+
+    return wait_until(reached, timeout=timeout,
+                      message=lambda: f"peg-out {request_id} never {state}: "
+                      f"{status(node, request_id)}")
+
+
+def chain_status(node: Any) -> ChainStatus:
+    reply = node.ask(node.lookup("chain"), GetChainStatus(), expect=ChainStatus)
+    assert isinstance(reply, ChainStatus), reply
+    return reply
+
+
+def verify_signed(signed_tx_hex: str, request: InitiatePegout, keys: tuple[bytes, ...],
+                  threshold: int) -> None:
+    """Check every signed input as Bitcoin's CHECKMULTISIG would, with python-bitcoinlib
+    for the transaction and sighash and coincurve for ECDSA."""
+    tx = CTransaction.deserialize(bytes.fromhex(signed_tx_hex))
+    unsigned = CTransaction.deserialize(bytes.fromhex(request.tx_hex))
+    assert tx.GetTxid() == unsigned.GetTxid(), "signing changed the txid"
+    script = CScript([CScriptOp.encode_op_n(threshold), *sorted(keys),
+                      CScriptOp.encode_op_n(len(keys)), OP_CHECKMULTISIG])
+    for index, amount in zip(request.input_indices, request.amounts, strict=True):
+        stack = list(tx.wit.vtxinwit[index].scriptWitness.stack)
+        assert stack[0] == b"", f"input {index}: the dummy element is not empty"
+        assert stack[-1] == bytes(script), f"input {index}: unexpected witness script"
+        signatures = stack[1:-1]
+        assert len(signatures) == threshold, f"input {index}: {len(signatures)} signatures"
+        digest = SignatureHash(script, tx, index, SIGHASH_ALL, amount=amount,
+                               sigversion=SIGVERSION_WITNESS_V0)
+        # CHECKMULTISIG walks keys and signatures in order: each signature must
+        # match a key after the previous signature's key.
+        remaining = list(sorted(keys))
+        for signature in signatures:
+            assert signature[-1] == SIGHASH_ALL, f"input {index}: not SIGHASH_ALL"
+            while remaining:
+                key = remaining.pop(0)
+                if coincurve.PublicKey(key).verify(signature[:-1], digest, hasher=None):
+                    break
+            else:
+                raise AssertionError(f"input {index}: a signature matches no remaining key")
