@@ -18,12 +18,16 @@ from typing import Any
 
 import psutil
 import pytest
+from embit import ec
+from embit.networks import NETWORKS
+from embit.script import Script, multisig, p2wsh
+from embit.transaction import SIGHASH, Transaction
 from google.protobuf import json_format
 
 from actors.messages import ApplySignatures, NotifyPegin, RequestSignatures
 from protocol import convert
 from protocol import governance_pb2 as pb
-from protocol.mock.federation import SIGNATURE_BYTES, federation_keys
+from protocol.mock.federation import federation_keys
 from tests.support.certs import CertFiles, make_certs
 from tests.support.client import PLAINTEXT, Connection, GrpcClients
 from tests.support.mock import (
@@ -31,6 +35,7 @@ from tests.support.mock import (
     MockGovernance,
     project_env,
     start_mock_governance,
+    unsigned_tx_hex,
 )
 from tests.support.ports import port_is_free
 from tests.support.waiting import wait_until
@@ -83,13 +88,20 @@ def heartbeat(sequence: int, node_id: str = NODE, timestamp: int = 1_700_000_100
 
 
 def signature_request(
-    request_id: str, inputs: tuple[int, ...] = (0,), required: int = 2, tx_hex: str = "0200ab"
+    request_id: str,
+    inputs: tuple[int, ...] = (0,),
+    required: int = 3,
+    tx_hex: str | None = None,
+    node_id: str = NODE,
 ) -> dict[str, Any]:
-    """Built by protocol.convert, as the node builds it."""
-    msg = RequestSignatures(
-        request_id, tx_hex, inputs, tuple(1000 for _ in inputs), "pegout", required
-    )
-    return as_json(convert.signature_request(msg, request_id=request_id, node_id=NODE, now=1))
+    """Built by protocol.convert, as the node builds it; by default over a real transaction."""
+    tx_hex = tx_hex or unsigned_tx_hex(max(inputs) + 1)
+    msg = RequestSignatures(request_id, tx_hex, inputs, amounts(inputs), "pegout", required)
+    return as_json(convert.signature_request(msg, request_id=request_id, node_id=node_id, now=1))
+
+
+def amounts(inputs: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(10_000 + index for index in inputs)
 
 
 def pegin(request_id: str) -> dict[str, Any]:
@@ -108,6 +120,23 @@ def as_responses(dicts: list[dict[str, Any]]) -> list[pb.StreamResponse]:
 
 def payloads(responses: list[pb.StreamResponse]) -> list[str | None]:
     return [r.WhichOneof("payload") for r in responses]
+
+
+def verify_signatures(
+    answer: pb.SignatureResponse, request: dict[str, Any], witness_script: bytes, per_input: int
+) -> list[bytes]:
+    """Check every signature with embit, the node's library; returns the signers' keys."""
+    sig = request["signature_request"]
+    tx = Transaction.parse(bytes.fromhex(sig["tx_hex"]))
+    inputs, values = sig["input_indices"], [int(a) for a in sig["amounts"]]
+    assert len(answer.signatures) == per_input * len(inputs)
+    for position, witness in enumerate(answer.signatures):
+        index = position // per_input
+        digest = tx.sighash_segwit(inputs[index], Script(witness_script), values[index])
+        assert witness.signature[-1] == SIGHASH.ALL
+        signature = ec.Signature.parse(witness.signature[:-1])
+        assert ec.PublicKey.parse(witness.public_key).verify(signature, digest), position
+    return [w.public_key for w in answer.signatures]
 
 
 # ------------------------------------------------------------------ fixtures
@@ -316,11 +345,11 @@ def test_connections_list_each_open_stream_with_its_node_and_peer(
 # ------------------------------------------------------------------ answers
 
 
-def test_a_signature_request_gets_required_signatures_per_input_in_sorted_key_order(
+def test_a_signature_request_gets_signatures_that_verify_per_input_in_sorted_key_order(
     mock: MockGovernance, clients: GrpcClients
 ) -> None:
     inputs = (3, 0, 5)
-    request = signature_request("sig-1", inputs=inputs, required=2, tx_hex="0200beef")
+    request = signature_request("sig-1", inputs=inputs, required=3)
 
     result = clients.stream([registration(), request], expect=2).wait()
 
@@ -330,50 +359,160 @@ def test_a_signature_request_gets_required_signatures_per_input_in_sorted_key_or
     assert response.metadata.status == pb.STATUS_CODE_SUCCESS
     answer = response.signature_response
     assert answer.status == pb.SIGNATURE_STATUS_COMPLETE
-    federation = federation_keys("local-dev", 3)
-    assert list(federation) == sorted(federation)
-    assert [bytes.fromhex(k) for k in mock.get("/federation").body["public_keys"]] == list(
-        federation
-    )
-    signers = list(federation[:2])
+    federation = federation_keys("local-dev", 5)
+    info = mock.federation()
+    assert (info["size"], info["threshold"]) == (5, 3)
+    assert [bytes.fromhex(k) for k in info["public_keys"]] == list(federation)
+    witness_script = bytes.fromhex(info["witness_script"])
+    assert witness_script == multisig(3, [ec.PublicKey.parse(k) for k in federation]).data
     # Grouped input by input, in request order; within an input, in sorted-key order.
-    assert [w.public_key for w in answer.signatures] == signers * len(inputs)
-    assert all(len(w.public_key) == 33 and w.public_key[0] == 0x02 for w in answer.signatures)
-    assert all(len(w.signature) == SIGNATURE_BYTES for w in answer.signatures)
+    signers = verify_signatures(answer, request, witness_script, per_input=3)
+    assert signers == list(federation[:3]) * len(inputs)
     assert {w.sig_type for w in answer.signatures} == {pb.SIGNATURE_TYPE_ECDSA}
-    assert len({w.signature for w in answer.signatures}) == 2 * len(inputs)
     decoded = convert.decode(response)
     assert isinstance(decoded, convert.SignaturesReceived)
     assert decoded.apply.status == "complete"
-    assert len(decoded.apply.signatures) == 6
+    assert len(decoded.apply.signatures) == 9
 
 
-def test_the_federation_comes_from_the_seed_and_size_options(
+def test_get_federation_gives_the_p2wsh_address_on_the_network_asked_for(
+    mock: MockGovernance,
+) -> None:
+    regtest = mock.federation()
+    mainnet = mock.federation("mainnet")
+
+    witness_script = Script(bytes.fromhex(regtest["witness_script"]))
+    assert regtest["network"] == "regtest"
+    assert regtest["p2wsh_address"] == p2wsh(witness_script).address(NETWORKS["regtest"])
+    assert mainnet["p2wsh_address"] == p2wsh(witness_script).address(NETWORKS["main"])
+    assert regtest["seed"] == "local-dev"
+    assert regtest["indices"] == [0, 1, 2, 3, 4]
+    governance_key = bytes.fromhex(regtest["governance_public_key"])
+    assert len(governance_key) == 33
+    assert governance_key not in federation_keys("local-dev", 5)
+
+
+def test_the_federation_comes_from_the_seed_size_and_threshold_options(
     start_mock: StartMock, client_pools: MakeClients
 ) -> None:
-    server = start_mock("--federation-seed=elsewhere", "--federation-size=4")
+    server = start_mock(
+        "--federation-seed=elsewhere", "--federation-size=4", "--federation-threshold=4"
+    )
+    request = signature_request("s", required=4)
 
-    keys = [bytes.fromhex(k) for k in server.get("/federation").body["public_keys"]]
-    result = client_pools(server).stream([signature_request("s", required=4)], expect=1).wait()
+    info = server.federation()
+    result = client_pools(server).stream([request], expect=1).wait()
 
+    keys = [bytes.fromhex(k) for k in info["public_keys"]]
     assert keys == list(federation_keys("elsewhere", 4))
     assert keys != list(federation_keys("local-dev", 4))
+    assert info["threshold"] == 4
     assert result.returncode == 0, result.stderr
     (response,) = as_responses(result.responses)
-    assert [w.public_key for w in response.signature_response.signatures] == keys
+    witness_script = bytes.fromhex(info["witness_script"])
+    assert verify_signatures(response.signature_response, request, witness_script, 4) == keys
 
 
-def test_more_required_signatures_than_federation_members_fail_with_a_reason(
+def test_a_request_for_another_threshold_or_an_unparsable_tx_fails_with_a_reason(
     clients: GrpcClients,
 ) -> None:
-    result = clients.stream([signature_request("sig-9", required=4)], expect=1).wait()
+    requests = [
+        signature_request("sig-9", required=4),
+        signature_request("sig-10", tx_hex="0200ab"),
+    ]
+
+    result = clients.stream(requests, expect=2).wait()
 
     assert result.returncode == 0, result.stderr
-    (response,) = as_responses(result.responses)
-    assert response.metadata.request_id == "sig-9"
-    assert response.signature_response.status == pb.SIGNATURE_STATUS_FAILED
-    assert "3 member(s)" in response.signature_response.failure_reason
-    assert list(response.signature_response.signatures) == []
+    wrong_threshold, bad_tx = as_responses(result.responses)
+    assert wrong_threshold.metadata.request_id == "sig-9"
+    for response in (wrong_threshold, bad_tx):
+        assert response.signature_response.status == pb.SIGNATURE_STATUS_FAILED
+        assert list(response.signature_response.signatures) == []
+    assert "signs 3-of-5" in wrong_threshold.signature_response.failure_reason
+    assert "not a transaction" in bad_tx.signature_response.failure_reason
+
+
+def test_post_federation_switches_the_keys_the_mock_signs_with(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    before = mock.federation()
+
+    switched = mock.set_federation([0, 1, 2, 3, 4, 5], 4)
+    new_threshold = signature_request("sig-4", inputs=(0, 1), required=4)
+    old_threshold = signature_request("sig-3", required=3)
+    result = clients.stream([new_threshold, old_threshold], expect=2).wait()
+
+    assert mock.federation() == switched
+    assert (switched["size"], switched["threshold"]) == (6, 4)
+    assert switched["witness_script"] != before["witness_script"]
+    assert switched["p2wsh_address"] != before["p2wsh_address"]
+    six = federation_keys("local-dev", 6)
+    assert [bytes.fromhex(k) for k in switched["public_keys"]] == list(six)
+    assert result.returncode == 0, result.stderr
+    signed, refused = as_responses(result.responses)
+    script = bytes.fromhex(switched["witness_script"])
+    signers = verify_signatures(signed.signature_response, new_threshold, script, per_input=4)
+    assert signers == list(six[:4]) * 2
+    assert refused.signature_response.status == pb.SIGNATURE_STATUS_FAILED
+
+
+def test_post_federation_update_pushes_an_update_signed_by_governance(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    client = clients.stream([registration()], expect=2)
+    wait_until(lambda: NODE in connected_nodes(mock), message="node-a connected")
+
+    pushed = mock.push_federation_update(
+        version=7,
+        indices=[0, 1, 2, 3],
+        threshold=3,
+        effective_height=120,
+        update_type="member_add",
+        node_id=NODE,
+        request_id="fed-7",
+    )
+    result = client.wait()
+
+    assert pushed["delivered"] == 1
+    assert pushed["request_id"] == "fed-7"
+    assert result.returncode == 0, result.stderr
+    received = as_responses(result.responses)[1]
+    assert received == json_format.ParseDict(pushed["message"], pb.StreamResponse())
+    assert received.metadata.request_id == "fed-7"
+    update = received.federation_update
+    # What the node computes and checks (convention 5), against what the mock signed.
+    digest = convert.update_digest(update)
+    assert digest.hex() == pushed["digest"]
+    governance_key = ec.PublicKey.parse(bytes.fromhex(mock.federation()["governance_public_key"]))
+    assert governance_key.verify(ec.Signature.parse(update.update_signature), digest)
+    keys = sorted(federation_keys("local-dev", 4))
+    expected_address = p2wsh(multisig(3, [ec.PublicKey.parse(k) for k in keys])).address(
+        NETWORKS["regtest"]
+    )
+    assert update.config.parameters["p2wsh_address"] == expected_address == pushed["p2wsh_address"]
+    decoded = convert.decode(received)
+    assert isinstance(decoded, convert.FederationReceived)
+    assert decoded.update.version == 7
+    assert decoded.update.threshold == 3
+    assert decoded.update.effective_height == 120
+    assert [m.member_id for m in decoded.update.members] == ["m0", "m1", "m2", "m3"]
+
+
+def test_a_badly_signed_update_does_not_verify_and_default_ids_are_fresh(
+    mock: MockGovernance,
+) -> None:
+    first = mock.push_federation_update(version=8, indices=[0, 1], threshold=2, bad_signature=True)
+    second = mock.push_federation_update(version=8, indices=[0, 1], threshold=2)
+
+    assert first["delivered"] == 0  # nobody connected: built and returned all the same
+    assert first["request_id"] != second["request_id"]
+    assert first["digest"] == second["digest"]
+    governance_key = ec.PublicKey.parse(bytes.fromhex(mock.federation()["governance_public_key"]))
+    digest = bytes.fromhex(first["digest"])
+    bad, good = (ec.Signature.parse(bytes.fromhex(r["update_signature"])) for r in (first, second))
+    assert not governance_key.verify(bad, digest)
+    assert governance_key.verify(good, digest)
 
 
 def test_pegins_and_status_updates_are_acknowledged_with_metadata_only(
@@ -664,6 +803,103 @@ def test_silent_records_requests_but_answers_only_registration_and_heartbeats(
     assert mock.record() == {NODE: requests}
 
 
+def test_a_signature_fault_spoils_the_next_answer_only(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    applied = mock.behave(signature_fault="too_few")
+    requests = [signature_request("sig-1"), signature_request("sig-2")]
+
+    result = clients.stream(requests, expect=2).wait()
+
+    assert applied == {"signature_fault": {"kind": "too_few", "count": 1}}
+    assert result.returncode == 0, result.stderr
+    spoilt, good = as_responses(result.responses)
+    script = bytes.fromhex(mock.federation()["witness_script"])
+    assert spoilt.signature_response.status == pb.SIGNATURE_STATUS_COMPLETE
+    verify_signatures(spoilt.signature_response, requests[0], script, per_input=2)
+    verify_signatures(good.signature_response, requests[1], script, per_input=3)
+    assert mock.get("/behaviour").body["behaviour"]["signature_fault"] is None
+
+
+def test_a_signature_fault_until_changed_spoils_every_answer(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(signature_fault="timeout", signature_fault_count=None)
+    requests = [signature_request(f"sig-{i}") for i in range(3)]
+
+    result = clients.stream(requests, expect=3).wait()
+
+    assert result.returncode == 0, result.stderr
+    statuses = [r.signature_response.status for r in as_responses(result.responses)]
+    assert statuses == [pb.SIGNATURE_STATUS_TIMEOUT] * 3
+    planned = mock.get("/behaviour").body["behaviour"]["signature_fault"]
+    assert planned == {"kind": "timeout", "count": None}
+
+
+def test_answer_twice_sends_the_same_real_signatures_twice(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(answer_twice=True)
+    request = signature_request("sig-1", inputs=(0, 1))
+
+    result = clients.stream([request], expect=2).wait()
+
+    assert result.returncode == 0, result.stderr
+    first, second = as_responses(result.responses)
+    assert first == second
+    script = bytes.fromhex(mock.federation()["witness_script"])
+    verify_signatures(first.signature_response, request, script, per_input=3)
+
+
+def held(mock: MockGovernance) -> dict[str, Any]:
+    return mock.get("/behaviour").body["held_signatures"]  # type: ignore[no-any-return]
+
+
+def test_held_signature_answers_are_sent_when_released(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(hold_signatures=True)
+    requests = [registration(), signature_request("sig-1"), signature_request("sig-2"), pegin("p")]
+    client = clients.stream(requests, expect=4)
+    wait_until(lambda: held(mock)["held"] == {NODE: 2}, message="two answers held")
+    wait_until(lambda: len(client.responses()) == 2, message="the unheld answers")
+
+    before = payloads(as_responses(client.responses()))
+    first = mock.release(count=1)
+    wait_until(lambda: len(client.responses()) == 3, message="the first released answer")
+    rest = mock.release()
+    result = client.wait()
+
+    assert before == ["registration_ack", None]
+    assert first == {
+        "released": 1,
+        "dropped": 0,
+        "held_signatures": {"held": {NODE: 1}, "dropped": 0},
+    }
+    assert rest["released"] == 1
+    assert result.returncode == 0, result.stderr
+    answers = as_responses(result.responses)[2:]
+    assert [a.metadata.request_id for a in answers] == ["sig-1", "sig-2"]
+    assert {a.signature_response.status for a in answers} == {pb.SIGNATURE_STATUS_COMPLETE}
+    assert held(mock) == {"held": {}, "dropped": 0}
+
+
+def test_an_answer_held_past_its_stream_is_dropped_and_counted(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(hold_signatures=True)
+    client = clients.stream([registration(), signature_request("sig-1")], expect=2)
+    wait_until(lambda: held(mock)["held"] == {NODE: 1}, message="the answer held")
+    mock.post("/push", {"node_id": NODE, "message": {"metadata": {"request_id": "bye"}}})
+    assert client.wait().returncode == 0  # the client has its 2 responses and hangs up
+    wait_until(lambda: mock.connections() == [], message="the stream to end")
+
+    released = mock.release()
+
+    assert (released["released"], released["dropped"]) == (0, 1)
+    assert held(mock) == {"held": {}, "dropped": 1}
+
+
 def test_push_raw_sends_bytes_that_a_client_cannot_parse_as_one_frame(
     mock: MockGovernance, clients: GrpcClients
 ) -> None:
@@ -795,6 +1031,40 @@ def test_control_health_answers_ok(mock: MockGovernance) -> None:
         ("POST", "/push_raw", b'{"base64": "!!"}', 400, "'base64' is not valid base64"),
         ("POST", "/push_raw", b'{"base64": "", "x": 1}', 400, "unexpected key(s) in push body: x"),
         ("POST", "/stats", b"{}", 405, "/stats accepts GET, not POST"),
+        (
+            "POST",
+            "/behaviour",
+            b'{"signature_fault_count": 2}',
+            400,
+            "'signature_fault_count' goes with 'signature_fault'",
+        ),
+        ("POST", "/behaviour", b'{"signature_fault": "rude"}', 400, "'signature_fault' takes"),
+        ("GET", "/federation?network=moon", None, 400, "unknown network 'moon'"),
+        ("POST", "/federation", b'{"indices": [0, 0], "threshold": 1}', 400, "distinct"),
+        (
+            "POST",
+            "/federation",
+            b'{"indices": [0, 1], "threshold": 3}',
+            400,
+            "threshold must be from 1 to 2",
+        ),
+        ("POST", "/federation", b'{"indices": [-1], "threshold": 1}', 400, "integers >= 0"),
+        ("POST", "/federation/update", b"{}", 400, "'version' must be an integer"),
+        (
+            "POST",
+            "/federation/update",
+            b'{"version": 1, "indices": [0], "threshold": 1, "colour": 1}',
+            400,
+            "unexpected key(s) in federation update body: colour",
+        ),
+        (
+            "POST",
+            "/federation/update",
+            b'{"version": 1, "indices": [0], "threshold": 2}',
+            400,
+            "threshold must be from 1 to 1",
+        ),
+        ("POST", "/release", b'{"count": 0}', 400, "'count' must be an integer from 1"),
         ("POST", "/behaviour", b"", 400, "must be a JSON object, got null"),
         ("GET", "/nowhere", None, 404, "no endpoint /nowhere"),
         ("GET", "/push", None, 405, "/push accepts POST, not GET"),
@@ -826,6 +1096,8 @@ def test_a_refused_behaviour_request_changes_nothing(mock: MockGovernance) -> No
         "error_next": None,
         "answer_twice": False,
         "silent": False,
+        "signature_fault": None,
+        "hold_signatures": False,
     }
 
 
@@ -889,6 +1161,8 @@ def test_mutual_tls_refuses_a_client_without_a_certificate_from_the_ca(
         (["--tls-client-ca=ca.pem"], "--tls-client-ca needs --tls-cert and --tls-key"),
         (["--tls-cert=/no/such.pem", "--tls-key=/no/such.key"], "cannot read the TLS key"),
         (["--federation-size=0"], "must be at least 1"),
+        (["--federation-size=17"], "--federation-size is at most 16"),
+        (["--federation-threshold=6"], "--federation-threshold 6 is more than --federation-size 5"),
     ],
 )
 def test_bad_tls_or_federation_options_exit_2_with_a_message(
@@ -1022,6 +1296,7 @@ def test_helpers_and_the_control_path_never_import_grpc() -> None:
         "import tests.support.mock, tests.support.client, tests.support.waiting\n"
         "import tests.support.certs, protocol.convert, protocol.mock.federation\n"
         "import protocol.governance_pb2, protocol.mock.routes, protocol.mock.control\n"
+        "import protocol.mock.signer, protocol.mock.updates, protocol.mock.holds\n"
         "assert 'grpc' not in sys.modules, sorted(m for m in sys.modules if 'grpc' in m)\n"
     )
     result = subprocess.run(

@@ -53,13 +53,18 @@ def federation_args(seed: str = SEED, size: int = FEDERATION_SIZE,
 
 @contextmanager
 def pegout_node(tmp_path: Path, *, mock_args: tuple[str, ...] = (),
+                governance: dict[str, Any] | None = None,
                 **sections: Any) -> Iterator[tuple[Any, MockGovernance]]:
-    """The mock governance process and a node wired to it, both stopped afterwards."""
+    """The mock governance process and a node wired to it, both stopped afterwards.
+
+    `governance` overrides keys of the node's governance section; `sections`
+    replace whole sections of its config."""
     mock = start_mock_governance(tmp_path / "mock", extra_args=(*federation_args(), *mock_args))
     governance = governance_section(
         [mock.target],
         mock={"enabled": True, "port": 1, "control_port": 2, "federation_seed": SEED,
-              "federation_size": FEDERATION_SIZE, "federation_threshold": THRESHOLD})
+              "federation_size": FEDERATION_SIZE, "federation_threshold": THRESHOLD},
+        **(governance or {}))
     try:
         with running_node(tmp_path / "node", governance=governance, **sections) as node:
             yield node, mock

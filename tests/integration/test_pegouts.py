@@ -1,0 +1,222 @@
+"""The peg-out signature flow end to end: node processes, the real-signing mock, SQLite, the spool.
+
+Each signed transaction is checked with python-bitcoinlib and coincurve, and
+"exactly once" is judged from the spool file and the mock's record, not from
+the node's own counters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.bridge.broadcast import read_spool
+from actors.messages import (
+    ListPegouts,
+    NotifyPegin,
+    PeginAccepted,
+    PeginRejected,
+    PegoutAccepted,
+    PegoutList,
+    PegoutRejected,
+)
+from tests.support.nodes import log_text
+from tests.support.pegouts import (
+    THRESHOLD,
+    initiate,
+    local_keys,
+    pegout,
+    pegout_node,
+    status,
+    verify_signed,
+    wait_pegout,
+)
+from tests.support.stream import NODE_ID, payload_kind
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+
+def spool(node: Any) -> list[tuple[str, str]]:
+    return [tuple(entry) for entry in read_spool(node.config.bridge.broadcaster.spool_path)]
+
+
+def signature_requests(mock: Any) -> list[str]:
+    """Governance request ids of the signature requests the node sent, in order."""
+    return [r["metadata"]["request_id"] for r in mock.record(NODE_ID).get(NODE_ID, [])
+            if payload_kind(r) == "signature_request"]
+
+
+def test_pegouts_are_signed_verified_and_broadcast_once(tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        requests = [pegout(f"out-{i}", seed=i) for i in range(5)]
+        assert initiate(node, requests) == [PegoutAccepted(r.request_id) for r in requests]
+        for request in requests:
+            final = wait_pegout(node, request.request_id, "broadcast")
+            assert final.signatures_collected == final.signatures_required == 2 * THRESHOLD
+            verify_signed(final.signed_tx_hex, request, local_keys(), THRESHOLD)
+
+        entries = spool(node)
+        assert sorted(txid for txid, _ in entries) == sorted(
+            status(node, r.request_id).txid for r in requests)
+        assert {raw for _, raw in entries} == {
+            status(node, r.request_id).signed_tx_hex for r in requests}
+        assert sorted(signature_requests(mock)) == sorted(f"out-{i}/1" for i in range(5))
+        listed = node.ask(node.lookup("bridge"), ListPegouts("broadcast"), expect=PegoutList)
+        assert sorted(s.request_id for s in listed.items) == [f"out-{i}" for i in range(5)]
+
+
+def test_the_same_pegout_again_is_accepted_once_and_a_changed_one_is_refused(
+        tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        first = pegout("dup", seed=1)
+        assert initiate(node, [first]) == [PegoutAccepted("dup")]
+        wait_pegout(node, "dup", "broadcast")
+        assert initiate(node, [first]) == [PegoutAccepted("dup")]
+        changed = pegout("dup", seed=2)
+        [refused] = initiate(node, [changed])
+        assert refused == PegoutRejected(
+            "dup", "request id 'dup' is already used by a different peg-out")
+        assert signature_requests(mock) == ["dup/1"]
+        assert len(spool(node)) == 1
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p.__class__(p.request_id, "zz" + p.tx_hex, p.input_indices, p.amounts),
+     "not hex"),
+    (lambda p: p.__class__(p.request_id, p.tx_hex[:-20], p.input_indices, p.amounts),
+     "does not parse"),
+    (lambda p: p.__class__(p.request_id, p.tx_hex, (0, 7), p.amounts), "out of range"),
+    (lambda p: p.__class__(p.request_id, p.tx_hex, p.input_indices, p.amounts[:1]),
+     "amounts"),
+    (lambda p: p.__class__(p.request_id, p.tx_hex, p.input_indices, (60_000_000, 50_000_000)),
+     "per-peg-out limit"),
+], ids=["not-hex", "truncated", "index-out-of-range", "amounts-mismatch", "over-maximum"])
+def test_an_unusable_pegout_is_refused_with_its_reason(tmp_path: Path, make: Any,
+                                                       reason: str) -> None:
+    with pegout_node(tmp_path, bridge={"max_pegout_sat": 100_000_000, "broadcaster": {
+            "spool_path": str(tmp_path / "spool")}}) as (node, mock):
+        [reply] = initiate(node, [make(pegout("bad", seed=3))])
+        assert isinstance(reply, PegoutRejected), reply
+        assert reason in reply.reason, reply.reason
+        assert status(node, "bad").state == "unknown"
+        assert signature_requests(mock) == []
+
+
+@pytest.mark.parametrize("fault", ["too_few", "wrong_signature", "non_member", "partial",
+                                   "failed", "timeout"])
+def test_a_bad_answer_costs_one_attempt_and_the_next_is_broadcast(tmp_path: Path,
+                                                                  fault: str) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        mock.behave(signature_fault=fault, signature_fault_count=1)
+        request = pegout("retry", seed=4)
+        assert initiate(node, [request]) == [PegoutAccepted("retry")]
+        final = wait_pegout(node, "retry", "broadcast")
+        assert final.attempts == 2
+        verify_signed(final.signed_tx_hex, request, local_keys(), THRESHOLD)
+        assert signature_requests(mock) == ["retry/1", "retry/2"]
+        assert len(spool(node)) == 1
+
+
+def test_a_pegout_fails_when_its_retries_are_spent(tmp_path: Path) -> None:
+    with pegout_node(tmp_path, bridge={"signature_retries": 2, "broadcaster": {
+            "spool_path": str(tmp_path / "spool")}}) as (node, mock):
+        mock.behave(signature_fault="wrong_signature", signature_fault_count=None)
+        assert initiate(node, [pegout("doomed", seed=5)]) == [PegoutAccepted("doomed")]
+        final = wait_pegout(node, "doomed", "failed")
+        assert final.attempts == 3
+        assert final.error.startswith("no usable signatures after 3 attempts; last: "
+                                      "unusable signatures: "), final.error
+        assert signature_requests(mock) == ["doomed/1", "doomed/2", "doomed/3"]
+        assert spool(node) == []
+
+
+def test_a_timed_out_request_is_asked_again(tmp_path: Path) -> None:
+    fast = {"request_timeout_s": {"signature": 0.5, "pegin": 30, "status": 30}}
+    with pegout_node(tmp_path, governance=fast) as (node, mock):
+        mock.behave(silent=True)
+        assert initiate(node, [pegout("slow", seed=6)]) == [PegoutAccepted("slow")]
+        wait_until(lambda: signature_requests(mock)[:2] == ["slow/1", "slow/2"], timeout=30)
+        mock.behave(silent=False)
+        final = wait_pegout(node, "slow", "broadcast")
+        assert final.attempts >= 2
+        assert final.error is None
+        assert [f.split(":")[1].strip() for f in status_failures(node, "slow")][:1] == [
+            "governance did not answer in time"]
+        assert len(spool(node)) == 1
+
+
+def status_failures(node: Any, request_id: str) -> list[str]:
+    with sqlite3.connect(node.config.storage.path) as db:
+        [(failures,)] = db.execute("SELECT failures FROM pegouts WHERE request_id = ?",
+                                   (request_id,)).fetchall()
+    return json.loads(failures)
+
+
+def test_an_answer_given_twice_is_applied_once(tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        mock.behave(answer_twice=True)
+        requests = [pegout(f"twice-{i}", seed=10 + i) for i in range(3)]
+        initiate(node, requests)
+        for request in requests:
+            wait_pegout(node, request.request_id, "broadcast")
+        entries = spool(node)
+        assert len(entries) == 3 and len({txid for txid, _ in entries}) == 3
+
+
+def test_pegouts_survive_a_killed_bridge_while_governance_holds_the_answers(
+        tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        mock.behave(hold_signatures=True)
+        requests = [pegout(f"held-{i}", seed=20 + i) for i in range(20)]
+        assert initiate(node, requests) == [PegoutAccepted(r.request_id) for r in requests]
+        wait_until(lambda: len(signature_requests(mock)) == 20, timeout=30)
+        bridge_pid = status_pid(node, "bridge")
+        os.kill(bridge_pid, signal.SIGKILL)
+        wait_until(lambda: status_pid(node, "bridge") not in (None, bridge_pid), timeout=30)
+        mock.behave(hold_signatures=False)
+        mock.release()
+        for request in requests:
+            wait_pegout(node, request.request_id, "broadcast")
+        entries = spool(node)
+        assert len(entries) == 20 and len({txid for txid, _ in entries}) == 20
+        assert "loaded 20 peg-outs" in log_text(node.config)
+
+
+def status_pid(node: Any, name: str) -> int | None:
+    for actor in node.status().actors:
+        if actor.name == name and actor.state == "running":
+            return actor.pid
+    return None
+
+
+def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
+    with pegout_node(tmp_path, bridge={"min_pegin_confirmations": 6, "broadcaster": {
+            "spool_path": str(tmp_path / "spool")}}) as (node, mock):
+        good = NotifyPegin("in-1", "ab" * 32, 0, 50_000, "0x" + "12" * 20, 6)
+        few = NotifyPegin("in-2", "cd" * 32, 1, 50_000, "0x" + "12" * 20, 2)
+        bad_address = NotifyPegin("in-3", "ef" * 32, 1, 50_000, "0x12", 9)
+        # Refusals go back at once, acceptance after the commit: sort by id.
+        replies = sorted(initiate(node, [good, few, bad_address]), key=lambda r: r.request_id)
+        assert replies[0] == PeginAccepted("in-1")
+        assert isinstance(replies[1], PeginRejected) and "2" in replies[1].reason
+        assert "6" in replies[1].reason
+        assert isinstance(replies[2], PeginRejected) and "evm_address" in replies[2].reason
+        wait_until(lambda: [r["metadata"]["request_id"] for r in mock.record(NODE_ID).get(
+            NODE_ID, []) if payload_kind(r) == "pegin_notification"] == ["in-1"], timeout=30)
+        wait_until(lambda: acknowledged(node, "in-1"), timeout=30,
+                   message="governance's acknowledgement never recorded")
+        assert initiate(node, [good]) == [PeginAccepted("in-1")]
+
+
+def acknowledged(node: Any, request_id: str) -> bool:
+    with sqlite3.connect(node.config.storage.path) as db:
+        rows = db.execute("SELECT acknowledged FROM pegins WHERE request_id = ?",
+                          (request_id,)).fetchall()
+    return rows == [(1,)]
