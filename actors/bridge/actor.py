@@ -312,28 +312,36 @@ class BridgeActor(OwnerActor):
             return
         metrics.SIGNATURE_FAILURES.labels(reason=kind).inc()
         failures = (*record.failures, f"attempt {attempt}: {reason}")
-        now = time.time()
-        if attempt <= self.config.bridge.signature_retries:
-            record = transition(record, PegoutState.AWAITING_SIGNATURES, now,
-                                attempt=attempt + 1, failures=failures, error=reason)
+        if len(failures) <= self.config.bridge.signature_retries:
             metrics.PEGOUTS.labels(event="retried").inc()
             self.log.warning("peg-out %s attempt %d failed (%s); attempt %d follows",
                              record.request_id, attempt, reason, attempt + 1)
-
-            def retry() -> None:
-                if then is not None:
-                    then()
-                if delay_s > 0:
-                    self.wakeupAfter(delay_s, payload=_RequestDue((record.request_id,)))
-                else:
-                    self._request_signatures(self.pegouts[record.request_id])
-            self._persist(record, then=retry)
+            self._next_attempt(record, then=then, delay_s=delay_s, failures=failures,
+                               error=reason)
             return
-        record = transition(record, PegoutState.FAILED, now, failures=failures,
-                            error=f"no usable signatures after {attempt} attempts; last: {reason}")
+        record = transition(record, PegoutState.FAILED, time.time(), failures=failures,
+                            error=f"no usable signatures after {len(failures)} failed attempts;"
+                                  f" last: {reason}")
         metrics.PEGOUTS.labels(event="failed").inc()
         self.log.error("peg-out %s failed: %s", record.request_id, record.error)
         self._persist(record, then=then)
+
+    def _next_attempt(self, record: PegoutRecord, then: Any = None, delay_s: float = 0.0,
+                      **changes: Any) -> None:
+        """Ask governance again under a new id `<request_id>/<attempt + 1>`: the stream
+        drops an answer to an id it has already routed, so a request is never re-used
+        once its answer was handled."""
+        record = transition(record, PegoutState.AWAITING_SIGNATURES, time.time(),
+                            attempt=record.attempt + 1, **changes)
+
+        def request() -> None:
+            if then is not None:
+                then()
+            if delay_s > 0:
+                self.wakeupAfter(delay_s, payload=_RequestDue((record.request_id,)))
+            else:
+                self._request_signatures(self.pegouts[record.request_id])
+        self._persist(record, then=request)
 
     def receiveMsg_RequestTimedOut(self, message: RequestTimedOut, sender: Any) -> None:
         self._request_problem(message.request_id, "timeout", "governance did not answer in time")
@@ -475,9 +483,14 @@ class BridgeActor(OwnerActor):
                       message.threshold, sum(1 for m in message.members if m.active),
                       message.address, " (EMERGENCY HALT)" if message.halted else "")
         if was_halted and not message.halted:
-            self.log.info("emergency halt lifted: re-requesting and broadcasting open peg-outs")
+            # Answers that came during the halt were set aside (and confirmed to the
+            # stream): each open peg-out asks again, under a new attempt.
+            awaiting = [r for r in self.pegouts.values() if r.state == AWAITING]
+            self.log.info("emergency halt lifted: %d peg-outs ask for signatures again, "
+                          "signed ones are broadcast", len(awaiting))
             self._to_broadcast.extend(r for r, p in self.pegouts.items() if p.state == SIGNED)
-            self._queue_resends(pegins=False)
+            for record in awaiting:
+                self._next_attempt(record)
         self.send(sender, Handled(f"federation/{message.version}"))
 
     # -- re-sending -------------------------------------------------------------------

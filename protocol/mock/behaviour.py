@@ -84,7 +84,7 @@ def _signature_fault(name: str, value: Any) -> SignatureFault | None:
     if not isinstance(kind, str) or kind not in _FAULT_KINDS:
         shape = f"one of {', '.join(SignatureFaultKind)}, or null for no fault"
         raise InvalidBehaviourValue(name, shape, kind)
-    if count == UNTIL_CHANGED:
+    if integer_in(count, UNTIL_CHANGED, UNTIL_CHANGED):
         count = None
     if not (count is None or integer_in(count, 1, None)):
         shape = "an integer >= 1, or null (or -1) for every answer until changed"
@@ -194,7 +194,7 @@ def _with_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidRequestBody(
             ", ".join(f"{option!r} goes with {OPTIONS[option]!r}" for option in alone)
         )
-    values = {}
+    values: dict[str, Any] = {}
     for name, value in settings.items():
         if name in OPTIONS:
             continue

@@ -131,7 +131,7 @@ def test_a_pegout_fails_when_its_retries_are_spent(tmp_path: Path) -> None:
         assert initiate(node, [pegout("doomed", seed=5)]) == [PegoutAccepted("doomed")]
         final = wait_pegout(node, "doomed", "failed")
         assert final.attempts == 3
-        assert final.error.startswith("no usable signatures after 3 attempts; last: "
+        assert final.error.startswith("no usable signatures after 3 failed attempts; last: "
                                       "unusable signatures: "), final.error
         assert signature_requests(mock) == ["doomed/1", "doomed/2", "doomed/3"]
         assert spool(node) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from embit import ec
@@ -406,7 +407,8 @@ def signature_stream_request(request_id: str, node_id: str) -> pb.StreamRequest:
     )
 
 
-def queued(session: StreamSession) -> list[object]:
+def queued(session: StreamSession) -> list[Any]:
+    """What the session's writer would send next, taken off its queue."""
     items = []
     while not session._outbound.empty():
         items.append(session.next_outbound())
