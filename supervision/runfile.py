@@ -58,6 +58,9 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
+LEFTOVER_ROUNDS = 5
+
+
 def clear_leftovers(path: Path, *, config_source: str) -> list[int]:
     """End what a dead earlier run left; raise if that run is still alive."""
     record = read(path)
@@ -71,12 +74,18 @@ def clear_leftovers(path: Path, *, config_source: str) -> list[int]:
             f"(launcher pid {record.launcher_pid}): stop it with `kill -TERM "
             f"{record.launcher_pid}`, or set another actor_system.admin_port in {config_source}"
         )
-    leftovers = session_members(record.session_id) if record.session_id else []
+    ended = []
     if record.mock_pid and is_alive(record.mock_pid) and (
         "mock_governance" in _cmdline(record.mock_pid)
     ):
-        leftovers.append(record.mock_pid)
-    ended = kill_all(leftovers)
+        ended += kill_all([record.mock_pid])
+    # A supervisor of the dead run may restart a child it just saw exit while
+    # the others are being ended: look again until the session is empty.
+    for _ in range(LEFTOVER_ROUNDS):
+        leftovers = session_members(record.session_id) if record.session_id else []
+        if not leftovers:
+            break
+        ended += kill_all(leftovers)
     path.unlink(missing_ok=True)
     return ended
 

@@ -29,6 +29,7 @@ from actors.messages import (
 from tests.support.nodes import log_text
 from tests.support.pegouts import (
     THRESHOLD,
+    accepted,
     initiate,
     local_keys,
     pegout,
@@ -56,7 +57,7 @@ def signature_requests(mock: Any) -> list[str]:
 def test_pegouts_are_signed_verified_and_broadcast_once(tmp_path: Path) -> None:
     with pegout_node(tmp_path) as (node, mock):
         requests = [pegout(f"out-{i}", seed=i) for i in range(5)]
-        assert initiate(node, requests) == [PegoutAccepted(r.request_id) for r in requests]
+        assert initiate(node, requests) == accepted(requests)
         for request in requests:
             final = wait_pegout(node, request.request_id, "broadcast")
             assert final.signatures_collected == final.signatures_required == 2 * THRESHOLD
@@ -175,7 +176,7 @@ def test_pegouts_survive_a_killed_bridge_while_governance_holds_the_answers(
     with pegout_node(tmp_path) as (node, mock):
         mock.behave(hold_signatures=True)
         requests = [pegout(f"held-{i}", seed=20 + i) for i in range(20)]
-        assert initiate(node, requests) == [PegoutAccepted(r.request_id) for r in requests]
+        assert initiate(node, requests) == accepted(requests)
         wait_until(lambda: len(signature_requests(mock)) == 20, timeout=30)
         bridge_pid = status_pid(node, "bridge")
         os.kill(bridge_pid, signal.SIGKILL)
@@ -202,8 +203,7 @@ def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
         good = NotifyPegin("in-1", "ab" * 32, 0, 50_000, "0x" + "12" * 20, 6)
         few = NotifyPegin("in-2", "cd" * 32, 1, 50_000, "0x" + "12" * 20, 2)
         bad_address = NotifyPegin("in-3", "ef" * 32, 1, 50_000, "0x12", 9)
-        # Refusals go back at once, acceptance after the commit: sort by id.
-        replies = sorted(initiate(node, [good, few, bad_address]), key=lambda r: r.request_id)
+        replies = initiate(node, [good, few, bad_address])
         assert replies[0] == PeginAccepted("in-1")
         assert isinstance(replies[1], PeginRejected) and "2" in replies[1].reason
         assert "6" in replies[1].reason

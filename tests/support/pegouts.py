@@ -30,6 +30,7 @@ from actors.messages import (
     GetChainStatus,
     GetPegoutStatus,
     InitiatePegout,
+    PegoutAccepted,
     PegoutStatus,
 )
 from btc.federation import witness_script
@@ -88,10 +89,17 @@ def pegout(request_id: str, seed: int, *, script: bytes | None = None, n_inputs:
 
 
 def initiate(node: Any, messages: list[Any], timeout: float = 60) -> list[Any]:
+    """Tell the BridgeActor each message; the replies, sorted by request id (refusals come
+    back at once, acceptances after the commit, so arrival order says nothing)."""
     bridge = node.lookup("bridge")
     for message in messages:
         node.asys.tell(bridge, message)
-    return collect(node, len(messages), timeout)
+    return sorted(collect(node, len(messages), timeout), key=lambda reply: reply.request_id)
+
+
+def accepted(requests: list[InitiatePegout]) -> list[PegoutAccepted]:
+    return sorted((PegoutAccepted(r.request_id) for r in requests),
+                  key=lambda reply: reply.request_id)
 
 
 def status(node: Any, request_id: str) -> PegoutStatus:
