@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
@@ -113,17 +115,22 @@ class NodeActor(ActorTypeDispatcher):
         self.send(sender, _Peers(tuple(sorted(self.peers.items())), self.peers_version))
 
     def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
-        if self._coalescing is not None:  # a Batch inside a Batch: already coalescing
-            for item in message.items:
-                self.receiveMessage(item, sender)
-            return
         # What the items send (typically one `Handled` each) goes out as one Batch
         # per destination: a Thespian hop costs the same for one message or many,
         # and a thousand single sends from one receiveMessage get throttled.
-        self._coalescing = []
-        try:
+        with self.coalesced_sends():
             for item in message.items:
                 self.receiveMessage(item, sender)
+
+    @contextmanager
+    def coalesced_sends(self) -> Iterator[None]:
+        """Within the block, sends are gathered and go out as one Batch per destination."""
+        if self._coalescing is not None:  # nested: the outer block sends
+            yield
+            return
+        self._coalescing = []
+        try:
+            yield
         finally:
             coalesced, self._coalescing = self._coalescing, None
             for address, queued in coalesced:

@@ -92,7 +92,9 @@ class OwnerActor(NodeActor):
             self.receiveMessage(stashed, stashed_sender)
 
     def receiveMsg__Persisted(self, message: _Persisted, sender: Any) -> None:
-        self.store.persisted(message.seq)
+        # One commit may release thousands of replies and requests: batch them.
+        with self.coalesced_sends():
+            self.store.persisted(message.seq)
 
     def receiveMsg__PersistFailed(self, message: _PersistFailed, sender: Any) -> None:
         self.log.error("a write was not committed: %s", message.reason)

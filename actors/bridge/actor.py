@@ -476,6 +476,9 @@ class BridgeActor(OwnerActor):
     # -- federation -----------------------------------------------------------------
 
     def receiveMsg_FederationChanged(self, message: FederationChanged, sender: Any) -> None:
+        self.send(sender, Handled(f"federation/{message.version}"))
+        if self.federation is not None and message.version <= self.federation.version:
+            return  # announced again (after a restart), or overtaken by a newer version
         was_halted = self.federation is not None and self.federation.halted
         self._set_federation(Federation(message.version, message.members, message.threshold,
                                         halted=message.halted))
@@ -491,7 +494,6 @@ class BridgeActor(OwnerActor):
             self._to_broadcast.extend(r for r, p in self.pegouts.items() if p.state == SIGNED)
             for record in awaiting:
                 self._next_attempt(record)
-        self.send(sender, Handled(f"federation/{message.version}"))
 
     # -- re-sending -------------------------------------------------------------------
 

@@ -48,7 +48,9 @@ def governance_id(request_id: str, attempt: int) -> str:
 def split_governance_id(governance_request_id: str) -> tuple[str, int] | None:
     """(`request_id`, attempt) of `<request_id>/<attempt>`, or None for another shape."""
     request_id, slash, attempt = governance_request_id.rpartition("/")
-    if not slash or not request_id or not attempt.isdecimal():
+    # Exactly the digits `governance_id` writes: ASCII, no leading zero.
+    canonical = attempt.isascii() and attempt.isdecimal() and str(int(attempt)) == attempt
+    if not slash or not request_id or not canonical:
         return None
     return request_id, int(attempt)
 

@@ -205,8 +205,13 @@ class ChainActor(OwnerActor):
                          then=lambda: self.send(sender, Handled(update.request_id)))
 
     def _applied(self, records: list[FederationRecord]) -> None:
+        current = self.book.current
         for record in records:
             metrics.APPLIED.inc()
+            if current is not None and record.version < current.version:
+                self.log.info("federation version %d reached its height after version %d: "
+                              "on record only", record.version, current.version)
+                continue
             self.log.info("federation version %d in force%s", record.version,
                           " (emergency halt)" if record.update_type == "emergency_halt" else "")
         self._announce()
@@ -231,6 +236,9 @@ class ChainActor(OwnerActor):
         metrics.PEGOUTS_COMPLETED.inc()
         self.log.debug("peg-out %s broadcast as %s", message.request_id, message.txid)
         self.send(sender, Handled(message.request_id))
+
+    def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
+        pass  # the BridgeActor confirming a FederationChanged
 
     def receiveMsg_GetChainStatus(self, message: GetChainStatus, sender: Any) -> None:
         self.send(sender, self._status())

@@ -9,6 +9,7 @@ are checked here with python-bitcoinlib and coincurve, which the node's code
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from bitcoin.core.script import (
 )
 
 from actors.messages import (
+    Batch,
     ChainStatus,
     GetChainStatus,
     GetPegoutStatus,
@@ -38,7 +40,7 @@ from btc.testing import make_unsigned_pegout
 from protocol.mock.federation import federation_keys
 from tests.support.mock import MockGovernance, start_mock_governance
 from tests.support.nodes import running_node
-from tests.support.stream import collect, governance_section
+from tests.support.stream import governance_section
 from tests.support.waiting import wait_until
 
 SEED = "pegout-tests"
@@ -94,7 +96,41 @@ def initiate(node: Any, messages: list[Any], timeout: float = 60) -> list[Any]:
     bridge = node.lookup("bridge")
     for message in messages:
         node.asys.tell(bridge, message)
-    return sorted(collect(node, len(messages), timeout), key=lambda reply: reply.request_id)
+    return gather_replies(node, len(messages), timeout)
+
+
+def initiate_many(node: Any, messages: list[Any], *, batch: int = 250,
+                  timeout: float = 120) -> list[Any]:
+    """Like `initiate`, for thousands: Batches of `batch` requests, one Thespian send each."""
+    bridge = node.lookup("bridge")
+    for start in range(0, len(messages), batch):
+        node.asys.tell(bridge, Batch(tuple(messages[start:start + batch])))
+    return gather_replies(node, len(messages), timeout)
+
+
+def gather_replies(node: Any, count: int, timeout: float) -> list[Any]:
+    """The next `count` replies to this ActorSystem handle, Batches flattened (the bridge
+    batches the replies one commit releases), sorted by request id."""
+    replies: list[Any] = []
+
+    def got_all() -> bool:
+        reply = node.listen(0.5)
+        if isinstance(reply, Batch):
+            replies.extend(reply.items)
+        elif reply is not None:
+            replies.append(reply)
+        return len(replies) >= count
+
+    wait_until(got_all, timeout=timeout, interval=0,
+               message=lambda: f"{len(replies)} of {count} replies")
+    return sorted(replies, key=lambda reply: reply.request_id)
+
+
+def broadcast_ids(node: Any) -> list[str]:
+    """Request ids of the peg-outs in state `broadcast`, from the database (read-only)."""
+    with sqlite3.connect(f"file:{node.config.storage.path}?mode=ro", uri=True) as db:
+        return [row[0] for row in db.execute(
+            "SELECT request_id FROM pegouts WHERE state = 'broadcast' ORDER BY request_id")]
 
 
 def accepted(requests: list[InitiatePegout]) -> list[PegoutAccepted]:

@@ -1,0 +1,267 @@
+"""DurableStore: writes coalesce into one `_Persist`, callbacks wait for the commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.messages import _Persist
+from actors.storage.client import DurableStore
+
+OWNER = "bridge"
+STORAGE = "storage-1"
+REPLACEMENT = "storage-2"
+
+
+class FakeSend:
+    """Records every (address, message) the store sends, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, Any]] = []
+
+    def __call__(self, address: Any, message: Any) -> None:
+        self.sent.append((address, message))
+
+    @property
+    def messages(self) -> list[_Persist]:
+        return [message for _, message in self.sent]
+
+
+class Journal:
+    """Collects which callbacks ran, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def then(self, name: str) -> Any:
+        return lambda: self.events.append(name)
+
+    def otherwise(self, name: str) -> Any:
+        return lambda reason: self.events.append(f"{name}: {reason}")
+
+
+def store_with_fake_send() -> tuple[DurableStore, FakeSend]:
+    send = FakeSend()
+    return DurableStore(OWNER, send), send
+
+
+def test_writes_before_a_flush_go_out_as_one_persist_with_every_record_in_order() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a", "b"])
+    store.write(["c"])
+    store.write(["d", "e"])
+    store.flush(STORAGE)
+    assert send.sent == [(STORAGE, _Persist(OWNER, 1, ("a", "b", "c", "d", "e")))]
+
+
+def test_each_flush_gets_the_next_sequence_number() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"])
+    store.flush(STORAGE)
+    store.write(["b"])
+    store.flush(STORAGE)
+    assert [message.seq for message in send.messages] == [1, 2]
+
+
+def test_a_flush_with_nothing_open_sends_nothing() -> None:
+    store, send = store_with_fake_send()
+    store.flush(STORAGE)
+    store.write(["a"])
+    store.flush(STORAGE)
+    store.flush(STORAGE)
+    assert len(send.sent) == 1
+
+
+def test_then_callbacks_wait_for_the_commit_and_run_in_write_order() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("first"))
+    store.write(["b"])
+    store.write(["c"], then=journal.then("third"))
+    store.flush(STORAGE)
+    assert journal.events == []
+    store.persisted(1)
+    assert journal.events == ["first", "third"]
+
+
+def test_a_second_persisted_for_the_same_seq_runs_no_callback_again() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.flush(STORAGE)
+    store.persisted(1)
+    store.persisted(1)
+    assert journal.events == ["a"]
+
+
+def test_persisted_runs_only_the_callbacks_of_its_own_batch() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.flush(STORAGE)
+    store.write(["b"], then=journal.then("b"))
+    store.flush(STORAGE)
+    store.persisted(2)
+    assert journal.events == ["b"]
+    store.persisted(1)
+    assert journal.events == ["b", "a"]
+
+
+def test_persisted_for_an_unknown_seq_is_ignored() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.flush(STORAGE)
+    store.persisted(7)
+    assert journal.events == [] and len(store) == 1
+
+
+def test_a_flush_while_storage_is_unknown_sends_nothing_and_keeps_the_writes() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"])
+    store.write(["b"])
+    store.flush(None)
+    assert send.sent == [] and len(store) == 2
+    store.flush(STORAGE)
+    assert send.sent == [(STORAGE, _Persist(OWNER, 1, ("a", "b")))]
+
+
+def test_resend_sends_every_write_in_flight_again_with_its_original_seq() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"])
+    store.flush(STORAGE)
+    store.write(["b", "c"])
+    store.flush(STORAGE)
+    store.write(["d"])
+    store.flush(STORAGE)
+    store.persisted(2)
+    send.sent.clear()
+    assert store.resend(REPLACEMENT) == 2
+    assert send.sent == [
+        (REPLACEMENT, _Persist(OWNER, 1, ("a",))),
+        (REPLACEMENT, _Persist(OWNER, 3, ("d",))),
+    ]
+
+
+def test_resend_leaves_open_writes_for_the_next_flush() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"])
+    assert store.resend(REPLACEMENT) == 0
+    assert send.sent == [] and len(store) == 1
+
+
+def test_a_resent_write_runs_its_callback_once_whichever_storage_answers_first() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.flush(STORAGE)
+    store.resend(REPLACEMENT)
+    store.persisted(1)
+    store.persisted(1)
+    assert journal.events == ["a"]
+
+
+def test_failed_calls_otherwise_and_keeps_the_writes_without_one_for_retry() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"), otherwise=journal.otherwise("a"))
+    store.write(["b"], then=journal.then("b"))
+    store.flush(STORAGE)
+    assert store.failed(1, "disk full") is True
+    assert journal.events == ["a: disk full"]
+    assert len(store) == 1
+
+
+def test_failed_answers_false_when_every_write_had_an_otherwise() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], otherwise=journal.otherwise("a"))
+    store.flush(STORAGE)
+    assert store.failed(1, "disk full") is False
+    assert len(store) == 0
+
+
+def test_failed_for_an_unknown_or_committed_seq_changes_nothing() -> None:
+    store, _ = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"), otherwise=journal.otherwise("a"))
+    store.flush(STORAGE)
+    store.persisted(1)
+    assert store.failed(1, "late") is False
+    assert journal.events == ["a"] and len(store) == 0
+
+
+def test_retry_sends_the_failed_writes_before_newer_open_writes() -> None:
+    store, send = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.write(["b"], otherwise=journal.otherwise("b"))
+    store.write(["c"], then=journal.then("c"))
+    store.flush(STORAGE)
+    store.failed(1, "disk full")
+    store.write(["d"], then=journal.then("d"))
+    send.sent.clear()
+    store.retry(STORAGE)
+    assert send.sent == [(STORAGE, _Persist(OWNER, 2, ("a", "c", "d")))]
+    store.persisted(2)
+    assert journal.events == ["b: disk full", "a", "c", "d"]
+    assert len(store) == 0
+
+
+def test_retry_while_storage_is_unknown_keeps_the_failed_writes() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"])
+    store.flush(STORAGE)
+    store.failed(1, "disk full")
+    send.sent.clear()
+    store.retry(None)
+    assert send.sent == [] and len(store) == 1
+    store.flush(STORAGE)
+    assert send.sent == [(STORAGE, _Persist(OWNER, 2, ("a",)))]
+
+
+def test_len_counts_open_in_flight_and_failed_writes() -> None:
+    store, _ = store_with_fake_send()
+    assert len(store) == 0
+    store.write(["a"])
+    store.write(["b", "c"])
+    store.flush(STORAGE)
+    store.write(["d"])
+    store.flush(STORAGE)
+    store.failed(2, "disk full")
+    store.write(["e"])
+    # a and b+c in flight (two writes), d failed, e open: records do not count, writes do.
+    assert len(store) == 4
+    store.persisted(1)
+    assert len(store) == 2
+
+
+def test_an_empty_write_with_a_callback_runs_it_after_the_commit_of_its_batch() -> None:
+    store, send = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"])
+    store.write([], then=journal.then("empty"))
+    store.write(["b"])
+    store.flush(STORAGE)
+    assert send.messages == [_Persist(OWNER, 1, ("a", "b"))]
+    assert journal.events == []
+    store.persisted(1)
+    assert journal.events == ["empty"]
+
+
+def test_an_empty_write_alone_is_still_sent_so_its_callback_can_run() -> None:
+    store, send = store_with_fake_send()
+    journal = Journal()
+    store.write([], then=journal.then("empty"))
+    store.flush(STORAGE)
+    assert send.messages == [_Persist(OWNER, 1, ())]
+    store.persisted(1)
+    assert journal.events == ["empty"]
+
+
+def test_a_callback_that_writes_again_opens_a_new_batch() -> None:
+    store, send = store_with_fake_send()
+    store.write(["a"], then=lambda: store.write(["follow-up"]))
+    store.flush(STORAGE)
+    store.persisted(1)
+    store.flush(STORAGE)
+    assert send.messages[-1] == _Persist(OWNER, 2, ("follow-up",))
