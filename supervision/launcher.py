@@ -19,15 +19,8 @@ from pathlib import Path
 from types import FrameType
 
 from supervision.config import ConfigError, NodeConfig, default_config_path, load_config
+from supervision.exits import EXIT_CONFIG, EXIT_FAILED, LauncherError
 from supervision.rundir import prepare_metrics_dir, run_paths
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-
-
-class LauncherError(Exception):
-    """The node cannot start or keep running; the message tells the operator why."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -14,13 +14,14 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
+from actors.bridge.broadcast import BroadcastError, make_broadcaster
 from actors.messages import _GivingUp
 from actors.storage.database import Database
 from actors.storage.errors import StorageError
 from supervision import runfile
 from supervision.config import NodeConfig
+from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
-from supervision.launcher import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.node import Node, NodeStartError
 from supervision.policy import Decision, ExitReason, decide
 from supervision.processes import is_alive, kill_all, kill_now, listening_pid, session_members
@@ -62,6 +63,7 @@ class NodeRun:
         except runfile.RunConflictError as exc:
             raise LauncherError(str(exc)) from exc
         self._check_storage()
+        self._check_broadcaster()
         self._record()
         if self.config.governance.mock.enabled:
             self._start_mock()
@@ -102,6 +104,18 @@ class NodeRun:
             Database.open(storage.path, max_size_mb=storage.max_size_mb).close()
         except StorageError as exc:
             raise LauncherError(str(exc)) from exc
+
+    def _check_broadcaster(self) -> None:
+        """Build the broadcaster once before the BridgeActor does: a credential variable
+        that is not set, or a spool that cannot be opened, stops the start with the
+        reason rather than a BridgeActor failing to start again and again."""
+        try:
+            broadcaster = make_broadcaster(self.config.bridge.broadcaster)
+        except BroadcastError as exc:
+            raise LauncherError(f"bridge.broadcaster: {exc}") from exc
+        close = getattr(broadcaster, "close", None)
+        if close is not None:
+            close()  # releases the spool's lock for the BridgeActor
 
     def _start_mock(self) -> None:
         mock = self.config.governance.mock

@@ -1,9 +1,10 @@
-"""What the node does with a database it cannot trust or cannot write: it says so precisely.
+"""What the node does with a database it cannot trust or cannot write, or a broadcaster it
+cannot build: it says so precisely.
 
-A corrupt file or a schema from a newer node stops `scripts/start` before any
-actor starts; a full database (a `storage.max_size_mb` quota, which SQLite
-enforces like a full disk) refuses new peg-outs with the reason and keeps
-what was committed.
+A corrupt file, a schema from a newer node or a missing RPC credential stops
+`scripts/start` before any actor starts; a full database (a
+`storage.max_size_mb` quota, which SQLite enforces like a full disk) refuses
+new peg-outs with the reason and keeps what was committed.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ def database_path(config_path: Path) -> Path:
 def start_fails(config_path: Path, tmp_path: Path) -> str:
     launched = launch(config_path, tmp_path / "start.out")
     code = launched.process.wait(timeout=60)
-    assert code != 0, launched.text()
-    assert "ready:" not in launched.text()
-    return launched.text()
+    assert code == 1, launched.text()
+    text = launched.text()
+    assert "ready:" not in text
+    assert "Traceback" not in text, text  # one line for the operator, not a stack
+    return text
 
 
 def test_a_corrupt_database_stops_the_start_with_its_path(config_path: Path,
@@ -52,6 +55,17 @@ def test_a_database_from_a_newer_node_stops_the_start(config_path: Path,
     text = start_fails(config_path, tmp_path)
     assert f"storage {path}: schema version {LATEST + 7} is newer than this node's {LATEST}" \
         in text
+
+
+def test_a_missing_rpc_credential_variable_stops_the_start(config_path: Path,
+                                                           tmp_path: Path) -> None:
+    document = yaml.safe_load(config_path.read_text())
+    document["bridge"] = {"broadcaster": {
+        "kind": "bitcoin_rpc", "rpc_url": "http://127.0.0.1:1",
+        "rpc_user_env": "ALYS_UNSET_RPC_USER", "rpc_password_env": "ALYS_UNSET_RPC_PASSWORD"}}
+    config_path.write_text(yaml.safe_dump(document))
+    text = start_fails(config_path, tmp_path)
+    assert "bridge.broadcaster: " in text and "ALYS_UNSET_RPC_USER" in text
 
 
 def test_a_full_database_refuses_new_pegouts_and_keeps_the_committed_ones(
