@@ -1,136 +1,273 @@
-"""Load for a chaos run: signature requests through the StreamActor, owned as the bridge would.
+"""Load for a chaos run: peg-outs through the BridgeActor, judged from the spool file.
 
-The driver sends `RequestSignatures` at a fixed rate through the ActorSystem
-API. It owns what it sent, as the BridgeActor owns peg-outs: when the
-StreamActor died (it forgot its outbox and pending requests), whatever
-governance has not recorded once the dead actor's writes have settled is
-sent again, with the same id. Lost and duplicated are computed from the
-mock governance server's record, never from the node's own counters:
+The driver sends `InitiatePegout` at a fixed rate through the ActorSystem
+API: valid unsigned transactions for the node's own federation (the mock
+governance server's, from `governance.mock`), each with its own seed, so each
+with its own txid, known before it is sent. The bridge owns a peg-out once it
+has answered `PegoutAccepted` (it stored it first); until then the driver owns
+it, and sends it again, same request id and same content, when its ask got no
+answer (the bridge accepts the same request again, idempotently).
 
-- lost: sent and never recorded by governance;
-- duplicated: recorded more than once by governance.
+The outcome is judged from outside the node's counters:
+
+- lost: accepted, and its txid is not in the spool file at the end of the drain;
+- duplicated: a txid of the spool with more than one line, one of them new;
+- governance's record (informational): the signature requests the node made
+  for this run's peg-outs (`<request_id>/<attempt>`), and the ids it made more
+  than once, as it does after a StreamActor restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from actors.messages import RequestQueued, RequestRejected, RequestSignatures
-from protocol.mock.control_client import MockControlClient
+from actors.bridge.broadcast import read_spool
+from actors.messages import Batch, InitiatePegout, PegoutAccepted, PegoutRejected
+from btc.federation import witness_script
+from btc.pegout import parse_pegout
+from btc.testing import make_unsigned_pegout
+from protocol.mock.control_client import ControlRequestFailed, MockControlClient
+from protocol.mock.federation import federation_keys
+from supervision.config import NodeConfig
 
-SETTLE_S = 1.0  # after a StreamActor died, what it had written reaches governance or is gone
+# Short: an unanswered ask may still have arrived (its answer comes late and
+# still counts), and a long wait would stall the fault loop's recovery timing.
 ASK_TIMEOUT_S = 0.2
+LOOKUP_TIMEOUT_S = 0.5
+# A dead or hung BridgeActor would make every ask wait; pause, and catch up later.
 PAUSE_AFTER_SILENCE_S = 0.5
-RESEND_PER_TICK = 100
+# A late answer usually follows within a commit or two; only after this long
+# without one is the peg-out taken as unseen by the bridge and sent again.
+RESEND_AFTER_S = 2.0
+# The fault loop calls `tick` while it times a recovery: keep each call short.
+TICK_BUDGET_S = 0.05
+SPOOL_POLL_S = 0.5
+# Peg-outs in one ask at most: after a pause the backlog goes in slices, so a
+# tick stays short and the reply within the ask's timeout.
+MAX_BATCH = 100
+REPLIES = (PegoutAccepted, PegoutRejected, Batch)
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    sent: int
-    completed: int
+    sent: int  # distinct peg-outs sent at least once
+    accepted: int
+    rejected: int
+    rejections: dict[str, int]  # reason -> peg-outs
+    unanswered: int  # never answered, not even after re-sends: the bridge never took them
+    completed: int  # accepted and in the spool
+    broadcast: int  # this run's txids in the spool, accepted or not
     lost: int
     duplicated: int
     resent: int
+    governance_requests: int | None  # None: the mock's record could not be read
+    governance_repeats: int | None
+    lost_ids: list[str]  # the first few, to look them up in the log
 
 
-class SignatureLoad:
-    """Sends at a fixed rate; after a StreamActor restart, re-sends what governance lacks.
+@dataclass
+class _Pegout:
+    message: InitiatePegout
+    txid: str
+    last_sent_at: float = 0.0
 
-    Requests go by `ask` (answered `RequestQueued`), never by `tell`: an
-    external `tell` to the address of an actor that just died blocks for
-    about 35 s while Thespian retries, where an `ask` returns None at once.
+
+class PegoutFactory:
+    """Unsigned peg-outs the node's federation can sign: the mock's keys, as in local mode."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        mock = config.governance.mock
+        keys = federation_keys(mock.federation_seed, mock.federation_size)
+        self.script = witness_script(keys, mock.federation_threshold)
+        self.network = config.chain.network
+
+    def make(self, request_id: str) -> _Pegout:
+        # The seed comes from the request id, which names the run: no two peg-outs
+        # of this or an earlier run on the same spool share a txid.
+        seed = int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big")
+        tx_hex, indices, amounts = make_unsigned_pegout(self.script, seed=seed,
+                                                        network=self.network)
+        txid = parse_pegout(tx_hex, indices, amounts, max_pegout_sat=sum(amounts)).txid
+        return _Pegout(InitiatePegout(request_id, tx_hex, indices, amounts), txid)
+
+
+class PegoutLoad:
+    """Sends peg-outs at a fixed rate; re-sends the ones whose ask was not answered.
+
+    Peg-outs go by `ask` (answered `PegoutAccepted`/`PegoutRejected`), never
+    by `tell`: an external `tell` to the address of an actor that just died
+    blocks for about 35 s while Thespian retries, where an `ask` returns None
+    at once.
     """
 
-    def __init__(self, node: Any, mock: MockControlClient, *, node_id: str, run_id: str,
+    def __init__(self, node: Any, mock: MockControlClient, config: NodeConfig, *, run_id: str,
                  rate_per_s: float) -> None:
         self.node = node
         self.mock = mock
-        self.node_id = node_id
-        self.run_id = run_id
+        self.node_id = config.node.id
+        self.spool_path = config.bridge.broadcaster.spool_path
+        self.prefix = f"chaos-{run_id}-"
+        self.factory = PegoutFactory(config)
         self.interval_s = 1.0 / rate_per_s if rate_per_s > 0 else float("inf")
-        self.sent_at: dict[str, float] = {}
+        self.pegouts: dict[str, _Pegout] = {}
+        self.unanswered: dict[str, _Pegout] = {}  # insertion order: oldest send first
+        self.accepted: set[str] = set()
+        self.rejected: dict[str, str] = {}
         self.resent = 0
-        self.next_at = time.monotonic()
-        self.stream: Any = None
-        self.stream_lost_at: float | None = None  # a restart whose losses are not yet made up
+        self.bridge: Any = None
         self.paused_until = 0.0
+        # What the spool held before: a txid that was there twice already is no
+        # duplicate of this run's making.
+        self.spool_before = self.spooled()
+        self.next_at = time.monotonic()
 
-    def request(self, request_id: str) -> RequestSignatures:
-        return RequestSignatures(request_id=request_id, tx_hex="00" * 100, input_indices=(0, 1),
-                                 amounts=(10_000, 20_000), tx_type="pegout",
-                                 required_signatures=2)
-
-    def _send(self, request_id: str) -> bool:
-        if self.stream is None:
-            self.stream = self.node.lookup("stream", timeout_s=1.0)
-        # A short wait: an unanswered request may still have arrived (the record decides),
-        # and a long one would stall the fault loop's recovery timing.
-        reply = self.node.ask(self.stream, self.request(request_id), ASK_TIMEOUT_S,
-                              expect=(RequestQueued, RequestRejected)) if self.stream else None
-        self.node.unsolicited.clear()  # answers for earlier requests; the record is what counts
-        if reply is None:
-            self.stream = None
-            self.stream_lost_at = self.stream_lost_at or time.monotonic()
-            # A hung StreamActor would make every ask wait; pause and catch up later.
-            self.paused_until = time.monotonic() + PAUSE_AFTER_SILENCE_S
-            return False
-        return True
+    # -- sending ----------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Send what is due; once a lost StreamActor's writes have settled, make up for them."""
+        """Send what is due, then what went unanswered long enough ago, within a budget."""
+        self._take_unsolicited()
         now = time.monotonic()
         if now < self.paused_until:
             return
-        while self.next_at <= now:
-            request_id = f"chaos-{self.run_id}-{len(self.sent_at)}"
+        budget_end = now + TICK_BUDGET_S
+        while time.monotonic() < budget_end:
+            batch = self._due(now)
+            if not batch or not self._send(batch):
+                return
+
+    def _due(self, now: float) -> list[_Pegout]:
+        """New peg-outs whose time has come, then the oldest unanswered ones, up to a batch."""
+        batch = []
+        while self.next_at <= now and len(batch) < MAX_BATCH:
+            pegout = self.factory.make(f"{self.prefix}{len(self.pegouts)}")
+            self.pegouts[pegout.message.request_id] = pegout
             self.next_at += self.interval_s
-            # Sent or not (an unanswered ask may still have arrived): governance's
-            # record decides, after the settle time, what goes again.
-            self.sent_at[request_id] = now
-            if not self._send(request_id):
+            batch.append(pegout)
+        for pegout in self.unanswered.values():  # oldest send first
+            if len(batch) >= MAX_BATCH or now - pegout.last_sent_at < RESEND_AFTER_S:
                 break
-        if self.stream_lost_at is not None and now - self.stream_lost_at >= SETTLE_S:
-            self.resend_missing(sent_before=self.stream_lost_at)
+            batch.append(pegout)
+        return batch
 
-    def recorded(self) -> Counter[str]:
-        requests = self.mock.record(self.node_id).get(self.node_id, [])
-        return Counter(r["metadata"]["request_id"] for r in requests
-                       if "signature_request" in r
-                       and r["metadata"]["request_id"].startswith(f"chaos-{self.run_id}-"))
+    def _send(self, batch: list[_Pegout]) -> bool:
+        """Ask the bridge; True if it answered (this ask, or a late answer to an earlier one).
 
-    def resend_missing(self, *, sent_before: float) -> int:
-        """Re-send (same ids) what a dead StreamActor took with it."""
-        recorded = self.recorded()
-        missing = [rid for rid, at in self.sent_at.items()
-                   if rid not in recorded and at <= sent_before]
-        for request_id in missing[:RESEND_PER_TICK]:  # a slice a tick: faults keep their pace
-            if not self._send(request_id):
-                return 0  # gone again: the next settle covers these too
-        resent = min(len(missing), RESEND_PER_TICK)
-        self.resent += resent
-        if resent == len(missing):
-            self.stream_lost_at = None
-        return resent
+        What is due goes in one ask, as a `Batch` if more than one: one round
+        trip and one commit for all of them, where one ask each would wait for
+        a commit each and fall behind the rate.
+        """
+        if self.bridge is None:
+            self.bridge = self.node.lookup("bridge", timeout_s=LOOKUP_TIMEOUT_S)
+        sent_at = time.monotonic()
+        for pegout in batch:
+            rid = pegout.message.request_id
+            self.resent += 1 if pegout.last_sent_at else 0
+            pegout.last_sent_at = sent_at
+            self.unanswered[rid] = self.unanswered.pop(rid, pegout)  # to the back: newest
+        ids = [pegout.message.request_id for pegout in batch]
+        if self.bridge is not None:
+            message = batch[0].message if len(batch) == 1 else Batch(
+                tuple(pegout.message for pegout in batch))
+            reply = self.node.ask(self.bridge, message, ASK_TIMEOUT_S, expect=REPLIES)
+            # The first reply may be a late one for earlier peg-outs: it counts, and
+            # the wait for this batch's goes on.
+            while reply is not None:
+                self._take(reply)
+                if not any(rid in self.unanswered for rid in ids):
+                    return True
+                remaining = sent_at + ASK_TIMEOUT_S - time.monotonic()
+                reply = self.node.listen(remaining) if remaining > 0 else None
+            if not all(rid in self.unanswered for rid in ids):
+                return True  # alive, only slow with the rest: their answers may come late
+        self.bridge = None  # dead, hung or busy: look it up again after the pause
+        self.paused_until = time.monotonic() + PAUSE_AFTER_SILENCE_S
+        return False
+
+    # -- answers ----------------------------------------------------------------------
+
+    def _take(self, message: Any) -> None:
+        if isinstance(message, Batch):  # one commit released several answers to us
+            for item in message.items:
+                self._take(item)
+        elif isinstance(message, PegoutAccepted | PegoutRejected):
+            rid = message.request_id
+            if rid not in self.pegouts:
+                return
+            self.unanswered.pop(rid, None)
+            if isinstance(message, PegoutAccepted):
+                self.accepted.add(rid)
+            else:
+                self.rejected[rid] = message.reason
+        # Anything else is a late answer to the fault loop's asks (Pong, ActorRef): not ours.
+
+    def _take_unsolicited(self) -> None:
+        """Answers that came in while someone else asked (the fault loop's pings) count."""
+        while self.node.unsolicited:
+            self._take(self.node.unsolicited.popleft())
+
+    def _listen(self, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while (remaining := until - time.monotonic()) > 0:
+            reply = self.node.listen(remaining)
+            if reply is None:
+                return
+            self._take(reply)
+
+    # -- judging ----------------------------------------------------------------------
+
+    def spooled(self) -> Counter[str]:
+        try:
+            return Counter(entry.txid for entry in read_spool(self.spool_path))
+        except FileNotFoundError:
+            return Counter()  # nothing broadcast yet on a fresh node
+
+    def _all_in(self, spooled: Counter[str]) -> bool:
+        return not self.unanswered and all(self.pegouts[rid].txid in spooled
+                                           for rid in self.accepted)
+
+    def governance(self) -> tuple[int, int] | None:
+        """Signature requests recorded for this run's peg-outs, and ids recorded twice or more."""
+        try:
+            requests = self.mock.record(self.node_id).get(self.node_id, [])
+        except (OSError, ControlRequestFailed):
+            return None  # informational only: a run is judged by the spool
+        ids = Counter(r["metadata"]["request_id"] for r in requests
+                      if "signature_request" in r
+                      and r["metadata"]["request_id"].startswith(self.prefix))
+        return sum(ids.values()), sum(1 for n in ids.values() if n > 1)
 
     def drain(self, timeout_s: float) -> LoadResult:
-        """Stop sending new requests; wait until governance has them all, then count."""
+        """Stop new peg-outs; wait until each is answered and each accepted one is spooled."""
         self.next_at = float("inf")
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.tick()
-            recorded = self.recorded()
-            if all(rid in recorded for rid in self.sent_at):
+        while True:
+            self.tick()  # re-sends what is still unanswered
+            spooled = self.spooled()
+            if self._all_in(spooled) or time.monotonic() >= deadline:
                 break
-            if self.stream_lost_at is None:
-                # Missing without a known loss: look again once they had time to settle.
-                self.stream_lost_at = time.monotonic()
-            time.sleep(0.5)
-        recorded = self.recorded()
-        completed = sum(1 for rid in self.sent_at if rid in recorded)
-        return LoadResult(sent=len(self.sent_at), completed=completed,
-                          lost=len(self.sent_at) - completed,
-                          duplicated=sum(1 for n in recorded.values() if n > 1),
-                          resent=self.resent)
+            self._listen(SPOOL_POLL_S)
+        self._take_unsolicited()
+        return self.result(self.spooled())
+
+    def result(self, spooled: Counter[str]) -> LoadResult:
+        txid_of = {rid: p.txid for rid, p in self.pegouts.items()}
+        lost = sorted((rid for rid in self.accepted if txid_of[rid] not in spooled),
+                      key=lambda rid: int(rid.rsplit("-", 1)[1]))
+        duplicated = sum(1 for txid, n in spooled.items()
+                         if n > 1 and n > self.spool_before.get(txid, 0))
+        governance = self.governance()
+        return LoadResult(
+            sent=len(self.pegouts), accepted=len(self.accepted), rejected=len(self.rejected),
+            rejections=dict(Counter(self.rejected.values()).most_common()),
+            unanswered=len(self.unanswered),
+            completed=len(self.accepted) - len(lost),
+            broadcast=sum(1 for txid in txid_of.values() if txid in spooled),
+            lost=len(lost), duplicated=duplicated, resent=self.resent,
+            governance_requests=governance[0] if governance else None,
+            governance_repeats=governance[1] if governance else None,
+            lost_ids=lost[:20],
+        )

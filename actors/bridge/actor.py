@@ -110,6 +110,10 @@ class BridgeActor(OwnerActor):
         self._resend_armed = False
         self._broadcast_armed = False
         self.broadcaster: Any = None
+        self.awaiting = 0  # peg-outs awaiting signatures, for the gauge
+        # PegoutCompleted notices the ChainActor has not confirmed yet: sent again to a
+        # restarted chain. Kept in memory only: the chain's use of them is a count.
+        self._completions: dict[str, str] = {}
 
     def on_start(self, start: _Start) -> None:
         self.broadcaster = make_broadcaster(self.config.bridge.broadcaster)
@@ -135,6 +139,7 @@ class BridgeActor(OwnerActor):
         self.log.info("loaded %d peg-outs (%s) and %d peg-ins; federation version %s",
                       len(self.pegouts), counts, len(self.pegins),
                       self.federation.version if self.federation else "none")
+        self.awaiting = sum(1 for r in self.pegouts.values() if r.state == AWAITING)
         self._to_broadcast.extend(r for r, p in self.pegouts.items() if p.state == SIGNED)
         self._queue_resends()
 
@@ -151,12 +156,19 @@ class BridgeActor(OwnerActor):
     def on_peer_changed(self, name: str, address: Any) -> None:
         if name == "stream" and self.loaded:
             self._queue_resends()
+        if name == "chain" and self._completions:
+            self.send(address, Batch(tuple(PegoutCompleted(rid, txid)
+                                           for rid, txid in self._completions.items())))
 
     def after_messages(self) -> None:
         if self._to_broadcast:
             self._broadcast_signed()
+        metrics.AWAITING.set(self.awaiting)
 
     def _persist(self, record: PegoutRecord, then: Any = None, otherwise: Any = None) -> None:
+        previous = self.pegouts.get(record.request_id)
+        self.awaiting += ((record.state == AWAITING)
+                          - (previous is not None and previous.state == AWAITING))
         self.pegouts[record.request_id] = record
         self.store.write([record], then=then, otherwise=otherwise)
 
@@ -207,6 +219,7 @@ class BridgeActor(OwnerActor):
             if self.pegouts.get(rid) is record:
                 del self.pegouts[rid]
                 self._parsed.pop(rid, None)
+                self.awaiting -= 1
             self._refuse(sender, rid, "storage", f"not stored: {reason}")
 
         self._persist(record, then=accepted, otherwise=not_stored)
@@ -367,6 +380,9 @@ class BridgeActor(OwnerActor):
         if target is not None:
             self._attempt_failed(target[0], target[1], kind, reason, delay_s=delay_s)
 
+    def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
+        self._completions.pop(message.request_id, None)  # the chain has the PegoutCompleted
+
     def receiveMsg_RequestQueued(self, message: RequestQueued, sender: Any) -> None:
         pass  # the stream has it; the answer comes as ApplySignatures or Delivered
 
@@ -416,6 +432,7 @@ class BridgeActor(OwnerActor):
     def _completed(self, record: PegoutRecord) -> Any:
         def committed() -> None:
             self.log.info("peg-out %s broadcast: txid %s", record.request_id, record.txid)
+            self._completions[record.request_id] = record.txid or ""
             chain = self.peers.get("chain")
             if chain is not None:
                 self.send(chain, PegoutCompleted(record.request_id, record.txid or ""))
@@ -504,7 +521,6 @@ class BridgeActor(OwnerActor):
                                 if r.state == AWAITING)
         if pegins:
             self._resend.extend(_notice(r) for r in self.pegins.values() if not r.acknowledged)
-        metrics.AWAITING.set(sum(1 for r in self.pegouts.values() if r.state == AWAITING))
         if self._resend:
             self.log.info("sending %d open requests to the stream", len(self._resend))
             self._pump_resends()

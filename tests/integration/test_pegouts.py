@@ -71,6 +71,8 @@ def test_pegouts_are_signed_verified_and_broadcast_once(tmp_path: Path) -> None:
         assert sorted(signature_requests(mock)) == sorted(f"out-{i}/1" for i in range(5))
         listed = node.ask(node.lookup("bridge"), ListPegouts("broadcast"), expect=PegoutList)
         assert sorted(s.request_id for s in listed.items) == [f"out-{i}" for i in range(5)]
+        # Every message between the bridge, the chain and the stream had a handler.
+        assert "unexpected message" not in log_text(node.config)
 
 
 def test_the_same_pegout_again_is_accepted_once_and_a_changed_one_is_refused(
