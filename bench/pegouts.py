@@ -3,8 +3,9 @@
 A real mock governance process signs with a 3-of-5 test federation (two
 inputs per peg-out: six ECDSA signatures made by the mock and verified by
 the bridge); the node runs with its default durability (SQLite in WAL mode
-with `synchronous=FULL`, the spool fsynced on every append) and its default
-log level. Every peg-out has its own seed, so its own txid.
+with `synchronous=FULL`, the spool fsynced on every append), its default
+health checks and its default log level. Every peg-out has its own seed, so
+its own txid.
 
 Where the clock stops: at the txid's line in the spool, visible and durable.
 The bridge appends `<txid> <raw hex>` and fsyncs before it records the
@@ -17,7 +18,7 @@ Polling `GetPegoutStatus` with `ask` was the other choice: each ask queues
 behind the bridge's own work (so it measures the bridge's backlog as well)
 and adds load to the very process being measured.
 
-Figures:
+Phases, each started once the node has worked off the previous one:
 
 - one at a time: K peg-outs, each sent (`tell`) once the previous one is in
   the spool;
@@ -31,7 +32,10 @@ Figures:
   bridge also delays the sender, and that wait is part of the latency.
 
 A figure that could not be measured is None, with the reason in
-`null_reasons`.
+`null_reasons`. That includes a phase during which an actor of the node was
+restarted (under a burst the bridge's supervisor may find it hung): its
+peg-outs are still driven to the spool (those the dead bridge never accepted
+are sent again, as a client would), but its figures would describe a restart.
 """
 
 from __future__ import annotations
@@ -46,7 +50,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actors.messages import Batch, InitiatePegout, PegoutAccepted, PegoutRejected
+from thespian.actors import ActorSystemFailure
+
+from actors.messages import (
+    Batch,
+    InitiatePegout,
+    ListPegouts,
+    PegoutAccepted,
+    PegoutList,
+    PegoutRejected,
+)
 from bench.recovery import percentile
 from btc.federation import witness_script
 from btc.pegout import parse_pegout
@@ -66,19 +79,21 @@ POLL_S = 0.001
 # that never comes), rather than after a fixed time that a slow machine might
 # need in full.
 STALL_S = 30.0
-DRAIN_EVERY = 25  # sends between two looks at the replies during a burst
+# Without progress for this long, check whether the bridge was replaced: what
+# was told to the dead one and never accepted is lost and must be sent again.
+RESCUE_AFTER_S = 2.0
 LISTEN_S = 0.002
 # Thespian treats a zero timeout as "do not even look": a look needs a sliver.
 MIN_LISTEN_S = 0.0005
-SETTINGS = {
-    "federation": f"{THRESHOLD}-of-{FEDERATION_SIZE}",
-    "inputs_per_pegout": INPUTS,
-    "signatures_per_pegout": THRESHOLD * INPUTS,
-    "sqlite": "WAL, synchronous=FULL",
-    "spool": "fsync per append",
-    "log_level": "INFO",
-    "clock_stops": "txid fsynced in the spool",
-}
+# Between phases: the node counts as idle once every worker answers a Ping this
+# fast several times in a row (a Pong waits behind the actor's queued sends).
+IDLE_PING_S = 0.02
+IDLE_PINGS = 3
+SETTLE_TIMEOUT_S = 120.0
+WORKERS = ("bridge", "stream", "storage", "chain")
+# What the node's code fixes (StorageActor's PRAGMAs, SpoolBroadcaster's appends);
+# the rest of the settings are read from the node's config when it runs.
+DURABILITY = {"sqlite": "WAL, synchronous=FULL", "spool": "fsync per append"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,9 @@ class PegoutPlan:
 class PegoutFigures:
     plan: PegoutPlan
     values: dict[str, float | int | None] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     null_reasons: dict[str, str] = field(default_factory=dict)
+    restarts: dict[str, list[str]] = field(default_factory=dict)  # phase -> restarted actors
 
     def put(self, key: str, value: float | int | None, reason: str | None = None) -> None:
         self.values[key] = value
@@ -101,7 +118,9 @@ class PegoutFigures:
             self.null_reasons[key] = reason or "not measured"
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.values, "settings": dict(SETTINGS), "null_reasons": dict(self.null_reasons)}
+        return {**self.values, "settings": dict(self.settings),
+                "null_reasons": dict(self.null_reasons),
+                "restarts": {phase: list(names) for phase, names in self.restarts.items()}}
 
 
 def rate_key(rate: float) -> str:
@@ -195,18 +214,55 @@ class Requests:
 
 
 class Client:
-    """Tells the bridge; takes in its replies so they never pile up in the bridge's process."""
+    """Tells the bridge and takes in its replies at once: a reply this process leaves unread
+    stays queued in the bridge's process, whose Thespian transport slows with its queue."""
 
     def __init__(self, node: Any) -> None:
         self.node = node
-        self.bridge = node.lookup("bridge")
-        if self.bridge is None:
-            raise RuntimeError("the node has no bridge actor")
-        self.accepted = 0
+        self.bridge = self._find_bridge()
+        self.accepted: set[str] = set()
         self.rejected: dict[str, str] = {}
+        self.resent = 0
+        # Which bridge each request was last told to: a tell the bridge has read but not yet
+        # handled dies with it, so after a restart whatever is not accepted goes out again.
+        self.generation = 0
+        self.told_to: dict[str, int] = {}
+
+    def _find_bridge(self) -> Any:
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            address = self.node.lookup("bridge", timeout_s=1.0)
+            if address is not None and self.node.ping(address, timeout_s=1.0) is not None:
+                return address
+            time.sleep(0.05)
+        raise RuntimeError(f"no bridge answered within {SETTLE_TIMEOUT_S:g}s")
+
+    def replaced(self) -> bool:
+        """Look the bridge up again; True if it has a new address (it was restarted)."""
+        address = self._find_bridge()
+        changed, self.bridge = address != self.bridge, address
+        if changed:
+            self.generation += 1
+        return changed
 
     def send(self, request: Request) -> None:
-        self.node.asys.tell(self.bridge, request.message)
+        rid = request.message.request_id
+        try:
+            self.told_to[rid] = self.generation
+            self.node.asys.tell(self.bridge, request.message)
+        except ActorSystemFailure:
+            # The bridge died under us; its supervisor starts another: tell that one.
+            self.replaced()
+            self.told_to[rid] = self.generation
+            self.node.asys.tell(self.bridge, request.message)
+            self.resent += 1
+        self.drain(MIN_LISTEN_S)
+
+    def lost(self, requests: Sequence[Request]) -> list[Request]:
+        """Requests told to a bridge that has been replaced since, and never answered."""
+        return [r for r in requests if r.message.request_id not in self.accepted
+                and r.message.request_id not in self.rejected
+                and self.told_to.get(r.message.request_id, self.generation) < self.generation]
 
     def drain(self, budget_s: float) -> None:
         """Take replies for up to `budget_s` (less when none is waiting)."""
@@ -222,9 +278,21 @@ class Client:
     def _note(self, reply: Any) -> None:
         for item in reply.items if isinstance(reply, Batch) else (reply,):
             if isinstance(item, PegoutAccepted):
-                self.accepted += 1
+                self.accepted.add(item.request_id)
             elif isinstance(item, PegoutRejected):
                 self.rejected[item.request_id] = item.reason
+
+    def open_count(self) -> int:
+        """Peg-outs the bridge holds that are neither broadcast nor failed yet."""
+        count = 0
+        # Asked by state: the whole list would carry every signed transaction so far.
+        for state in ("awaiting_signatures", "signed"):
+            reply = self.node.ask(self.bridge, ListPegouts(state), timeout_s=30.0,
+                                  expect=PegoutList)
+            if not isinstance(reply, PegoutList):
+                raise RuntimeError("the bridge did not list its peg-outs")
+            count += len(reply.items)
+        return count
 
 
 @dataclass
@@ -233,25 +301,32 @@ class Outcome:
 
     latencies_ms: list[float]
     problem: str | None
-    first_send: float
-    last_seen: float
+    first_send: float = 0.0
+    last_seen: float = 0.0
 
 
 def wait_spooled(client: Client, watcher: SpoolWatcher, requests: Sequence[Request],
                  started: dict[str, float]) -> Outcome:
     """Until every request is in the spool (or was refused, or the spool stopped growing)."""
-    by_id = {r.message.request_id: r.txid for r in requests}
+    by_id = {r.message.request_id: r for r in requests}
     missing = {r.txid for r in requests}
-    progress_at = time.perf_counter()
+    progress_at = rescued_at = time.perf_counter()
     while missing:
         client.drain(LISTEN_S)
         for rid in client.rejected.keys() & by_id.keys():
-            missing.discard(by_id[rid])
+            missing.discard(by_id[rid].txid)
         still = {txid for txid in missing if txid not in watcher.seen}
+        now = time.perf_counter()
         if len(still) < len(missing):
-            progress_at = time.perf_counter()
+            progress_at = now
         missing = still
-        if missing and time.perf_counter() - progress_at > STALL_S:
+        if missing and now - max(progress_at, rescued_at) > RESCUE_AFTER_S:
+            rescued_at = now
+            client.replaced()
+            for request in client.lost(requests):
+                client.send(request)
+                client.resent += 1
+        if missing and now - progress_at > STALL_S:
             break
     refused = [rid for rid in by_id if rid in client.rejected]
     problem = None
@@ -263,18 +338,64 @@ def wait_spooled(client: Client, watcher: SpoolWatcher, requests: Sequence[Reque
                    f"({STALL_S:g}s without progress)")
     seen = [r.txid for r in requests if r.txid in watcher.seen]
     return Outcome([(watcher.seen[t] - started[t]) * 1000 for t in seen], problem,
-                   min(started.values()), max((watcher.seen[t] for t in seen), default=0.0))
+                   min(started.values(), default=0.0),
+                   max((watcher.seen[t] for t in seen), default=0.0))
 
 
-def put_latencies(figures: PegoutFigures, keys: tuple[str, str, str], outcome: Outcome) -> None:
-    if outcome.problem is not None or not outcome.latencies_ms:
-        reason = outcome.problem or "no peg-out was sent"
+def actor_pids(node: Any) -> dict[str, int | None]:
+    report = node.status()
+    return {a.name: a.pid for a in report.actors} if report is not None else {}
+
+
+def settle(client: Client) -> None:
+    """Wait until the node has worked off what came before: every peg-out broadcast and every
+    worker quick to answer, so that a phase never pays for the previous one's tail."""
+    node = client.node
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while client.open_count():
+        if time.monotonic() > deadline:
+            raise RuntimeError("peg-outs stay open: the node does not settle")
+        client.drain(0.05)
+    quick = 0
+    while quick < IDLE_PINGS:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the node's workers stay slow to answer: it does not settle")
+        started = time.perf_counter()
+        answered = all(node.ping_by_name(name) is not None for name in WORKERS)
+        quick = quick + 1 if answered and time.perf_counter() - started < IDLE_PING_S else 0
+        client.drain(0.05)
+
+
+@contextmanager
+def phase(figures: PegoutFigures, client: Client, name: str) -> Iterator[list[str]]:
+    """Settle first; afterwards, the actors restarted meanwhile (in the yielded list)."""
+    settle(client)
+    before = actor_pids(client.node)
+    restarted: list[str] = []
+    yield restarted
+    after = actor_pids(client.node)
+    restarted.extend(sorted(n for n, pid in before.items() if after.get(n) != pid))
+    if restarted:
+        figures.restarts[name] = restarted
+
+
+def put_latencies(figures: PegoutFigures, keys: tuple[str, str, str], outcome: Outcome,
+                  restarted: list[str]) -> None:
+    problem = outcome.problem
+    if problem is None and restarted:
+        problem = restart_reason(restarted, outcome.latencies_ms)
+    if problem is not None or not outcome.latencies_ms:
         for key in keys:
-            figures.put(key, None, reason)
+            figures.put(key, None, problem or "no peg-out was sent")
         return
-    values = outcome.latencies_ms
     for key, fraction in zip(keys, (0.5, 0.99, 1.0), strict=True):
-        figures.put(key, round(percentile(values, fraction), 1))
+        figures.put(key, round(percentile(outcome.latencies_ms, fraction), 1))
+
+
+def restart_reason(restarted: list[str], latencies_ms: list[float]) -> str:
+    worst = f"; with it, p99 {percentile(latencies_ms, 0.99):.0f} ms" if latencies_ms else ""
+    return (f"restarted during this phase: {', '.join(restarted)} (see the node's log for "
+            f"why){worst}")
 
 
 # -- the phases -------------------------------------------------------------------------
@@ -288,39 +409,41 @@ def one_at_a_time(client: Client, watcher: SpoolWatcher, requests: Sequence[Requ
         client.send(request)
         outcome = wait_spooled(client, watcher, [request], started)
         if outcome.problem is not None:
-            return Outcome(latencies, outcome.problem, 0.0, 0.0)
+            return Outcome(latencies, outcome.problem)
         latencies.extend(outcome.latencies_ms)
-    return Outcome(latencies, None, 0.0, 0.0)
+    return Outcome(latencies, None)
 
 
 def at_once(client: Client, watcher: SpoolWatcher,
-            requests: Sequence[Request]) -> tuple[Outcome, float]:
+            requests: Sequence[Request]) -> tuple[Outcome, float | None]:
     """Every request sent back to back; the outcome and the send rate achieved."""
     started: dict[str, float] = {}
-    for index, request in enumerate(requests, 1):
+    for request in requests:
         started[request.txid] = time.perf_counter()
         client.send(request)
-        if index % DRAIN_EVERY == 0:
-            client.drain(MIN_LISTEN_S)
-    sent_for = time.perf_counter() - min(started.values())
-    return wait_spooled(client, watcher, requests, started), len(requests) / sent_for
+    return wait_spooled(client, watcher, requests, started), send_rate(list(started.values()))
 
 
 def offered(client: Client, watcher: SpoolWatcher, requests: Sequence[Request],
-            rate: float) -> tuple[Outcome, float]:
+            rate: float) -> tuple[Outcome, float | None]:
     """Open loop at `rate`; the outcome (latency from each due time) and the send rate achieved."""
     due_at: dict[str, float] = {}
+    sent_at: list[float] = []
     begin = time.perf_counter() + 0.01
     for index, request in enumerate(requests):
         due = begin + index / rate
         while (left := due - time.perf_counter()) > 0:
             client.drain(min(left, LISTEN_S))
-        if index % DRAIN_EVERY == 0:  # behind schedule nothing above takes the replies
-            client.drain(MIN_LISTEN_S)
         due_at[request.txid] = due
+        sent_at.append(time.perf_counter())
         client.send(request)
-    sent_for = time.perf_counter() - begin
-    return wait_spooled(client, watcher, requests, due_at), len(requests) / max(sent_for, 1e-9)
+    return wait_spooled(client, watcher, requests, due_at), send_rate(sent_at)
+
+
+def send_rate(sent_at: list[float]) -> float | None:
+    """Sends per second: the intervals between the first and the last send over their span."""
+    span = max(sent_at, default=0.0) - min(sent_at, default=0.0)
+    return (len(sent_at) - 1) / span if span > 0 else None
 
 
 def warm_up(client: Client, watcher: SpoolWatcher, requests: Requests) -> None:
@@ -328,21 +451,17 @@ def warm_up(client: Client, watcher: SpoolWatcher, requests: Requests) -> None:
     deadline = time.monotonic() + 60
     while True:
         batch = requests.make("warmup", WARMUP)
-        client.rejected.clear()
-        outcome = wait_spooled(client, watcher, batch,
-                               {r.txid: _sent(client, r) for r in batch})
+        started = {}
+        for request in batch:
+            started[request.txid] = time.perf_counter()
+            client.send(request)
+        outcome = wait_spooled(client, watcher, batch, started)
         if outcome.problem is None:
             return
         # Right after the start the bridge may not know the federation yet: try again.
         if time.monotonic() > deadline:
             raise RuntimeError(f"peg-outs do not go through: {outcome.problem}")
         time.sleep(0.2)
-
-
-def _sent(client: Client, request: Request) -> float:
-    now = time.perf_counter()
-    client.send(request)
-    return now
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -377,36 +496,66 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
     requests = Requests()
     with pegout_node(directory) as node:
         wait_state(node, "connected")
+        config = node.config
+        figures.settings = {
+            "federation": f"{THRESHOLD}-of-{FEDERATION_SIZE}",
+            "inputs_per_pegout": INPUTS,
+            "signatures_per_pegout": THRESHOLD * INPUTS,
+            **DURABILITY,
+            "broadcaster": config.bridge.broadcaster.kind,
+            "log_level": config.logging.level,
+            "health_ping_timeout_s": config.supervision.health.ping_timeout_s,
+            "clock_stops": "txid fsynced in the spool",
+        }
         watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
         watcher.start()
         try:
             client = Client(node)
             warm_up(client, watcher, requests)
-
-            singles = one_at_a_time(client, watcher, requests.make("single", plan.singles))
-            put_latencies(figures, ("single_p50_ms", "single_p99_ms", "single_max_ms"), singles)
-
-            burst, send_rate = at_once(client, watcher, requests.make("burst", plan.burst))
-            put_latencies(figures, ("burst_p50_ms", "burst_p99_ms", "burst_max_ms"), burst)
-            figures.put("burst_sent_per_s", round(send_rate))
-            if burst.problem is None:
-                figures.put("completed_per_s",
-                            round(plan.burst / (burst.last_seen - burst.first_send), 1))
-            else:
-                figures.put("completed_per_s", None, burst.problem)
-
-            for rate in plan.rates:
-                key = rate_key(rate)
-                count = max(1, round(rate * plan.rate_seconds))
-                outcome, sent_rate = offered(client, watcher,
-                                             requests.make(f"rate{key}", count), rate)
-                put_latencies(figures, (f"p50_ms_at_{key}", f"p99_ms_at_{key}",
-                                        f"max_ms_at_{key}"), outcome)
-                figures.put(f"sent_per_s_at_{key}", round(sent_rate, 1))
+            run_phases(figures, client, watcher, requests)
         finally:
             watcher.stop()
         figures.put("spool_duplicates", watcher.duplicates)
+        figures.put("resent_after_restart", client.resent)
     return figures
+
+
+def run_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
+               requests: Requests) -> None:
+    plan = figures.plan
+    singles = requests.make("single", plan.singles)
+    with phase(figures, client, "single") as restarted:
+        outcome = one_at_a_time(client, watcher, singles)
+    put_latencies(figures, ("single_p50_ms", "single_p99_ms", "single_max_ms"), outcome,
+                  restarted)
+
+    burst = requests.make("burst", plan.burst)
+    with phase(figures, client, "burst") as restarted:
+        outcome, sent = at_once(client, watcher, burst)
+    put_latencies(figures, ("burst_p50_ms", "burst_p99_ms", "burst_max_ms"), outcome, restarted)
+    figures.put("burst_sent_per_s", _rounded(sent, 1), "a single peg-out")
+    completed = (plan.burst / (outcome.last_seen - outcome.first_send)
+                 if outcome.last_seen > outcome.first_send else None)
+    if outcome.problem is not None:
+        figures.put("completed_per_s", None, outcome.problem)
+    elif restarted:
+        figures.put("completed_per_s", None, restart_reason(restarted, [])
+                    + (f"; with it, {completed:.1f}/s" if completed else ""))
+    else:
+        figures.put("completed_per_s", _rounded(completed, 1), "no time between send and spool")
+
+    for rate in plan.rates:
+        key = rate_key(rate)
+        paced = requests.make(f"rate{key}", max(1, round(rate * plan.rate_seconds)))
+        with phase(figures, client, f"rate {key}/s") as restarted:
+            outcome, sent = offered(client, watcher, paced, rate)
+        put_latencies(figures, (f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}"),
+                      outcome, restarted)
+        figures.put(f"sent_per_s_at_{key}", _rounded(sent, 1), "a single peg-out")
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
 
 
 # -- output -----------------------------------------------------------------------------
@@ -416,13 +565,18 @@ def _ms(value: float | int | None) -> str:
     return f"{value:>8.1f}" if value is not None else f"{'n/a':>8}"
 
 
+def _rate(value: float | int | None) -> str:
+    return f"{value:,.1f}" if value is not None else "n/a"
+
+
 def print_table(figures: PegoutFigures) -> None:
-    plan, values = figures.plan, figures.values
+    plan, values, settings = figures.plan, figures.values, figures.settings
     print(f"peg-outs end to end: InitiatePegout (tell) -> txid fsynced in the spool "
-          f"({SETTINGS['federation']} federation, {INPUTS} inputs: "
-          f"{SETTINGS['signatures_per_pegout']} signatures made by the mock and verified "
-          f"by the bridge; SQLite {SETTINGS['sqlite']}; spool {SETTINGS['spool']}; "
-          f"log level {SETTINGS['log_level']})")
+          f"({settings['federation']} federation, {settings['inputs_per_pegout']} inputs: "
+          f"{settings['signatures_per_pegout']} signatures made by the mock and verified "
+          f"by the bridge; SQLite {settings['sqlite']}; {settings['broadcaster']} "
+          f"{settings['spool']}; log level {settings['log_level']}; health ping timeout "
+          f"{settings['health_ping_timeout_s']:g} s)")
     print(f"{'load':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     rows = [(f"one at a time ({plan.singles})", "single_p50_ms", "single_p99_ms",
              "single_max_ms"),
@@ -431,14 +585,15 @@ def print_table(figures: PegoutFigures) -> None:
     for rate in plan.rates:
         key = rate_key(rate)
         sent = values.get(f"sent_per_s_at_{key}")
-        label = f"{key}/s for {plan.rate_seconds:g} s (sent {sent:g}/s)"
+        label = f"{key}/s for {plan.rate_seconds:g} s (sent {_rate(sent)}/s)"
         rows.append((label, f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}"))
     for label, *keys in rows:
         print(f"{label:<34} " + " ".join(_ms(values.get(key)) for key in keys))
-    completed = values.get("completed_per_s")
-    shown = f"{completed:,.1f}" if completed is not None else "n/a"
-    print(f"  {plan.burst:,} at once: {shown} peg-outs/s completed "
-          f"(sent at {values.get('burst_sent_per_s'):,}/s); "
-          f"txids spooled more than once: {values.get('spool_duplicates')}")
+    print(f"  {plan.burst:,} at once: {_rate(values.get('completed_per_s'))} peg-outs/s "
+          f"completed (sent at {_rate(values.get('burst_sent_per_s'))}/s); txids spooled more "
+          f"than once: {values.get('spool_duplicates')}; sent again after a restart: "
+          f"{values.get('resent_after_restart')}")
+    for name, actors in figures.restarts.items():
+        print(f"  restarted during '{name}': {', '.join(actors)}")
     for key, reason in figures.null_reasons.items():
         print(f"  {key}: not measured: {reason}")

@@ -1,0 +1,41 @@
+"""`scripts/bench --only pegouts` runs end to end with tiny numbers; its figures are not judged."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.mock import REPO_ROOT, project_env
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+LATENCY_KEYS = ("single_p50_ms", "single_p99_ms", "single_max_ms", "burst_p50_ms",
+                "burst_p99_ms", "burst_max_ms", "p50_ms_at_10", "p99_ms_at_10", "max_ms_at_10",
+                "p50_ms_at_40", "p99_ms_at_40", "max_ms_at_40")
+
+
+def test_pegout_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    result = tmp_path / "bench.json"
+    output = tmp_path / "bench.out"
+    # The node's admin daemonizes and inherits stdout: a pipe here would never close.
+    with output.open("wb") as sink:
+        completed = subprocess.run(
+            [str(REPO_ROOT / "scripts" / "bench"), "--only", "pegouts", "--pegouts", "20",
+             "--pegout-singles", "5", "--pegout-rates", "10,40", "--pegout-seconds", "1",
+             "--json", str(result)],
+            cwd=REPO_ROOT, env=project_env(), stdout=sink, stderr=subprocess.STDOUT,
+            timeout=150, check=False)
+    text = output.read_text(errors="replace")
+    assert completed.returncode == 0, text
+
+    figures = json.loads(result.read_text())["pegout"]
+    assert figures["null_reasons"] == {}, figures["null_reasons"]
+    for key in (*LATENCY_KEYS, "completed_per_s", "burst_sent_per_s", "sent_per_s_at_10",
+                "sent_per_s_at_40"):
+        assert isinstance(figures[key], int | float) and figures[key] > 0, (key, figures[key])
+    assert figures["spool_duplicates"] == 0
+    assert figures["settings"]["federation"] == "3-of-5"
+    assert "one at a time (5)" in text and "20 at once" in text, text
