@@ -403,6 +403,10 @@ class BridgeActor(OwnerActor):
             done = ready
         except BroadcastError:
             done = [r for r in ready if self._broadcast_one(r)]
+        if done:
+            self.log.info("broadcast %d peg-out%s: %s", len(done), "s" if len(done) > 1 else "",
+                          ", ".join(f"{r.request_id} {r.txid}" for r in done[:3])
+                          + (", …" if len(done) > 3 else ""))
         now = time.time()
         for record in done:
             record = transition(record, PegoutState.BROADCAST, now)
@@ -431,7 +435,9 @@ class BridgeActor(OwnerActor):
 
     def _completed(self, record: PegoutRecord) -> Any:
         def committed() -> None:
-            self.log.info("peg-out %s broadcast: txid %s", record.request_id, record.txid)
+            # Per peg-out at DEBUG: every log line is a Thespian message to the logger,
+            # which a busy bridge cannot afford; `_broadcast_signed` logs a summary.
+            self.log.debug("peg-out %s broadcast: txid %s", record.request_id, record.txid)
             self._completions[record.request_id] = record.txid or ""
             chain = self.peers.get("chain")
             if chain is not None:

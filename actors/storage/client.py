@@ -3,7 +3,10 @@
 An owner (the BridgeActor, the ChainActor) calls `write(records, then=...)`
 as often as it likes while handling messages; `flush` sends what gathered
 as one `_Persist` (one transaction), and `then` runs once the StorageActor
-has committed it. A write whose answer never came, because the StorageActor
+has committed it. Group commit: while one `_Persist` is in flight, new
+writes wait and go together as the next one, so under load the number of
+transactions, and of Thespian sends, stays near the number of round trips
+rather than the number of messages. A write whose answer never came, because the StorageActor
 died, is sent again to its replacement (`resend`): records are keyed and
 revisioned, so a second copy changes nothing. A write that failed (disk
 full) either calls its `otherwise` (the owner undoes and reports) or, when
@@ -57,8 +60,9 @@ class DurableStore:
         self._open.append(_Write(tuple(records), then, otherwise))
 
     def flush(self, storage: Any) -> None:
-        """Send the open writes as one transaction (no-op while storage is unknown)."""
-        if not self._open or storage is None:
+        """Send the open writes as one transaction, unless one is already in flight (they
+        follow once it is committed) or the StorageActor is not known yet."""
+        if not self._open or storage is None or self._in_flight:
             return
         self._seq += 1
         batch = _InFlight(self._open)

@@ -57,9 +57,28 @@ def test_each_flush_gets_the_next_sequence_number() -> None:
     store, send = store_with_fake_send()
     store.write(["a"])
     store.flush(STORAGE)
+    store.persisted(1)
     store.write(["b"])
     store.flush(STORAGE)
     assert [message.seq for message in send.messages] == [1, 2]
+
+
+def test_writes_made_while_one_is_in_flight_go_together_after_its_commit() -> None:
+    store, send = store_with_fake_send()
+    journal = Journal()
+    store.write(["a"], then=journal.then("a"))
+    store.flush(STORAGE)
+    store.write(["b"], then=journal.then("b"))
+    store.flush(STORAGE)
+    store.write(["c"], then=journal.then("c"))
+    store.flush(STORAGE)
+    assert [m.records for m in send.messages] == [("a",)]  # group commit: b and c wait
+    store.persisted(1)
+    assert journal.events == ["a"]
+    store.flush(STORAGE)
+    assert [m.records for m in send.messages] == [("a",), ("b", "c")]
+    store.persisted(2)
+    assert journal.events == ["a", "b", "c"]
 
 
 def test_a_flush_with_nothing_open_sends_nothing() -> None:
@@ -99,11 +118,11 @@ def test_persisted_runs_only_the_callbacks_of_its_own_batch() -> None:
     store.write(["a"], then=journal.then("a"))
     store.flush(STORAGE)
     store.write(["b"], then=journal.then("b"))
+    store.persisted(1)
+    assert journal.events == ["a"]
     store.flush(STORAGE)
     store.persisted(2)
-    assert journal.events == ["b"]
-    store.persisted(1)
-    assert journal.events == ["b", "a"]
+    assert journal.events == ["a", "b"]
 
 
 def test_persisted_for_an_unknown_seq_is_ignored() -> None:
@@ -125,21 +144,21 @@ def test_a_flush_while_storage_is_unknown_sends_nothing_and_keeps_the_writes() -
     assert send.sent == [(STORAGE, _Persist(OWNER, 1, ("a", "b")))]
 
 
-def test_resend_sends_every_write_in_flight_again_with_its_original_seq() -> None:
+def test_resend_sends_the_write_in_flight_again_with_its_original_seq() -> None:
     store, send = store_with_fake_send()
     store.write(["a"])
     store.flush(STORAGE)
+    store.persisted(1)
     store.write(["b", "c"])
     store.flush(STORAGE)
-    store.write(["d"])
+    store.write(["d"])  # waits behind the one in flight
     store.flush(STORAGE)
-    store.persisted(2)
     send.sent.clear()
-    assert store.resend(REPLACEMENT) == 2
-    assert send.sent == [
-        (REPLACEMENT, _Persist(OWNER, 1, ("a",))),
-        (REPLACEMENT, _Persist(OWNER, 3, ("d",))),
-    ]
+    assert store.resend(REPLACEMENT) == 1
+    assert send.sent == [(REPLACEMENT, _Persist(OWNER, 2, ("b", "c")))]
+    store.persisted(2)
+    store.flush(REPLACEMENT)
+    assert send.sent[-1] == (REPLACEMENT, _Persist(OWNER, 3, ("d",)))
 
 
 def test_resend_leaves_open_writes_for_the_next_flush() -> None:
