@@ -18,7 +18,7 @@ import math
 import os
 import random
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,7 @@ INBOX_CAPACITY = 20_000
 DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
 FLUSH_BATCH = 500  # outbox items written per turn while flushing
 ROUTE_BATCH = 500  # messages per Batch sent to a target
+LATE_ANSWERS_KEPT = 10_000  # timed-out signature request ids whose late answer is still routed
 NODE_VERSION = "alys-node/0.1"
 CAPABILITIES = ("signatures", "pegin", "federation_updates", "proposals")
 
@@ -105,6 +106,9 @@ class StreamActor(InboundHandling, NodeActor):
             [Endpoint(e.url, e.priority) for e in governance.endpoints])
         self.outbox = Outbox(governance.outbox.capacity, governance.outbox.overflow)
         self.pending = PendingRequests()
+        # Signature requests that timed out, oldest first: governance's answer may still
+        # come, and a valid late answer is as good as any (the bridge verifies it).
+        self.timed_out: OrderedDict[str, None] = OrderedDict()
         self.liveness = Liveness(governance.heartbeat_interval_s,
                                  governance.heartbeat_timeout_s, time.monotonic, time.time)
         self.router = InboundRouter()
@@ -385,6 +389,10 @@ class StreamActor(InboundHandling, NodeActor):
             metrics.TIMEOUTS.labels(type=entry.kind).inc()
             self.log.warning("request %s (%s) timed out", entry.request_id, entry.kind)
             self._reply(entry.sender, RequestTimedOut(entry.request_id))
+            if entry.kind == "signature":
+                self.timed_out[entry.request_id] = None
+                while len(self.timed_out) > LATE_ANSWERS_KEPT:
+                    self.timed_out.popitem(last=False)
         metrics.PENDING.set(len(self.pending))
         upcoming = self.pending.next_deadline()
         if upcoming is not None:

@@ -94,6 +94,15 @@ class InboundHandling:
 
     def _on_SignaturesReceived(self, received: convert.SignaturesReceived,
                                targets: set[str]) -> None:
+        late = self.timed_out  # type: ignore[attr-defined]
+        if received.request_id in late and received.request_id not in self.pending:
+            del late[received.request_id]
+            metrics.LATE_ANSWERS.inc()
+            self.log.info("late answer to %s, timed out before: routed to the bridge",
+                          received.request_id)
+            self.route("bridge", received.request_id, received.apply,  # type: ignore[attr-defined]
+                       targets)
+            return
         if self._answered(received.request_id, "unknown_response") is not None:
             self.route("bridge", received.request_id, received.apply,  # type: ignore[attr-defined]
                        targets)

@@ -34,6 +34,8 @@ HEARTBEAT_RTT = Histogram("alys_stream_heartbeat_rtt_seconds",
                                    0.5, 1.0, 2.5))
 TIMEOUTS = Counter("alys_stream_request_timeouts_total", "Requests that timed out, by type.",
                    ["type"])
+LATE_ANSWERS = Counter("alys_stream_late_answers_total",
+                       "Signature answers that came after their request timed out (routed).")
 CIRCUIT = Counter("alys_stream_circuit_transitions_total",
                   "Circuit breaker state changes, by the state entered.", ["state"])
 UNEXPECTED = Counter("alys_stream_unexpected_frames_total",

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from actors.messages import AdvanceHeight, ChainStatus, PegoutAccepted, PegoutRejected
+from actors.messages import (
+    AdvanceHeight,
+    ChainStatus,
+    ListProposals,
+    PegoutAccepted,
+    PegoutRejected,
+    ProposalList,
+)
 from protocol.mock.federation import federation_keys, governance_public_key
 from tests.support.nodes import log_text
 from tests.support.pegouts import (
@@ -160,3 +167,25 @@ def test_an_emergency_halt_stops_signing_until_a_later_version_lifts_it(
         wait_until(lambda: not chain_status(node).halted, timeout=30)
         final = wait_pegout(node, "before-halt", "broadcast")
         assert final.signed_tx_hex
+
+
+def test_proposals_are_stored_once_and_listed(tmp_path: Path) -> None:
+    proposal = {
+        "metadata": {"request_id": "prop-1", "status": "STATUS_CODE_SUCCESS"},
+        "proposal_notification": {
+            "proposal_id": "prop-1", "proposal_type": "PROPOSAL_TYPE_UPGRADE",
+            "proposal_data": base64.b64encode(b"v2 please").decode(),
+            "voting_deadline": "1900000000", "required_votes": 3},
+    }
+    with pegout_node(tmp_path, chain=SLOW_CLOCK) as (node, mock):
+        mock.post("/push", {"message": proposal})
+        mock.post("/push", {"message": proposal})  # governance sends it again
+
+        def listed() -> tuple[Any, ...]:
+            return node.ask(node.lookup("chain"), ListProposals(), expect=ProposalList).items
+
+        [stored] = wait_until(listed, timeout=30)
+        assert (stored.proposal_id, stored.proposal_type, stored.data, stored.voting_deadline,
+                stored.required_votes) == ("prop-1", "upgrade", b"v2 please", 1900000000, 3)
+        wait_until(lambda: "proposal prop-1" in log_text(node.config), timeout=30)
+        assert len(listed()) == 1

@@ -222,3 +222,20 @@ def acknowledged(node: Any, request_id: str) -> bool:
         rows = db.execute("SELECT acknowledged FROM pegins WHERE request_id = ?",
                           (request_id,)).fetchall()
     return rows == [(1,)]
+
+
+def test_a_late_answer_to_an_earlier_attempt_is_used_if_it_verifies(tmp_path: Path) -> None:
+    fast = {"request_timeout_s": {"signature": 1.0, "pegin": 30, "status": 30}}
+    with pegout_node(tmp_path, governance=fast) as (node, mock):
+        mock.behave(hold_signatures=True)
+        assert initiate(node, [pegout("late", seed=90)]) == [PegoutAccepted("late")]
+        # Attempt 1 times out at the stream; attempt 2 is asked for, and held too.
+        wait_until(lambda: signature_requests(mock)[:2] == ["late/1", "late/2"], timeout=30)
+        mock.release(count=1)  # only attempt 1's answer, long after its timeout
+        final = wait_pegout(node, "late", "broadcast")
+        assert final.attempts == 2
+        assert "late answer to late/1" in log_text(node.config)
+        mock.behave(hold_signatures=False)
+        assert mock.release()["released"] == 1  # attempt 2's answer too: it changes nothing
+        assert status(node, "late") == final
+        assert len(spool(node)) == 1
