@@ -24,6 +24,9 @@ from supervision.config import load_config
 from supervision.rundir import prepare_metrics_dir
 
 SECTIONS = ("recovery", "stream", "pegouts")
+# A valid secp256k1 point (federation_keys("bench", 1)): the ChainActor derives the
+# federation's script from it at start.
+BENCH_KEY = "0258fa04152f9a00130dbba4f3b1dbe3b58a8580451c13438dcf602b4bca539f18"
 
 
 def rates(text: str) -> tuple[float, ...]:
@@ -46,7 +49,7 @@ def bench_config(directory: Path, admin_port: int) -> Path:
         "actor_system": {"admin_port": admin_port},
         "governance": {"mock": {"enabled": False}},
         "chain": {"federation": {"threshold": 1, "members": [
-            {"member_id": "m1", "public_key": "02" + "11" * 32}]}},
+            {"member_id": "m1", "public_key": BENCH_KEY}]}},
         "supervision": {"supervisors": {name: wide for name in
                                         ("root", "storage_supervisor", "system_supervisor")}},
         "metrics": {"port": admin_port + 1},

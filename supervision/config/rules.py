@@ -144,4 +144,9 @@ def compressed_pubkey(value: str) -> str | None:
         return f"expected {expected}, got {len(value)} hex digits"
     if value[:2] not in ("02", "03"):
         return f"expected {expected}, got prefix {value[:2]!r}"
+    # Imported here: embit loads libsecp256k1, which only this check needs.
+    from btc.federation import is_compressed_pubkey
+
+    if not is_compressed_pubkey(bytes.fromhex(value)):
+        return f"{value} is not a point on the secp256k1 curve"
     return None

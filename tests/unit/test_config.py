@@ -25,9 +25,10 @@ from supervision.config import (
 )
 from supervision.config.envvars import expand
 
-KEY_A = "02" + "11" * 32
-KEY_B = "03" + "22" * 32
-KEY_C = "02" + "33" * 32
+# Valid points (derived with protocol.mock.federation.federation_keys("config-tests", 3)).
+KEY_A = "0281025de943d62d221ecb4e5dcca88e22c3a60302cee340512e766eb5b1e2319a"
+KEY_B = "0370bf28e32ca23ab8fa5db47e47ab3b1dab381edffd12a1482793976bbf8551e3"
+KEY_C = "03e71356078b9b370bdefe0256dc2333ead0beeaad1783170ebcc53f9fe0ea7b5f"
 FEDERATION = {
     "threshold": 2,
     "members": [
@@ -714,6 +715,13 @@ ERROR_CASES = [
         "got prefix '04'",
         key=f"{MEMBER_0}.public_key",
         name="uncompressed key",
+    ),
+    bad(
+        "chain.federation",
+        federation(("a", "02" + "11" * 32)),
+        "is not a point on the secp256k1 curve",
+        key=f"{MEMBER_0}.public_key",
+        name="key off the curve",
     ),
     bad("chain.governance_pubkey", "abc", "66 hex digits starting with 02 or 03"),
     bad(
