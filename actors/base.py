@@ -33,7 +33,7 @@ from actors.messages import (
     _Started,
 )
 from supervision import metrics
-from supervision.logs import actor_logger
+from supervision.logs import actor_logger, log_directly
 from supervision.processes import ParentGoneError, die_with_parent
 from supervision.titles import actor_title, set_title
 
@@ -85,6 +85,7 @@ class NodeActor(ActorTypeDispatcher):
         self.name = message.name
         self.config = message.config
         self.supervisor_address = sender
+        log_directly(message.config.logging.file, message.config.logging.level)
         self.log = actor_logger(message.name)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())

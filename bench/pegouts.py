@@ -196,16 +196,17 @@ class Request:
 class Requests:
     """Peg-outs with seeds never used before in this run, so every txid is new."""
 
-    def __init__(self) -> None:
+    def __init__(self, padding_bytes: int = 0) -> None:
         self.script = witness_script(federation_keys(FEDERATION_SEED, FEDERATION_SIZE), THRESHOLD)
         self.next_seed = 1
+        self.padding_bytes = padding_bytes  # grows each transaction by about this much
 
     def make(self, label: str, count: int) -> list[Request]:
         made = []
         for _ in range(count):
             seed, self.next_seed = self.next_seed, self.next_seed + 1
-            tx_hex, indices, amounts = make_unsigned_pegout(self.script, n_inputs=INPUTS,
-                                                            seed=seed)
+            tx_hex, indices, amounts = make_unsigned_pegout(
+                self.script, n_inputs=INPUTS, seed=seed, padding_bytes=self.padding_bytes)
             # A segwit signature leaves the txid as it is: the unsigned one is the spooled one.
             txid = parse_pegout(tx_hex, indices, amounts, max_pegout_sat=sum(amounts)).txid
             made.append(Request(InitiatePegout(f"bench-{label}-{seed}", tx_hex, indices,
@@ -468,8 +469,9 @@ def warm_up(client: Client, watcher: SpoolWatcher, requests: Requests) -> None:
 
 
 @contextmanager
-def pegout_node(directory: Path) -> Iterator[Any]:
-    """The real-signing mock and a node wired to it (as tests/support/pegouts.py does)."""
+def pegout_node(directory: Path, log_level: str = "INFO") -> Iterator[tuple[Any, Any]]:
+    """The real-signing mock and a node wired to it (as tests/support/pegouts.py does):
+    yields (node, mock)."""
     federation = (f"--federation-seed={FEDERATION_SEED}", f"--federation-size={FEDERATION_SIZE}",
                   f"--federation-threshold={THRESHOLD}")
     mock = start_mock_governance(directory / "mock", extra_args=federation)
@@ -482,8 +484,9 @@ def pegout_node(directory: Path) -> Iterator[Any]:
                  "federation_threshold": THRESHOLD},
     }
     try:
-        with running_node(directory / "node", governance=governance) as node:
-            yield node
+        logging = {"file": str(directory / "node" / "logs" / "node.log"), "level": log_level}
+        with running_node(directory / "node", governance=governance, logging=logging) as node:
+            yield node, mock
     finally:
         mock.stop()
 
@@ -494,7 +497,7 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
         raise RuntimeError("grpc is imported in the benchmark process")
     figures = PegoutFigures(plan)
     requests = Requests()
-    with pegout_node(directory) as node:
+    with pegout_node(directory) as (node, _mock):
         wait_state(node, "connected")
         config = node.config
         figures.settings = {

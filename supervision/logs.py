@@ -1,9 +1,14 @@
 """One log file for the whole node.
 
-Thespian forwards every actor process's log records to its logging process,
-which applies the `logDefs` dictConfig built here: one file, one line per
-record with time, level, actor (the logger name `alys.<actor>`) and pid.
-Thespian's own internal log goes beside it (`THESPLOG_FILE`), not to /tmp.
+Every actor process appends its own records (`alys.*` loggers) straight to
+the file, one `write` per line in append mode, so lines from different
+processes never interleave. They used to travel to Thespian's logging
+process as messages, which cost a busy actor about a Thespian send per line:
+with a line per federation update, logging was most of the ChainActor's
+time. Records of other loggers still go the Thespian way, through the
+`logDefs` dictConfig built here. Either way: one line per record with time,
+level, actor (the logger name `alys.<actor>`) and pid. Thespian's own
+internal log goes beside it (`THESPLOG_FILE`), not to /tmp.
 """
 
 from __future__ import annotations
@@ -45,3 +50,26 @@ def log_defs(log_file: str | os.PathLike[str], level: str) -> dict[str, Any]:
 
 def actor_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"alys.{name}")
+
+
+_direct_for_pid: int | None = None
+
+
+def log_directly(log_file: str | os.PathLike[str], level: str) -> None:
+    """Make this process's `alys.*` records go straight to the node's log file.
+
+    Once per process: a forked child finds its parent's handler and replaces it
+    with its own, so no two processes share a buffered stream."""
+    global _direct_for_pid
+    if _direct_for_pid == os.getpid():
+        return
+    _direct_for_pid = os.getpid()
+    logger = logging.getLogger("alys")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LINE_FORMAT))
+    handler.setLevel(level)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

@@ -111,10 +111,18 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
     """Push `count` copies of one message, request ids `<id_prefix><i>`, as fast as it goes.
 
     For load: governance sending many messages without one HTTP call each. A
-    proposal's `proposal_id` is numbered the same way, since it is its id.
+    proposal's `proposal_id` is numbered the same way, since it is its id. With
+    `version_from`, a federation update's `config.parameters["version"]` is
+    numbered too (`version_from + i`), so every copy is a valid newer version;
+    an update signed by governance's key cannot be copied that way (its
+    signature covers the version), so the copies go unsigned.
     """
     body = object_body(request, required=True)
-    only_keys(body, ("node_id", "message", "count", "id_prefix"), "push_many")
+    only_keys(body, ("node_id", "message", "count", "id_prefix", "version_from"), "push_many")
+    version_from = body.get("version_from")
+    if version_from is not None and (not isinstance(version_from, int)
+                                     or isinstance(version_from, bool) or version_from < 0):
+        raise InvalidRequestBody("'version_from' must be a non-negative integer")
     count, prefix = body.get("count"), body.get("id_prefix", "pushed-")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_PUSH_MANY:
         raise InvalidRequestBody(f"'count' must be an integer from 1 to {MAX_PUSH_MANY}")
@@ -129,6 +137,10 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
         message.metadata.request_id = f"{prefix}{index}"
         if message.HasField("proposal_notification"):
             message.proposal_notification.proposal_id = f"{prefix}{index}"
+        if version_from is not None and message.HasField("federation_update"):
+            update = message.federation_update
+            update.config.parameters["version"] = str(version_from + index)
+            update.ClearField("update_signature")
         delivered += state.sessions.push(message, node_id)
     return {"delivered": delivered}
 

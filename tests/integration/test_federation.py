@@ -189,3 +189,15 @@ def test_proposals_are_stored_once_and_listed(tmp_path: Path) -> None:
                 stored.required_votes) == ("prop-1", "upgrade", b"v2 please", 1900000000, 3)
         wait_until(lambda: "proposal prop-1" in log_text(node.config), timeout=30)
         assert len(listed()) == 1
+
+
+def test_many_updates_pushed_at_once_are_applied_in_version_order(tmp_path: Path) -> None:
+    with pegout_node(tmp_path, chain=SLOW_CLOCK) as (node, mock):
+        first = mock.push_federation_update(version=1, indices=[0, 1, 2, 3], threshold=2,
+                                            request_id="burst-first")
+        wait_version(node, 1)
+        pushed = mock.post("/push_many", {"message": first["message"], "count": 200,
+                                          "id_prefix": "burst-", "version_from": 2})
+        assert pushed.status == 200, pushed.body
+        assert wait_version(node, 201).threshold == 2
+        assert "rejected" not in log_text(node.config)
