@@ -1,20 +1,35 @@
-"""`scripts/bench`: measure the node on real processes; print a table, optionally JSON.
+"""`scripts/bench`: how fast the node is, beside the ceilings of its parts, in one run.
 
-For now it measures recovery after SIGKILL per actor kind, the governance
-stream (inbound rate, reconnect, stall detection) and peg-outs end to end
-(latency one at a time, throughput, latency under offered load); the
-benchmark issue grows it (the gRPC and Thespian ceilings beside the node's
-figures, footprint).
+Sections (all by default; `--only` picks):
+
+- recovery: SIGKILL of each actor kind until its replacement answers `Ping`;
+- stream: governance restarted until the stream is registered again, and a
+  stalled server until the node notices;
+- throughput: the node's inbound and outbound message rates through the
+  governance stream, beside a plain grpcio stream and a plain Thespian
+  pipeline carrying the same payloads (bench/ceilings.py);
+- pegouts: `InitiatePegout` to the txid fsynced in the spool, one at a time,
+  many at once, at offered rates, and how it grows with transaction size and
+  with how many are in flight;
+- footprint: `scripts/start` to ready, and the memory of every process idle,
+  under load and after it.
+
+Every figure is the median of `--runs` runs with its spread; `--quick` runs
+a smaller set in under 3 minutes. The table goes to stdout, the same figures
+as JSON to `--json FILE`; a figure that could not be measured is null with
+its reason beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
-from dataclasses import asdict
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +38,33 @@ import yaml
 from supervision.config import load_config
 from supervision.rundir import prepare_metrics_dir
 
-SECTIONS = ("recovery", "stream", "pegouts")
+SECTIONS = ("recovery", "stream", "throughput", "pegouts", "footprint")
 # A valid secp256k1 point (federation_keys("bench", 1)): the ChainActor derives the
 # federation's script from it at start.
 BENCH_KEY = "0258fa04152f9a00130dbba4f3b1dbe3b58a8580451c13438dcf602b4bca539f18"
+
+
+@dataclass(frozen=True)
+class Profile:
+    runs: int = 3
+    kills: int = 20
+    messages: int = 2000  # each way, per throughput run
+    ceiling_messages: int = 20_000
+    pegout_singles: int = 50
+    pegout_burst: int = 1000
+    pegout_rates: tuple[float, ...] = (10.0, 100.0, 200.0, 300.0, 500.0, 700.0, 1000.0)
+    pegout_seconds: float = 4.0
+    # Transactions of about 200 B, 2 KB and 20 KB (the unpadded one is ~123 B).
+    paddings: tuple[int, ...] = (80, 1880, 19880)
+    bursts: tuple[int, ...] = (10, 1000, 10_000)
+    startup_runs: int = 5
+    memory_load: int = 2000
+
+
+FULL = Profile()
+QUICK = Profile(runs=2, kills=5, messages=1000, ceiling_messages=5000, pegout_singles=20,
+                pegout_burst=500, pegout_rates=(10.0, 100.0, 500.0, 1000.0),
+                pegout_seconds=2.0, bursts=(10, 1000), startup_runs=2, memory_load=500)
 
 
 def rates(text: str) -> tuple[float, ...]:
@@ -55,88 +93,66 @@ def bench_config(directory: Path, admin_port: int) -> Path:
         "metrics": {"port": admin_port + 1},
         "logging": {"file": str(directory / "node.log"), "level": "WARNING"},
         "storage": {"path": str(directory / "data" / "node.sqlite3")},
+        "bridge": {"broadcaster": {"spool_path": str(directory / "data" / "spool")}},
     }
     path = directory / "bench.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=20, help="kills per actor kind")
-    parser.add_argument("--inbound", type=int, default=30_000,
-                        help="messages governance pushes for the inbound rate")
-    parser.add_argument("--pegouts", type=int, default=1000,
-                        help="peg-outs sent at once for the throughput")
-    parser.add_argument("--pegout-singles", type=int, default=50,
-                        help="peg-outs sent one at a time for the latency")
-    parser.add_argument("--pegout-rates", "--pegout-rate", type=rates, default=(10.0, 100.0, 300.0),
-                        metavar="R[,R...]", help="offered loads in peg-outs per second")
-    parser.add_argument("--pegout-seconds", type=float, default=5.0,
-                        help="how long each offered load lasts")
+    parser.add_argument("--quick", action="store_true", help="a smaller set, under 3 minutes")
     parser.add_argument("--only", action="append", choices=SECTIONS,
-                        help="run only this part (repeatable); default: all of them")
+                        help="run only this section (repeatable); default: all of them")
+    parser.add_argument("--runs", type=int, help="runs per figure (median and spread)")
+    parser.add_argument("--kills", type=int, help="kills per actor kind")
+    parser.add_argument("--messages", type=int, help="messages each way per throughput run")
+    parser.add_argument("--pegouts", type=int, help="peg-outs sent at once")
+    parser.add_argument("--pegout-singles", type=int, help="peg-outs sent one at a time")
+    parser.add_argument("--pegout-rates", "--pegout-rate", type=rates, metavar="R[,R...]",
+                        help="offered loads in peg-outs per second")
+    parser.add_argument("--pegout-seconds", type=float, help="how long each offered load lasts")
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True,
+                        help="peg-out latency by transaction size and by peg-outs in flight")
     parser.add_argument("--admin-port", type=int, default=19700)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if min(args.pegouts, args.pegout_singles) < 1 or args.pegout_seconds <= 0:
-        parser.error("--pegouts and --pegout-singles need at least 1, --pegout-seconds > 0")
-    sections = set(args.only or SECTIONS)
+    profile = QUICK if args.quick else FULL
+    overrides = {"runs": args.runs, "kills": args.kills, "messages": args.messages,
+                 "pegout_burst": args.pegouts, "pegout_singles": args.pegout_singles,
+                 "pegout_rates": args.pegout_rates, "pegout_seconds": args.pegout_seconds}
+    profile = replace(profile, **{k: v for k, v in overrides.items() if v is not None})
+    if not args.growth:
+        profile = replace(profile, paddings=(), bursts=())
+    if min(profile.runs, profile.pegout_burst, profile.pegout_singles, profile.messages) < 1:
+        parser.error("--runs, --pegouts, --pegout-singles and --messages need at least 1")
+    if profile.pegout_seconds <= 0:
+        parser.error("--pegout-seconds must be positive")
+    return args, profile
 
-    recovery: list[Any] = []
-    figures: Any = None
-    pegout_figures: Any = None
+
+def main(argv: list[str] | None = None) -> int:
+    args, profile = parse_args(argv)
+    sections = [s for s in SECTIONS if s in set(args.only or SECTIONS)]
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
+               f"{platform.python_implementation()} {platform.python_version()}")
+    document: dict[str, Any] = {"machine": machine, "profile": asdict(profile),
+                                "sections": sections}
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alys-bench-") as tmp:
         directory = Path(tmp)
         config = load_config(bench_config(directory, args.admin_port))
         prepare_metrics_dir(directory / "metrics")
         # Imported only now: prometheus_client must see the metrics directory first.
-        from bench import pegouts, stream
-        from bench.recovery import measure
-        from supervision.node import Node
-        from supervision.tree import SUPERVISORS, WORKERS
+        from bench import report
 
-        if "recovery" in sections:
-            node = Node(config, transient_unique=True)
-            node.start()
-            try:
-                recovery = measure(node, (*WORKERS, *SUPERVISORS), args.kills)
-            finally:
-                node.stop()
-        if "stream" in sections:
-            figures = stream.measure(directory / "stream", args.inbound)
-        if "pegouts" in sections:
-            plan = pegouts.PegoutPlan(singles=args.pegout_singles, burst=args.pegouts,
-                                      rates=tuple(args.pegout_rates),
-                                      rate_seconds=args.pegout_seconds)
-            pegout_figures = pegouts.measure(directory / "pegouts", plan)
-
-    machine = (f"{platform.machine()}, {platform.python_implementation()} "
-               f"{platform.python_version()}")
-    document: dict[str, Any] = {"machine": machine}
-    if recovery:
-        print(f"recovery after SIGKILL: kill -> replacement answers Ping ({args.kills} kills "
-              f"each; {machine})")
-        print(f"{'actor':<20} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-        for stats in recovery:
-            print(f"{stats.actor:<20} {stats.p50_ms:>8.1f} {stats.p99_ms:>8.1f} "
-                  f"{stats.max_ms:>8.1f}")
-        print()
-        document["recovery"] = {"p99_ms": max(s.p99_ms for s in recovery),
-                                "by_actor": [asdict(s) for s in recovery]}
-    if figures is not None:
-        print(f"governance stream (heartbeat every {figures.heartbeat_interval_s:g}s, "
-              f"timeout {figures.heartbeat_timeout_s:g}s)")
-        print(f"  inbound routed and handled: {figures.inbound_msgs_per_s:,.0f} msg/s "
-              f"({figures.inbound_count:,} federation updates)")
-        print(f"  reconnect after a server restart: {figures.reconnect_ms:.0f} ms")
-        print(f"  stall detected after: {figures.stall_detect_ms:.0f} ms")
-        print()
-        document["inbound"] = {"node_msgs_per_s": figures.inbound_msgs_per_s}
-        document["stream"] = asdict(figures)
-    if pegout_figures is not None:
-        pegouts.print_table(pegout_figures)
-        document["pegout"] = pegout_figures.as_json()
+        for section in sections:
+            runner = getattr(report, f"run_{section}")
+            runner(document, directory / section, profile, config)
+            sys.stdout.flush()
+    document["elapsed_s"] = round(time.monotonic() - started, 1)
+    print(f"({machine}; {document['elapsed_s']:.0f} s)")
     if args.json:
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0

@@ -41,6 +41,7 @@ are sent again, as a client would), but its figures would describe a restart.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ FEDERATION_SIZE = 5
 THRESHOLD = 3
 INPUTS = 2
 WARMUP = 5
+BURST_BATCH = 250
 POLL_S = 0.001
 # A phase is given up when the spool has not grown for this long (a peg-out
 # that never comes), rather than after a fixed time that a slow machine might
@@ -102,6 +104,12 @@ class PegoutPlan:
     burst: int = 1000
     rates: tuple[float, ...] = (10.0, 100.0, 300.0)
     rate_seconds: float = 5.0
+    runs: int = 1  # each figure is the median of this many runs, with their spread
+    # Growth: latency at `growth_rate` with transactions padded by these many bytes,
+    # and bursts of these many peg-outs in flight at once.
+    paddings: tuple[int, ...] = ()
+    growth_rate: float = 100.0
+    bursts: tuple[int, ...] = ()
 
 
 @dataclass
@@ -112,13 +120,28 @@ class PegoutFigures:
     null_reasons: dict[str, str] = field(default_factory=dict)
     restarts: dict[str, list[str]] = field(default_factory=dict)  # phase -> restarted actors
 
+    runs: dict[str, list[float | int | None]] = field(default_factory=dict)
+
     def put(self, key: str, value: float | int | None, reason: str | None = None) -> None:
-        self.values[key] = value
+        """One run's figure; the value kept is the median of the runs so far, or None (with
+        the reason) as soon as one run could not measure it."""
+        runs = self.runs.setdefault(key, [])
+        runs.append(value)
         if value is None:
             self.null_reasons[key] = reason or "not measured"
+        if key in self.null_reasons:
+            self.values[key] = None
+            return
+        measured = [v for v in runs if v is not None]
+        self.values[key] = round(statistics.median(measured), 1)
+
+    def spread(self, key: str) -> list[float] | None:
+        measured = [v for v in self.runs.get(key, []) if v is not None]
+        return [min(measured), max(measured)] if len(measured) > 1 else None
 
     def as_json(self) -> dict[str, Any]:
         return {**self.values, "settings": dict(self.settings),
+                "spread": {k: s for k in self.values if (s := self.spread(k)) is not None},
                 "null_reasons": dict(self.null_reasons),
                 "restarts": {phase: list(names) for phase, names in self.restarts.items()}}
 
@@ -245,6 +268,22 @@ class Client:
         if changed:
             self.generation += 1
         return changed
+
+    def send_many(self, requests: Sequence[Request]) -> None:
+        """One Thespian send for all of them (a single request goes as itself)."""
+        if len(requests) == 1:
+            self.send(requests[0])
+            return
+        for request in requests:
+            self.told_to[request.message.request_id] = self.generation
+        message = Batch(tuple(r.message for r in requests))
+        try:
+            self.node.asys.tell(self.bridge, message)
+        except ActorSystemFailure:
+            self.replaced()
+            self.node.asys.tell(self.bridge, message)
+            self.resent += len(requests)
+        self.drain(MIN_LISTEN_S)
 
     def send(self, request: Request) -> None:
         rid = request.message.request_id
@@ -417,27 +456,39 @@ def one_at_a_time(client: Client, watcher: SpoolWatcher, requests: Sequence[Requ
 
 def at_once(client: Client, watcher: SpoolWatcher,
             requests: Sequence[Request]) -> tuple[Outcome, float | None]:
-    """Every request sent back to back; the outcome and the send rate achieved."""
+    """Every request sent back to back, in Batches of `BURST_BATCH` (as a client with many
+    peg-outs should send them); the outcome and the send rate achieved."""
     started: dict[str, float] = {}
-    for request in requests:
-        started[request.txid] = time.perf_counter()
-        client.send(request)
+    for start in range(0, len(requests), BURST_BATCH):
+        chunk = requests[start:start + BURST_BATCH]
+        now = time.perf_counter()
+        for request in chunk:
+            started[request.txid] = now
+        client.send_many(chunk)
     return wait_spooled(client, watcher, requests, started), send_rate(list(started.values()))
 
 
 def offered(client: Client, watcher: SpoolWatcher, requests: Sequence[Request],
             rate: float) -> tuple[Outcome, float | None]:
-    """Open loop at `rate`; the outcome (latency from each due time) and the send rate achieved."""
+    """Open loop at `rate`: each request has a due time, whatever happened to the ones before;
+    the ones due by the time the client gets to send go together in one Batch (a single one
+    alone). Latency runs from each due time, so a client that falls behind shows up in it."""
     due_at: dict[str, float] = {}
     sent_at: list[float] = []
     begin = time.perf_counter() + 0.01
-    for index, request in enumerate(requests):
-        due = begin + index / rate
-        while (left := due - time.perf_counter()) > 0:
+    dues = [begin + index / rate for index in range(len(requests))]
+    index = 0
+    while index < len(requests):
+        while (left := dues[index] - time.perf_counter()) > 0:
             client.drain(min(left, LISTEN_S))
-        due_at[request.txid] = due
-        sent_at.append(time.perf_counter())
-        client.send(request)
+        now = time.perf_counter()
+        end = index
+        while end < len(requests) and dues[end] <= now:
+            due_at[requests[end].txid] = dues[end]
+            sent_at.append(now)
+            end += 1
+        client.send_many(requests[index:end])
+        index = end
     return wait_spooled(client, watcher, requests, due_at), send_rate(sent_at)
 
 
@@ -526,35 +577,62 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
 def run_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
                requests: Requests) -> None:
     plan = figures.plan
-    singles = requests.make("single", plan.singles)
-    with phase(figures, client, "single") as restarted:
-        outcome = one_at_a_time(client, watcher, singles)
-    put_latencies(figures, ("single_p50_ms", "single_p99_ms", "single_max_ms"), outcome,
-                  restarted)
+    for run in range(plan.runs):
+        singles = requests.make(f"single{run}", plan.singles)
+        with phase(figures, client, "single") as restarted:
+            outcome = one_at_a_time(client, watcher, singles)
+        put_latencies(figures, ("single_p50_ms", "single_p99_ms", "single_max_ms"), outcome,
+                      restarted)
+        burst_phase(figures, client, watcher, requests.make(f"burst{run}", plan.burst), "")
+        for rate in plan.rates:
+            key = rate_key(rate)
+            paced = requests.make(f"rate{key}-{run}", max(1, round(rate * plan.rate_seconds)))
+            with phase(figures, client, f"rate {key}/s") as restarted:
+                outcome, sent = offered(client, watcher, paced, rate)
+            put_latencies(figures, (f"p50_ms_at_{key}", f"p99_ms_at_{key}",
+                                    f"max_ms_at_{key}"), outcome, restarted)
+            figures.put(f"sent_per_s_at_{key}", _rounded(sent, 1), "a single peg-out")
+    growth_phases(figures, client, watcher)
 
-    burst = requests.make("burst", plan.burst)
-    with phase(figures, client, "burst") as restarted:
+
+def burst_phase(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
+                burst: list[Request], suffix: str) -> None:
+    """`len(burst)` peg-outs in flight at once: latency and the rate they complete at."""
+    with phase(figures, client, f"burst{suffix}") as restarted:
         outcome, sent = at_once(client, watcher, burst)
-    put_latencies(figures, ("burst_p50_ms", "burst_p99_ms", "burst_max_ms"), outcome, restarted)
-    figures.put("burst_sent_per_s", _rounded(sent, 1), "a single peg-out")
-    completed = (plan.burst / (outcome.last_seen - outcome.first_send)
+    put_latencies(figures, (f"burst{suffix}_p50_ms", f"burst{suffix}_p99_ms",
+                            f"burst{suffix}_max_ms"), outcome, restarted)
+    figures.put(f"burst{suffix}_sent_per_s", _rounded(sent, 1), "a single Batch")
+    completed = (len(burst) / (outcome.last_seen - outcome.first_send)
                  if outcome.last_seen > outcome.first_send else None)
+    key = f"completed_per_s{suffix}"
     if outcome.problem is not None:
-        figures.put("completed_per_s", None, outcome.problem)
+        figures.put(key, None, outcome.problem)
     elif restarted:
-        figures.put("completed_per_s", None, restart_reason(restarted, [])
+        figures.put(key, None, restart_reason(restarted, [])
                     + (f"; with it, {completed:.1f}/s" if completed else ""))
     else:
-        figures.put("completed_per_s", _rounded(completed, 1), "no time between send and spool")
+        figures.put(key, _rounded(completed, 1), "no time between send and spool")
 
-    for rate in plan.rates:
-        key = rate_key(rate)
-        paced = requests.make(f"rate{key}", max(1, round(rate * plan.rate_seconds)))
-        with phase(figures, client, f"rate {key}/s") as restarted:
-            outcome, sent = offered(client, watcher, paced, rate)
-        put_latencies(figures, (f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}"),
-                      outcome, restarted)
-        figures.put(f"sent_per_s_at_{key}", _rounded(sent, 1), "a single peg-out")
+
+def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher) -> None:
+    """The cost curve: transaction size at a fixed rate, and how many are in flight at once."""
+    plan = figures.plan
+    for padding in plan.paddings:
+        sized = Requests(padding_bytes=padding)
+        sized.next_seed = 10_000_000 + padding  # seeds no other phase uses
+        paced = sized.make(f"pad{padding}", max(1, round(plan.growth_rate * plan.rate_seconds)))
+        size = len(paced[0].message.tx_hex) // 2
+        figures.put(f"tx_bytes_pad{padding}", size)
+        with phase(figures, client, f"padding {padding}") as restarted:
+            outcome, _ = offered(client, watcher, paced, plan.growth_rate)
+        put_latencies(figures, (f"p50_ms_pad{padding}", f"p99_ms_pad{padding}",
+                                f"max_ms_pad{padding}"), outcome, restarted)
+    requests = Requests()
+    requests.next_seed = 20_000_000
+    for count in plan.bursts:
+        burst_phase(figures, client, watcher, requests.make(f"inflight{count}", count),
+                    f"_{count}")
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -574,29 +652,55 @@ def _rate(value: float | int | None) -> str:
 
 def print_table(figures: PegoutFigures) -> None:
     plan, values, settings = figures.plan, figures.values, figures.settings
-    print(f"peg-outs end to end: InitiatePegout (tell) -> txid fsynced in the spool "
+    print(f"peg-outs end to end: InitiatePegout -> txid fsynced in the spool "
           f"({settings['federation']} federation, {settings['inputs_per_pegout']} inputs: "
           f"{settings['signatures_per_pegout']} signatures made by the mock and verified "
           f"by the bridge; SQLite {settings['sqlite']}; {settings['broadcaster']} "
-          f"{settings['spool']}; log level {settings['log_level']}; health ping timeout "
-          f"{settings['health_ping_timeout_s']:g} s)")
-    print(f"{'load':<34} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    rows = [(f"one at a time ({plan.singles})", "single_p50_ms", "single_p99_ms",
-             "single_max_ms"),
-            (f"{plan.burst:,} at once (single tells)", "burst_p50_ms", "burst_p99_ms",
-             "burst_max_ms")]
+          f"{settings['spool']}; log level {settings['log_level']}; median of {plan.runs} "
+          f"run(s), spread of the p99 in brackets)")
+    print(f"{'load':<38} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  p99 spread")
+    rows = [(f"one at a time ({plan.singles})", "single"),
+            (f"{plan.burst:,} at once (Batches of {BURST_BATCH})", "burst")]
     for rate in plan.rates:
         key = rate_key(rate)
         sent = values.get(f"sent_per_s_at_{key}")
-        label = f"{key}/s for {plan.rate_seconds:g} s (sent {_rate(sent)}/s)"
-        rows.append((label, f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}"))
-    for label, *keys in rows:
-        print(f"{label:<34} " + " ".join(_ms(values.get(key)) for key in keys))
+        rows.append((f"{key}/s for {plan.rate_seconds:g} s (sent {_rate(sent)}/s)", f"@{key}"))
+    for padding in plan.paddings:
+        size = values.get(f"tx_bytes_pad{padding}")
+        rows.append((f"{plan.growth_rate:g}/s, {size} B transactions", f"pad{padding}"))
+    for count in plan.bursts:
+        rows.append((f"{count:,} in flight at once", f"burst_{count}"))
+    for label, tag in rows:
+        keys = _latency_keys(tag)
+        spread = figures.spread(keys[1])
+        text = f"[{spread[0]:.0f}, {spread[1]:.0f}]" if spread else ""
+        print(f"{label:<38} " + " ".join(_ms(values.get(key)) for key in keys) + f"  {text}")
     print(f"  {plan.burst:,} at once: {_rate(values.get('completed_per_s'))} peg-outs/s "
-          f"completed (sent at {_rate(values.get('burst_sent_per_s'))}/s); txids spooled more "
-          f"than once: {values.get('spool_duplicates')}; sent again after a restart: "
+          f"completed; " + "; ".join(
+              f"{count:,} in flight: {_rate(values.get(f'completed_per_s_{count}'))}/s"
+              for count in plan.bursts))
+    print(f"  highest offered rate with p99 under 200 ms: "
+          f"{_rate(max_rate_under(figures, 200.0))} peg-outs/s; txids spooled more than once: "
+          f"{values.get('spool_duplicates')}; sent again after a restart: "
           f"{values.get('resent_after_restart')}")
     for name, actors in figures.restarts.items():
         print(f"  restarted during '{name}': {', '.join(actors)}")
     for key, reason in figures.null_reasons.items():
         print(f"  {key}: not measured: {reason}")
+
+
+def _latency_keys(tag: str) -> tuple[str, str, str]:
+    if tag.startswith("@"):
+        key = tag[1:]
+        return (f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}")
+    if tag.startswith("pad"):
+        return (f"p50_ms_{tag}", f"p99_ms_{tag}", f"max_ms_{tag}")
+    return (f"{tag}_p50_ms", f"{tag}_p99_ms", f"{tag}_max_ms")
+
+
+def max_rate_under(figures: PegoutFigures, p99_ms: float) -> float | None:
+    """The highest offered rate whose p99 stayed under `p99_ms` (None if none did)."""
+    passing = [rate for rate in figures.plan.rates
+               if (p99 := figures.values.get(f"p99_ms_at_{rate_key(rate)}")) is not None
+               and p99 < p99_ms]
+    return max(passing) if passing else None

@@ -1,12 +1,9 @@
-"""The governance stream on real processes: inbound routing rate, reconnect, stall detection.
+"""The governance stream on real processes: reconnect and stall detection.
 
 Runs a real mock governance server process and a real node (the same helpers
-the integration tests use). Figures:
+the integration tests use). The message rates are bench/throughput.py's.
+Figures:
 
-- inbound: governance pushes N federation updates down the stream; the clock
-  runs from the push until the StreamActor has routed every one of them to
-  the ChainActor and received its `Handled` (counted at the stream, after the
-  chain handled them);
 - reconnect: the server is stopped and started again on its port; the clock
   runs from the new server being ready to the stream being registered again;
 - stall: the server stops reading and answering; the clock runs until the
@@ -22,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.mock import start_mock_governance
-from tests.support.stream import FEDERATION_UPDATE, connection_status, stream_node, wait_state
+from tests.support.stream import connection_status, stream_node, wait_state
 from tests.support.waiting import wait_until
 
 HEARTBEAT = {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 3.0}
@@ -30,26 +27,10 @@ HEARTBEAT = {"heartbeat_interval_s": 1.0, "heartbeat_timeout_s": 3.0}
 
 @dataclass(frozen=True)
 class StreamFigures:
-    inbound_msgs_per_s: float
-    inbound_count: int
     reconnect_ms: float
     stall_detect_ms: float
     heartbeat_interval_s: float
     heartbeat_timeout_s: float
-
-
-def inbound_rate(node: Any, mock: Any, count: int) -> float:
-    before = connection_status(node).messages_received
-    started = time.perf_counter()
-    assert mock.post("/push_many", {"message": FEDERATION_UPDATE, "count": count,
-                                    "id_prefix": f"bench-{started}-"}).status == 200
-
-    def all_handled() -> bool:
-        status = connection_status(node)
-        return status.messages_received - before >= count and status.unhandled == 0
-
-    wait_until(all_handled, timeout=600, interval=0.01, message="inbound messages not handled")
-    return count / (time.perf_counter() - started)
 
 
 def reconnect_ms(node: Any, mock: Any, directory: Path) -> tuple[float, Any]:
@@ -74,15 +55,14 @@ def stall_detect_ms(node: Any, mock: Any) -> float:
     return elapsed
 
 
-def measure(directory: Path, count: int) -> StreamFigures:
+def measure(directory: Path) -> StreamFigures:
     mock = start_mock_governance(directory / "mock")
     with stream_node(directory / "node", [mock.target], **HEARTBEAT) as node:
         try:  # the server stops before the node, whichever server runs by then
             wait_state(node, "connected")
-            rate = inbound_rate(node, mock, count)
             reconnect, mock = reconnect_ms(node, mock, directory)
             stall = stall_detect_ms(node, mock)
         finally:
             mock.stop()
-    return StreamFigures(round(rate), count, round(reconnect, 1), round(stall, 1),
+    return StreamFigures(round(reconnect, 1), round(stall, 1),
                          HEARTBEAT["heartbeat_interval_s"], HEARTBEAT["heartbeat_timeout_s"])
