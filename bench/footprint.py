@@ -194,12 +194,14 @@ def startup_times(runs: int = 5) -> dict[str, Any]:
 
     Returns `p50_s`, `runs` (each run's seconds, in order), `spread` ([min, max]) and, from
     the launcher's log, `tree_p50_s` and `tree_runs`: the part spent in `Node.start()`
-    (actor system, tree, every actor answering a Ping). Expects the venv installed already:
+    (actor system, tree, every actor answering a Ping); `machine_load_1m` is the 1-minute
+    load average before and after. Expects the venv installed already:
     a first run after a fresh install would time pip."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
     samples: list[float] = []
     trees: list[float] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="alys-bench-startup-") as tmp:
         directory = Path(tmp)
         config_path = write_config(directory)
@@ -214,7 +216,9 @@ def startup_times(runs: int = 5) -> dict[str, Any]:
             "runs": [round(s, 3) for s in samples],
             "spread": [round(min(samples), 3), round(max(samples), 3)],
             "tree_p50_s": round(statistics.median(trees), 3) if trees else None,
-            "tree_runs": trees}
+            "tree_runs": trees,
+            # Other work on the machine shows as outliers: the load says whether there was any.
+            "machine_load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 # -- memory -----------------------------------------------------------------------------
@@ -257,7 +261,9 @@ class PeakSampler:
         self.peak_rss: dict[str, int] = {}
         self.peak_uss: dict[str, int] = {}
         self.sweeps = 0
-        self.sweep_s = 0.0  # time spent sampling, to show what the sampling itself costs
+        # CPU this thread spent sampling: what the sampling takes from the machine it
+        # measures (its wall time under load is mostly waiting for a core).
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
@@ -275,7 +281,7 @@ class PeakSampler:
             self.sweep()
 
     def sweep(self) -> None:
-        started = time.perf_counter()
+        started = time.thread_time()
         for role, process in self.processes.items():
             value = usage(process)
             if value is None:
@@ -283,7 +289,7 @@ class PeakSampler:
             self.peak_rss[role] = max(self.peak_rss.get(role, 0), value.rss)
             self.peak_uss[role] = max(self.peak_uss.get(role, 0), value.uss)
         self.sweeps += 1
-        self.sweep_s += time.perf_counter() - started
+        self.cpu_s += time.thread_time() - started
 
 
 def memory_config(directory: Path) -> Path:
@@ -369,8 +375,10 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
     again) and `growth_{rss,uss}_mb` (after - idle; None for a process restarted
     meanwhile). Roles: `launcher`, `mock_governance`, `thespian_admin`, `thespian_logger`,
     then each actor by name. `idle_rss_mb_max` / `idle_uss_mb_max` are the highest over the
-    actor processes (`*_role` says which one); `idle_pss_mb_total` is the whole node's
-    memory. `load` describes the load; `restarted` lists actors restarted meanwhile."""
+    actor processes (`*_role` says which one); `idle_pss_mb_total` is the memory of every
+    process together, `idle_pss_mb_node` the same without the mock. `load` describes the
+    load; `restarted` lists the roles restarted meanwhile; `machine_load_1m` is the 1-minute
+    load average before and after."""
     if "grpc" in sys.modules:
         # This process attaches a Thespian ActorSystem handle; the rest of the benchmark
         # forks actor systems from it, and gRPC must never be initialised before a fork.
@@ -401,6 +409,7 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
     # Built before the node starts: making 2,000 transactions takes this process seconds
     # of CPU, which on a small machine would otherwise compete with the node being measured.
     load = requests.make("footprint", load_pegouts)
+    load_before = os.getloadavg()[0]
     with _thespian_log_kept(), running(config_path, directory / "start.out") as node:
         attached = Node.attach(config)
         wait_state(attached, "connected")
@@ -459,6 +468,8 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
         "idle_uss_mb_max": by_role[top_uss]["idle_uss_mb"],
         "idle_uss_mb_max_role": top_uss,
         "idle_pss_mb_total": round(sum(v.pss for v in idle.values()) / MB, 1),
+        # Without the mock: the node as it runs against a real governance server.
+        "idle_pss_mb_node": round(sum(v.pss for r, v in idle.items() if r != MOCK) / MB, 1),
         "load": {
             "pegouts": load_pegouts,
             "spooled": len(outcome.latencies_ms),
@@ -466,9 +477,10 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
             "seconds": round(span, 2) if span > 0 else None,
             "pegouts_per_s": round(len(outcome.latencies_ms) / span, 1) if span > 0 else None,
             "samples": sampler.sweeps,
-            "sample_sweep_ms": round(sampler.sweep_s / max(1, sampler.sweeps) * 1000, 2),
+            "sample_cpu_ms": round(sampler.cpu_s / max(1, sampler.sweeps) * 1000, 2),
         },
         "restarted": restarted,
+        "machine_load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "settings": {
             "federation": f"{THRESHOLD}-of-{FEDERATION_SIZE}",
             "inputs_per_pegout": INPUTS,
@@ -494,6 +506,11 @@ def _cell(value: float | None, width: int = 9) -> str:
     return f"{value:>{width}.1f}" if value is not None else f"{'n/a':>{width}}"
 
 
+def _machine_load(part: dict[str, Any]) -> str:
+    before, after = part.get("machine_load_1m") or (None, None)
+    return f"machine load (1 min) {before} -> {after}" if before is not None else ""
+
+
 def print_footprint(figures: dict[str, Any]) -> None:
     """Print `measure`'s result (either part may be missing) as the other sections do."""
     startup = figures.get("startup")
@@ -501,11 +518,13 @@ def print_footprint(figures: dict[str, Any]) -> None:
         runs = startup["runs"]
         low, high = startup["spread"]
         tree = startup.get("tree_p50_s")
+        machine = _machine_load(startup)
         print(f"start-up: scripts/start -> ready: ({len(runs)} runs, each stopped with "
               f"SIGTERM and proven gone before the next)")
         print(f"  p50 {startup['p50_s']:.3f} s (spread {low:.3f}-{high:.3f} s)"
               + (f"; of which the actor system and tree: p50 {tree:.3f} s"
-                 if tree is not None else ""))
+                 if tree is not None else "")
+              + (f"; {machine}" if machine else ""))
         print()
     mem = figures.get("memory")
     if mem is not None:
@@ -523,14 +542,17 @@ def print_footprint(figures: dict[str, Any]) -> None:
                 "after_rss_mb", "growth_rss_mb", "growth_uss_mb")))
         print(f"  idle, highest actor process: RSS {mem['idle_rss_mb_max']:.1f} MB "
               f"({mem['idle_rss_mb_max_role']}), USS {mem['idle_uss_mb_max']:.1f} MB "
-              f"({mem['idle_uss_mb_max_role']}); whole node (PSS, every process): "
-              f"{mem['idle_pss_mb_total']:.1f} MB")
+              f"({mem['idle_uss_mb_max_role']}); all processes together (PSS): "
+              f"{mem['idle_pss_mb_total']:.1f} MB, {mem['idle_pss_mb_node']:.1f} MB without "
+              f"the mock")
         rate = load["pegouts_per_s"]
         print(f"  load: {load['spooled']:,} of {load['pegouts']:,} peg-outs spooled"
               + (f" in {load['seconds']:.1f} s ({rate:,.1f}/s)" if rate is not None else "")
-              + f"; {load['samples']} samples, {load['sample_sweep_ms']:.1f} ms each")
+              + f"; {load['samples']} samples, {load['sample_cpu_ms']:.1f} ms of CPU each")
         if load["problem"]:
             print(f"  load: {load['problem']}")
+        if machine := _machine_load(mem):
+            print(f"  {machine}")
         if mem["restarted"]:
             print(f"  restarted meanwhile (no growth figure): {', '.join(mem['restarted'])}")
         print()
