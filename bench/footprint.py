@@ -16,6 +16,10 @@ never close), on a config with free ports of its own:
   and at idle again afterwards. The node's own mock signs for real (3-of-5,
   two inputs per peg-out); peg-outs go to the bridge in Batches of 250.
 
+Both start the node once uncounted first, with a bytecode cache of its own (see
+`bytecode_cache`): the figures are those of a node whose modules are compiled
+already, as on any server, not of a first start.
+
 Why not `pegout_node` (bench/pegouts.py): it starts the actor system inside the
 benchmark's own process, so the Thespian admin, and every actor forked from it,
 would begin as a copy of the benchmark (its imports, the peg-outs it prepared)
@@ -36,6 +40,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +55,7 @@ import psutil
 import yaml
 
 from supervision.processes import is_alive, kill_all, listening_pid, session_members, wait_gone
-from tests.support.launcher import Launched, launch, stop
+from tests.support.launcher import START, Launched, stop
 from tests.support.nodes import write_config
 from tests.support.ports import port_is_free
 
@@ -101,8 +106,8 @@ def wait_ready_line(launched: Launched, started: float) -> float:
     """Seconds from `started` to the `ready:` line in the launcher's output."""
     deadline = started + READY_TIMEOUT_S
     while True:
-        # Read before the exit check: a launcher that printed ready and then died is
-        # still caught below, by its processes being proven gone on stop.
+        # The line first, the exit after: a launcher that printed ready and died at once
+        # counts as started here, and `stop_node` reports its exit code.
         if any(line.startswith("ready:") for line in launched.text().splitlines()):
             return time.perf_counter() - started
         if launched.process.poll() is not None:
@@ -126,9 +131,36 @@ def node_pids(node: StartedNode) -> set[int]:
     return {pid for pid in pids if is_alive(pid)}
 
 
-def start_node(config_path: Path, output: Path) -> StartedNode:
+@contextmanager
+def bytecode_cache(enabled: bool = True) -> Iterator[dict[str, str] | None]:
+    """The environment for `scripts/start` with a bytecode cache of its own, or None (inherit).
+
+    Python caches compiled modules unless told not to; a node on a server starts with that
+    cache warm. A shell with PYTHONDONTWRITEBYTECODE=1 (this machine's has it) makes every
+    start compile the project's modules again, which is time and heap no deployment pays.
+    A private cache (PYTHONPYCACHEPREFIX) gives the usual behaviour without writing into
+    the repo; the first start fills it, so callers start once uncounted."""
+    if not enabled:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="alys-bench-pyc-") as cache:
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = cache
+        yield env
+
+
+def launch(config_path: Path, output: Path, env: dict[str, str] | None) -> Launched:
+    """`scripts/start --config FILE` as tests/support/launcher.py starts it, in `env`."""
+    with output.open("ab") as sink:
+        process = subprocess.Popen([str(START), "--config", str(config_path)], stdout=sink,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    return Launched(process, config_path, output)
+
+
+def start_node(config_path: Path, output: Path, env: dict[str, str] | None) -> StartedNode:
     started = time.perf_counter()
-    launched = launch(config_path, output)
+    launched = launch(config_path, output, env)
     try:
         ready_s = wait_ready_line(launched, started)
         ports = config_ports(config_path)
@@ -172,8 +204,9 @@ def stop_node(node: StartedNode) -> None:
 
 
 @contextmanager
-def running(config_path: Path, output: Path) -> Iterator[StartedNode]:
-    node = start_node(config_path, output)
+def running(config_path: Path, output: Path,
+            env: dict[str, str] | None = None) -> Iterator[StartedNode]:
+    node = start_node(config_path, output, env)
     try:
         yield node
     finally:
@@ -183,33 +216,46 @@ def running(config_path: Path, output: Path) -> Iterator[StartedNode]:
 # -- start-up ---------------------------------------------------------------------------
 
 
-def last_tree_ready_s(log_path: Path) -> float | None:
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    found = TREE_READY.findall(text)
+def log_size(log_path: Path) -> int:
+    return log_path.stat().st_size if log_path.exists() else 0
+
+
+def tree_ready_s(log_path: Path, offset: int) -> float | None:
+    """The launcher's `ready in` figure logged after `offset`: this run's, not an earlier one."""
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        found = TREE_READY.findall(log.read().decode(errors="replace"))
     return float(found[-1]) if found else None
 
 
-def startup_times(runs: int = 5) -> dict[str, Any]:
+def startup_times(runs: int = 5, *, warm_bytecode: bool = True) -> dict[str, Any]:
     """Seconds from launching `scripts/start --config FILE` to its `ready:` line, `runs` times.
 
     Returns `p50_s`, `runs` (each run's seconds, in order), `spread` ([min, max]) and, from
     the launcher's log, `tree_p50_s` and `tree_runs`: the part spent in `Node.start()`
     (actor system, tree, every actor answering a Ping); `machine_load_1m` is the 1-minute
-    load average before and after. Expects the venv installed already:
-    a first run after a fresh install would time pip."""
+    load average before and after. With `warm_bytecode` (see `bytecode_cache`) one more
+    start comes first, uncounted (`warmup_s`), to fill the cache. Expects the venv
+    installed already: a first run after a fresh install would time pip."""
     if runs < 1:
         raise ValueError("runs must be at least 1")
     samples: list[float] = []
     trees: list[float] = []
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="alys-bench-startup-") as tmp:
+    warmup_s = None
+    with (tempfile.TemporaryDirectory(prefix="alys-bench-startup-") as tmp,
+          bytecode_cache(warm_bytecode) as env):
         directory = Path(tmp)
         config_path = write_config(directory)
         log_path = Path(yaml.safe_load(config_path.read_text())["logging"]["file"])
+        if env is not None:
+            with running(config_path, directory / "warmup.out", env) as node:
+                warmup_s = round(node.ready_s, 3)
         for index in range(runs):
-            with running(config_path, directory / f"start-{index}.out") as node:
+            offset = log_size(log_path)
+            with running(config_path, directory / f"start-{index}.out", env) as node:
                 samples.append(node.ready_s)
-            tree = last_tree_ready_s(log_path)
+            tree = tree_ready_s(log_path, offset)
             if tree is not None:
                 trees.append(tree)
     return {"p50_s": round(statistics.median(samples), 3),
@@ -217,6 +263,10 @@ def startup_times(runs: int = 5) -> dict[str, Any]:
             "spread": [round(min(samples), 3), round(max(samples), 3)],
             "tree_p50_s": round(statistics.median(trees), 3) if trees else None,
             "tree_runs": trees,
+            "bytecode_cache": "private, warmed by one uncounted start" if env is not None
+            else "as inherited" + (" (PYTHONDONTWRITEBYTECODE: every start compiles)"
+                                   if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""),
+            "warmup_s": warmup_s,
             # Other work on the machine shows as outliers: the load says whether there was any.
             "machine_load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
@@ -253,7 +303,7 @@ class PeakSampler:
     """Samples every role's memory from its own thread and keeps each one's highest."""
 
     def __init__(self, roles: dict[str, int], interval_s: float = SAMPLE_S) -> None:
-        self.processes = {}
+        self.processes: dict[str, psutil.Process] = {}
         for role, pid in roles.items():
             with suppress(psutil.NoSuchProcess):
                 self.processes[role] = psutil.Process(pid)
@@ -366,7 +416,8 @@ def _thespian_log_kept() -> Iterator[None]:
             os.environ["THESPLOG_FILE"] = saved
 
 
-def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
+def memory(directory: Path, *, load_pegouts: int = 2000,
+           warm_bytecode: bool = True) -> dict[str, Any]:
     """Memory of every process of a node started by `scripts/start`, by role, in MB.
 
     `by_role[role]` holds `pid`, `idle_{rss,uss,pss}_mb` (`IDLE_AFTER_S` after ready),
@@ -378,20 +429,41 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
     actor processes (`*_role` says which one); `idle_pss_mb_total` is the memory of every
     process together, `idle_pss_mb_node` the same without the mock. `load` describes the
     load; `restarted` lists the roles restarted meanwhile; `machine_load_1m` is the 1-minute
-    load average before and after."""
+    load average before and after. With `warm_bytecode` the node starts once uncounted
+    first, so that the measured one imports from a warm bytecode cache (see
+    `bytecode_cache`)."""
     if "grpc" in sys.modules:
         # This process attaches a Thespian ActorSystem handle; the rest of the benchmark
         # forks actor systems from it, and gRPC must never be initialised before a fork.
         raise RuntimeError("grpc is imported in the benchmark process")
     if load_pegouts < 1:
         raise ValueError("load_pegouts must be at least 1")
+    from bench.pegouts import Requests
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = memory_config(directory)
+    requests = Requests()
+    # Built before the node starts: making 2,000 transactions takes this process seconds
+    # of CPU, which on a small machine would otherwise compete with the node being measured.
+    load = requests.make("footprint", load_pegouts)
+    with bytecode_cache(warm_bytecode) as env:
+        if env is not None:
+            with running(config_path, directory / "warmup.out", env):
+                pass
+        figures = measure_memory(config_path, directory / "start.out", env, requests, load)
+    figures["settings"]["bytecode_cache"] = "private, warm" if env is not None else "as inherited"
+    return figures
+
+
+def measure_memory(config_path: Path, output: Path, env: dict[str, str] | None,
+                   requests: Any, load: list[Any]) -> dict[str, Any]:
+    """`memory`'s measurement, on a node started here from `config_path` in `env`."""
     from actors.messages import Batch
     from bench.pegouts import (
         FEDERATION_SIZE,
         INPUTS,
         THRESHOLD,
         Client,
-        Requests,
         SpoolWatcher,
         settle,
         wait_spooled,
@@ -402,15 +474,9 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
     from supervision.tree import actor_names
     from tests.support.stream import wait_state
 
-    directory.mkdir(parents=True, exist_ok=True)
-    config_path = memory_config(directory)
     config = load_config(config_path)
-    requests = Requests()
-    # Built before the node starts: making 2,000 transactions takes this process seconds
-    # of CPU, which on a small machine would otherwise compete with the node being measured.
-    load = requests.make("footprint", load_pegouts)
     load_before = os.getloadavg()[0]
-    with _thespian_log_kept(), running(config_path, directory / "start.out") as node:
+    with _thespian_log_kept(), running(config_path, output, env) as node:
         attached = Node.attach(config)
         wait_state(attached, "connected")
         client = Client(attached)
@@ -471,7 +537,7 @@ def memory(directory: Path, *, load_pegouts: int = 2000) -> dict[str, Any]:
         # Without the mock: the node as it runs against a real governance server.
         "idle_pss_mb_node": round(sum(v.pss for r, v in idle.items() if r != MOCK) / MB, 1),
         "load": {
-            "pegouts": load_pegouts,
+            "pegouts": len(load),
             "spooled": len(outcome.latencies_ms),
             "problem": outcome.problem,
             "seconds": round(span, 2) if span > 0 else None,
@@ -555,4 +621,3 @@ def print_footprint(figures: dict[str, Any]) -> None:
             print(f"  {machine}")
         if mem["restarted"]:
             print(f"  restarted meanwhile (no growth figure): {', '.join(mem['restarted'])}")
-        print()
