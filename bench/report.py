@@ -80,9 +80,12 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
         rate = figures.get("median", figures.get("msgs_per_s"))
         print(f"{label:<52} {_rate(rate):>9} {_ratio(rate, grpc_rate):>8} "
               f"{_ratio(rate, actor_rate):>9}  {_spread(figures.get('spread'))}")
-    batched = actor.get("batched_msgs_per_s")
-    if batched is not None:
-        print(f"  (the Thespian pipeline with Batches of 500 per send: {_rate(batched)} msg/s)")
+    print(f"  the Thespian ceiling runs with {actor.get('transmit_window')} transmits in flight "
+          f"(the library allows {actor.get('default_transmit_window')} by default, as the node "
+          f"runs: {_rate(actor.get('default_window_msgs_per_s'))} msg/s); with Batches of "
+          f"{actor.get('batch_size')} per send: {_rate(actor.get('batched_msgs_per_s'))} msg/s")
+    print(f"  gRPC echo (client sends, server answers): {_rate(grpc.get('echo_msgs_per_s'))} "
+          f"msg/s; frames {grpc.get('frames_bytes')} B on average")
     print()
     document["inbound"] = {
         "node_msgs_per_s": inbound["median"], "node_spread": inbound["spread"],

@@ -54,12 +54,17 @@ class FederationBook:
     def __init__(self) -> None:
         self.current: FederationRecord | None = None
         self.scheduled: dict[int, FederationRecord] = {}
+        # Versions only grow: kept as they are added rather than found by a scan of
+        # every scheduled version for each update (quadratic under a stream of them).
+        self._latest: int | None = None
 
     def load(self, records: Iterable[FederationRecord]) -> None:
         for record in records:
             self.add(record)
 
     def add(self, record: FederationRecord) -> None:
+        if self._latest is None or record.version > self._latest:
+            self._latest = record.version
         if record.state == SCHEDULED:
             self.scheduled[record.version] = record
         elif self.current is None or record.version > self.current.version:
@@ -67,10 +72,7 @@ class FederationBook:
 
     @property
     def latest_version(self) -> int | None:
-        versions = list(self.scheduled)
-        if self.current is not None:
-            versions.append(self.current.version)
-        return max(versions) if versions else None
+        return self._latest
 
     def due(self, height: int) -> list[FederationRecord]:
         """Scheduled versions whose height has come, now applied (revision bumped), in order.

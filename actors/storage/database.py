@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from actors.messages import Member
@@ -290,10 +291,14 @@ def _upsert(record: Record) -> tuple[str, tuple[Any, ...]]:
 
 def _guarded(table: str, key: tuple[str, ...], row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """An upsert that replaces the stored row only with a higher revision."""
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in key)
-    sql = (f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-           f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-           f"WHERE excluded.revision > {table}.revision")
-    return sql, tuple(row.values())
+    return _guarded_sql(table, key, tuple(row)), tuple(row.values())
+
+
+@cache
+def _guarded_sql(table: str, key: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    # Built once per table: it was a sixth of the StorageActor's time when built per row.
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
+            f"WHERE excluded.revision > {table}.revision")
