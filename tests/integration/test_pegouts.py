@@ -215,6 +215,8 @@ def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
         wait_until(lambda: acknowledged(node, "in-1"), timeout=30,
                    message="governance's acknowledgement never recorded")
         assert initiate(node, [good]) == [PeginAccepted("in-1")]
+        shouted = NotifyPegin("in-1", "AB" * 32, 0, 50_000, "0x" + "12" * 20, 6)
+        assert initiate(node, [shouted]) == [PeginAccepted("in-1")]  # the same txid
 
 
 def acknowledged(node: Any, request_id: str) -> bool:
