@@ -274,29 +274,26 @@ class Client:
         if len(requests) == 1:
             self.send(requests[0])
             return
-        for request in requests:
-            self.told_to[request.message.request_id] = self.generation
-        message = Batch(tuple(r.message for r in requests))
+        self._tell(requests, Batch(tuple(r.message for r in requests)))
+
+    def send(self, request: Request) -> None:
+        self._tell([request], request.message)
+
+    def _tell(self, requests: Sequence[Request], message: Any) -> None:
         try:
+            self._note_told(requests)
             self.node.asys.tell(self.bridge, message)
         except ActorSystemFailure:
+            # The bridge died under us; its supervisor starts another: tell that one.
             self.replaced()
+            self._note_told(requests)
             self.node.asys.tell(self.bridge, message)
             self.resent += len(requests)
         self.drain(MIN_LISTEN_S)
 
-    def send(self, request: Request) -> None:
-        rid = request.message.request_id
-        try:
-            self.told_to[rid] = self.generation
-            self.node.asys.tell(self.bridge, request.message)
-        except ActorSystemFailure:
-            # The bridge died under us; its supervisor starts another: tell that one.
-            self.replaced()
-            self.told_to[rid] = self.generation
-            self.node.asys.tell(self.bridge, request.message)
-            self.resent += 1
-        self.drain(MIN_LISTEN_S)
+    def _note_told(self, requests: Sequence[Request]) -> None:
+        for request in requests:
+            self.told_to[request.message.request_id] = self.generation
 
     def lost(self, requests: Sequence[Request]) -> list[Request]:
         """Requests told to a bridge that has been replaced since, and never answered."""

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actors.messages import Batch
 from bench.pegouts import (
     FEDERATION_SIZE,
     THRESHOLD,
@@ -127,9 +126,7 @@ class _Run:
 
     def _send_batched(self, batch: list[Request]) -> None:
         for start in range(0, len(batch), SEND_BATCH):
-            items = tuple(r.message for r in batch[start:start + SEND_BATCH])
-            self.node.asys.tell(self.client.bridge, Batch(items))
-            self.client.drain(0.0005)
+            self.client.send_many(batch[start:start + SEND_BATCH])
 
 
 def measure(directory: Path, *, count: int, runs: int, padding_bytes: int = 0,

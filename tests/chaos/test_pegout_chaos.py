@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,13 @@ from tests.support.pegouts import (
     initiate_many,
     pegout,
     pegout_node,
+    query,
+    running_pid,
 )
 from tests.support.stream import NODE_ID, payload_kind
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
-
-
-def running_pid(node: Any, name: str) -> int | None:
-    for actor in node.status().actors:
-        if actor.name == name and actor.state == "running":
-            return actor.pid
-    return None
 
 
 def kill(node: Any, name: str) -> None:
@@ -65,8 +59,7 @@ def assert_broadcast_once(node: Any, request_ids: list[str], timeout: float = 30
     txids = Counter(entry.txid for entry in entries)
     assert len(entries) == len(request_ids), f"{len(entries)} spool lines"
     assert max(txids.values()) == 1
-    with sqlite3.connect(f"file:{node.config.storage.path}?mode=ro", uri=True) as db:
-        stored = {row[0] for row in db.execute("SELECT txid FROM pegouts")}
+    stored = {row[0] for row in query(node, "SELECT txid FROM pegouts")}
     assert stored == set(txids), "the spool and the database disagree on the txids"
 
 
@@ -115,11 +108,10 @@ def test_each_federation_update_is_applied_once_across_chain_and_storage_kills(
             if version == 20:
                 kill(node, "storage")
         wait_until(lambda: chain_status(node).federation_version == 30, timeout=120)
-        with sqlite3.connect(f"file:{node.config.storage.path}?mode=ro", uri=True) as db:
-            versions = [row[0] for row in db.execute(
-                "SELECT version FROM federations WHERE state = 'applied' ORDER BY version")]
-            handled = Counter(row[0] for row in db.execute(
-                "SELECT request_id FROM inbound_handled WHERE owner = 'chain'"))
+        versions = [row[0] for row in query(
+            node, "SELECT version FROM federations WHERE state = 'applied' ORDER BY version")]
+        handled = Counter(row[0] for row in query(
+            node, "SELECT request_id FROM inbound_handled WHERE owner = 'chain'"))
         assert versions == list(range(31))  # 0 is the config's
         assert set(handled) == {f"fed-{v}" for v in range(1, 31)}
         # A kill between the commit and the log line can leave a version unlogged (the

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ from tests.support.pegouts import (
     local_keys,
     pegout,
     pegout_node,
+    query,
+    running_pid,
     status,
     verify_signed,
     wait_pegout,
@@ -156,9 +157,8 @@ def test_a_timed_out_request_is_asked_again(tmp_path: Path) -> None:
 
 
 def status_failures(node: Any, request_id: str) -> list[str]:
-    with sqlite3.connect(node.config.storage.path) as db:
-        [(failures,)] = db.execute("SELECT failures FROM pegouts WHERE request_id = ?",
-                                   (request_id,)).fetchall()
+    [(failures,)] = query(node, "SELECT failures FROM pegouts WHERE request_id = ?",
+                          request_id)
     return json.loads(failures)
 
 
@@ -180,9 +180,9 @@ def test_pegouts_survive_a_killed_bridge_while_governance_holds_the_answers(
         requests = [pegout(f"held-{i}", seed=20 + i) for i in range(20)]
         assert initiate(node, requests) == accepted(requests)
         wait_until(lambda: len(signature_requests(mock)) == 20, timeout=30)
-        bridge_pid = status_pid(node, "bridge")
+        bridge_pid = running_pid(node, "bridge")
         os.kill(bridge_pid, signal.SIGKILL)
-        wait_until(lambda: status_pid(node, "bridge") not in (None, bridge_pid), timeout=30)
+        wait_until(lambda: running_pid(node, "bridge") not in (None, bridge_pid), timeout=30)
         mock.behave(hold_signatures=False)
         mock.release()
         for request in requests:
@@ -190,13 +190,6 @@ def test_pegouts_survive_a_killed_bridge_while_governance_holds_the_answers(
         entries = spool(node)
         assert len(entries) == 20 and len({txid for txid, _ in entries}) == 20
         assert "loaded 20 peg-outs" in log_text(node.config)
-
-
-def status_pid(node: Any, name: str) -> int | None:
-    for actor in node.status().actors:
-        if actor.name == name and actor.state == "running":
-            return actor.pid
-    return None
 
 
 def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
@@ -220,10 +213,8 @@ def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
 
 
 def acknowledged(node: Any, request_id: str) -> bool:
-    with sqlite3.connect(node.config.storage.path) as db:
-        rows = db.execute("SELECT acknowledged FROM pegins WHERE request_id = ?",
-                          (request_id,)).fetchall()
-    return rows == [(1,)]
+    return query(node, "SELECT acknowledged FROM pegins WHERE request_id = ?",
+                 request_id) == [(1,)]
 
 
 def test_a_late_answer_to_an_earlier_attempt_is_used_if_it_verifies(tmp_path: Path) -> None:

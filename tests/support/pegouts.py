@@ -126,11 +126,24 @@ def gather_replies(node: Any, count: int, timeout: float) -> list[Any]:
     return sorted(replies, key=lambda reply: reply.request_id)
 
 
-def broadcast_ids(node: Any) -> list[str]:
-    """Request ids of the peg-outs in state `broadcast`, from the database (read-only)."""
+def query(node: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of the node's database, read-only: what was committed, not what the node says."""
     with sqlite3.connect(f"file:{node.config.storage.path}?mode=ro", uri=True) as db:
-        return [row[0] for row in db.execute(
-            "SELECT request_id FROM pegouts WHERE state = 'broadcast' ORDER BY request_id")]
+        return db.execute(sql, params).fetchall()
+
+
+def broadcast_ids(node: Any) -> list[str]:
+    """Request ids of the peg-outs in state `broadcast`, from the database."""
+    return [row[0] for row in query(
+        node, "SELECT request_id FROM pegouts WHERE state = 'broadcast' ORDER BY request_id")]
+
+
+def running_pid(node: Any, name: str) -> int | None:
+    """The pid of the actor `name` while it runs; None while it is being restarted."""
+    for actor in node.status().actors:
+        if actor.name == name and actor.state == "running":
+            return actor.pid
+    return None
 
 
 def accepted(requests: list[InitiatePegout]) -> list[PegoutAccepted]:
