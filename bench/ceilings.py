@@ -5,11 +5,13 @@ from, in the same run, with the same payloads:
 
 - `grpc_ceiling`: a plain grpcio bidirectional stream (the project's own
   `GovernanceStream.Stream`) between two subprocesses in the roles of
-  governance (server) and node (client). The server pushes pre-built
-  `StreamResponse` frames as fast as grpcio takes them; the client counts them.
-  That direction is the node's inbound one, so its rate is
-  `inbound.grpc_ceiling_msgs_per_s`. The issue's "echo" (the client sends, the
-  server answers each frame) is measured beside it and reported separately.
+  governance (server) and node (client). In "echo" mode, the issue's gRPC
+  ceiling (`inbound.grpc_ceiling_msgs_per_s`), the client sends the node's
+  `SignatureRequest` and the server answers each with the next frame, as a
+  peg-out's request and answer cross the stream. In "push" mode the server
+  sends pre-built `StreamResponse` frames as fast as grpcio takes them and
+  the client only counts them: a higher figure, reported beside it
+  (`inbound.grpc_push_ceiling_msgs_per_s`).
 - `actor_ceiling`: a plain Thespian pipeline on `multiprocTCPBase`, a sender
   and a receiver actor, each its own process, one message per send; the
   same pipeline with `Batch`es of 500 is reported beside it. Thespian's
@@ -198,13 +200,12 @@ def grpc_ceiling(count: int, payload: str, *, runs: int = 3,
                  modes: Sequence[str] = GRPC_MODES) -> dict[str, Any]:
     """A plain grpcio `GovernanceStream.Stream` between two subprocesses; see the module's doc.
 
-    Returns, for the server -> client push (the node's inbound direction, so
-    the figure for `inbound.grpc_ceiling_msgs_per_s`): `msgs_per_s` (median of
-    `runs`), `runs`, `spread` [min, max]; `frames_bytes`, the average size of
-    a pushed frame; and, if "echo" is in `modes` (the client sends the node's
+    Returns, for the server -> client push: `msgs_per_s` (median of `runs`),
+    `runs`, `spread` [min, max]; `frames_bytes`, the average size of a pushed
+    frame; and, if "echo" is in `modes` (the client sends the node's
     `SignatureRequest`, the server answers each with the next frame, both
-    directions at once): `echo_msgs_per_s`, `echo_runs`, `echo_spread` and
-    `request_bytes`.
+    directions at once; the issue's gRPC ceiling): `echo_msgs_per_s`,
+    `echo_runs`, `echo_spread` and `request_bytes`.
     """
     if count < 2 or runs < 1:
         raise ValueError(f"need count >= 2 and runs >= 1, got count={count}, runs={runs}")

@@ -55,6 +55,7 @@ from supervision.policy import (
     restart_scope,
 )
 from supervision.processes import is_alive, kill_now
+from supervision.spawning import Spawner
 
 
 def supervision_line(
@@ -96,6 +97,7 @@ class Supervisor(NodeActor):
         self.plan_ids = 0
         self.clock = time.monotonic
         self.rng = random.Random()
+        self.spawner = Spawner()
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -117,7 +119,9 @@ class Supervisor(NodeActor):
     def _spawn(self, child: Child) -> None:
         child.generation += 1
         child.exit_reason = None
-        child.address = self.createActor(import_actor_class(child.spec.actor_class))
+        # Forked from the spawner thread's short stack: see supervision/spawning.py.
+        child.address = self.spawner.call(
+            self.createActor, import_actor_class(child.spec.actor_class))
         child.state = ActorState.RESTARTING if child.restarts else ActorState.STARTING
         self.send(child.address, _Start(
             name=child.name, config=self.config, supervisor=self.name,
