@@ -7,9 +7,12 @@ Both run on one node with the real-signing mock (bench/pegouts.py's setup):
   the clock runs until the mock has recorded every `SignatureRequest` (its
   /stats), so the figure is bridge acceptance + commit + stream + gRPC.
 - inbound: governance then releases those answers (signature responses for
-  ids the node knows) and, at the same moment, pushes as many federation
-  updates, each a valid newer version scheduled far ahead (the ChainActor
-  validates the keys, derives the address, stores it). The clock runs until
+  ids the node knows) together with as many federation updates, each a valid
+  newer version scheduled far ahead (the ChainActor validates the keys,
+  derives the address, stores it). The updates are built and held in the
+  mock before the clock starts (`/push_many` with `hold`): built during the
+  run, they took the mock's GIL from its gRPC sender, and for the first
+  ~450 ms the node got answers at a tenth of its rate. The clock runs until
   every peg-out's txid is fsynced in the spool (verified, signed, stored,
   broadcast, stored) and the stream has every update confirmed `Handled` by
   the chain: counted at the targets, after real handling.
@@ -102,16 +105,17 @@ class _Run:
                    interval=0.002, message="signature requests never reached governance")
         outbound = count / (time.perf_counter() - started)
 
+        pushed = self.mock.post("/push_many", {"message": template, "count": count,
+                                               "id_prefix": f"bench-{label}-fed-",
+                                               "version_from": self.next_version,
+                                               "hold": True})
+        if pushed.status != 200:
+            raise RuntimeError(f"push_many failed: {pushed.body}")
+        self.next_version += count
         received = connection_status(self.node).messages_received
         started = time.perf_counter()
         self.mock.behave(hold_signatures=False)
         self.mock.release()
-        pushed = self.mock.post("/push_many", {"message": template, "count": count,
-                                               "id_prefix": f"bench-{label}-fed-",
-                                               "version_from": self.next_version})
-        if pushed.status != 200:
-            raise RuntimeError(f"push_many failed: {pushed.body}")
-        self.next_version += count
         wanted = {r.txid for r in batch}
         stream = self.node.lookup("stream")
 

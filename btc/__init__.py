@@ -7,6 +7,8 @@
 - `errors`: `BtcError` and its subclasses.
 - `testing`: deterministic fixtures for tests and benchmarks (not for actors).
 
-embit is the only Bitcoin library used here; coincurve and python-bitcoinlib
-belong to the mock signer and to the tests that cross-check this package.
+embit does the transaction, script, sighash and address work here; the
+ECDSA checks of peg-out signatures call libsecp256k1 through coincurve, whose
+build is faster (see `signing._verifying_key`). python-bitcoinlib belongs to
+the mock signer and to the tests that cross-check this package's sighashes.
 """

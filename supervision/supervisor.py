@@ -55,7 +55,7 @@ from supervision.policy import (
     restart_scope,
 )
 from supervision.processes import is_alive, kill_now
-from supervision.spawning import Spawner
+from supervision.spawning import on_fresh_stack_chunk
 
 
 def supervision_line(
@@ -97,7 +97,6 @@ class Supervisor(NodeActor):
         self.plan_ids = 0
         self.clock = time.monotonic
         self.rng = random.Random()
-        self.spawner = Spawner()
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -119,8 +118,8 @@ class Supervisor(NodeActor):
     def _spawn(self, child: Child) -> None:
         child.generation += 1
         child.exit_reason = None
-        # Forked from the spawner thread's short stack: see supervision/spawning.py.
-        child.address = self.spawner.call(
+        # Forked from the start of a fresh stack chunk: see supervision/spawning.py.
+        child.address = on_fresh_stack_chunk(
             self.createActor, import_actor_class(child.spec.actor_class))
         child.state = ActorState.RESTARTING if child.restarts else ActorState.STARTING
         self.send(child.address, _Start(

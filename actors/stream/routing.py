@@ -21,17 +21,23 @@ from typing import Any
 
 RECENTLY_HANDLED = 10_000  # ids remembered after their Handled, to drop late duplicates
 MAX_IN_FLIGHT = 2_000  # per target: sent and not yet confirmed
+SMALL_SENDS = 2  # per target: partial batches that may be unconfirmed at once
 
 
 class InboundRouter:
     def __init__(self, remember: int = RECENTLY_HANDLED,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 max_in_flight: int = MAX_IN_FLIGHT, small_sends: int = SMALL_SENDS) -> None:
         self._unhandled: dict[str, tuple[str, Any]] = {}  # request id -> (target, message)
         self._handled: OrderedDict[str, None] = OrderedDict()
         self._waiting: dict[str, deque[str]] = {}  # target -> ids admitted, not yet sent
         self._in_flight: dict[str, set[str]] = {}  # target -> ids sent, not yet handled
+        # Partial batches not yet wholly confirmed: target -> {send: its ids not handled}.
+        self._small: dict[str, dict[int, int]] = {}
+        self._small_of: dict[str, int] = {}  # id in flight -> the partial batch that carried it
+        self._send_count = 0
         self._remember = remember
         self._max_in_flight = max_in_flight
+        self._max_small = small_sends
 
     def admit(self, request_id: str, target: str, message: Any) -> bool:
         """Track a message for `target`; False if it is a duplicate (route nothing)."""
@@ -44,26 +50,44 @@ class InboundRouter:
     def take(self, target: str, max_items: int) -> list[Any]:
         """Messages to send to `target` now: up to `max_items`, within the in-flight bound.
 
-        Batches adapt to the load, as in Nagle's algorithm: with nothing in
-        flight, whatever waits goes at once (low latency when quiet); while
-        the target is still busy, only full batches go, and the rest waits
-        for its confirmations, so that a steady trickle of messages does not
-        become a Thespian send each (a send costs the same for one or many).
+        Batches adapt to the load, as in Nagle's algorithm. A full batch goes
+        whenever the in-flight bound has room for it. A partial one goes at
+        once while fewer than `small_sends` partial batches to the target are
+        unconfirmed: low latency when quiet, and a burst's tail is not held
+        back. Beyond that it waits for confirmations, so that a steady trickle
+        of messages does not become a Thespian send each (a send costs the
+        same for one message or many). A batch cut short by the in-flight
+        bound, with more waiting behind it, waits for room for a full one.
+
+        (Holding every partial batch while anything was in flight made a
+        burst's last few hundred messages wait for all before them to be
+        verified and committed: a fifth of the inbound benchmark's time.)
         """
         waiting = self._waiting.get(target)
         if not waiting:
             return []
         in_flight = self._in_flight.setdefault(target, set())
+        small = self._small.setdefault(target, {})
         room = self._max_in_flight - len(in_flight)
-        if in_flight and (len(waiting) < max_items or room < max_items):
+        size = min(max_items, room, len(waiting))
+        if size <= 0:
             return []
+        if in_flight and size < max_items and (len(waiting) > size
+                                               or len(small) >= self._max_small):
+            return []
+        self._send_count += 1
+        send, partial = self._send_count, size < max_items
         taken = []
-        while waiting and len(taken) < min(max_items, room):
+        while waiting and len(taken) < size:
             request_id = waiting.popleft()
             entry = self._unhandled.get(request_id)
             if entry is not None:
                 in_flight.add(request_id)
+                if partial:
+                    self._small_of[request_id] = send
                 taken.append(entry[1])
+        if partial and taken:
+            small[send] = len(taken)
         return taken
 
     def handled(self, request_id: str) -> str | None:
@@ -73,6 +97,12 @@ class InboundRouter:
             return None
         target = entry[0]
         self._in_flight.get(target, set()).discard(request_id)
+        send = self._small_of.pop(request_id, None)
+        small = self._small.get(target, {})
+        if send in small:
+            small[send] -= 1
+            if not small[send]:
+                del small[send]
         self._handled[request_id] = None
         if len(self._handled) > self._remember:
             self._handled.popitem(last=False)
@@ -83,6 +113,9 @@ class InboundRouter:
         ids = [rid for rid, (t, _) in self._unhandled.items() if t == target]
         self._waiting[target] = deque(ids)
         self._in_flight[target] = set()
+        self._small[target] = {}
+        for request_id in ids:
+            self._small_of.pop(request_id, None)
         return len(ids)
 
     def unhandled_for(self, target: str) -> list[Any]:

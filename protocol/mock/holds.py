@@ -1,4 +1,5 @@
-"""Signature answers kept back by ``hold_signatures``, until POST /release lets them go.
+"""Signature answers kept back by ``hold_signatures`` (and the copies POST /push_many
+was asked to ``hold``), until POST /release lets them go.
 
 A pause point for chaos tests: the node has asked, governance has signed,
 and the answer is in flight for as long as the test likes. Each held answer

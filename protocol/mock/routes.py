@@ -115,10 +115,16 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
     `version_from`, a federation update's `config.parameters["version"]` is
     numbered too (`version_from + i`), so every copy is a valid newer version;
     an update signed by governance's key cannot be copied that way (its
-    signature covers the version), so the copies go unsigned.
+    signature covers the version), so the copies go unsigned. With `hold`, the
+    copies are built and kept with the held signature answers, and go out with
+    them on POST /release: a benchmark then times the node, not the building.
     """
     body = object_body(request, required=True)
-    only_keys(body, ("node_id", "message", "count", "id_prefix", "version_from"), "push_many")
+    only_keys(body, ("node_id", "message", "count", "id_prefix", "version_from", "hold"),
+              "push_many")
+    hold = body.get("hold", False)
+    if not isinstance(hold, bool):
+        raise InvalidRequestBody(f"'hold' must be true or false, got {kind_of(hold)}")
     version_from = body.get("version_from")
     if version_from is not None and (not isinstance(version_from, int)
                                      or isinstance(version_from, bool) or version_from < 0):
@@ -130,19 +136,28 @@ def post_push_many(state: MockState, request: ControlRequest) -> dict[str, Any]:
         raise InvalidRequestBody(f"'id_prefix' must be a string, got {kind_of(prefix)}")
     template = parse_stream_response(body.get("message"))
     node_id = body.get("node_id")
-    delivered = 0
-    for index in range(count):
-        message = pb.StreamResponse()
-        message.CopyFrom(template)
-        message.metadata.request_id = f"{prefix}{index}"
-        if message.HasField("proposal_notification"):
-            message.proposal_notification.proposal_id = f"{prefix}{index}"
-        if version_from is not None and message.HasField("federation_update"):
-            update = message.federation_update
-            update.config.parameters["version"] = str(version_from + index)
-            update.ClearField("update_signature")
-        delivered += state.sessions.push(message, node_id)
-    return {"delivered": delivered}
+    copies = (_numbered_copy(template, prefix, index, version_from) for index in range(count))
+    if hold:
+        messages = list(copies)
+        sessions = state.sessions.sessions(node_id)
+        for session in sessions:
+            state.held.hold(session, messages)
+        return {"held": len(messages) * len(sessions)}
+    return {"delivered": sum(state.sessions.push(message, node_id) for message in copies)}
+
+
+def _numbered_copy(template: pb.StreamResponse, prefix: str, index: int,
+                   version_from: int | None) -> pb.StreamResponse:
+    message = pb.StreamResponse()
+    message.CopyFrom(template)
+    message.metadata.request_id = f"{prefix}{index}"
+    if message.HasField("proposal_notification"):
+        message.proposal_notification.proposal_id = f"{prefix}{index}"
+    if version_from is not None and message.HasField("federation_update"):
+        update = message.federation_update
+        update.config.parameters["version"] = str(version_from + index)
+        update.ClearField("update_signature")
+    return message
 
 
 def post_push_raw(state: MockState, request: ControlRequest) -> dict[str, Any]:

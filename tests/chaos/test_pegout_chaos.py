@@ -108,8 +108,13 @@ def test_each_federation_update_is_applied_once_across_chain_and_storage_kills(
             if version == 20:
                 kill(node, "storage")
         wait_until(lambda: chain_status(node).federation_version == 30, timeout=120)
-        versions = [row[0] for row in query(
-            node, "SELECT version FROM federations WHERE state = 'applied' ORDER BY version")]
+
+        def applied() -> list[int]:
+            return [row[0] for row in query(
+                node, "SELECT version FROM federations WHERE state = 'applied' ORDER BY version")]
+
+        # The status answers from the chain's memory; the rows follow with the next commit.
+        versions = wait_until(lambda: (v := applied()) and v[-1] == 30 and v, timeout=30)
         handled = Counter(row[0] for row in query(
             node, "SELECT request_id FROM inbound_handled WHERE owner = 'chain'"))
         assert versions == list(range(31))  # 0 is the config's

@@ -884,6 +884,36 @@ def test_held_signature_answers_are_sent_when_released(
     assert held(mock) == {"held": {}, "dropped": 0}
 
 
+def test_push_many_with_hold_keeps_its_copies_with_the_held_answers_until_release(
+    mock: MockGovernance, clients: GrpcClients
+) -> None:
+    mock.behave(hold_signatures=True)
+    client = clients.stream([registration(), signature_request("sig-1")], expect=4)
+    wait_until(lambda: held(mock)["held"] == {NODE: 1}, message="the answer held")
+    template = {"metadata": {"request_id": "x"}, "heartbeat_ack": {}}
+
+    pushed = mock.post("/push_many", {"message": template, "count": 2, "id_prefix": "held-",
+                                      "hold": True})
+    held_now = held(mock)
+    received_before = len(client.responses())
+    released = mock.release()
+    result = client.wait()
+
+    assert pushed.status == 200 and pushed.body == {"held": 2}
+    assert held_now == {"held": {NODE: 3}, "dropped": 0}
+    assert received_before == 1  # the registration ack only: nothing pushed went out early
+    assert released["released"] == 3
+    ids = [r.metadata.request_id for r in as_responses(result.responses)[1:]]
+    assert ids == ["sig-1", "held-0", "held-1"]  # in the order they were held
+
+
+def test_push_many_refuses_a_hold_that_is_not_a_boolean(mock: MockGovernance) -> None:
+    reply = mock.post("/push_many", {"message": {"metadata": {"request_id": "x"}}, "count": 1,
+                                     "hold": "yes"})
+    assert reply.status == 400
+    assert reply.body == {"error": "'hold' must be true or false, got str"}
+
+
 def test_an_answer_held_past_its_stream_is_dropped_and_counted(
     mock: MockGovernance, clients: GrpcClients
 ) -> None:

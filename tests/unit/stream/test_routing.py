@@ -20,14 +20,54 @@ def test_with_nothing_in_flight_whatever_waits_goes_at_once() -> None:
     assert router.in_flight("chain") == 2
 
 
-def test_while_the_target_is_busy_only_full_batches_go() -> None:
-    router = InboundRouter(max_in_flight=10)
+def test_a_partial_batch_goes_while_few_partial_batches_are_unconfirmed() -> None:
+    router = InboundRouter(max_in_flight=10, small_sends=2)
     admit_all(router, ["a"])
     assert router.take("chain", 3) == ["msg-a"]
-    admit_all(router, ["b", "c"])
-    assert router.take("chain", 3) == []  # a is in flight and b, c make no full batch
-    admit_all(router, ["d"])
-    assert router.take("chain", 3) == ["msg-b", "msg-c", "msg-d"]
+    admit_all(router, ["b"])
+    assert router.take("chain", 3) == ["msg-b"]  # one partial batch unconfirmed: room for two
+    admit_all(router, ["c", "d"])
+    assert router.take("chain", 3) == []  # two partial batches unconfirmed, c, d no full one
+    admit_all(router, ["e"])
+    assert router.take("chain", 3) == ["msg-c", "msg-d", "msg-e"]  # a full batch goes anyway
+
+
+def test_full_batches_do_not_hold_back_the_tail_of_a_burst() -> None:
+    router = InboundRouter(max_in_flight=10, small_sends=1)
+    admit_all(router, [str(i) for i in range(8)])
+    assert router.take("chain", 3) == ["msg-0", "msg-1", "msg-2"]
+    assert router.take("chain", 3) == ["msg-3", "msg-4", "msg-5"]
+    assert router.take("chain", 3) == ["msg-6", "msg-7"]  # the tail goes with both in flight
+
+
+def test_a_partial_batch_leaves_the_count_once_all_it_carried_is_handled() -> None:
+    router = InboundRouter(max_in_flight=10, small_sends=1)
+    admit_all(router, ["a", "b"])
+    assert router.take("chain", 3) == ["msg-a", "msg-b"]
+    admit_all(router, ["c"])
+    router.handled("a")
+    assert router.take("chain", 3) == []  # b is still unconfirmed
+    router.handled("b")
+    assert router.take("chain", 3) == ["msg-c"]
+
+
+def test_a_batch_cut_short_by_the_bound_waits_for_room_for_a_full_one() -> None:
+    router = InboundRouter(max_in_flight=5)
+    admit_all(router, [str(i) for i in range(9)])
+    assert len(router.take("chain", 3)) == 3
+    assert router.take("chain", 3) == []  # room for 2 of the 6 waiting: no sliver
+    router.handled("0")
+    assert router.take("chain", 3) == ["msg-3", "msg-4", "msg-5"]
+
+
+def test_a_requeue_forgets_the_partial_batches() -> None:
+    router = InboundRouter(max_in_flight=10, small_sends=1)
+    admit_all(router, ["a"])
+    router.take("chain", 5)
+    router.requeue("chain")
+    assert router.take("chain", 5) == ["msg-a"]
+    admit_all(router, ["b"])
+    assert router.take("chain", 5) == []  # the re-sent partial batch is the one allowed
 
 
 def test_the_in_flight_bound_holds_and_confirmations_make_room() -> None:
@@ -78,11 +118,12 @@ def test_targets_do_not_share_their_bound() -> None:
     assert router.take("chain", 5) == ["fed"]
 
 
-@given(st.lists(st.integers(0, 50), max_size=200), st.integers(1, 8), st.integers(1, 20))
+@given(st.lists(st.integers(0, 50), max_size=200), st.integers(1, 8), st.integers(1, 20),
+       st.integers(1, 3))
 def test_every_admitted_message_is_sent_once_unless_requeued(
-    ids: list[int], batch: int, bound: int
+    ids: list[int], batch: int, bound: int, window: int
 ) -> None:
-    router = InboundRouter(max_in_flight=bound)
+    router = InboundRouter(max_in_flight=bound, small_sends=window)
     admitted = [str(i) for i in dict.fromkeys(ids)]
     for request_id in ids:
         router.admit(str(request_id), "chain", str(request_id))
