@@ -76,6 +76,13 @@ def witness_script(keys: Sequence[bytes], threshold: int) -> bytes:
 
 
 @lru_cache(maxsize=256)
+def _cached_witness_script(keys: tuple[bytes, ...], threshold: int) -> bytes:
+    """`witness_script` for a federation: each version is a new `Federation`, but its
+    keys and threshold mostly repeat the last one's (a sixth of the ChainActor's time)."""
+    return witness_script(keys, threshold)
+
+
+@lru_cache(maxsize=256)
 def p2wsh_address(script: bytes, network: str) -> str:
     """The bech32 P2WSH address paying to `script` on `network`.
 
@@ -120,7 +127,7 @@ class Federation:
 
     @cached_property
     def witness_script(self) -> bytes:
-        return witness_script(self.keys, self.threshold)
+        return _cached_witness_script(self.keys, self.threshold)
 
     def address(self, network: str) -> str:
         return p2wsh_address(self.witness_script, network)
@@ -263,6 +270,14 @@ def _parse_der(data: bytes) -> Signature | None:
 def _parse_compressed(key: bytes) -> PublicKey | None:
     if not isinstance(key, bytes) or len(key) != 33 or key[0] not in (2, 3):
         return None
+    return _parse_point(key)
+
+
+@lru_cache(maxsize=1024)
+def _parse_point(key: bytes) -> PublicKey | None:
+    """Cached: a federation's keys repeat from version to version, and parsing each one
+    (decompressing the point) was a quarter of the ChainActor's time under a stream of
+    updates. The parsed keys are only read, never changed."""
     return _parse_pubkey(key)
 
 
