@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.mock import REPO_ROOT, project_env
+from tests.support.bench import run_bench
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -18,21 +16,11 @@ LATENCY_KEYS = ("single_p50_ms", "single_p99_ms", "single_max_ms", "burst_p50_ms
 
 
 def test_pegout_benchmark_reports_every_figure(tmp_path: Path) -> None:
-    result = tmp_path / "bench.json"
-    output = tmp_path / "bench.out"
-    # The node's admin daemonizes and inherits stdout: a pipe here would never close.
-    with output.open("wb") as sink:
-        completed = subprocess.run(
-            [str(REPO_ROOT / "scripts" / "bench"), "--only", "pegouts", "--pegouts", "20",
-             "--pegout-singles", "5", "--pegout-rates", "10,40", "--pegout-seconds", "1",
-             "--runs", "1", "--no-growth",
-             "--json", str(result)],
-            cwd=REPO_ROOT, env=project_env(), stdout=sink, stderr=subprocess.STDOUT,
-            timeout=150, check=False)
-    text = output.read_text(errors="replace")
-    assert completed.returncode == 0, text
+    text, document = run_bench(
+        tmp_path, "--only", "pegouts", "--pegouts", "20", "--pegout-singles", "5",
+        "--pegout-rates", "10,40", "--pegout-seconds", "1", "--runs", "1", "--no-growth")
 
-    figures = json.loads(result.read_text())["pegout"]
+    figures = document["pegout"]
     # Only the figures of rates this run did not offer (100/s) may be missing.
     assert not figures["null_reasons"].keys() & {*LATENCY_KEYS, "completed_per_s"}, \
         figures["null_reasons"]

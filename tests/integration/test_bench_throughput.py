@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.mock import REPO_ROOT, project_env
+from tests.support.bench import run_bench
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def test_throughput_benchmark_reports_the_node_beside_both_ceilings(tmp_path: Path) -> None:
-    result = tmp_path / "bench.json"
-    output = tmp_path / "bench.out"
-    # The node's admin daemonizes and inherits stdout: a pipe here would never close.
-    with output.open("wb") as sink:
-        completed = subprocess.run(
-            [str(REPO_ROOT / "scripts" / "bench"), "--only", "throughput", "--messages", "100",
-             "--runs", "1", "--json", str(result)],
-            cwd=REPO_ROOT, env=project_env(), stdout=sink, stderr=subprocess.STDOUT,
-            timeout=150, check=False)
-    text = output.read_text(errors="replace")
-    assert completed.returncode == 0, text
-
-    document = json.loads(result.read_text())
+    text, document = run_bench(tmp_path, "--only", "throughput", "--messages", "100",
+                               "--runs", "1")
     inbound, outbound = document["inbound"], document["outbound"]
     for key in ("node_msgs_per_s", "grpc_ceiling_msgs_per_s", "grpc_push_ceiling_msgs_per_s",
                 "actor_ceiling_msgs_per_s", "ratio_to_grpc", "ratio_to_grpc_push"):
