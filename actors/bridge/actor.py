@@ -170,6 +170,10 @@ class BridgeActor(OwnerActor):
         self.awaiting += ((record.state == AWAITING)
                           - (previous is not None and previous.state == AWAITING))
         self.pegouts[record.request_id] = record
+        if record.state != AWAITING:
+            # The parsed unsigned transaction serves only to check signatures: a peg-out
+            # past them would otherwise keep it for the life of the process.
+            self._parsed.pop(record.request_id, None)
         self.store.write([record], then=then, otherwise=otherwise)
 
     # -- peg-outs: accepting ----------------------------------------------------------

@@ -131,8 +131,9 @@ def test_repeated_kills_escalate_to_the_root_and_the_launcher_restarts_the_tree(
             return False
         if actors["root"]["pid"] != first_root and actors["root"]["restarts"] == 1:
             return True
-        if actors["stream"]["state"] == "running":
-            os.kill(actors["stream"]["pid"], signal.SIGKILL)
+        stream = actors.get("stream")  # not listed until its new supervisor reports it
+        if stream is not None and stream["state"] == "running":
+            os.kill(stream["pid"], signal.SIGKILL)
         return False
 
     wait_until(kill_stream_until_the_root_is_new, timeout=120, interval=0.3,
