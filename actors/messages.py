@@ -443,6 +443,29 @@ class _Load:
     owner: str
 
 
+@dataclass(frozen=True)
+class _Fetch:
+    """Read peg-outs (one by `request_id`, or all in `state`); answered `_Fetched`."""
+
+    owner: str
+    query_id: int
+    request_id: str | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class _Fetched:
+    """The records a `_Fetch` found, or `error` (and no records) if the read failed."""
+
+    owner: str
+    query_id: int
+    records: tuple[Any, ...] = ()
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        return f"_Fetched({self.owner} #{self.query_id}, {len(self.records)} records)"
+
+
 @dataclass(frozen=True, repr=False)
 class _Loaded:
     owner: str

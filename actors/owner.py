@@ -15,8 +15,8 @@ from typing import Any
 from thespian.actors import WakeupMessage
 
 from actors.base import NodeActor
-from actors.messages import _Load, _Loaded, _Persisted, _PersistFailed
-from actors.storage.client import DurableStore
+from actors.messages import _Fetched, _Load, _Loaded, _Persisted, _PersistFailed
+from actors.storage.client import DurableStore, Fetches
 
 WRITE_RETRY_DELAY_S = 1.0
 
@@ -32,6 +32,7 @@ class OwnerActor(NodeActor):
     def __init__(self) -> None:
         super().__init__()
         self.store = DurableStore(self.owner, self.send)
+        self.fetches = Fetches(self.owner, self.send)
         self.loaded = False
         self._stash: list[tuple[Any, Any]] = []
         self._depth = 0
@@ -75,6 +76,9 @@ class OwnerActor(NodeActor):
             resent = self.store.resend(storage)
             if resent:
                 self.log.info("re-sent %d uncommitted writes to the new storage", resent)
+            reread = self.fetches.resend(storage)
+            if reread:
+                self.log.info("re-sent %d unanswered reads to the new storage", reread)
         for name, address in self.peers.items():
             if name != "storage" and address != previous.get(name):
                 self.on_peer_changed(name, address)
@@ -95,6 +99,9 @@ class OwnerActor(NodeActor):
         # One commit may release thousands of replies and requests: batch them.
         with self.coalesced_sends():
             self.store.persisted(message.seq)
+
+    def receiveMsg__Fetched(self, message: _Fetched, sender: Any) -> None:
+        self.fetches.answered(message)
 
     def receiveMsg__PersistFailed(self, message: _PersistFailed, sender: Any) -> None:
         self.log.error("a write was not committed: %s", message.reason)

@@ -15,6 +15,11 @@ the StreamActor until governance acknowledges it (`Delivered`).
 After its own start and after every StreamActor restart the bridge re-sends
 what is still open (peg-outs awaiting signatures, unacknowledged peg-ins), in
 batches, paced. During an emergency halt nothing is signed or broadcast.
+
+Only open peg-outs are held in memory. Once a peg-out's `broadcast` or
+`failed` state is committed, the bridge keeps just its request id; a status
+query, a listing of finished peg-outs, or a request that reuses the id reads
+the record back from storage (`_Fetch`).
 """
 
 from __future__ import annotations
@@ -59,7 +64,13 @@ from actors.messages import (
     _Start,
 )
 from actors.owner import OwnerActor
-from actors.storage.records import FederationRecord, PeginRecord, PegoutRecord
+from actors.storage.records import (
+    FINISHED_PEGOUT_STATES,
+    FederationRecord,
+    FinishedPegouts,
+    PeginRecord,
+    PegoutRecord,
+)
 from btc.errors import BtcError, SignaturesInvalid
 from btc.federation import Federation
 from btc.pegin import validate_pegin
@@ -101,7 +112,8 @@ class BridgeActor(OwnerActor):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pegouts: dict[str, PegoutRecord] = {}
+        self.pegouts: dict[str, PegoutRecord] = {}  # open ones: awaiting, signed
+        self.finished: set[str] = set()  # request ids of broadcast and failed ones (SQLite)
         self.pegins: dict[str, PeginRecord] = {}
         self.federation: Federation | None = None
         self._parsed: dict[str, UnsignedPegout] = {}
@@ -129,6 +141,8 @@ class BridgeActor(OwnerActor):
         for record in records:
             if isinstance(record, PegoutRecord):
                 self.pegouts[record.request_id] = record
+            elif isinstance(record, FinishedPegouts):
+                self.finished.update(record.request_ids)
             elif isinstance(record, PeginRecord):
                 self.pegins[record.request_id] = record
             elif isinstance(record, FederationRecord):
@@ -136,8 +150,9 @@ class BridgeActor(OwnerActor):
                                                 record.threshold,
                                                 halted=record.update_type == "emergency_halt"))
         counts = self._counts()
-        self.log.info("loaded %d peg-outs (%s) and %d peg-ins; federation version %s",
-                      len(self.pegouts), counts, len(self.pegins),
+        self.log.info("loaded %d open peg-outs (%s), %d finished ones (left in storage) and "
+                      "%d peg-ins; federation version %s",
+                      len(self.pegouts), counts, len(self.finished), len(self.pegins),
                       self.federation.version if self.federation else "none")
         self.awaiting = sum(1 for r in self.pegouts.values() if r.state == AWAITING)
         self._to_broadcast.extend(r for r, p in self.pegouts.items() if p.state == SIGNED)
@@ -174,13 +189,29 @@ class BridgeActor(OwnerActor):
             # The parsed unsigned transaction serves only to check signatures: a peg-out
             # past them would otherwise keep it for the life of the process.
             self._parsed.pop(record.request_id, None)
+        if record.state in FINISHED_PEGOUT_STATES:
+            then = self._forget_when_committed(record, then)
         self.store.write([record], then=then, otherwise=otherwise)
+
+    def _forget_when_committed(self, record: PegoutRecord, then: Any) -> Any:
+        """A finished peg-out leaves memory once its last state is durable: from then on
+        it is read back from storage when asked for."""
+        def committed() -> None:
+            if then is not None:
+                then()
+            if self.pegouts.get(record.request_id) is record:
+                del self.pegouts[record.request_id]
+                self.finished.add(record.request_id)
+        return committed
 
     # -- peg-outs: accepting ----------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         rid = message.request_id
         existing = self.pegouts.get(rid)
+        if existing is None and rid in self.finished:
+            self.fetches.fetch(self._storage, self._reused(message, sender), request_id=rid)
+            return
         if existing is not None:
             if same_request(existing, message.tx_hex, message.input_indices, message.amounts):
                 # The same request again: accepted again, once what is stored is committed.
@@ -227,6 +258,21 @@ class BridgeActor(OwnerActor):
             self._refuse(sender, rid, "storage", f"not stored: {reason}")
 
         self._persist(record, then=accepted, otherwise=not_stored)
+
+    def _reused(self, message: InitiatePegout, sender: Any) -> Any:
+        """The answer to an `InitiatePegout` whose id belongs to a finished peg-out."""
+        rid = message.request_id
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if records is None:
+                self._refuse(sender, rid, "storage", f"could not read peg-out {rid!r}: {error}")
+            elif records and same_request(records[0], message.tx_hex, message.input_indices,
+                                          message.amounts):
+                self.send(sender, PegoutAccepted(rid))  # the same request again
+            else:
+                self._refuse(sender, rid, "duplicate",
+                             f"request id {rid!r} is already used by a different peg-out")
+        return answer
 
     def _refuse(self, sender: Any, rid: str, kind: str, reason: str) -> None:
         metrics.PEGOUTS.labels(event="rejected").inc()
@@ -295,6 +341,10 @@ class BridgeActor(OwnerActor):
         """The awaiting peg-out an answer is for, or None (answer is stale or unknown)."""
         parsed = split_governance_id(governance_request_id)
         record = self.pegouts.get(parsed[0]) if parsed else None
+        if parsed is not None and record is None and parsed[0] in self.finished:
+            metrics.DUPLICATE_ANSWERS.inc()
+            self.log.debug("answer %s for a finished peg-out: ignored", governance_request_id)
+            return None
         if parsed is None or record is None:
             self.log.warning("an answer for %r, which is no peg-out of this node",
                              governance_request_id)
@@ -393,8 +443,8 @@ class BridgeActor(OwnerActor):
     # -- peg-outs: broadcasting -------------------------------------------------------
 
     def _broadcast_signed(self) -> None:
-        ready = [self.pegouts[r] for r in dict.fromkeys(self._to_broadcast)
-                 if self.pegouts[r].state == SIGNED]
+        ready = [record for r in dict.fromkeys(self._to_broadcast)
+                 if (record := self.pegouts.get(r)) is not None and record.state == SIGNED]
         self._to_broadcast = []
         if not ready:
             return
@@ -563,13 +613,36 @@ class BridgeActor(OwnerActor):
     # -- queries ----------------------------------------------------------------------
 
     def receiveMsg_GetPegoutStatus(self, message: GetPegoutStatus, sender: Any) -> None:
-        record = self.pegouts.get(message.request_id)
-        self.send(sender, status_of(record) if record else PegoutStatus(message.request_id,
-                                                                        "unknown"))
+        rid = message.request_id
+        record = self.pegouts.get(rid)
+        if record is not None or rid not in self.finished:
+            self.send(sender, status_of(record) if record else PegoutStatus(rid, "unknown"))
+            return
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if records:
+                self.send(sender, status_of(records[0]))
+            else:
+                self.send(sender, PegoutStatus(rid, "unknown", error=error and
+                                               f"could not read peg-out {rid!r}: {error}"))
+        self.fetches.fetch(self._storage, answer, request_id=rid)
 
     def receiveMsg_ListPegouts(self, message: ListPegouts, sender: Any) -> None:
-        self.send(sender, PegoutList(tuple(status_of(r) for r in self.pegouts.values()
-                                           if message.state in (None, r.state))))
+        wanted = message.state
+        if wanted is not None and wanted not in FINISHED_PEGOUT_STATES:
+            # Every open peg-out is in memory.
+            self.send(sender, PegoutList(tuple(status_of(r) for r in self.pegouts.values()
+                                               if r.state == wanted)))
+            return
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            merged = {r.request_id: r for r in records or ()}
+            merged.update(self.pegouts)  # memory is as new as storage, or newer
+            if error:
+                self.log.error("listing peg-outs: could not read storage: %s", error)
+            self.send(sender, PegoutList(tuple(status_of(r) for r in merged.values()
+                                               if wanted in (None, r.state))))
+        self.fetches.fetch(self._storage, answer, state=wanted)
 
 
 def _notice(record: PeginRecord) -> NotifyPegin:

@@ -3,7 +3,8 @@
 It owns one SQLite connection (`Database`) in its own process. An owner (the
 BridgeActor, the ChainActor) sends `_Persist(owner, seq, records)` and acts
 on the change only after `_Persisted(owner, seq)`; `_Load(owner)` returns
-what the owner needs after a (re)start. A database that cannot be opened,
+what the owner needs after a (re)start, and `_Fetch` reads peg-outs the
+bridge does not keep in memory (the finished ones). A database that cannot be opened,
 is corrupt or has a newer schema is fatal: the actor reports it to its
 supervisor and exits rather than pretend to work. A full disk fails the
 write (`_PersistFailed`) and leaves the database as it was.
@@ -19,6 +20,8 @@ from thespian.actors import ActorExitRequest
 from actors.base import NodeActor
 from actors.messages import (
     _FatalError,
+    _Fetch,
+    _Fetched,
     _Load,
     _Loaded,
     _Persist,
@@ -88,3 +91,17 @@ class StorageActor(NodeActor):
             return
         self.log.info("loaded %d records for %s", len(records), message.owner)
         self.send(sender, _Loaded(message.owner, records))
+
+    def receiveMsg__Fetch(self, message: _Fetch, sender: Any) -> None:
+        if self.database is None:
+            return  # exiting; the owner asks the replacement
+        try:
+            states = (message.state,) if message.state else ()
+            records = self.database.pegouts(states=states, request_id=message.request_id)
+        except StorageError as exc:
+            self.log.error("read #%d of %s failed: %s", message.query_id, message.owner, exc)
+            self.send(sender, _Fetched(message.owner, message.query_id, error=str(exc)))
+            if isinstance(exc, StorageCorrupt):
+                self._fatal(exc)
+            return
+        self.send(sender, _Fetched(message.owner, message.query_id, tuple(records)))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.messages import _Persist
+from actors.messages import _Fetch, _Fetched, _Persist
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]
@@ -100,3 +100,42 @@ class DurableStore:
         self._open = self._failed + self._open
         self._failed = []
         self.flush(storage)
+
+
+Answer = Callable[[tuple[Any, ...] | None, str | None], None]
+
+
+class Fetches:
+    """The owner's reads from the StorageActor: `fetch(..., then)` sends a `_Fetch`, and
+    `then(records, error)` runs when its `_Fetched` comes. A read whose answer never came,
+    because the StorageActor died, is sent again to its replacement (`resend`); until a
+    StorageActor is known, reads wait."""
+
+    def __init__(self, owner: str, send: Callable[[Any, Any], None]) -> None:
+        self.owner = owner
+        self._send = send
+        self._next_id = 0
+        self._pending: dict[int, tuple[_Fetch, Answer]] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def fetch(self, storage: Any, then: Answer, *, request_id: str | None = None,
+              state: str | None = None) -> None:
+        self._next_id += 1
+        query = _Fetch(self.owner, self._next_id, request_id=request_id, state=state)
+        self._pending[query.query_id] = (query, then)
+        if storage is not None:
+            self._send(storage, query)
+
+    def answered(self, message: _Fetched) -> None:
+        pending = self._pending.pop(message.query_id, None)
+        if pending is None or message.owner != self.owner:
+            return  # a second answer to a re-sent read
+        pending[1](None if message.error else message.records, message.error)
+
+    def resend(self, storage: Any) -> int:
+        """Send every unanswered read again, to a new StorageActor; returns how many."""
+        for query, _ in self._pending.values():
+            self._send(storage, query)
+        return len(self._pending)

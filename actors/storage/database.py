@@ -23,8 +23,12 @@ from actors.storage.errors import (
     StorageUnavailable,
 )
 from actors.storage.records import (
+    FINISHED_PEGOUT_STATES,
+    OPEN_PEGOUT_STATES,
     FederationRecord,
+    FinishedPegouts,
     InboundHandled,
+    Loaded,
     MetaValue,
     PeginRecord,
     PegoutRecord,
@@ -117,17 +121,27 @@ class Database:
 
     # -- loading ---------------------------------------------------------------------
 
-    def load(self, owner: str) -> tuple[Record, ...]:
+    def load(self, owner: str) -> tuple[Loaded, ...]:
         """Everything the owner needs after a (re)start."""
         if owner == "bridge":
-            return (*self.pegouts(), *self.pegins(), *self.federations(state="applied")[-1:])
+            # Only open peg-outs: finished ones are read on demand (`pegouts(request_id=)`).
+            finished = FinishedPegouts(tuple(self.pegout_ids(FINISHED_PEGOUT_STATES)))
+            return (*self.pegouts(states=OPEN_PEGOUT_STATES), finished, *self.pegins(),
+                    *self.federations(state="applied")[-1:])
         if owner == "chain":
             return (*self.federations(), *self.proposals(), *self.inbound_handled("chain"),
                     *self.meta())
         raise ValueError(f"unknown owner {owner!r}; owners: {', '.join(OWNERS)}")
 
-    def pegouts(self, state: str | None = None) -> list[PegoutRecord]:
-        where, values = ("WHERE state = ?", (state,)) if state else ("", ())
+    def pegouts(self, *, states: Sequence[str] = (),
+                request_id: str | None = None) -> list[PegoutRecord]:
+        """Peg-outs in any of `states` (all if empty), or the one with `request_id`."""
+        if request_id is not None:
+            where, values = "WHERE request_id = ?", (request_id,)
+        elif states:
+            where, values = f"WHERE state IN ({', '.join('?' * len(states))})", tuple(states)
+        else:
+            where, values = "", ()
         rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, request_id",
                            values)
         return [
@@ -143,6 +157,12 @@ class Database:
             )
             for r in rows
         ]
+
+    def pegout_ids(self, states: Sequence[str]) -> list[str]:
+        marks = ", ".join("?" * len(states))
+        rows = self._query(f"SELECT request_id FROM pegouts WHERE state IN ({marks}) "
+                           "ORDER BY created_at, request_id", tuple(states))
+        return [r["request_id"] for r in rows]
 
     def pegins(self) -> list[PeginRecord]:
         rows = self._query("SELECT * FROM pegins ORDER BY created_at, request_id")

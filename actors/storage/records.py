@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 from actors.messages import Member
 
+# A peg-out's states (the BridgeActor's ledger has the transitions): the open ones are
+# loaded at start; the finished ones stay in SQLite until asked for.
+OPEN_PEGOUT_STATES = ("awaiting_signatures", "signed")
+FINISHED_PEGOUT_STATES = ("broadcast", "failed")
+
 
 @dataclass(frozen=True)
 class PegoutRecord:
@@ -34,6 +39,15 @@ class PegoutRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     revision: int = 1
+
+
+@dataclass(frozen=True)
+class FinishedPegouts:
+    """The request ids of the bridge's broadcast and failed peg-outs. The BridgeActor
+    loads these instead of the peg-outs themselves, which stay in SQLite and are read
+    when asked for: a node that has handled millions does not hold them all."""
+
+    request_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -101,3 +115,4 @@ class MetaValue:
 
 
 Record = PegoutRecord | PeginRecord | FederationRecord | ProposalRecord | InboundHandled | MetaValue
+Loaded = Record | FinishedPegouts  # what `_Load` may answer: every record, and the finished ids

@@ -91,6 +91,44 @@ def test_the_same_pegout_again_is_accepted_once_and_a_changed_one_is_refused(
         assert len(spool(node)) == 1
 
 
+def test_finished_pegouts_stay_in_storage_and_are_read_back_when_asked_for(
+        tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        done = [pegout(f"done-{i}", seed=40 + i) for i in range(3)]
+        assert initiate(node, done) == accepted(done)
+        txids = {r.request_id: wait_pegout(node, r.request_id, "broadcast").txid for r in done}
+        mock.behave(hold_signatures=True)
+        held = pegout("held", seed=50)
+        assert initiate(node, [held]) == [PegoutAccepted("held")]
+        wait_until(lambda: "held/1" in signature_requests(mock), timeout=30)
+
+        bridge_pid = running_pid(node, "bridge")
+        os.kill(bridge_pid, signal.SIGKILL)
+        wait_until(lambda: running_pid(node, "bridge") not in (None, bridge_pid), timeout=30)
+
+        # The new bridge loaded the open peg-out, and only the ids of the finished ones ...
+        wait_until(lambda: "loaded 1 open peg-outs (1 awaiting_signatures), 3 finished ones"
+                   in log_text(node.config), timeout=30, message="the new bridge's load line")
+        # ... which it reads back from storage for a status, a listing and a reused id.
+        assert {r.request_id: status(node, r.request_id).txid for r in done} == txids
+        bridge = node.lookup("bridge")
+        listed = node.ask(bridge, ListPegouts(), expect=PegoutList)
+        assert {(s.request_id, s.state) for s in listed.items} == {
+            *((r.request_id, "broadcast") for r in done), ("held", "awaiting_signatures")}
+        finished = node.ask(bridge, ListPegouts("broadcast"), expect=PegoutList)
+        assert sorted(s.request_id for s in finished.items) == sorted(txids)
+        assert initiate(node, [done[0]]) == [PegoutAccepted("done-0")]
+        [refused] = initiate(node, [pegout("done-1", seed=99)])
+        assert refused == PegoutRejected(
+            "done-1", "request id 'done-1' is already used by a different peg-out")
+        assert status(node, "nowhere").state == "unknown"
+
+        mock.behave(hold_signatures=False)
+        mock.release()
+        wait_pegout(node, "held", "broadcast")
+        assert len(spool(node)) == 4
+
+
 @pytest.mark.parametrize("make, reason", [
     (lambda p: p.__class__(p.request_id, "zz" + p.tx_hex, p.input_indices, p.amounts),
      "not hex"),
@@ -189,7 +227,7 @@ def test_pegouts_survive_a_killed_bridge_while_governance_holds_the_answers(
             wait_pegout(node, request.request_id, "broadcast")
         entries = spool(node)
         assert len(entries) == 20 and len({txid for txid, _ in entries}) == 20
-        assert "loaded 20 peg-outs" in log_text(node.config)
+        assert "loaded 20 open peg-outs" in log_text(node.config)
 
 
 def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:

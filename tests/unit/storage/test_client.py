@@ -1,11 +1,12 @@
-"""DurableStore: writes coalesce into one `_Persist`, callbacks wait for the commit."""
+"""DurableStore: writes coalesce into one `_Persist`, callbacks wait for the commit.
+Fetches: reads answered once each, re-sent to a restarted StorageActor."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from actors.messages import _Persist
-from actors.storage.client import DurableStore
+from actors.messages import _Fetch, _Fetched, _Persist
+from actors.storage.client import DurableStore, Fetches
 
 OWNER = "bridge"
 STORAGE = "storage-1"
@@ -284,3 +285,43 @@ def test_a_callback_that_writes_again_opens_a_new_batch() -> None:
     store.persisted(1)
     store.flush(STORAGE)
     assert send.messages[-1] == _Persist(OWNER, 2, ("follow-up",))
+
+
+class Answers:
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, Any]] = []
+
+    def __call__(self, records: Any, error: Any) -> None:
+        self.got.append((records, error))
+
+
+def test_a_read_is_answered_once_even_if_its_answer_comes_twice() -> None:
+    send, answers = FakeSend(), Answers()
+    fetches = Fetches(OWNER, send)
+    fetches.fetch(STORAGE, answers, request_id="p1")
+    [(address, query)] = send.sent
+    assert address == STORAGE and query == _Fetch(OWNER, 1, request_id="p1")
+    fetches.answered(_Fetched(OWNER, 1, ("record",)))
+    fetches.answered(_Fetched(OWNER, 1, ("record",)))
+    assert answers.got == [(("record",), None)] and len(fetches) == 0
+
+
+def test_a_failed_read_gives_no_records_and_the_reason() -> None:
+    answers = Answers()
+    fetches = Fetches(OWNER, FakeSend())
+    fetches.fetch(STORAGE, answers, state="broadcast")
+    fetches.answered(_Fetched(OWNER, 1, error="storage x: disk I/O error"))
+    assert answers.got == [(None, "storage x: disk I/O error")]
+
+
+def test_unanswered_reads_go_again_to_a_new_storage_and_wait_while_there_is_none() -> None:
+    send, answers = FakeSend(), Answers()
+    fetches = Fetches(OWNER, send)
+    fetches.fetch(STORAGE, answers, request_id="p1")
+    fetches.fetch(None, answers, request_id="p2")  # no StorageActor known: kept, not sent
+    assert [m.request_id for m in send.messages] == ["p1"]
+    assert fetches.resend(REPLACEMENT) == 2
+    assert [(a, m.request_id) for a, m in send.sent[1:]] == [(REPLACEMENT, "p1"),
+                                                            (REPLACEMENT, "p2")]
+    fetches.answered(_Fetched(OWNER, 2, ()))
+    assert answers.got == [((), None)] and len(fetches) == 1

@@ -12,6 +12,7 @@ from actors.storage.database import Database
 from actors.storage.errors import SchemaTooNew, StorageCorrupt, StorageFull
 from actors.storage.records import (
     FederationRecord,
+    FinishedPegouts,
     InboundHandled,
     MetaValue,
     PeginRecord,
@@ -73,8 +74,28 @@ def test_every_record_kind_survives_a_reopen(path: str) -> None:
         chain = database.load("chain")
     finally:
         database.close()
-    assert bridge == (records[0], records[1], records[2])  # only the applied federation
+    # The open peg-out, no finished one, the peg-in, and only the applied federation.
+    assert bridge == (records[0], FinishedPegouts(()), records[1], records[2])
     assert chain == (records[2], records[3], records[4], records[5], records[6])
+
+
+def test_the_bridge_loads_open_peg_outs_and_only_the_ids_of_finished_ones(path: str) -> None:
+    database = Database.open(path)
+    try:
+        database.write([pegout(request_id="open-1"), pegout(request_id="done-1", state="broadcast"),
+                        pegout(request_id="open-2", state="signed"),
+                        pegout(request_id="done-2", state="failed")])
+        loaded = database.load("bridge")
+        assert [r.request_id for r in loaded if isinstance(r, PegoutRecord)] == ["open-1",
+                                                                                 "open-2"]
+        assert [r for r in loaded if isinstance(r, FinishedPegouts)] == [
+            FinishedPegouts(("done-1", "done-2"))]
+        assert [p.state for p in database.pegouts(request_id="done-1")] == ["broadcast"]
+        assert database.pegouts(request_id="nowhere") == []
+        assert [p.request_id for p in database.pegouts(states=("failed", "broadcast"))] == [
+            "done-1", "done-2"]
+    finally:
+        database.close()
 
 
 def test_a_write_only_replaces_an_older_revision(path: str) -> None:
