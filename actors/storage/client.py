@@ -129,8 +129,10 @@ class Fetches:
             self._send(storage, query)
 
     def answered(self, message: _Fetched) -> None:
+        if message.owner != self.owner:
+            return
         pending = self._pending.pop(message.query_id, None)
-        if pending is None or message.owner != self.owner:
+        if pending is None:
             return  # a second answer to a re-sent read
         pending[1](None if message.error else message.records, message.error)
 
