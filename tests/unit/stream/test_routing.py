@@ -61,13 +61,15 @@ def test_a_batch_cut_short_by_the_bound_waits_for_room_for_a_full_one() -> None:
 
 
 def test_a_requeue_forgets_the_partial_batches() -> None:
-    router = InboundRouter(max_in_flight=10, small_sends=1)
+    router = InboundRouter(max_in_flight=10, small_sends=2)
     admit_all(router, ["a"])
     router.take("chain", 5)
-    router.requeue("chain")
+    router.requeue("chain")  # the target was replaced: its unconfirmed batch is void
     assert router.take("chain", 5) == ["msg-a"]
     admit_all(router, ["b"])
-    assert router.take("chain", 5) == []  # the re-sent partial batch is the one allowed
+    assert router.take("chain", 5) == ["msg-b"]  # only the re-sent batch counts: room for b
+    admit_all(router, ["c"])
+    assert router.take("chain", 5) == []
 
 
 def test_the_in_flight_bound_holds_and_confirmations_make_room() -> None:
