@@ -21,21 +21,12 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
 
-from actors.messages import (
-    Batch,
-    Ping,
-    Pong,
-    _GetPeers,
-    _MessageFailed,
-    _Peers,
-    _Shutdown,
-    _Start,
-    _Started,
-)
-from supervision import metrics
-from supervision.logs import actor_logger, log_directly
-from supervision.processes import ParentGoneError, die_with_parent
-from supervision.titles import actor_title, set_title
+from actors.lifecycle import _GetPeers, _MessageFailed, _Peers, _Shutdown, _Start, _Started
+from actors.messages import Batch, Ping, Pong
+from runtime import metrics
+from runtime.logs import actor_logger, log_directly
+from runtime.processes import ParentGoneError, die_with_parent
+from runtime.titles import actor_title, set_title
 
 
 class NodeActor(ActorTypeDispatcher):

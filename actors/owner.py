@@ -15,8 +15,8 @@ from typing import Any
 from thespian.actors import WakeupMessage
 
 from actors.base import NodeActor
-from actors.messages import _Fetched, _Load, _Loaded, _Persisted, _PersistFailed
 from actors.storage.client import DurableStore, Fetches
+from actors.storage.protocol import _Fetched, _Load, _Loaded, _Persisted, _PersistFailed
 
 WRITE_RETRY_DELAY_S = 1.0
 

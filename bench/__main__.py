@@ -35,8 +35,8 @@ from typing import Any
 
 import yaml
 
-from supervision.config import load_config
-from supervision.rundir import prepare_metrics_dir
+from nodeconfig import load_config
+from runtime.rundir import prepare_metrics_dir
 
 SECTIONS = ("recovery", "stream", "throughput", "pegouts", "footprint")
 # A valid secp256k1 point (federation_keys("bench", 1)): the ChainActor derives the

@@ -57,12 +57,12 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages import ApplySignatures, RequestSignatures, UpdateFederation
+from actors.stream.convert import FederationReceived, SignaturesReceived, decode, signature_request
 from btc.testing import make_unsigned_pegout
+from mock_governance.federation import governance_key, signing_federation
+from mock_governance.signer import sign_request
+from mock_governance.updates import UpdateSpec, build_federation_update
 from protocol import governance_pb2 as pb
-from protocol.convert import FederationReceived, SignaturesReceived, decode, signature_request
-from protocol.mock.federation import governance_key, signing_federation
-from protocol.mock.signer import sign_request
-from protocol.mock.updates import UpdateSpec, build_federation_update
 
 PAYLOADS = ("signature", "federation", "mixed")
 SEED = "bench-ceilings"
@@ -316,8 +316,8 @@ def actor_system() -> Iterator[OwnSystem]:
     """
     from thespian.actors import ActorSystem
 
-    from supervision.loopback import confine_actor_sockets
-    from supervision.processes import kill_all, listening_pid, session_members, wait_gone
+    from runtime.loopback import confine_actor_sockets
+    from runtime.processes import kill_all, listening_pid, session_members, wait_gone
 
     if "grpc" in sys.modules:  # every actor is forked from this process
         raise RuntimeError("grpc is imported in the process that would start the actor system")

@@ -54,7 +54,7 @@ from typing import Any
 import psutil
 import yaml
 
-from supervision.processes import is_alive, kill_all, listening_pid, session_members, wait_gone
+from runtime.processes import is_alive, kill_all, listening_pid, session_members, wait_gone
 from tests.support.launcher import START, Launched, stop
 from tests.support.nodes import write_config
 from tests.support.ports import port_is_free
@@ -361,8 +361,8 @@ def find_roles(attached: Any, node: StartedNode, config: Any) -> dict[str, int]:
     """Pid of every process of the node by role: actors by their name in the node's status,
     the admin by its port, the logger as the one other process of the admin's session, the
     mock from the launcher's run file."""
+    from runtime.rundir import run_paths
     from supervision import runfile
-    from supervision.rundir import run_paths
     from supervision.tree import actor_names
 
     report = attached.status()
@@ -469,7 +469,7 @@ def measure_memory(config_path: Path, output: Path, env: dict[str, str] | None,
         wait_spooled,
         warm_up,
     )
-    from supervision.config import load_config
+    from nodeconfig import load_config
     from supervision.node import Node
     from supervision.tree import actor_names
     from tests.support.stream import wait_state

@@ -65,7 +65,7 @@ from bench.recovery import percentile
 from btc.federation import witness_script
 from btc.pegout import parse_pegout
 from btc.testing import make_unsigned_pegout
-from protocol.mock.federation import federation_keys
+from mock_governance.federation import federation_keys
 from tests.support.mock import start_mock_governance
 from tests.support.nodes import running_node
 from tests.support.stream import wait_state

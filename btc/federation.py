@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Protocol
 
 from embit import script as embit_script
 from embit.base import EmbitError
@@ -17,7 +18,6 @@ from embit.ec import PublicKey, Signature
 from embit.networks import NETWORKS as EMBIT_NETWORKS
 from embit.util import secp256k1
 
-from actors.messages import Member, UpdateFederation
 from btc.errors import BtcError, FederationInvalid
 
 # The node's config names networks as Bitcoin Core's `-chain` does; embit does not.
@@ -35,6 +35,35 @@ UPDATE_TYPES = frozenset({"member_add", "member_remove", "config_change", "emerg
 MAX_MULTISIG_KEYS = 16
 
 _PARSE_ERRORS = (EmbitError, ValueError, IndexError, TypeError)
+
+
+# The btc package reads members and updates through these shapes, so that it does
+# not depend on the actors' message classes (actors.messages.Member and
+# UpdateFederation have them).
+class Member(Protocol):
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def public_key(self) -> bytes: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class UpdateFederation(Protocol):
+    @property
+    def update_type(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def members(self) -> Sequence[Member]: ...
+    @property
+    def threshold(self) -> int: ...
+    @property
+    def p2wsh_address(self) -> str | None: ...
+    @property
+    def update_signature(self) -> bytes: ...
+    @property
+    def update_digest(self) -> bytes: ...
 
 
 def embit_network(network: str) -> dict[str, object]:

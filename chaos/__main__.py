@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.recovery import percentile
-from supervision.config import ConfigError, default_config_path, load_config
+from nodeconfig import ConfigError, default_config_path, load_config
 
 EXIT_OK = 0
 EXIT_INVARIANT_BROKEN = 1
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from thespian.actors import ActorSystemFailure
 
     from chaos.load import PegoutLoad
-    from protocol.mock.control_client import MockControlClient
+    from mock_governance.control_client import MockControlClient
     from supervision.node import Node, NodeAttachError
 
     try:

@@ -30,9 +30,9 @@ from actors.messages import Batch, InitiatePegout, PegoutAccepted, PegoutRejecte
 from btc.federation import witness_script
 from btc.pegout import parse_pegout
 from btc.testing import make_unsigned_pegout
-from protocol.mock.control_client import ControlRequestFailed, MockControlClient
-from protocol.mock.federation import federation_keys
-from supervision.config import NodeConfig
+from mock_governance.control_client import ControlRequestFailed, MockControlClient
+from mock_governance.federation import federation_keys
+from nodeconfig import NodeConfig
 
 # Short: an unanswered ask may still have arrived (its answer comes late and
 # still counts), and a long wait would stall the fault loop's recovery timing.

@@ -1,6 +1,6 @@
 """Errors of the protocol package (the governance.v1 boundary): one root.
 
-The mock server has its own hierarchy (protocol/mock/errors.py): it is a test
+The mock server has its own hierarchy (mock_governance/errors.py): it is a test
 tool, and its errors carry HTTP statuses, not wire problems.
 """
 

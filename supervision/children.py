@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from actors.messages import _ActorRecord, _ChildSpec
+from actors.lifecycle import _ChildSpec
 from supervision.policy import ExitReason
+from supervision.protocol import _ActorRecord
 
 
 class ActorState(StrEnum):

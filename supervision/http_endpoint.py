@@ -13,7 +13,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from actors.messages import NodeStatusReport
-from supervision import metrics
+from runtime import metrics
 
 
 class NodeHealth:

@@ -18,9 +18,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from supervision.config import ConfigError, NodeConfig, default_config_path, load_config
+from nodeconfig import ConfigError, NodeConfig, default_config_path, load_config
+from runtime.rundir import prepare_metrics_dir, run_paths
 from supervision.exits import EXIT_CONFIG, EXIT_FAILED, LauncherError
-from supervision.rundir import prepare_metrics_dir, run_paths
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     paths = run_paths(config)
     paths.directory.mkdir(parents=True, exist_ok=True)
-    # Before anything imports prometheus_client (see supervision.metrics).
+    # Before anything imports prometheus_client (see runtime.metrics).
     prepare_metrics_dir(paths.metrics_dir)
     from supervision.running import NodeRun
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def launcher_log(config: NodeConfig) -> logging.Logger:
     """The launcher writes to the node's one log file too (lines are appended whole)."""
-    from supervision.logs import LINE_FORMAT
+    from runtime.logs import LINE_FORMAT
 
     log = logging.getLogger("alys.launcher")
     Path(config.logging.file).parent.mkdir(parents=True, exist_ok=True)

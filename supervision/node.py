@@ -7,7 +7,7 @@ actor has answered a `Ping`, and on `stop()` shuts the system down and ends
 any process of its session that is still alive.
 
 The caller must have pointed `PROMETHEUS_MULTIPROC_DIR` at the run's metrics
-directory (`supervision.rundir.prepare_metrics_dir`) before importing this
+directory (`runtime.rundir.prepare_metrics_dir`) before importing this
 module, and must not have initialised gRPC in this process: every actor is
 forked from here.
 """
@@ -23,22 +23,12 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
-from actors.messages import (
-    ActorRef,
-    Lookup,
-    NodeStatus,
-    NodeStatusReport,
-    Ping,
-    Pong,
-    _NoRoot,
-    _Shutdown,
-    _Start,
-    _Started,
-)
-from supervision.config import NodeConfig
-from supervision.logs import log_defs, thespian_log_path
-from supervision.loopback import confine_actor_sockets
-from supervision.processes import (
+from actors.lifecycle import _Shutdown, _Start, _Started
+from actors.messages import ActorRef, Lookup, NodeStatus, NodeStatusReport, Ping, Pong
+from nodeconfig import NodeConfig
+from runtime.logs import log_defs, thespian_log_path
+from runtime.loopback import confine_actor_sockets
+from runtime.processes import (
     is_alive,
     kill_all,
     kill_now,
@@ -46,8 +36,9 @@ from supervision.processes import (
     session_members,
     wait_gone,
 )
+from runtime.titles import titled
+from supervision.protocol import _NoRoot
 from supervision.root import RootProbe, RootSupervisor
-from supervision.titles import titled
 from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
 
 SYSTEM_BASE = "multiprocTCPBase"

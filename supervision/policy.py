@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from supervision.config import BackoffConfig, SupervisorFlags
+from nodeconfig import BackoffConfig, SupervisorFlags
 
 
 class Decision(StrEnum):

@@ -16,6 +16,7 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
+from actors.lifecycle import _Peers
 from actors.messages import (
     ActorInfo,
     ActorRef,
@@ -24,12 +25,9 @@ from actors.messages import (
     Lookup,
     NodeStatus,
     NodeStatusReport,
-    _ActorRecord,
-    _NoRoot,
-    _Peers,
-    _StatusTimeout,
 )
 from supervision.children import ActorState
+from supervision.protocol import _ActorRecord, _NoRoot, _StatusTimeout
 from supervision.supervisor import Supervisor
 
 STREAM_STATUS_TIMEOUT_S = 1.0

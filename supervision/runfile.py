@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from supervision.processes import is_alive, kill_all, listening_pid, session_members
+from runtime.processes import is_alive, kill_all, listening_pid, session_members
 
 
 @dataclass(frozen=True)

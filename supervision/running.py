@@ -15,17 +15,17 @@ import time
 from http.server import ThreadingHTTPServer
 
 from actors.bridge.broadcast import BroadcastError, make_broadcaster
-from actors.messages import _GivingUp
 from actors.storage.database import Database
 from actors.storage.errors import StorageError
+from nodeconfig import NodeConfig
+from runtime.processes import is_alive, kill_all, kill_now, listening_pid, session_members
+from runtime.rundir import RunPaths
 from supervision import runfile
-from supervision.config import NodeConfig
 from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
 from supervision.node import Node, NodeStartError
 from supervision.policy import Decision, ExitReason, decide
-from supervision.processes import is_alive, kill_all, kill_now, listening_pid, session_members
-from supervision.rundir import RunPaths
+from supervision.protocol import _GivingUp
 from supervision.supervisor import supervision_line
 
 MOCK_READY_TIMEOUT_S = 20.0
@@ -124,7 +124,7 @@ class NodeRun:
         with out.open("wb") as sink:
             # stdout goes to a file: a pipe nobody reads would eventually block it.
             self.mock = subprocess.Popen(
-                [sys.executable, "-m", "protocol.mock_governance",
+                [sys.executable, "-m", "mock_governance",
                  "--port", str(mock.port), "--control-port", str(mock.control_port),
                  "--federation-seed", mock.federation_seed,
                  "--federation-size", str(mock.federation_size),

@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from supervision.config import ConfigError, NodeConfig, default_config_path, load_config
+from nodeconfig import ConfigError, NodeConfig, default_config_path, load_config
 
 EXIT_OK = 0
 EXIT_NO_NODE = 1

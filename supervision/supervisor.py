@@ -28,23 +28,10 @@ from typing import Any
 from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors.base import NodeActor
-from actors.messages import (
-    Ping,
-    Pong,
-    _ActorRecord,
-    _FatalError,
-    _GivingUp,
-    _HealthTick,
-    _MessageFailed,
-    _Peers,
-    _PlanStartDue,
-    _Shutdown,
-    _Start,
-    _Started,
-    _StopDeadline,
-    _SubtreeChanged,
-)
-from supervision import metrics
+from actors.lifecycle import _FatalError, _MessageFailed, _Peers, _Shutdown, _Start, _Started
+from actors.messages import Ping, Pong
+from runtime import metrics
+from runtime.processes import is_alive, kill_now
 from supervision.children import ActorState, Child, PendingRestart, RestartPlan
 from supervision.policy import (
     Decision,
@@ -54,7 +41,14 @@ from supervision.policy import (
     restart_delay,
     restart_scope,
 )
-from supervision.processes import is_alive, kill_now
+from supervision.protocol import (
+    _ActorRecord,
+    _GivingUp,
+    _HealthTick,
+    _PlanStartDue,
+    _StopDeadline,
+    _SubtreeChanged,
+)
 from supervision.spawning import on_fresh_stack_chunk
 
 

@@ -16,7 +16,10 @@ actors it routes to already run when its stream opens.
 
 from __future__ import annotations
 
-from actors.messages import _ChildSpec
+from actors.lifecycle import _ChildSpec
+from nodeconfig.names import SUPERVISORS, WORKERS
+
+__all__ = ["NODE_CHILDREN", "ROOT_GLOBAL_NAME", "SUPERVISORS", "WORKERS", "actor_names"]
 
 ROOT_GLOBAL_NAME = "alys.root"
 SUPERVISOR_CLASS = "supervision.supervisor:Supervisor"
@@ -52,5 +55,5 @@ def actor_names() -> tuple[str, ...]:
     return ("root", *walk(NODE_CHILDREN))
 
 
-WORKERS: tuple[str, ...] = ("storage", "chain", "bridge", "stream")
-SUPERVISORS: tuple[str, ...] = ("storage_supervisor", "system_supervisor")
+# The names themselves live in nodeconfig.names (the config keys per-actor settings by
+# them); tests/unit/test_layers.py checks that the tree builds exactly those.

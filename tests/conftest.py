@@ -21,7 +21,7 @@ import psutil
 import pytest
 import yaml
 
-from supervision.processes import listening_pid, session_members
+from runtime.processes import listening_pid, session_members
 from tests.support.nodes import descendants, write_config
 from tests.support.waiting import wait_until
 

@@ -39,6 +39,7 @@ from actors.bridge.ledger import (
     status_of,
     transition,
 )
+from actors.lifecycle import _Start
 from actors.messages import (
     ApplySignatures,
     Batch,
@@ -61,7 +62,6 @@ from actors.messages import (
     RequestRejected,
     RequestSignatures,
     RequestTimedOut,
-    _Start,
 )
 from actors.owner import OwnerActor
 from actors.storage.records import (

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from supervision.config import BroadcasterConfig
+    from nodeconfig import BroadcasterConfig
 
 log = logging.getLogger("alys.bridge.broadcast")
 

@@ -28,6 +28,7 @@ from actors.chain.book import (
 )
 from actors.chain.height import HeightSourceError, make_height_source
 from actors.chain.initial import initial_federation
+from actors.lifecycle import _Start
 from actors.messages import (
     AdvanceHeight,
     ChainStatus,
@@ -40,7 +41,6 @@ from actors.messages import (
     ProposalList,
     ProposalReceived,
     UpdateFederation,
-    _Start,
 )
 from actors.owner import OwnerActor
 from actors.storage.records import (

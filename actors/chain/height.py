@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from supervision.config import HeightSourceConfig
+    from nodeconfig import HeightSourceConfig
 
 # An Ethereum JSON-RPC quantity. The spec forbids leading zeros and asks for
 # lower case; real nodes comply, and accepting either costs nothing.

@@ -23,7 +23,7 @@ def initial_federation(config: Any) -> Federation:
                         for m in chain.federation.members)
         return Federation(INITIAL_VERSION, members, chain.federation.threshold)
     # Imported here: only local mode needs the mock's key derivation.
-    from protocol.mock.federation import federation_keys
+    from btc.seeded import federation_keys
 
     mock = config.governance.mock
     keys = federation_keys(mock.federation_seed, mock.federation_size)

@@ -18,8 +18,11 @@ from typing import Any
 from thespian.actors import ActorExitRequest
 
 from actors.base import NodeActor
-from actors.messages import (
-    _FatalError,
+from actors.lifecycle import _FatalError, _Start
+from actors.storage import metrics
+from actors.storage.database import Database
+from actors.storage.errors import StorageCorrupt, StorageError
+from actors.storage.protocol import (
     _Fetch,
     _Fetched,
     _Load,
@@ -27,11 +30,7 @@ from actors.messages import (
     _Persist,
     _Persisted,
     _PersistFailed,
-    _Start,
 )
-from actors.storage import metrics
-from actors.storage.database import Database
-from actors.storage.errors import StorageCorrupt, StorageError
 
 
 class StorageActor(NodeActor):

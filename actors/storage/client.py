@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.messages import _Fetch, _Fetched, _Persist
+from actors.storage.protocol import _Fetch, _Fetched, _Persist
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]

@@ -25,6 +25,7 @@ from typing import Any
 from thespian.actors import ThespianWatch, WakeupMessage, WatchMessage
 
 from actors.base import NodeActor
+from actors.lifecycle import _Start
 from actors.messages import (
     Batch,
     ConnectionStatus,
@@ -36,9 +37,8 @@ from actors.messages import (
     RequestRejected,
     RequestSignatures,
     RequestTimedOut,
-    _Start,
 )
-from actors.stream import metrics
+from actors.stream import convert, metrics
 from actors.stream.backoff import ReconnectPolicy, ReconnectSchedule
 from actors.stream.breaker import CircuitBreaker, CircuitState
 from actors.stream.endpoints import Endpoint, EndpointRotation
@@ -50,7 +50,6 @@ from actors.stream.pending import PendingRequest, PendingRequests
 from actors.stream.priorities import PRIORITY_BY_KIND
 from actors.stream.routing import InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
-from protocol import convert
 from protocol.errors import EncodeError
 
 INBOX_CAPACITY = 20_000

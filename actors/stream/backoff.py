@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from actors.stream.errors import InvalidSetting
 
 if TYPE_CHECKING:
-    from supervision.config import ReconnectConfig
+    from nodeconfig import ReconnectConfig
 
 # max_attempts value meaning "retry forever"; a name reads better than a bare None.
 UNLIMITED: None = None

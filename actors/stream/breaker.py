@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from actors.stream.errors import InvalidSetting
 
 if TYPE_CHECKING:
-    from supervision.config import CircuitBreakerConfig
+    from nodeconfig import CircuitBreakerConfig
 
 
 class CircuitState(StrEnum):

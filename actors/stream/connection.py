@@ -28,9 +28,9 @@ from typing import Any
 
 import grpc
 
+from actors.stream.convert import HeartbeatAcked, MalformedFrame, decode_bytes
 from actors.stream.inbox import Inbox
 from protocol import governance_pb2
-from protocol.convert import HeartbeatAcked, MalformedFrame, decode_bytes
 
 STREAM_METHOD = "/governance.v1.GovernanceStream/Stream"
 _CLOSE = object()  # tells the request iterator to end the call's sending side
@@ -39,7 +39,7 @@ _CLOSE = object()  # tells the request iterator to end the call's sending side
 @dataclass(frozen=True)
 class Received:
     generation: int
-    inbound: Any  # a protocol.convert Inbound
+    inbound: Any  # a actors.stream.convert Inbound
 
 
 @dataclass(frozen=True)

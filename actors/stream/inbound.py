@@ -16,9 +16,8 @@ from collections import Counter
 from typing import Any
 
 from actors.messages import Delivered, GovernanceError
-from actors.stream import metrics
+from actors.stream import convert, metrics
 from actors.stream.state import ConnectionState as State
-from protocol import convert
 
 # Governance asks the node to hold off with these error codes (and a retry_after).
 HOLD_OFF_CODES = frozenset({"rate_limited", "service_unavailable"})
@@ -65,7 +64,7 @@ class InboundHandling:
         metrics.UNEXPECTED.labels(kind=kind).inc()
         self.log.warning("unexpected frame from governance (%s): %s", kind, detail)
 
-    # -- one method per inbound kind (protocol.convert's Inbound dataclasses) -----------
+    # -- one method per inbound kind (actors.stream.convert's Inbound dataclasses) -----------
 
     def _on_RegistrationAck(self, ack: convert.RegistrationAck, targets: Any) -> None:
         if self.state is not State.REGISTERING:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from actors.stream.errors import InvalidSetting
 
 if TYPE_CHECKING:
-    from supervision.config import OutboxConfig
+    from nodeconfig import OutboxConfig
 
 
 class OverflowPolicy(StrEnum):

@@ -19,7 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from supervision.processes import listening_pid, session_members
+from runtime.processes import listening_pid, session_members
 from tests.support.launcher import (
     REPO,
     Launched,

@@ -20,7 +20,7 @@ from actors.messages import (
     PegoutRejected,
     ProposalList,
 )
-from protocol.mock.federation import federation_keys, governance_public_key
+from mock_governance.federation import federation_keys, governance_public_key
 from tests.support.nodes import log_text
 from tests.support.pegouts import (
     SEED,

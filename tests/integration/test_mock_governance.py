@@ -25,9 +25,9 @@ from embit.transaction import SIGHASH, Transaction
 from google.protobuf import json_format
 
 from actors.messages import ApplySignatures, NotifyPegin, RequestSignatures
-from protocol import convert
+from actors.stream import convert
+from mock_governance.federation import federation_keys
 from protocol import governance_pb2 as pb
-from protocol.mock.federation import federation_keys
 from tests.support.certs import CertFiles, make_certs
 from tests.support.client import PLAINTEXT, Connection, GrpcClients
 from tests.support.mock import (
@@ -94,7 +94,7 @@ def signature_request(
     tx_hex: str | None = None,
     node_id: str = NODE,
 ) -> dict[str, Any]:
-    """Built by protocol.convert, as the node builds it; by default over a real transaction."""
+    """Built by actors.stream.convert, as the node builds it; by default over a real transaction."""
     tx_hex = tx_hex or unsigned_tx_hex(max(inputs) + 1)
     msg = RequestSignatures(request_id, tx_hex, inputs, amounts(inputs), "pegout", required)
     return as_json(convert.signature_request(msg, request_id=request_id, node_id=node_id, now=1))
@@ -1199,7 +1199,7 @@ def test_bad_tls_or_federation_options_exit_2_with_a_message(
     args: list[str], expected_in_stderr: str
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "protocol.mock_governance", "--port=0", "--control-port=0", *args],
+        [sys.executable, "-m", "mock_governance", "--port=0", "--control-port=0", *args],
         cwd=REPO_ROOT,
         env=project_env(),
         capture_output=True,
@@ -1254,7 +1254,7 @@ def test_exit_with_parent_follows_its_parent_out(tmp_path: Path) -> None:
     launcher = (
         "import subprocess, sys\n"
         f"out = open({str(ready_file)!r}, 'wb')\n"
-        "child = subprocess.Popen([sys.executable, '-m', 'protocol.mock_governance',"
+        "child = subprocess.Popen([sys.executable, '-m', 'mock_governance',"
         " '--port=0', '--control-port=0', '--exit-with-parent'], stdout=out)\n"
         "print(child.pid, flush=True)\n"
         "sys.stdin.read()\n"
@@ -1302,7 +1302,7 @@ def test_exit_with_parent_exits_at_once_when_the_parent_is_already_gone(
         [
             sys.executable,
             "-m",
-            "protocol.mock_governance",
+            "mock_governance",
             "--port=0",
             "--control-port=0",
             "--exit-with-parent",
@@ -1324,9 +1324,9 @@ def test_helpers_and_the_control_path_never_import_grpc() -> None:
     probe = (
         "import sys\n"
         "import tests.support.mock, tests.support.client, tests.support.waiting\n"
-        "import tests.support.certs, protocol.convert, protocol.mock.federation\n"
-        "import protocol.governance_pb2, protocol.mock.routes, protocol.mock.control\n"
-        "import protocol.mock.signer, protocol.mock.updates, protocol.mock.holds\n"
+        "import tests.support.certs, actors.stream.convert, mock_governance.federation\n"
+        "import protocol.governance_pb2, mock_governance.routes, mock_governance.control\n"
+        "import mock_governance.signer, mock_governance.updates, mock_governance.holds\n"
         "assert 'grpc' not in sys.modules, sorted(m for m in sys.modules if 'grpc' in m)\n"
     )
     result = subprocess.run(

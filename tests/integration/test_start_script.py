@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from supervision.processes import is_alive, listening_pid, session_members
+from runtime.processes import is_alive, listening_pid, session_members
 from tests.support.launcher import (
     START,
     http_get,

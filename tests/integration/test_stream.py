@@ -244,7 +244,7 @@ def test_duplicate_unknown_and_malformed_frames_are_survived(
                    "signature_response": {"status": "SIGNATURE_STATUS_COMPLETE"}}
         assert mock.post("/push", {"message": unknown}).body["delivered"] == 1
         assert mock.post("/push_raw", {"base64": "////"}).body["delivered"] == 1
-        from supervision import metrics
+        from runtime import metrics
 
         def counted() -> bool:
             text = metrics.exposition().decode()

@@ -12,7 +12,8 @@ import psutil
 import pytest
 from thespian.actors import PoisonMessage
 
-from actors.messages import ActorInfo, Batch, Ping, Pong, _FatalError
+from actors.lifecycle import _FatalError
+from actors.messages import ActorInfo, Batch, Ping, Pong
 from tests.support.nodes import log_text, running_node
 from tests.support.waiting import wait_until
 

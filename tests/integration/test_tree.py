@@ -13,7 +13,8 @@ from typing import Any
 import psutil
 import pytest
 
-from actors.messages import ActorInfo, Ping, Pong, _GetPeers, _Peers
+from actors.lifecycle import _GetPeers, _Peers
+from actors.messages import ActorInfo, Ping, Pong
 from supervision.tree import SUPERVISORS, WORKERS, actor_names
 from tests.support.nodes import log_text, running_node
 from tests.support.waiting import wait_until
@@ -171,7 +172,7 @@ def other_addresses() -> list[str]:
 
 
 def test_every_actor_socket_listens_on_loopback_only(node: Any) -> None:
-    from supervision.processes import session_members
+    from runtime.processes import session_members
 
     pids = session_members(node.handle.session_id)
     sockets = listening_sockets(pids)

@@ -19,7 +19,7 @@ from pathlib import Path
 from bitcoin.core import CMutableTransaction, COutPoint, CTxIn, CTxOut
 from bitcoin.core.script import CScript
 
-from protocol.mock.control_client import MockControlClient
+from mock_governance.control_client import MockControlClient
 from tests.support.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def start_mock_governance(
     command = [
         sys.executable,
         "-m",
-        "protocol.mock_governance",
+        "mock_governance",
         f"--port={port}",
         f"--control-port={control_port}",
         "--exit-with-parent",

@@ -15,9 +15,9 @@ from typing import Any
 import psutil
 import yaml
 
-from supervision.config import NodeConfig, load_config
-from supervision.processes import session_members
-from supervision.rundir import prepare_metrics_dir
+from nodeconfig import NodeConfig, load_config
+from runtime.processes import session_members
+from runtime.rundir import prepare_metrics_dir
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 

@@ -37,7 +37,7 @@ from actors.messages import (
 )
 from btc.federation import witness_script
 from btc.testing import make_unsigned_pegout
-from protocol.mock.federation import federation_keys
+from mock_governance.federation import federation_keys
 from tests.support.mock import MockGovernance, start_mock_governance
 from tests.support.nodes import running_node
 from tests.support.stream import governance_section

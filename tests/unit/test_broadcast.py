@@ -21,7 +21,7 @@ from actors.bridge.broadcast import (
     make_broadcaster,
     read_spool,
 )
-from supervision.config import BroadcasterConfig
+from nodeconfig import BroadcasterConfig
 from tests.support.jsonrpc import JsonRpcServer, RpcFault
 
 TX_A, TXID_A = "0200aa", "a" * 64

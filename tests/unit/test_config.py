@@ -12,7 +12,7 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from supervision.config import (
+from nodeconfig import (
     ChildConfig,
     ConfigError,
     EndpointConfig,
@@ -23,9 +23,9 @@ from supervision.config import (
     default_config_path,
     load_config,
 )
-from supervision.config.envvars import expand
+from nodeconfig.envvars import expand
 
-# Valid points (derived with protocol.mock.federation.federation_keys("config-tests", 3)).
+# Valid points (derived with mock_governance.federation.federation_keys("config-tests", 3)).
 KEY_A = "0281025de943d62d221ecb4e5dcca88e22c3a60302cee340512e766eb5b1e2319a"
 KEY_B = "0370bf28e32ca23ab8fa5db47e47ab3b1dab381edffd12a1482793976bbf8551e3"
 KEY_C = "03e71356078b9b370bdefe0256dc2333ead0beeaad1783170ebcc53f9fe0ea7b5f"

@@ -1,4 +1,4 @@
-"""protocol/convert.py: builders round-trip, every inbound kind decodes, bad frames are named.
+"""actors/stream/convert.py: builders round-trip, every inbound kind decodes, bad frames are named.
 
 Only protobuf is imported here, never grpc: see tests/support/grpc_client.py.
 """
@@ -25,9 +25,8 @@ from actors.messages import (
     UpdateFederation,
     Witness,
 )
-from protocol import convert
-from protocol import governance_pb2 as pb
-from protocol.convert import (
+from actors.stream import convert
+from actors.stream.convert import (
     Acknowledged,
     EnumMap,
     ErrorReceived,
@@ -37,6 +36,7 @@ from protocol.convert import (
     RegistrationAck,
     SignaturesReceived,
 )
+from protocol import governance_pb2 as pb
 from protocol.errors import EncodeError, MalformedFrame, ProtocolError
 from tests.support.mock import REPO_ROOT, project_env
 
@@ -767,7 +767,7 @@ def test_a_malformed_frame_pickles_with_its_reason_and_request_id() -> None:
 
 
 def test_convert_does_not_import_grpc() -> None:
-    probe = "import sys, protocol.convert\nassert 'grpc' not in sys.modules\n"
+    probe = "import sys, actors.stream.convert\nassert 'grpc' not in sys.modules\n"
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO_ROOT,

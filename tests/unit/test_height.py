@@ -13,7 +13,7 @@ from actors.chain.height import (
     HeightSourceMisconfigured,
     make_height_source,
 )
-from supervision.config import HeightSourceConfig
+from nodeconfig import HeightSourceConfig
 from tests.support.jsonrpc import JsonRpcServer, RawReply, RpcFault
 
 GENESIS_S = 1_700_000_000.0

@@ -6,7 +6,7 @@ import socket
 
 from thespian.system.transport.IPBase import TCPv4ActorAddress
 
-from supervision.loopback import confine_actor_sockets, confined_host
+from runtime.loopback import confine_actor_sockets, confined_host
 
 
 def test_external_addresses_bind_and_advertise_the_configured_host_only() -> None:

@@ -17,10 +17,10 @@ from embit.networks import NETWORKS
 from embit.script import Script, multisig, p2wsh
 from embit.transaction import SIGHASH, Transaction
 
-from protocol import governance_pb2 as pb
-from protocol.mock import behaviour, federation
-from protocol.mock.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
-from protocol.mock.federation import (
+from btc import seeded
+from mock_governance import behaviour, federation
+from mock_governance.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
+from mock_governance.federation import (
     NON_MEMBER_INDEX,
     derive_member,
     federation_keys,
@@ -29,14 +29,15 @@ from protocol.mock.federation import (
     member_secret,
     signing_federation,
 )
-from protocol.mock.flags import FlagBoard, SignatureFault
-from protocol.mock.flags import SignatureFaultKind as Fault
-from protocol.mock.holds import HeldAnswers
-from protocol.mock.multisig import p2wsh_address, witness_script
-from protocol.mock.sessions import StreamSession
-from protocol.mock.signer import sign_request
-from protocol.mock.state import MockState
-from protocol.mock.updates import BuiltUpdate, UpdateSpec, build_federation_update
+from mock_governance.flags import FlagBoard, SignatureFault
+from mock_governance.flags import SignatureFaultKind as Fault
+from mock_governance.holds import HeldAnswers
+from mock_governance.multisig import p2wsh_address, witness_script
+from mock_governance.sessions import StreamSession
+from mock_governance.signer import sign_request
+from mock_governance.state import MockState
+from mock_governance.updates import BuiltUpdate, UpdateSpec, build_federation_update
+from protocol import governance_pb2 as pb
 from tests.support.mock import unsigned_tx_hex
 
 SEED = "unit-seed"
@@ -113,7 +114,7 @@ def test_a_digest_outside_the_curve_order_is_hashed_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # With the bound lowered to 2^255, any digest with its top bit set must be re-hashed.
-    monkeypatch.setattr(federation, "SECP256K1_ORDER", 2**255)
+    monkeypatch.setattr(seeded, "SECP256K1_ORDER", 2**255)
     label = next(
         f"s/{i}" for i in range(100) if hashlib.sha256(f"s/{i}".encode()).digest()[0] >= 128
     )

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervision.config import BackoffConfig, SupervisorFlags
+from nodeconfig import BackoffConfig, SupervisorFlags
 from supervision.policy import (
     Decision,
     ExitReason,

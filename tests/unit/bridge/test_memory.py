@@ -7,7 +7,7 @@ from typing import Any
 
 from actors.bridge.actor import BridgeActor
 from actors.bridge.ledger import PegoutState, transition
-from actors.messages import _Persist
+from actors.storage.protocol import _Persist
 from actors.storage.records import PegoutRecord
 
 NOW = 1_700_000_000.0

@@ -16,7 +16,7 @@ from actors.chain.book import (
 from actors.messages import FederationChanged, Member
 from actors.storage.records import FederationRecord
 from btc.federation import Federation
-from protocol.mock.federation import federation_keys
+from mock_governance.federation import federation_keys
 
 NETWORK = "regtest"
 KEYS = federation_keys("t", 5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.messages import _Fetch, _Fetched, _Persist
 from actors.storage.client import DurableStore, Fetches
+from actors.storage.protocol import _Fetch, _Fetched, _Persist
 
 OWNER = "bridge"
 STORAGE = "storage-1"

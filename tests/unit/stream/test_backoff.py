@@ -17,7 +17,7 @@ from actors.stream.backoff import (
     next_delay,
 )
 from actors.stream.errors import InvalidSetting, StreamError
-from supervision.config import ReconnectConfig
+from nodeconfig import ReconnectConfig
 
 GRPC = ReconnectPolicy()
 NO_JITTER = ReconnectPolicy(jitter=0.0)

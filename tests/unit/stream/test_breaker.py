@@ -8,7 +8,7 @@ import pytest
 
 from actors.stream.breaker import CircuitBreaker, CircuitState, CircuitTransition
 from actors.stream.errors import InvalidSetting
-from supervision.config import CircuitBreakerConfig
+from nodeconfig import CircuitBreakerConfig
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from actors.stream.errors import InvalidSetting
 from actors.stream.outbox import Dropped, Outbox, OutboxItem, PushResult
-from supervision.config import OutboxConfig
+from nodeconfig import OutboxConfig
 
 POLICIES = ("drop_oldest", "drop_lowest_priority", "reject_new")
 

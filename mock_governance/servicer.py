@@ -18,12 +18,12 @@ from collections.abc import Iterator
 
 import grpc
 
+from mock_governance import auth
+from mock_governance.sessions import CloseStream, DropStream, StreamSession
+from mock_governance.state import MockState
+from mock_governance.stats import response_kind
 from protocol import governance_pb2 as pb
 from protocol import governance_pb2_grpc as pb_grpc
-from protocol.mock import auth
-from protocol.mock.sessions import CloseStream, DropStream, StreamSession
-from protocol.mock.state import MockState
-from protocol.mock.stats import response_kind
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,8 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from protocol import governance_pb2 as pb
-from protocol.mock import behaviour, federation_routes
-from protocol.mock.bodies import (
+from mock_governance import behaviour, federation_routes
+from mock_governance.bodies import (
     ControlRequest,
     integer,
     kind_of,
@@ -30,13 +29,14 @@ from protocol.mock.bodies import (
     only_keys,
     optional_string,
 )
-from protocol.mock.errors import (
+from mock_governance.errors import (
     InvalidMessage,
     InvalidRequestBody,
     MethodNotAllowed,
     NotFound,
 )
-from protocol.mock.state import MockState
+from mock_governance.state import MockState
+from protocol import governance_pb2 as pb
 
 __all__ = ["ROUTES", "ControlRequest", "Route", "resolve"]
 

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from protocol.mock import routes
-from protocol.mock.errors import InvalidJson, InvalidRequestBody, MockControlError
-from protocol.mock.state import MockState
+from mock_governance import routes
+from mock_governance.errors import InvalidJson, InvalidRequestBody, MockControlError
+from mock_governance.state import MockState
 
 logger = logging.getLogger(__name__)
 

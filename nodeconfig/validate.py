@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from supervision.config.errors import ConfigError
-from supervision.config.model import NodeConfig
+from nodeconfig.errors import ConfigError
+from nodeconfig.model import NodeConfig
 
 
 def validate(config: NodeConfig) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from protocol.mock.errors import InvalidRequestBody
+from mock_governance.errors import InvalidRequestBody
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ class ErrorNext:
     """Answer the next ``count`` signature requests, peg-ins and status updates with an error."""
 
     count: int
-    code: str  # a protocol.convert.ERROR_CODES name
+    code: str  # a actors.stream.convert.ERROR_CODES name
     retry_after_s: int | None
     message: str
 
 
 class SignatureFaultKind(StrEnum):
-    """What is wrong with a faulty signature answer (see protocol.mock.signer)."""
+    """What is wrong with a faulty signature answer (see mock_governance.signer)."""
 
     TOO_FEW = "too_few"  # COMPLETE, but threshold - 1 signatures per input
     WRONG_SIGNATURE = "wrong_signature"  # a valid signature over another digest

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from coincurve import PrivateKey
 
+from actors.stream.convert import FEDERATION_UPDATE_TYPES
+from mock_governance.federation import derive_member
+from mock_governance.multisig import DEFAULT_NETWORK, p2wsh_address, witness_script
 from protocol import governance_pb2 as pb
-from protocol.convert import FEDERATION_UPDATE_TYPES
-from protocol.mock.federation import derive_member
-from protocol.mock.multisig import DEFAULT_NETWORK, p2wsh_address, witness_script
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class UpdateSpec:
     threshold: int
     request_id: str
     effective_height: int = 0
-    update_type: str = "member_add"  # a protocol.convert.FEDERATION_UPDATE_TYPES name
+    update_type: str = "member_add"  # a actors.stream.convert.FEDERATION_UPDATE_TYPES name
     active: tuple[bool, ...] | None = None  # per member; None: every member is active
     sign: bool = True
     bad_signature: bool = False  # sign something other than the update

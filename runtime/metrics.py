@@ -6,7 +6,7 @@ them. The variable must be set before prometheus_client is first imported in
 the launcher (it picks its value class at import), and it is inherited by
 every forked process; `rundir.prepare_metrics_dir` does both, with a fresh directory
 for each run so that counters of an earlier run never leak into this one
-(see `supervision.rundir`).
+(see `runtime.rundir`).
 
 Gauges use a *live* mode: the files of a dead pid are ignored once
 `mark_dead(pid)` removed them, so a SIGKILLed actor's `alys_actor_up` does
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
 
-from supervision.rundir import METRICS_ENV
+from runtime.rundir import METRICS_ENV
 
 ACTOR_UP = Gauge(
     "alys_actor_up",

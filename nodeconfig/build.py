@@ -18,9 +18,9 @@ from dataclasses import MISSING, Field, dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from supervision.config.envvars import Expanded, ExpansionError, expand_scalar
-from supervision.config.errors import ConfigError
-from supervision.config.rules import checks_of
+from nodeconfig.envvars import Expanded, ExpansionError, expand_scalar
+from nodeconfig.errors import ConfigError
+from nodeconfig.rules import checks_of
 
 T = TypeVar("T")
 

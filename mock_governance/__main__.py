@@ -1,4 +1,4 @@
-"""Run the mock governance server: ``python -m protocol.mock_governance --help``.
+"""Run the mock governance server: ``python -m mock_governance --help``.
 
 Once both servers listen it prints one line to stdout and flushes (shown
 here on two lines):
@@ -10,7 +10,7 @@ With --tls-cert and --tls-key the gRPC port speaks TLS; adding --tls-client-ca
 makes it mutual TLS (clients must present a certificate that CA signed).
 
 Signature requests are signed for real by a --federation-threshold of
---federation-size keys derived from --federation-seed (protocol.mock.federation).
+--federation-size keys derived from --federation-seed (mock_governance.federation).
 
 Logs go to stderr. SIGTERM or SIGINT stops it gracefully with exit status 0.
 """
@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from protocol.mock.errors import MockStartupError
-from protocol.mock.multisig import MAX_KEYS
-from protocol.mock.server import MockConfig, MockGovernanceServer, TlsFiles
-from supervision.processes import ParentGoneError, die_with_parent
+from mock_governance.errors import MockStartupError
+from mock_governance.multisig import MAX_KEYS
+from mock_governance.server import MockConfig, MockGovernanceServer, TlsFiles
+from runtime.processes import ParentGoneError, die_with_parent
 
 logger = logging.getLogger("mock-governance")
 

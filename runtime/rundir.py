@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervision.config import NodeConfig
+from nodeconfig import NodeConfig
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from supervision.config.rules import (
+from nodeconfig.names import ACTOR_NAMES, ROOT, SUPERVISORS
+from nodeconfig.rules import (
     at_least,
     compressed_pubkey,
     env_name,
@@ -29,7 +30,6 @@ from supervision.config.rules import (
     private_ip,
     setting,
 )
-from supervision.tree import SUPERVISORS, actor_names
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 Restart = Literal["permanent", "transient", "temporary"]
@@ -45,9 +45,9 @@ OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
 NETWORKS: tuple[str, ...] = get_args(Network)
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
-# The names the tree gives its actors (supervision/tree.py is their one source).
-SUPERVISOR_NAMES: tuple[str, ...] = ("root", *SUPERVISORS)
-CHILD_NAMES: tuple[str, ...] = actor_names()[1:]
+# The names the tree gives its actors (nodeconfig.names is their one source).
+SUPERVISOR_NAMES: tuple[str, ...] = (ROOT, *SUPERVISORS)
+CHILD_NAMES: tuple[str, ...] = ACTOR_NAMES[1:]
 
 
 @dataclass(frozen=True)

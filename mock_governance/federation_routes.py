@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.mock.bodies import (
+from mock_governance.bodies import (
     ControlRequest,
     boolean,
     boolean_list,
@@ -23,11 +23,11 @@ from protocol.mock.bodies import (
     only_keys,
     optional_string,
 )
-from protocol.mock.errors import InvalidQuery, InvalidRequestBody
-from protocol.mock.federation import signing_federation
-from protocol.mock.multisig import DEFAULT_NETWORK, NETWORKS, p2wsh_address
-from protocol.mock.state import MockState
-from protocol.mock.updates import UpdateSpec, build_federation_update
+from mock_governance.errors import InvalidQuery, InvalidRequestBody
+from mock_governance.federation import signing_federation
+from mock_governance.multisig import DEFAULT_NETWORK, NETWORKS, p2wsh_address
+from mock_governance.state import MockState
+from mock_governance.updates import UpdateSpec, build_federation_update
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1

@@ -15,8 +15,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
+from mock_governance.sessions import StreamSession
 from protocol import governance_pb2 as pb
-from protocol.mock.sessions import StreamSession
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ setting is declared, value checks), ``envvars`` (``${VAR}`` expansion),
 ``loader`` (files).
 """
 
-from supervision.config.errors import ConfigError
-from supervision.config.loader import build_config, default_config_path, load_config
-from supervision.config.model import (
+from nodeconfig.errors import ConfigError
+from nodeconfig.loader import build_config, default_config_path, load_config
+from nodeconfig.model import (
     CHILD_NAMES,
     LOG_LEVELS,
     NETWORKS,

@@ -1,5 +1,5 @@
 """The mock governance server: a real gRPC GovernanceStream on 127.0.0.1 with an
-HTTP/JSON control interface. Run it with ``python -m protocol.mock_governance``.
+HTTP/JSON control interface. Run it with ``python -m mock_governance``.
 
 Layout: server (start/stop, TLS), servicer (gRPC glue), state (shared state),
 sessions (open streams and their queues), record and stats (what nodes sent,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import grpc
 
-from protocol.mock.control import LOOPBACK, ControlServer
-from protocol.mock.errors import MockStartupError
-from protocol.mock.handlers import MAX_MESSAGE_BYTES
-from protocol.mock.servicer import MockGovernanceServicer, add_to_server
-from protocol.mock.state import MockState
+from mock_governance.control import LOOPBACK, ControlServer
+from mock_governance.errors import MockStartupError
+from mock_governance.handlers import MAX_MESSAGE_BYTES
+from mock_governance.servicer import MockGovernanceServicer, add_to_server
+from mock_governance.state import MockState
 
 logger = logging.getLogger(__name__)
 

@@ -10,17 +10,17 @@ from typing import Any
 
 import yaml
 
-from supervision.config.build import Context, build_section
-from supervision.config.errors import ConfigError
-from supervision.config.model import NodeConfig
-from supervision.config.validate import validate
+from nodeconfig.build import Context, build_section
+from nodeconfig.errors import ConfigError
+from nodeconfig.model import NodeConfig
+from nodeconfig.validate import validate
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def default_config_path() -> Path:
     """The embedded default, ``configs/local.yaml`` at the root of the repository."""
-    return Path(__file__).resolve().parents[2] / "configs" / "local.yaml"
+    return Path(__file__).resolve().parents[1] / "configs" / "local.yaml"
 
 
 def load_config(

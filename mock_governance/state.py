@@ -8,14 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from mock_governance import handlers
+from mock_governance.federation import SigningFederation, governance_key, signing_federation
+from mock_governance.flags import FlagBoard
+from mock_governance.holds import HeldAnswers
+from mock_governance.record import Recorder
+from mock_governance.sessions import SessionRegistry, StreamSession
+from mock_governance.stats import Stats, request_kind
 from protocol import governance_pb2 as pb
-from protocol.mock import handlers
-from protocol.mock.federation import SigningFederation, governance_key, signing_federation
-from protocol.mock.flags import FlagBoard
-from protocol.mock.holds import HeldAnswers
-from protocol.mock.record import Recorder
-from protocol.mock.sessions import SessionRegistry, StreamSession
-from protocol.mock.stats import Stats, request_kind
 
 # What `hold_signatures` keeps back: every answer to a signature request, errors included.
 HELD_KINDS = frozenset({"signature_request"})

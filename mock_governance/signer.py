@@ -21,10 +21,10 @@ from bitcoin.core import CTransaction
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScript, SignatureHash
 from bitcoin.core.serialize import SerializationError
 
+from mock_governance.errors import UnsignableRequest
+from mock_governance.federation import MemberKey, SigningFederation
+from mock_governance.flags import SignatureFaultKind as Fault
 from protocol import governance_pb2 as pb
-from protocol.mock.errors import UnsignableRequest
-from protocol.mock.federation import MemberKey, SigningFederation
-from protocol.mock.flags import SignatureFaultKind as Fault
 
 MAX_MONEY_SAT = 21_000_000 * 100_000_000
 _SIGHASH_BYTE = bytes([SIGHASH_ALL])

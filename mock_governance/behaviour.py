@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.convert import ERROR_CODES, INT32_MAX
-from protocol.mock.bodies import integer_in
-from protocol.mock.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
-from protocol.mock.flags import ErrorNext, SignatureFault, SignatureFaultKind
-from protocol.mock.state import MockState
+from actors.stream.convert import ERROR_CODES, INT32_MAX
+from mock_governance.bodies import integer_in
+from mock_governance.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
+from mock_governance.flags import ErrorNext, SignatureFault, SignatureFaultKind
+from mock_governance.state import MockState
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from actors.stream.convert import ERROR_CODES
+from mock_governance import auth, signer
+from mock_governance.federation import SigningFederation
+from mock_governance.flags import ErrorNext, Flags, SignatureFaultKind
 from protocol import governance_pb2 as pb
-from protocol.convert import ERROR_CODES
-from protocol.mock import auth, signer
-from protocol.mock.federation import SigningFederation
-from protocol.mock.flags import ErrorNext, Flags, SignatureFaultKind
 
 PROTOCOL_VERSION = "governance.v1"
 MOCK_VERSION = "alys-mock-governance/0.1.0"
@@ -88,7 +88,7 @@ def answer_heartbeat(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.St
 def answer_signature_request(
     request: pb.StreamRequest, ctx: ReplyContext
 ) -> list[pb.StreamResponse]:
-    """Signed by the mock's federation, or FAILED with the reason (see protocol.mock.signer)."""
+    """Signed by the mock's federation, or FAILED with the reason (see mock_governance.signer)."""
     if ctx.signing is None:
         answer = signer.failed("the mock has no signing federation")
     else:
