@@ -13,6 +13,7 @@ fields only with defaults, so that older senders keep working.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 # --------------------------------------------------------------------------
@@ -298,9 +299,32 @@ class GetPegoutStatus:
     request_id: str
 
 
+class PegoutState(StrEnum):
+    """A peg-out's states, the one place they are named. A `PegoutStatus.state` holds one of
+    these values as a plain string (or `unknown` for an id the bridge has never seen).
+
+        awaiting_signatures -> signed -> broadcast
+        awaiting_signatures -> failed   (no usable signatures once the retries are spent)
+        signed -> failed                (the network refused the transaction for good)
+    """
+
+    AWAITING_SIGNATURES = "awaiting_signatures"
+    SIGNED = "signed"
+    BROADCAST = "broadcast"
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        """Still the bridge's work (kept in its memory); the others are finished."""
+        return self in (PegoutState.AWAITING_SIGNATURES, PegoutState.SIGNED)
+
+
+UNKNOWN_PEGOUT = "unknown"  # the `state` of a `PegoutStatus` for an id the bridge never saw
+
+
 @dataclass(frozen=True)
 class PegoutStatus:
-    """A peg-out's state: `awaiting_signatures`, `signed`, `broadcast`, `failed` or `unknown`."""
+    """A peg-out's state: a `PegoutState` value, or `unknown`."""
 
     request_id: str
     state: str

@@ -1,44 +1,50 @@
-"""Peg-outs as records, and the transitions between their states (pure).
+"""A peg-out's record: the transitions between its states, and the ids it goes by (pure).
 
     awaiting_signatures --(valid signatures)--> signed --(broadcast)--> broadcast
     awaiting_signatures --(bad answer, retries left)--> awaiting_signatures (attempt + 1)
     awaiting_signatures --(bad answer, no retries left)--> failed
     signed --(the network refuses it for good)--> failed
 
-Every transition returns a new record with the revision raised, which the
-BridgeActor persists before it acts on it. The governance request id of an
-attempt is `<request_id>/<attempt>`.
+Every transition returns a new record with the revision raised; the bridge
+persists it before it acts on it. The governance request id of an attempt is
+`<request_id>/<attempt>`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
+from collections.abc import Sequence
 
-from actors.messages import PegoutStatus
+from actors.messages import PegoutState, PegoutStatus
 from actors.storage.records import PegoutRecord
 
-
-class PegoutState(Enum):
-    AWAITING_SIGNATURES = "awaiting_signatures"
-    SIGNED = "signed"
-    BROADCAST = "broadcast"
-    FAILED = "failed"
-
-
-_ALLOWED = {
-    PegoutState.AWAITING_SIGNATURES: {PegoutState.AWAITING_SIGNATURES, PegoutState.SIGNED,
-                                      PegoutState.FAILED},
-    PegoutState.SIGNED: {PegoutState.BROADCAST, PegoutState.FAILED},
-    PegoutState.BROADCAST: set(),
-    PegoutState.FAILED: set(),
+_ALLOWED: dict[PegoutState, frozenset[PegoutState]] = {
+    PegoutState.AWAITING_SIGNATURES: frozenset({PegoutState.AWAITING_SIGNATURES,
+                                                PegoutState.SIGNED, PegoutState.FAILED}),
+    PegoutState.SIGNED: frozenset({PegoutState.BROADCAST, PegoutState.FAILED}),
+    PegoutState.BROADCAST: frozenset(),
+    PegoutState.FAILED: frozenset(),
 }
-FINISHED = frozenset({PegoutState.SIGNED.value, PegoutState.BROADCAST.value,
-                      PegoutState.FAILED.value})
 
 
 class IllegalTransition(Exception):
     pass
+
+
+def allowed(current: PegoutState, target: PegoutState) -> bool:
+    return target in _ALLOWED[current]
+
+
+def transition(record: PegoutRecord, state: PegoutState, now_s: float,
+               **changes: object) -> PegoutRecord:
+    current = PegoutState(record.state)
+    if not allowed(current, state):
+        raise IllegalTransition(
+            f"peg-out {record.request_id}: {current.value} -> {state.value} is not allowed")
+    # The record's own fields are typed; `changes` names some of them, and a wrong name
+    # raises TypeError here rather than passing silently.
+    return dataclasses.replace(record, state=state.value, updated_at=now_s,  # type: ignore[arg-type]  # changes are PegoutRecord fields
+                               revision=record.revision + 1, **changes)
 
 
 def governance_id(request_id: str, attempt: int) -> str:
@@ -55,18 +61,8 @@ def split_governance_id(governance_request_id: str) -> tuple[str, int] | None:
     return request_id, int(attempt)
 
 
-def transition(record: PegoutRecord, state: PegoutState, now_s: float,
-               **changes: object) -> PegoutRecord:
-    current = PegoutState(record.state)
-    if state not in _ALLOWED[current]:
-        raise IllegalTransition(
-            f"peg-out {record.request_id}: {current.value} -> {state.value} is not allowed")
-    return dataclasses.replace(record, state=state.value, updated_at=now_s,
-                               revision=record.revision + 1, **changes)  # type: ignore[arg-type]
-
-
-def same_request(record: PegoutRecord, tx_hex: str, input_indices: tuple[int, ...],
-                 amounts: tuple[int, ...]) -> bool:
+def same_request(record: PegoutRecord, tx_hex: str, input_indices: Sequence[int],
+                 amounts: Sequence[int]) -> bool:
     return (record.tx_hex.lower() == tx_hex.lower()
             and record.input_indices == tuple(input_indices)
             and record.amounts == tuple(amounts))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.messages import Member
+from actors.messages import Member, PegoutState
 
-# A peg-out's states (the BridgeActor's ledger has the transitions): the open ones are
-# loaded at start; the finished ones stay in SQLite until asked for.
-OPEN_PEGOUT_STATES = ("awaiting_signatures", "signed")
-FINISHED_PEGOUT_STATES = ("broadcast", "failed")
+# The open peg-outs are loaded at start; the finished ones stay in SQLite until asked for.
+OPEN_PEGOUT_STATES = tuple(state.value for state in PegoutState if state.is_open)
+FINISHED_PEGOUT_STATES = tuple(state.value for state in PegoutState if not state.is_open)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""What the bridge holds in memory, and when a record may leave it (pure).
+
+Open peg-outs (awaiting signatures or signed) and unacknowledged peg-ins live
+here; a finished peg-out leaves once its last state is committed, and only its
+request id stays, so that a node that has handled millions does not hold them
+all (the record is read back from storage when asked for). The parsed unsigned
+transaction of a peg-out is kept only while it waits for signatures: it
+serves to check them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from actors.bridge.workflow import parse_record
+from actors.messages import PegoutState
+from actors.storage.records import FederationRecord, FinishedPegouts, PeginRecord, PegoutRecord
+from btc.pegout import UnsignedPegout
+
+AWAITING = PegoutState.AWAITING_SIGNATURES.value
+
+
+class Book:
+    def __init__(self) -> None:
+        self.pegouts: dict[str, PegoutRecord] = {}  # open ones
+        self.finished: set[str] = set()  # request ids of peg-outs whose record is in storage only
+        self.pegins: dict[str, PeginRecord] = {}
+        self.awaiting = 0  # peg-outs awaiting signatures, for the gauge
+        self._parsed: dict[str, UnsignedPegout] = {}
+
+    def load(self, records: Iterable[object]) -> FederationRecord | None:
+        """Take what storage loaded at start; returns the federation record, if any."""
+        federation = None
+        for record in records:
+            if isinstance(record, PegoutRecord):
+                self.put(record)
+            elif isinstance(record, FinishedPegouts):
+                self.finished.update(record.request_ids)
+            elif isinstance(record, PeginRecord):
+                self.pegins[record.request_id] = record
+            elif isinstance(record, FederationRecord):
+                federation = record
+        return federation
+
+    def lookup(self, request_id: str) -> tuple[PegoutRecord | None, bool]:
+        """The open record under this id, and whether the id is a finished peg-out's."""
+        return self.pegouts.get(request_id), request_id in self.finished
+
+    def put(self, record: PegoutRecord | PeginRecord) -> None:
+        """The newest version of a record: memory is as new as storage, or newer."""
+        if isinstance(record, PeginRecord):
+            self.pegins[record.request_id] = record
+            return
+        previous = self.pegouts.get(record.request_id)
+        self.awaiting += ((record.state == AWAITING)
+                          - (previous is not None and previous.state == AWAITING))
+        self.pegouts[record.request_id] = record
+        if record.state != AWAITING:
+            # Past its signatures, the parsed transaction would only take room.
+            self._parsed.pop(record.request_id, None)
+
+    def committed(self, record: PegoutRecord | PeginRecord) -> None:
+        """`record` is durable. A finished peg-out leaves memory, unless it changed since."""
+        if not isinstance(record, PegoutRecord) or PegoutState(record.state).is_open:
+            return
+        if self.pegouts.get(record.request_id) is record:
+            del self.pegouts[record.request_id]
+            self.finished.add(record.request_id)
+
+    def drop(self, record: PegoutRecord | PeginRecord) -> None:
+        """A new record whose first write failed: it never existed."""
+        if isinstance(record, PeginRecord):
+            self.pegins.pop(record.request_id, None)
+        elif self.pegouts.get(record.request_id) is record:
+            del self.pegouts[record.request_id]
+            self._parsed.pop(record.request_id, None)
+            self.awaiting -= record.state == AWAITING
+
+    def remember_parsed(self, request_id: str, pegout: UnsignedPegout) -> None:
+        self._parsed[request_id] = pegout
+
+    def unsigned(self, record: PegoutRecord) -> UnsignedPegout:
+        """The record's parsed transaction, parsed again if this process has not got it."""
+        pegout = self._parsed.get(record.request_id)
+        if pegout is None:
+            pegout = self._parsed[record.request_id] = parse_record(record)
+        return pegout
+
+    def parsed_count(self) -> int:
+        return len(self._parsed)
+
+    def in_state(self, state: PegoutState) -> Iterator[PegoutRecord]:
+        return (record for record in self.pegouts.values() if record.state == state.value)
+
+    def unacknowledged(self) -> Iterator[PeginRecord]:
+        return (record for record in self.pegins.values() if not record.acknowledged)
+
+    def counts(self) -> str:
+        """Open peg-outs by state, for the start line: `3 awaiting_signatures, 1 signed`."""
+        counts: dict[str, int] = {}
+        for record in self.pegouts.values():
+            counts[record.state] = counts.get(record.state, 0) + 1
+        return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"

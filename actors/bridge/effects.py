@@ -1,0 +1,117 @@
+"""What the bridge's workflows ask the BridgeActor to do, as plain data.
+
+The workflows (`pegouts`, `pegins`) decide; the actor only carries these out,
+in order. An effect that must wait until a record is durable sits inside
+`Persist.then`: the actor runs those once the StorageActor has committed the
+write, never before. `Note`s are what happened, for the metrics and the log
+(`observe`), so that no decision is also a place that counts or logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from actors.storage.records import PeginRecord, PegoutRecord
+
+
+class Event(Enum):
+    """Things worth a metric or a log line; `observe` says which of each."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SIGNED = "signed"
+    SIGNATURE_FAILURE = "signature_failure"
+    RETRIED = "retried"
+    FAILED = "failed"
+    BROADCAST = "broadcast"
+    BROADCAST_DEFERRED = "broadcast_deferred"
+    BROADCAST_REFUSED = "broadcast_refused"
+    DUPLICATE_ANSWER = "duplicate_answer"
+    UNKNOWN_ANSWER = "unknown_answer"
+    SET_ASIDE = "set_aside"
+    PEGIN_ACCEPTED = "pegin_accepted"
+    PEGIN_REJECTED = "pegin_rejected"
+    PEGIN_DELIVERED = "pegin_delivered"
+    PEGIN_RETRIED = "pegin_retried"
+
+
+@dataclass(frozen=True)
+class Note:
+    event: Event
+    request_id: str
+    kind: str = ""  # a short label for a metric (a rejection's or a failure's reason kind)
+    detail: str = ""  # the human sentence for the log
+    attempt: int = 0
+    delay_s: float = 0.0  # when what follows happens
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Send `message` to `to` (a client, or the stream for a `Handled`)."""
+
+    to: Any  # a Thespian ActorAddress
+    message: Any
+
+
+@dataclass(frozen=True)
+class AskSignatures:
+    """Ask governance for this attempt's signatures, now or after `delay_s`. The actor sends
+    the request only if the peg-out is still at this attempt when the time comes."""
+
+    request_id: str
+    attempt: int
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Hand the signed transaction to the broadcaster (the actor batches these per turn)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class BroadcastLater:
+    """The broadcaster could not take a transaction now: try the signed ones again later."""
+
+
+@dataclass(frozen=True)
+class NotifyChain:
+    """Tell the ChainActor a peg-out was broadcast (`PegoutCompleted`)."""
+
+    request_id: str
+    txid: str
+
+
+@dataclass(frozen=True)
+class SendNotice:
+    """Send a peg-in notice to the stream, now or after `delay_s` (until governance
+    acknowledges it)."""
+
+    record: PeginRecord
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A new record could not be stored: forget it from memory."""
+
+    record: PegoutRecord | PeginRecord
+
+
+@dataclass(frozen=True)
+class Persist:
+    """Write `record` (none: only wait until what is written so far is durable), then carry
+    out `then`. When the write of a new record fails, `refused_for` (the client that asked)
+    is told so through the workflow's `not_stored`; any other failed write is retried."""
+
+    record: PegoutRecord | PeginRecord | None
+    then: tuple[Effect, ...] = ()
+    refused_for: Any = None
+
+
+Effect = Note | Reply | AskSignatures | Broadcast | BroadcastLater | NotifyChain | SendNotice \
+    | Drop | Persist
+Effects = tuple[Effect, ...]

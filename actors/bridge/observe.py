@@ -1,0 +1,60 @@
+"""The bridge's metrics and log lines, from the workflows' `Note`s: the one place that says
+what each event counts and logs, so that the decisions themselves neither count nor log."""
+
+from __future__ import annotations
+
+import logging
+
+from actors.bridge import metrics
+from actors.bridge.effects import Event, Note
+
+
+def observe(note: Note, log: logging.Logger) -> None:
+    rid = note.request_id
+    match note.event:
+        case Event.ACCEPTED:
+            metrics.PEGOUTS.labels(event="accepted").inc()
+        case Event.REJECTED:
+            metrics.PEGOUTS.labels(event="rejected").inc()
+            metrics.REJECTED.labels(reason=note.kind).inc()
+            log.info("peg-out %s rejected: %s", rid, note.detail)
+        case Event.SIGNED:
+            metrics.PEGOUTS.labels(event="signed").inc()
+        case Event.SIGNATURE_FAILURE:
+            metrics.SIGNATURE_FAILURES.labels(reason=note.kind).inc()
+        case Event.RETRIED:
+            metrics.PEGOUTS.labels(event="retried").inc()
+            log.warning("peg-out %s attempt %d failed (%s); attempt %d follows", rid,
+                        note.attempt, note.detail, note.attempt + 1)
+        case Event.FAILED:
+            metrics.PEGOUTS.labels(event="failed").inc()
+            log.error("peg-out %s failed: %s", rid, note.detail)
+        case Event.BROADCAST:
+            # Per peg-out at DEBUG: the actor logs one INFO line per broadcast batch, and a
+            # line per peg-out was a fifth of a busy bridge's time.
+            metrics.PEGOUTS.labels(event="broadcast").inc()
+            log.debug("peg-out %s broadcast: txid %s", rid, note.detail)
+        case Event.BROADCAST_DEFERRED:
+            metrics.BROADCAST_ERRORS.labels(retryable="true").inc()
+            log.warning("peg-out %s: broadcast failed, retrying later: %s", rid, note.detail)
+        case Event.BROADCAST_REFUSED:
+            metrics.BROADCAST_ERRORS.labels(retryable="false").inc()
+            log.error("peg-out %s: broadcast refused: %s", rid, note.detail)
+        case Event.DUPLICATE_ANSWER:
+            metrics.DUPLICATE_ANSWERS.inc()
+            log.debug("answer %s for a peg-out already %s: ignored", rid,
+                      note.detail or "past that attempt")
+        case Event.UNKNOWN_ANSWER:
+            log.warning("an answer for %r, which is no peg-out of this node", rid)
+        case Event.SET_ASIDE:
+            log.info("answer %s set aside: emergency halt", rid)
+        case Event.PEGIN_ACCEPTED:
+            metrics.PEGINS.labels(event="accepted").inc()
+        case Event.PEGIN_REJECTED:
+            metrics.PEGINS.labels(event="rejected").inc()
+            log.info("peg-in %s rejected: %s", rid, note.detail)
+        case Event.PEGIN_DELIVERED:
+            metrics.PEGINS.labels(event="delivered").inc()
+        case Event.PEGIN_RETRIED:
+            log.warning("peg-in notice %s: %s; sent again in %.0f s", rid, note.detail,
+                        note.delay_s)

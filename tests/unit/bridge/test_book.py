@@ -1,0 +1,78 @@
+"""What the bridge keeps in memory: open peg-outs, and a parsed transaction only while its
+peg-out waits for signatures; a finished peg-out leaves once its last state is committed."""
+
+from __future__ import annotations
+
+from actors.bridge.book import Book
+from actors.bridge.ledger import transition
+from actors.messages import PegoutState
+from actors.storage.records import FinishedPegouts, PeginRecord, PegoutRecord
+
+NOW = 1_700_000_000.0
+PARSED = object()  # stands for a parsed transaction: only its identity matters here
+
+
+def awaiting(request_id: str) -> PegoutRecord:
+    return PegoutRecord(request_id=request_id, tx_hex="00", input_indices=(0,), amounts=(1,),
+                        state=PegoutState.AWAITING_SIGNATURES.value, attempt=1,
+                        signatures_required=3, txid="aa" * 32, created_at=NOW, updated_at=NOW)
+
+
+def test_a_retry_keeps_the_parsed_transaction() -> None:
+    book = Book()
+    record = awaiting("p1")
+    book.put(record)
+    book.remember_parsed("p1", PARSED)  # type: ignore[arg-type]  # a stand-in
+    book.put(transition(record, PegoutState.AWAITING_SIGNATURES, NOW + 1, attempt=2))
+    assert book.unsigned(record) is PARSED and book.awaiting == 1
+
+
+def test_signed_and_failed_peg_outs_let_it_go() -> None:
+    book = Book()
+    for request_id, state, changes in (
+            ("p1", PegoutState.SIGNED, {"signed_tx_hex": "01", "signatures_collected": 3}),
+            ("p2", PegoutState.FAILED, {"error": "no usable signatures"})):
+        book.put(awaiting(request_id))
+        book.remember_parsed(request_id, PARSED)  # type: ignore[arg-type]  # a stand-in
+        book.put(transition(awaiting(request_id), state, NOW + 1, **changes))
+    assert book.parsed_count() == 0 and book.awaiting == 0
+
+
+def test_a_finished_peg_out_leaves_memory_once_its_state_is_committed() -> None:
+    book = Book()
+    signed = transition(awaiting("p1"), PegoutState.SIGNED, NOW + 1, signed_tx_hex="01")
+    book.put(signed)
+    book.committed(signed)
+    assert book.lookup("p1") == (signed, False)  # open: stays
+    broadcast = transition(signed, PegoutState.BROADCAST, NOW + 2)
+    book.put(broadcast)
+    assert book.lookup("p1") == (broadcast, False)  # not committed yet
+    book.committed(broadcast)
+    assert book.lookup("p1") == (None, True)
+
+
+def test_a_peg_out_changed_again_before_the_commit_stays() -> None:
+    book = Book()
+    record = awaiting("p1")
+    failed = transition(record, PegoutState.FAILED, NOW + 1, error="gave up")
+    book.put(failed)
+    book.put(record)  # (as if) replaced in memory before the commit came
+    book.committed(failed)
+    assert book.lookup("p1") == (record, False)
+
+
+def test_a_new_record_that_was_not_stored_is_forgotten() -> None:
+    book = Book()
+    record, pegin = awaiting("p1"), PeginRecord("i1", "ab" * 32, 0, 1, "0x" + "0" * 40, 6)
+    book.put(record)
+    book.put(pegin)
+    book.drop(record)
+    book.drop(pegin)
+    assert book.lookup("p1") == (None, False) and book.awaiting == 0 and not book.pegins
+
+
+def test_loading_takes_open_records_and_finished_ids() -> None:
+    book = Book()
+    book.load([awaiting("p1"), FinishedPegouts(("p0", "p00"))])
+    assert book.awaiting == 1 and book.lookup("p0") == (None, True)
+    assert book.counts() == "1 awaiting_signatures"

@@ -1,0 +1,416 @@
+"""The peg-out workflow without an actor: each event's record and effects, and a state machine
+that drives random sequences of events through it and checks what must always hold."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from actors.bridge import workflow
+from actors.bridge.effects import (
+    AskSignatures,
+    Broadcast,
+    BroadcastLater,
+    Drop,
+    Effect,
+    Event,
+    Note,
+    NotifyChain,
+    Persist,
+    Reply,
+)
+from actors.bridge.workflow import Rules, Situation, Step
+from actors.messages import (
+    ApplySignatures,
+    Handled,
+    InitiatePegout,
+    PegoutAccepted,
+    PegoutRejected,
+    PegoutState,
+    Witness,
+)
+from actors.storage.records import PegoutRecord
+from btc.federation import Federation
+from btc.pegout import parse_pegout, sighashes
+from btc.testing import make_unsigned_pegout
+from tests.unit.btc import federation, public_key, sign_digest
+
+FED = federation(5, 3)
+RULES = Rules(max_pegout_sat=10**8, signature_retries=2)
+CLIENT, STREAM = "client", "stream"
+NOW = 1_000.0
+
+
+def situation(fed: Federation | None = FED, now: float = NOW, retries: int = 2) -> Situation:
+    return Situation(fed, dataclasses.replace(RULES, signature_retries=retries), now)
+
+
+def request(rid: str = "po-1", seed: int = 0) -> InitiatePegout:
+    tx_hex, indices, amounts = make_unsigned_pegout(FED.witness_script, seed=seed)
+    return InitiatePegout(rid, tx_hex, indices, amounts)
+
+
+def complete(record: PegoutRecord, attempt: int | None = None,
+             signers: Sequence[int] = (0, 1, 2)) -> ApplySignatures:
+    """A complete answer from `signers` (key indices) that verifies."""
+    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
+                            max_pegout_sat=10**8)
+    witnesses = tuple(Witness(sign_digest(signer, digest) + b"\x01", public_key(signer))
+                      for digest in sighashes(unsigned, FED.witness_script)
+                      for signer in signers)
+    return ApplySignatures(f"{record.request_id}/{attempt or record.attempt}", "complete",
+                           witnesses)
+
+
+def accepted_record(rid: str = "po-1") -> PegoutRecord:
+    step = workflow.requested(None, request(rid), CLIENT, situation())
+    assert step.record is not None
+    return step.record
+
+
+def kinds(effects: Sequence[Effect]) -> list[str]:
+    return [type(effect).__name__ for effect in effects]
+
+
+def notes(effects: Sequence[Effect]) -> list[Event]:
+    return [effect.event for effect in effects if isinstance(effect, Note)]
+
+
+def persisted(step: Step) -> Persist:
+    (persist,) = [effect for effect in step.effects if isinstance(effect, Persist)]
+    return persist
+
+
+# -- a client's request ------------------------------------------------------------------
+
+
+def test_a_valid_request_is_stored_before_it_is_answered_or_sent_to_governance() -> None:
+    step = workflow.requested(None, request(), CLIENT, situation())
+
+    assert step.record is not None and step.record.state == "awaiting_signatures"
+    assert step.record.attempt == 1 and step.record.signatures_required == 3 * 2
+    assert step.parsed is not None and step.parsed.txid == step.record.txid
+    # Nothing goes out but the write; the reply and the request wait for its commit.
+    assert kinds(step.effects) == ["Persist"]
+    persist = persisted(step)
+    assert persist.record == step.record and persist.refused_for == CLIENT
+    assert persist.then == (Note(Event.ACCEPTED, "po-1"), Reply(CLIENT, PegoutAccepted("po-1")),
+                            AskSignatures("po-1", 1))
+
+
+@pytest.mark.parametrize(("fed", "req", "kind"), [
+    (FED, InitiatePegout("", "00", (0,), (1,)), "request_id"),
+    (None, request(), "no_federation"),
+    (dataclasses.replace(FED, halted=True), request(), "halted"),
+    (FED, InitiatePegout("po-1", "zz", (0,), (1,)), "invalid"),
+    (FED, dataclasses.replace(request(), amounts=(10**8, 10**8)), "invalid"),
+])
+def test_a_request_that_cannot_be_served_is_refused_with_its_reason(
+        fed: Federation | None, req: InitiatePegout, kind: str) -> None:
+    step = workflow.requested(None, req, CLIENT, situation(fed))
+
+    assert step.record is None
+    note, reply = step.effects
+    assert isinstance(note, Note) and note.event is Event.REJECTED and note.kind == kind
+    assert isinstance(reply, Reply) and isinstance(reply.message, PegoutRejected)
+    assert reply.message.reason == note.detail
+
+
+def test_the_same_request_again_is_accepted_once_what_is_stored_is_durable() -> None:
+    record = accepted_record()
+    upper = dataclasses.replace(request(), tx_hex=request().tx_hex.upper())
+
+    step = workflow.requested(record, upper, CLIENT, situation())
+
+    assert step.effects == (Persist(None, then=(Reply(CLIENT, PegoutAccepted("po-1")),)),)
+
+
+def test_a_different_request_under_a_used_id_is_refused_as_a_duplicate() -> None:
+    step = workflow.requested(accepted_record(), request(seed=7), CLIENT, situation())
+
+    assert notes(step.effects) == [Event.REJECTED]
+    assert step.effects[0] == Note(Event.REJECTED, "po-1", kind="duplicate", detail=(
+        "request id 'po-1' is already used by a different peg-out"))
+
+
+def test_a_new_peg_out_whose_write_fails_is_dropped_and_refused() -> None:
+    record = accepted_record()
+
+    effects = workflow.not_stored(record, CLIENT, "disk full")
+
+    assert effects[0] == Drop(record)
+    assert effects[2] == Reply(CLIENT, PegoutRejected("po-1", "not stored: disk full"))
+
+
+# -- governance's answers ----------------------------------------------------------------
+
+
+def test_a_complete_answer_that_verifies_signs_the_peg_out_then_confirms_and_broadcasts() -> None:
+    record = accepted_record()
+
+    step = workflow.answered(record, False, complete(record), 1, STREAM, situation(now=NOW + 5))
+
+    assert step.record is not None and step.record.state == "signed"
+    assert step.record.signed_tx_hex and step.record.updated_at == NOW + 5
+    assert step.record.signatures_collected == 6 and step.record.revision == 2
+    assert notes(step.effects) == [Event.SIGNED]
+    assert persisted(step).then == (Reply(STREAM, Handled("po-1/1")), Broadcast("po-1"))
+
+
+def test_a_late_complete_answer_to_an_earlier_attempt_is_used() -> None:
+    record = dataclasses.replace(accepted_record(), attempt=3)
+
+    step = workflow.answered(record, False, complete(record, attempt=1), 1, STREAM, situation())
+
+    assert step.record is not None and step.record.state == "signed"
+
+
+@pytest.mark.parametrize(("status", "reason"), [
+    ("failed", "governance answered failed: no"),
+    ("partial", "governance answered partial: no"),
+    ("timeout", "governance answered timeout: no"),
+])
+def test_an_unusable_status_costs_an_attempt(status: str, reason: str) -> None:
+    record = accepted_record()
+
+    step = workflow.answered(record, False, ApplySignatures("po-1/1", status, (), "no"), 1,
+                             STREAM, situation())
+
+    assert step.record is not None and step.record.attempt == 2
+    assert step.record.state == "awaiting_signatures" and step.record.error == reason
+    assert step.record.failures == (f"attempt 1: {reason}",)
+    assert notes(step.effects) == [Event.SIGNATURE_FAILURE, Event.RETRIED]
+    assert persisted(step).then == (Reply(STREAM, Handled("po-1/1")), AskSignatures("po-1", 2))
+
+
+def test_signatures_that_do_not_verify_cost_an_attempt_with_their_kind() -> None:
+    record = accepted_record()
+    answer = complete(record, signers=(0, 1))  # too few
+
+    step = workflow.answered(record, False, answer, 1, STREAM, situation())
+
+    failure = step.effects[0]
+    assert isinstance(failure, Note) and failure.event is Event.SIGNATURE_FAILURE
+    assert failure.kind and failure.detail.startswith("unusable signatures: ")
+    assert step.record is not None and step.record.attempt == 2
+
+
+def test_once_the_retries_are_spent_the_peg_out_fails_for_good() -> None:
+    record = dataclasses.replace(accepted_record(), attempt=3,
+                                 failures=("attempt 1: x", "attempt 2: y"))
+
+    step = workflow.answered(record, False, ApplySignatures("po-1/3", "failed"), 3, STREAM,
+                             situation(retries=2))
+
+    assert step.record is not None and step.record.state == "failed"
+    assert step.record.error == ("no usable signatures after 3 failed attempts; "
+                                 "last: governance answered failed")
+    assert notes(step.effects) == [Event.SIGNATURE_FAILURE, Event.FAILED]
+    assert persisted(step).then == (Reply(STREAM, Handled("po-1/3")),)
+
+
+def test_an_older_attempts_bad_answer_changes_nothing() -> None:
+    record = dataclasses.replace(accepted_record(), attempt=2)
+
+    step = workflow.answered(record, False, ApplySignatures("po-1/1", "failed"), 1, STREAM,
+                             situation())
+
+    assert step.record == record
+    assert step.effects == (Note(Event.DUPLICATE_ANSWER, "po-1/1"),
+                            Reply(STREAM, Handled("po-1/1")))
+
+
+def test_a_pending_answer_is_confirmed_and_changes_nothing() -> None:
+    record = accepted_record()
+
+    step = workflow.answered(record, False, ApplySignatures("po-1/1", "pending"), 1, STREAM,
+                             situation())
+
+    assert step.record == record and step.effects == (Reply(STREAM, Handled("po-1/1")),)
+
+
+@pytest.mark.parametrize(("record", "finished", "event"), [
+    (None, False, Event.UNKNOWN_ANSWER),
+    (None, True, Event.DUPLICATE_ANSWER),
+])
+def test_an_answer_for_no_open_peg_out_is_confirmed_and_noted(
+        record: PegoutRecord | None, finished: bool, event: Event) -> None:
+    answer = ApplySignatures("po-9/1", "complete")
+
+    step = workflow.answered(record, finished, answer, 1, STREAM, situation())
+
+    assert notes(step.effects) == [event] and step.effects[-1] == Reply(STREAM, Handled("po-9/1"))
+
+
+def test_during_a_halt_answers_are_set_aside_and_nothing_is_asked() -> None:
+    record = accepted_record()
+    halted = situation(dataclasses.replace(FED, halted=True))
+
+    step = workflow.answered(record, False, complete(record), 1, STREAM, halted)
+
+    assert step.record == record and notes(step.effects) == [Event.SET_ASIDE]
+    assert workflow.signature_request(record, halted) is None
+    assert workflow.unanswered(record, 1, "timeout", "t", halted).record == record
+
+
+def test_a_governance_error_retries_after_its_retry_after() -> None:
+    record = accepted_record()
+
+    step = workflow.unanswered(record, 1, "governance_error", "rate limited", situation(),
+                               delay_s=30.0)
+
+    assert persisted(step).then == (AskSignatures("po-1", 2, 30.0),)
+
+
+def test_the_halt_lifted_asks_again_under_a_new_attempt_and_broadcasts_signed_ones() -> None:
+    record = accepted_record()
+    signed = workflow.answered(record, False, complete(record), 1, STREAM, situation()).record
+    assert signed is not None
+
+    again = workflow.halt_lifted(record, situation())
+    assert again.record is not None and again.record.attempt == 2
+    assert persisted(again).then == (AskSignatures("po-1", 2),)
+    assert workflow.halt_lifted(signed, situation()).effects == (Broadcast("po-1"),)
+
+
+def test_the_signature_request_names_the_attempt_and_the_threshold() -> None:
+    record = dataclasses.replace(accepted_record(), attempt=4)
+
+    asked = workflow.signature_request(record, situation())
+
+    assert asked is not None and asked.request_id == "po-1/4"
+    assert asked.required_signatures == 3 and asked.tx_type == "pegout"
+
+
+# -- broadcasting ------------------------------------------------------------------------
+
+
+def signed_record() -> PegoutRecord:
+    record = accepted_record()
+    step = workflow.answered(record, False, complete(record), 1, STREAM, situation())
+    assert step.record is not None
+    return step.record
+
+
+def test_a_broadcast_is_stored_before_the_chain_is_told() -> None:
+    step = workflow.broadcast_taken(signed_record(), situation())
+
+    assert step.record is not None and step.record.state == "broadcast"
+    assert persisted(step).then == (NotifyChain("po-1", step.record.txid or ""),)
+
+
+def test_a_broadcast_that_may_work_later_is_tried_later() -> None:
+    record = signed_record()
+
+    step = workflow.broadcast_failed(record, "connection refused", True, situation())
+
+    assert step.record == record and BroadcastLater() in step.effects
+
+
+def test_a_broadcast_refused_for_good_fails_the_peg_out() -> None:
+    step = workflow.broadcast_failed(signed_record(), "bad-txns", False, situation())
+
+    assert step.record is not None and step.record.state == "failed"
+    assert step.record.error == "broadcast refused: bad-txns"
+    assert notes(step.effects) == [Event.BROADCAST_REFUSED, Event.FAILED]
+
+
+# -- any sequence of events --------------------------------------------------------------
+
+FINAL = {PegoutState.BROADCAST.value, PegoutState.FAILED.value}
+
+
+class PegoutMachine(RuleBasedStateMachine):
+    """One peg-out through any order of answers, errors, halts and broadcasts.
+
+    After every step: a record changes only through a `Persist` of that very record,
+    the revision only rises, a final state never changes, the attempt never falls,
+    and every governance answer is confirmed `Handled` to the stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        step = workflow.requested(None, request(), CLIENT, situation())
+        assert step.record is not None
+        self.record: PegoutRecord = step.record
+        self.halted = False
+        self.now = NOW
+
+    def situation(self) -> Situation:
+        return situation(dataclasses.replace(FED, halted=self.halted), self.now)
+
+    def apply(self, step: Step, answer: str | None = None) -> None:
+        assert step.record is not None
+        before = self.record
+        if step.record != before:
+            persisted_records = [e.record for e in step.effects if isinstance(e, Persist)]
+            assert persisted_records == [step.record]
+            assert step.record.revision == before.revision + 1
+            assert before.state not in FINAL
+            assert step.record.attempt >= before.attempt
+        if answer is not None:
+            handled = [e for e in _flatten(step.effects)
+                       if isinstance(e, Reply) and e.message == Handled(answer)]
+            assert len(handled) == 1
+        self.record = step.record
+        self.now += 1
+
+    @rule(attempt_back=st.integers(0, 2), good=st.booleans())
+    def governance_answers(self, attempt_back: int, good: bool) -> None:
+        attempt = max(1, self.record.attempt - attempt_back)
+        answer = (complete(self.record, attempt) if good
+                  else ApplySignatures(f"po-1/{attempt}", "failed", (), "refused"))
+        self.apply(workflow.answered(self.record, False, answer, attempt, STREAM,
+                                     self.situation()), answer.request_id)
+
+    @rule(delay=st.sampled_from([0.0, 5.0]))
+    def governance_errs(self, delay: float) -> None:
+        self.apply(workflow.unanswered(self.record, self.record.attempt, "governance_error",
+                                       "unavailable", self.situation(), delay))
+
+    @rule()
+    def halt(self) -> None:
+        self.halted = True
+
+    @precondition(lambda self: self.halted)
+    @rule()
+    def lift(self) -> None:
+        self.halted = False
+        self.apply(workflow.halt_lifted(self.record, self.situation()))
+
+    @precondition(lambda self: self.record.state == "signed")
+    @rule(outcome=st.sampled_from(["taken", "later", "refused"]))
+    def broadcast(self, outcome: str) -> None:
+        if outcome == "taken":
+            self.apply(workflow.broadcast_taken(self.record, self.situation()))
+        else:
+            self.apply(workflow.broadcast_failed(self.record, "x", outcome == "later",
+                                                 self.situation()))
+
+    @invariant()
+    def failures_stay_within_the_retries(self) -> None:
+        assert len(self.record.failures) <= RULES.signature_retries + 1
+        if self.record.state == "failed" and not self.record.error.startswith("broadcast"):
+            assert len(self.record.failures) == RULES.signature_retries + 1
+
+    @invariant()
+    def a_signed_record_has_its_transaction(self) -> None:
+        if self.record.state in ("signed", "broadcast"):
+            assert self.record.signed_tx_hex and self.record.txid
+
+
+def _flatten(effects: Sequence[Effect]) -> list[Effect]:
+    flat: list[Effect] = []
+    for effect in effects:
+        flat.append(effect)
+        if isinstance(effect, Persist):
+            flat.extend(_flatten(effect.then))
+    return flat
+
+
+TestPegoutMachine = PegoutMachine.TestCase
+TestPegoutMachine.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
