@@ -17,12 +17,18 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, PoisonMessage
+from thespian.actors import (
+    ActorAddress,
+    ActorExitRequest,
+    ActorTypeDispatcher,
+    PoisonMessage,
+    ThespianWatch,
+)
 
 from actors.lifecycle import _GetPeers, _MessageFailed, _Peers, _Shutdown, _Start, _Started
 from actors.messages import Batch, Ping, Pong
+from nodeconfig import NodeConfig
 from runtime import metrics
 from runtime.logs import actor_logger, log_directly
 from runtime.processes import ParentGoneError, die_with_parent
@@ -36,14 +42,18 @@ class NodeActor(ActorTypeDispatcher):
 
     def __init__(self) -> None:
         super().__init__()
-        self.config: Any = None
+        # The config arrives with `_Start`, the supervisor's first message; every handler
+        # that reads it runs after that one. Until then it is None, which only the root's
+        # NodeStatus checks for (a status asked while the root awaits its `_Start`).
+        self.config: NodeConfig = None  # type: ignore[assignment]  # None only until _Start
         self.log: logging.Logger = actor_logger(self.name)
-        self.peers: dict[str, Any] = {}
+        self.peers: dict[str, ActorAddress] = {}
         self.peers_version = 0
         self.started_at: float | None = None
         self.restarts = 0
-        self._coalescing: list[tuple[Any, list[Any]]] | None = None
-        self.supervisor_address: Any = None
+        # A list of pairs, not a dict: addresses are not hashable.
+        self._coalescing: list[tuple[ActorAddress, list[object]]] | None = None
+        self.supervisor_address: ActorAddress | None = None
 
     # -- lifecycle hooks for subclasses ---------------------------------------
 
@@ -58,7 +68,7 @@ class NodeActor(ActorTypeDispatcher):
 
     # -- messages --------------------------------------------------------------
 
-    def receiveMessage(self, message: Any, sender: Any) -> Any:
+    def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         try:
             return super().receiveMessage(message, sender)
         except Exception as exc:
@@ -72,11 +82,12 @@ class NodeActor(ActorTypeDispatcher):
                           _MessageFailed(self.name, type(message).__name__, repr(exc)[:200]))
             raise
 
-    def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
+    def receiveMsg__Start(self, message: _Start, sender: ActorAddress) -> None:
         self.name = message.name
         self.config = message.config
         self.supervisor_address = sender
-        log_directly(message.config.logging.file, message.config.logging.level)
+        settings = message.config.logging
+        log_directly(settings.file, settings.level, settings.rate_limit)
         self.log = actor_logger(message.name)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())
@@ -93,20 +104,20 @@ class NodeActor(ActorTypeDispatcher):
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
         self.send(sender, _Started(self.name, os.getpid(), message.generation))
 
-    def receiveMsg_Ping(self, message: Ping, sender: Any) -> None:
+    def receiveMsg_Ping(self, message: Ping, sender: ActorAddress) -> None:
         self.send(sender, Pong(message.nonce, self.name, os.getpid()))
 
-    def receiveMsg__Peers(self, message: _Peers, sender: Any) -> None:
+    def receiveMsg__Peers(self, message: _Peers, sender: ActorAddress) -> None:
         if message.version and message.version <= self.peers_version:
             return  # an older directory overtaken by a newer one
         self.peers_version = message.version
         self.peers = dict(message.addresses)
         self.on_peers_changed()
 
-    def receiveMsg__GetPeers(self, message: _GetPeers, sender: Any) -> None:
+    def receiveMsg__GetPeers(self, message: _GetPeers, sender: ActorAddress) -> None:
         self.send(sender, _Peers(tuple(sorted(self.peers.items())), self.peers_version))
 
-    def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
+    def receiveMsg_Batch(self, message: Batch, sender: ActorAddress) -> None:
         # What the items send (typically one `Handled` each) goes out as one Batch
         # per destination: a Thespian hop costs the same for one message or many,
         # and a thousand single sends from one receiveMessage get throttled.
@@ -128,29 +139,29 @@ class NodeActor(ActorTypeDispatcher):
             for address, queued in coalesced:
                 self.send(address, queued[0] if len(queued) == 1 else Batch(tuple(queued)))
 
-    def send(self, targetAddr: Any, msg: Any) -> None:
+    def send(self, targetAddr: ActorAddress, msg: object) -> None:
         if self._coalescing is None:
             super().send(targetAddr, msg)
             return
-        for address, queued in self._coalescing:  # addresses are not hashable
+        for address, queued in self._coalescing:
             if address == targetAddr:
                 queued.append(msg)
                 return
         self._coalescing.append((targetAddr, [msg]))
 
-    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
         self.on_stop()
 
-    def receiveMsg__Shutdown(self, message: _Shutdown, sender: Any) -> None:
+    def receiveMsg__Shutdown(self, message: _Shutdown, sender: ActorAddress) -> None:
         """A graceful stop asked by the supervisor (supervisors stop their children first)."""
         self.log.info("stopping: asked by %s", "the launcher" if self.name == "root"
                       else "its supervisor")
         self.send(self.myAddress, ActorExitRequest())
 
-    def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: Any) -> None:
+    def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: ActorAddress) -> None:
         self.log.warning("a message sent by %s failed at its target: %r", self.name,
                          message.poisonMessage)
 
-    def receiveUnrecognizedMessage(self, message: Any, sender: Any) -> None:
+    def receiveUnrecognizedMessage(self, message: object, sender: ActorAddress) -> None:
         metrics.UNEXPECTED_MESSAGES.labels(actor=self.name).inc()
         self.log.warning("unexpected message received by %s: %r", self.name, message)

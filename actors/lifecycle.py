@@ -7,7 +7,12 @@ Internal to the node (not a client contract): every actor handles these in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only named in annotations: the messages need neither at run time
+    from thespian.actors import ActorAddress
+
+    from nodeconfig import NodeConfig
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class _Start:
     """First message to every actor the node creates: who it is and its settings."""
 
     name: str
-    config: Any  # nodeconfig.NodeConfig
+    config: NodeConfig
     supervisor: str
     supervisor_pid: int | None  # the OS parent to die with; None: whoever forked us
     children: tuple[_ChildSpec, ...] = ()
@@ -50,7 +55,7 @@ class _Started:
 class _Peers:
     """The current address of every actor in the node, by name, sent down the tree."""
 
-    addresses: tuple[tuple[str, Any], ...]
+    addresses: tuple[tuple[str, ActorAddress], ...]
     version: int = 0  # Thespian may reorder sends: an actor keeps only the newest directory
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only named in annotations: the catalogue imports nothing at run time
+    from thespian.actors import ActorAddress
 
 # --------------------------------------------------------------------------
 # Shared envelope
@@ -24,7 +27,7 @@ from typing import Any
 class Batch:
     """Many messages in one Thespian send: each item is handled as if sent alone."""
 
-    items: tuple[Any, ...]
+    items: tuple[object, ...]
 
     def __repr__(self) -> str:
         # Thespian formats every message it sends for its debug log, logging or
@@ -88,6 +91,10 @@ class ConnectionStatus:
     reconnects: int = 0
     circuit: str = "closed"
     unhandled: int = 0  # routed to the bridge or chain and not yet confirmed `Handled`
+    # Why the stream is in `state` (the reason of its last change), e.g. that reconnect
+    # attempts are exhausted and it keeps trying at the longest backoff.
+    reason: str = ""
+    last_error: str | None = None  # why the last connection failed; None while it is up
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ class Lookup:
 @dataclass(frozen=True)
 class ActorRef:
     name: str
-    address: Any  # thespian ActorAddress, or None when the name is unknown
+    address: ActorAddress | None  # None when the name is unknown
 
 
 # --------------------------------------------------------------------------
@@ -158,10 +165,12 @@ class RequestQueued:
 
 @dataclass(frozen=True)
 class RequestRejected:
-    """The stream did not take the request, or dropped it from its outbox."""
+    """The stream did not take the request, or dropped it from its outbox. `kind` is the
+    request's (`signature`, `pegin`, `status`): ids are unique within a kind only."""
 
     request_id: str
     reason: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,7 @@ class RequestTimedOut:
     """Governance did not answer within the request type's timeout."""
 
     request_id: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,7 @@ class GovernanceError:
     code: str
     message: str
     retry_after_s: float | None = None
+    kind: str = ""  # the answered request's, as for `RequestRejected`
 
 
 @dataclass(frozen=True)
@@ -282,6 +293,16 @@ class InitiatePegout:
 
 
 @dataclass(frozen=True)
+class RetryPegout:
+    """Start a new attempt series for a `failed` peg-out that was never signed, under the
+    same request id (outside -> bridge). Answered `PegoutAccepted` when the new series has
+    begun, `PegoutRejected` with the reason otherwise (unknown id, not failed, halted, or
+    signed once: a signed transaction may have been paid, so it is never signed again)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
 class PegoutAccepted:
     """Stored as `awaiting_signatures`; signatures are being requested."""
 
@@ -306,6 +327,7 @@ class PegoutState(StrEnum):
         awaiting_signatures -> signed -> broadcast
         awaiting_signatures -> failed   (no usable signatures once the retries are spent)
         signed -> failed                (the network refused the transaction for good)
+        failed -> awaiting_signatures   (`RetryPegout`, only if it was never signed)
     """
 
     AWAITING_SIGNATURES = "awaiting_signatures"

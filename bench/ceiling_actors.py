@@ -35,7 +35,7 @@ from thespian.actors import Actor, ActorAddress
 from thespian.system.transport import asyncTransportBase
 
 from actors.messages import ApplySignatures, Batch, UpdateFederation
-from bench.ceilings import routed_messages
+from bench.ceiling_payloads import routed_messages
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def set_transmit_window(window: int | None) -> None:
         DEFAULT_TRANSMIT_WINDOW if window is None else window)
 
 
-class CeilingSender(Actor):  # type: ignore[misc]  # thespian ships no type hints
+class CeilingSender(Actor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.items: tuple[str, list[Any]] = ("", [])  # payload, messages built for it
@@ -137,6 +137,7 @@ class CeilingSender(Actor):  # type: ignore[misc]  # thespian ships no type hint
     def _send_slice(self) -> None:
         end = min(self.position + self.slice_size, len(self.outgoing))
         send, target = self.send, self.target
+        assert target is not None  # set by the Prepare that started the run
         for index in range(self.position, end):
             send(target, self.outgoing[index])
         self.position = end
@@ -147,7 +148,7 @@ class CeilingSender(Actor):  # type: ignore[misc]  # thespian ships no type hint
 _ROUTED = (ApplySignatures, UpdateFederation)
 
 
-class CeilingReceiver(Actor):  # type: ignore[misc]
+class CeilingReceiver(Actor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.expected = 0

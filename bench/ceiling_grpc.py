@@ -47,7 +47,7 @@ from typing import Any
 
 import grpc
 
-from bench.ceilings import PAYLOADS, echo_request, response_frames
+from bench.ceiling_payloads import PAYLOADS, echo_request, response_frames
 from protocol import governance_pb2 as pb
 from protocol.governance_pb2_grpc import (
     GovernanceStreamServicer,

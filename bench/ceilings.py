@@ -20,12 +20,8 @@ from, in the same run, with the same payloads:
   20 (measurements below); the default-window figures, what the node runs
   with, are reported beside them.
 
-Payload kinds: "signature" (a complete `SignatureResponse`: 3-of-5 signers x
-2 inputs = 6 DER signatures made by the mock's signer over a real peg-out,
-with their 33-byte keys), "federation" (a signed `FederationUpdate` of 5
-members, version, threshold and address, as the mock builds it) and "mixed"
-(the two alternating). The actor pipeline carries what the node routes for
-them: `ApplySignatures` and `UpdateFederation`, decoded from those frames.
+The payloads ("signature", "federation", "mixed") and the messages the node
+routes for them are built in `bench/ceiling_payloads.py`.
 
 A rate is the items that arrived after the first one, over the time from
 the first arrival to the last, measured where they arrive: the first item's
@@ -43,120 +39,18 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from actors.messages import ApplySignatures, RequestSignatures, UpdateFederation
-from actors.stream.convert import FederationReceived, SignaturesReceived, decode, signature_request
-from btc.testing import make_unsigned_pegout
-from mock_governance.federation import governance_key, signing_federation
-from mock_governance.signer import sign_request
-from mock_governance.updates import UpdateSpec, build_federation_update
-from protocol import governance_pb2 as pb
-
-PAYLOADS = ("signature", "federation", "mixed")
-SEED = "bench-ceilings"
-MEMBERS = 5
-THRESHOLD = 3
-INPUTS = 2
-REPO_ROOT = Path(__file__).resolve().parents[1]
-LOOPBACK = "127.0.0.1"
-
-Routed = ApplySignatures | UpdateFederation
-
-
-# -- payloads ----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _templates() -> dict[str, pb.StreamResponse]:
-    """One real frame of each kind; every frame of a run is a copy with its own request id.
-
-    Signing costs ~0.1 ms per signature: six real ones per frame for 20,000
-    frames would take longer than the run they feed, and a copy is
-    byte-for-byte the same size and shape as what the mock sends.
-    """
-    federation = signing_federation(SEED, range(MEMBERS), THRESHOLD)
-    tx_hex, indices, amounts = make_unsigned_pegout(federation.witness_script, n_inputs=INPUTS)
-    request = pb.SignatureRequest(tx_hex=tx_hex, input_indices=indices, amounts=amounts,
-                                  tx_type=pb.TRANSACTION_TYPE_PEGOUT,
-                                  required_signatures=THRESHOLD)
-    signed = sign_request(federation, request)
-    if signed.status != pb.SIGNATURE_STATUS_COMPLETE or len(signed.signatures) != 6:
-        raise RuntimeError(f"the mock's signer did not answer with 6 signatures: {signed}")
-    signature = pb.StreamResponse(
-        metadata=pb.ResponseMetadata(request_id="template", timestamp=int(time.time()),
-                                     status=pb.STATUS_CODE_SUCCESS),
-        signature_response=signed)
-    spec = UpdateSpec(version=2, indices=tuple(range(MEMBERS)), threshold=THRESHOLD,
-                      request_id="template")
-    update = build_federation_update(SEED, spec, governance_key(SEED), int(time.time()))
-    return {"signature": signature, "federation": update.response}
-
-
-def _kind(payload: str, index: int) -> str:
-    if payload not in PAYLOADS:
-        raise ValueError(f"unknown payload {payload!r}; known: {', '.join(PAYLOADS)}")
-    if payload == "mixed":
-        return ("signature", "federation")[index % 2]
-    return payload
-
-
-def _request_id(index: int) -> str:
-    return f"ceiling-{index:08d}"
-
-
-def response_frames(payload: str, count: int) -> list[pb.StreamResponse]:
-    """`count` frames governance would push, each with its own request id."""
-    templates = _templates()
-    frames = []
-    for index in range(count):
-        frame = pb.StreamResponse()
-        frame.CopyFrom(templates[_kind(payload, index)])
-        frame.metadata.request_id = _request_id(index)
-        frames.append(frame)
-    return frames
-
-
-def echo_request() -> pb.StreamRequest:
-    """What the client sends in echo mode: the node's own `SignatureRequest` for a peg-out."""
-    federation = signing_federation(SEED, range(MEMBERS), THRESHOLD)
-    tx_hex, indices, amounts = make_unsigned_pegout(federation.witness_script, n_inputs=INPUTS)
-    message = RequestSignatures("echo", tx_hex, indices, amounts, required_signatures=THRESHOLD)
-    return signature_request(message, request_id="echo", node_id="alys-bench",
-                             now=int(time.time()))
-
-
-def routed_messages(payload: str, count: int) -> list[Routed]:
-    """`count` messages as the node routes them to the bridge or the chain.
-
-    Each is decoded from its own frame, the node's way: its bytes and strings
-    are objects of its own, as in the node. (Copies of one decoded template
-    would share them, and pickle, which writes a shared object once per
-    message, would make a `Batch` of 500 about 20 times smaller than the
-    node's.)
-    """
-    routed: list[Routed] = []
-    for frame in response_frames(payload, count):
-        inbound = decode(frame)
-        if isinstance(inbound, SignaturesReceived):
-            routed.append(inbound.apply)
-        elif isinstance(inbound, FederationReceived):
-            routed.append(inbound.update)
-        else:
-            raise RuntimeError(f"a {payload} frame decodes to {type(inbound).__name__}")
-    return routed
-
+from bench.ceiling_payloads import frame_kind
+from harness.mock import REPO_ROOT, project_env
+from harness.ports import LOOPBACK, free_port
 
 # -- figures -----------------------------------------------------------------------------
 
@@ -173,13 +67,6 @@ def summary(rates: Sequence[float]) -> dict[str, Any]:
 GRPC_START_TIMEOUT_S = 30.0
 GRPC_STOP_TIMEOUT_S = 10.0
 GRPC_MODES = ("push", "echo")
-
-
-def _subprocess_env() -> dict[str, str]:
-    """This environment, with the repository importable by `python -m bench.ceiling_grpc`."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 def _ready_line(process: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
@@ -209,14 +96,14 @@ def grpc_ceiling(count: int, payload: str, *, runs: int = 3,
     """
     if count < 2 or runs < 1:
         raise ValueError(f"need count >= 2 and runs >= 1, got count={count}, runs={runs}")
-    _kind(payload, 0)
+    frame_kind(payload, 0)
     if "push" not in modes or set(modes) - set(GRPC_MODES):
         raise ValueError(f"modes must include 'push', from {GRPC_MODES}; got {list(modes)}")
     command = [sys.executable, "-m", "bench.ceiling_grpc"]
     with tempfile.TemporaryFile() as server_err:
         server = subprocess.Popen([*command, "serve", "--payload", payload, "--count", str(count)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=server_err, cwd=REPO_ROOT, env=_subprocess_env())
+                                  stderr=server_err, cwd=REPO_ROOT, env=project_env())
         try:
             ready = _ready_line(server, GRPC_START_TIMEOUT_S)
             # Generous: ~1,000 frames/s would be a machine five times slower than this one.
@@ -224,7 +111,7 @@ def grpc_ceiling(count: int, payload: str, *, runs: int = 3,
             client = subprocess.run(
                 [*command, "client", "--target", f"{LOOPBACK}:{ready['port']}",
                  "--count", str(count), "--runs", str(runs), "--modes", ",".join(modes)],
-                capture_output=True, cwd=REPO_ROOT, env=_subprocess_env(), timeout=budget_s,
+                capture_output=True, cwd=REPO_ROOT, env=project_env(), timeout=budget_s,
                 check=False)
             if client.returncode != 0:
                 raise RuntimeError(f"the gRPC ceiling client failed ({client.returncode}):\n"
@@ -292,12 +179,6 @@ RUN_TIMEOUT_S = 120.0
 STOP_GRACE_S = 5.0
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class OwnSystem:
     asys: Any  # thespian ActorSystem
@@ -322,7 +203,7 @@ def actor_system() -> Iterator[OwnSystem]:
     if "grpc" in sys.modules:  # every actor is forked from this process
         raise RuntimeError("grpc is imported in the process that would start the actor system")
     confine_actor_sockets(LOOPBACK)
-    port = _free_port()
+    port = free_port()
     asys = ActorSystem(ACTOR_BASE, {"Admin Port": port, "Process Startup Method": "fork"},
                        transientUnique=True)
     admin_pid = listening_pid(port)
@@ -384,7 +265,7 @@ def actor_ceiling(count: int, payload: str, *, runs: int = 3,
 
     if count < 2 or runs < 1:
         raise ValueError(f"need count >= 2 and runs >= 1, got count={count}, runs={runs}")
-    _kind(payload, 0)  # an unknown payload fails here, not in the sender's process
+    frame_kind(payload, 0)  # an unknown payload fails here, not in the sender's process
     small = default_window_count or min(count, max(1000, count // 4))
     series = {  # name: (messages, batch size, sends per receiveMessage, window)
         "": (count, 0, SLICE_SIZE, TRANSMIT_WINDOW),

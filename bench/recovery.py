@@ -2,8 +2,9 @@
 
 The clock starts just before the kill and stops when `Lookup(name)` gives an
 address other than the killed one and that address answers `Ping` from a new
-pid. The poll is a tight loop of asks (each ~0.5 ms here), so the figure is
-the supervisor's reaction plus Thespian's fork, not a sleep interval.
+pid (`NodeClient.wait_replaced`). The
+poll is a tight loop of asks (each ~0.5 ms here), so the figure is the
+supervisor's reaction plus Thespian's fork, not a sleep interval.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import signal
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from harness.nodes import LocalNode
 
 GIVE_UP_S = 30.0
 
@@ -33,28 +35,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def kill_and_time(node: Any, name: str) -> float:
+def kill_and_time(node: LocalNode, name: str) -> float:
     """Seconds from SIGKILL of `name` to its replacement answering a Ping."""
-    old_address = node.lookup(name)
-    old_pid = node.ping(old_address).pid
+    old_address = node.client.lookup(name)
+    pong = node.client.ping(old_address)
+    if pong is None:
+        raise RuntimeError(f"{name} does not answer a Ping before the kill")
     started = time.perf_counter()
-    os.kill(old_pid, signal.SIGKILL)
-    deadline = started + GIVE_UP_S
-    while time.perf_counter() < deadline:
-        address = node.lookup(name, timeout_s=1.0)
-        if address is not None and address != old_address:
-            pong = node.ping(address, timeout_s=1.0)
-            if pong is not None and pong.pid != old_pid:
-                return time.perf_counter() - started
-    raise TimeoutError(f"{name} did not come back within {GIVE_UP_S:.0f}s")
+    os.kill(pong.pid, signal.SIGKILL)
+    if node.client.wait_replaced(name, pong.pid, old_address=old_address,
+                                 timeout_s=GIVE_UP_S) is None:
+        raise TimeoutError(f"{name} did not come back within {GIVE_UP_S:.0f}s")
+    return time.perf_counter() - started
 
 
-def settle(node: Any) -> None:
+def settle(node: LocalNode) -> None:
     """Wait until every actor runs again (a supervisor's children restart after it)."""
-    node.wait_ready(timeout_s=GIVE_UP_S)
+    node.owner.wait_ready(timeout_s=GIVE_UP_S)
 
 
-def measure(node: Any, names: tuple[str, ...], kills: int) -> list[RecoveryStats]:
+def measure(node: LocalNode, names: tuple[str, ...], kills: int) -> list[RecoveryStats]:
     results = []
     for name in names:
         samples = []

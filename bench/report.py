@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import ceilings, footprint, pegouts, stream, throughput
 from bench.recovery import measure as measure_recovery
-from supervision.node import Node
+from harness.nodes import own_node
 from supervision.tree import SUPERVISORS, WORKERS
 
 # The payload mix of the node's inbound figure: signature answers and federation updates.
@@ -25,12 +25,8 @@ CEILING_PAYLOAD = "mixed"
 
 
 def run_recovery(document: dict[str, Any], directory: Path, profile: Any, config: Any) -> None:
-    node = Node(config, transient_unique=True)
-    node.start()
-    try:
+    with own_node(config) as node:
         stats = measure_recovery(node, (*WORKERS, *SUPERVISORS), profile.kills)
-    finally:
-        node.stop()
     print(f"recovery after SIGKILL: kill -> replacement answers Ping ({profile.kills} kills "
           f"per actor kind)")
     print(f"{'actor':<20} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")

@@ -1,6 +1,6 @@
 """The node's message rates through the governance stream, in both directions.
 
-Both run on one node with the real-signing mock (bench/pegouts.py's setup):
+Both run on one node with the real-signing mock (bench/pegouts/load.py's setup):
 
 - outbound: many peg-outs are sent to the bridge at once (Batches of 250, the
   way a client with many should send them) while governance holds its answers;
@@ -30,17 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages import ConnectionStatus, GetConnectionStatus
-from bench.pegouts import (
+from bench.pegouts.bridge import Client
+from bench.pegouts.load import (
     FEDERATION_SIZE,
     THRESHOLD,
-    Client,
     Request,
     Requests,
     SpoolWatcher,
     pegout_node,
 )
-from tests.support.stream import NODE_ID, connection_status, wait_state
-from tests.support.waiting import wait_until
+from harness.mock import MockGovernance
+from harness.nodes import LocalNode
+from harness.stream import NODE_ID, wait_state
+from harness.waiting import wait_until
 
 SEND_BATCH = 250
 FAR_AHEAD = 10**12  # an activation height no test reaches: the updates stay scheduled
@@ -67,12 +69,12 @@ def _stats(values: list[float]) -> dict[str, Any]:
             "spread": [round(min(values)), round(max(values))]}
 
 
-def held_answers(mock: Any) -> int:
+def held_answers(mock: MockGovernance) -> int:
     held = mock.get("/behaviour").body["held_signatures"]["held"]
     return int(held.get(NODE_ID, 0))
 
 
-def recorded_requests(mock: Any) -> int:
+def recorded_requests(mock: MockGovernance) -> int:
     nodes = mock.stats(NODE_ID)["nodes"]
     return int(nodes.get(NODE_ID, {}).get("received", {}).get("signature_request", 0))
 
@@ -80,10 +82,10 @@ def recorded_requests(mock: Any) -> int:
 class _Run:
     """One node; each `once` uses fresh peg-outs and newer federation versions."""
 
-    def __init__(self, node: Any, mock: Any, padding_bytes: int) -> None:
-        self.node, self.mock = node, mock
+    def __init__(self, node: LocalNode, mock: MockGovernance, padding_bytes: int) -> None:
+        self.node, self.mock = node.client, mock
         self.requests = Requests(padding_bytes=padding_bytes)
-        self.client = Client(node)
+        self.client = Client(node.client)
         self.watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
         self.next_version = 1
         self.template: dict[str, Any] | None = None
@@ -96,7 +98,7 @@ class _Run:
                 threshold=THRESHOLD, effective_height=FAR_AHEAD, request_id="bench-template")
             self.next_version += 1
             self.template = pushed["message"]
-            wait_until(lambda: connection_status(self.node).unhandled == 0, timeout=60)
+            wait_until(lambda: self.node.connection_status().unhandled == 0, timeout=60)
         return self.template
 
     def once(self, label: str, count: int) -> tuple[float, float]:
@@ -122,7 +124,7 @@ class _Run:
         if pushed.status != 200:
             raise RuntimeError(f"push_many failed: {pushed.body}")
         self.next_version += count
-        received = connection_status(self.node).messages_received
+        received = self.node.connection_status().messages_received
         started = time.perf_counter()
         self.mock.behave(hold_signatures=False)
         self.mock.release()
@@ -135,7 +137,7 @@ class _Run:
             # an ask every 2 ms took a tenth of a core from the root and the stream).
             if not wanted <= self.watcher.seen.keys():
                 return False
-            status = self.node.ask(stream, GetConnectionStatus(), expect=ConnectionStatus)
+            status = self.node.ask(stream, GetConnectionStatus(), ConnectionStatus)
             return (status.messages_received - received >= 2 * count
                     and status.unhandled == 0)
 
@@ -153,7 +155,7 @@ def measure(directory: Path, *, count: int, runs: int, padding_bytes: int = 0,
             log_level: str = "INFO") -> Throughput:
     figures = Throughput(count=count, padding_bytes=padding_bytes)
     with pegout_node(directory, log_level) as (node, mock):
-        wait_state(node, "connected")
+        wait_state(node.client, "connected")
         run = _Run(node, mock, padding_bytes)
         run.watcher.start()
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from embit import script as embit_script
 from embit.base import EmbitError
@@ -49,13 +49,19 @@ class Member(Protocol):
     def active(self) -> bool: ...
 
 
-class UpdateFederation(Protocol):
+# A Federation keeps the member objects it was built from (the ChainActor persists
+# them), so it is generic in their type.
+MemberT = TypeVar("MemberT", bound=Member)
+MemberT_co = TypeVar("MemberT_co", bound=Member, covariant=True)
+
+
+class UpdateFederation(Protocol[MemberT_co]):
     @property
     def update_type(self) -> str: ...
     @property
     def version(self) -> int: ...
     @property
-    def members(self) -> Sequence[Member]: ...
+    def members(self) -> Sequence[MemberT_co]: ...
     @property
     def threshold(self) -> int: ...
     @property
@@ -121,7 +127,7 @@ def p2wsh_address(script: bytes, network: str) -> str:
 
 
 @dataclass(frozen=True)
-class Federation:
+class Federation(Generic[MemberT_co]):
     """A federation version: its full member record and the multisig it controls.
 
     Inactive members stay on record but are not in the script and cannot sign.
@@ -130,13 +136,13 @@ class Federation:
     """
 
     version: int
-    members: tuple[Member, ...]
+    members: tuple[MemberT_co, ...]
     threshold: int
     halted: bool = False
 
-    @classmethod
-    def from_update(cls, update: UpdateFederation) -> Federation:
-        return cls(
+    @staticmethod
+    def from_update(update: UpdateFederation[MemberT]) -> Federation[MemberT]:
+        return Federation(
             version=update.version,
             members=tuple(update.members),
             threshold=update.threshold,
@@ -179,12 +185,12 @@ def verify_update_signature(digest: bytes, signature_der: bytes, pubkey: bytes) 
 
 
 def validate_update(
-    update: UpdateFederation,
+    update: UpdateFederation[MemberT],
     *,
     latest_version: int | None,
     network: str,
     governance_pubkey: bytes | None,
-) -> Federation:
+) -> Federation[MemberT]:
     """The federation `update` describes, or `FederationInvalid` saying why not.
 
     `latest_version` is the highest version the node knows, applied or
@@ -221,7 +227,9 @@ def validate_update(
     return federation
 
 
-def _check_governance_signature(update: UpdateFederation, governance_pubkey: bytes) -> None:
+def _check_governance_signature(
+    update: UpdateFederation[Member], governance_pubkey: bytes
+) -> None:
     key = _parse_pubkey(governance_pubkey)
     if key is None:
         # The node's configuration is wrong, not the update.
@@ -287,7 +295,7 @@ def _describe_key(key: object) -> str:
     return f"({len(key)} bytes, {key[:4].hex()}..)"
 
 
-def _parse_der(data: bytes) -> Signature | None:
+def _parse_der(data: object) -> Signature | None:
     if not isinstance(data, bytes) or not data:
         return None
     try:
@@ -296,7 +304,7 @@ def _parse_der(data: bytes) -> Signature | None:
         return None
 
 
-def _parse_compressed(key: bytes) -> PublicKey | None:
+def _parse_compressed(key: object) -> PublicKey | None:
     if not isinstance(key, bytes) or len(key) != 33 or key[0] not in (2, 3):
         return None
     return _parse_point(key)
@@ -310,7 +318,7 @@ def _parse_point(key: bytes) -> PublicKey | None:
     return _parse_pubkey(key)
 
 
-def _parse_pubkey(data: bytes) -> PublicKey | None:
+def _parse_pubkey(data: object) -> PublicKey | None:
     if not isinstance(data, bytes):
         return None
     try:

@@ -19,7 +19,7 @@ from embit.transaction import SIGHASH
 from embit.util import secp256k1
 
 from btc.errors import SignaturesInvalid
-from btc.federation import Federation
+from btc.federation import Federation, Member
 from btc.pegout import UnsignedPegout, serialize_with_witnesses, sighashes
 
 SIG_TYPE_ECDSA = "ecdsa"
@@ -35,7 +35,7 @@ class SignedPegout:
 
 def assemble(
     pegout: UnsignedPegout,
-    federation: Federation,
+    federation: Federation[Member],
     witnesses: Sequence[tuple[bytes, bytes, str]],
 ) -> SignedPegout:
     """The signed peg-out, or `SignaturesInvalid` naming the first unusable signature.
@@ -76,7 +76,7 @@ def _ordered_signatures(
     group: Sequence[tuple[bytes, bytes, str]],
     digest: bytes,
     positions: Mapping[bytes, int],
-    federation: Federation,
+    federation: Federation[Member],
 ) -> list[bytes]:
     """The input's signatures, checked, in script key order (CHECKMULTISIG's order)."""
     by_position: dict[int, bytes] = {}

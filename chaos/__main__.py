@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.recovery import percentile
+from chaos.faults import Fault, inject
+from chaos.load import PegoutLoad
+from client import ClientError, NodeClient, NodeUnreachable, connect
+from mock_governance.control_client import MockControlClient
 from nodeconfig import ConfigError, default_config_path, load_config
 
 EXIT_OK = 0
@@ -52,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def summarize(faults: list[Any]) -> dict[str, Any]:
+def summarize(faults: list[Fault]) -> dict[str, Any]:
     times = [f.recovery_s * 1000 for f in faults if f.recovery_s is not None]
     if not times:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
@@ -60,10 +64,9 @@ def summarize(faults: list[Any]) -> dict[str, Any]:
             "p99_ms": round(percentile(times, 0.99), 1), "max_ms": round(max(times), 1)}
 
 
-def inject_faults(args: argparse.Namespace, node: Any, load: Any, faults: list[Any]) -> None:
+def inject_faults(args: argparse.Namespace, node: NodeClient, load: PegoutLoad,
+                  faults: list[Fault]) -> None:
     """Faults on the seeded schedule, the load running in between; appends to `faults`."""
-    from chaos.faults import inject
-
     rng = random.Random(args.seed)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     started = time.monotonic()
@@ -98,15 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         print("alys-chaos: needs bridge.broadcaster.kind: spool: lost and duplicated "
               "peg-outs are counted from the spool file", file=sys.stderr)
         return EXIT_USAGE
-    from thespian.actors import ActorSystemFailure
-
-    from chaos.load import PegoutLoad
-    from mock_governance.control_client import MockControlClient
-    from supervision.node import Node, NodeAttachError
-
     try:
-        node = Node.attach(config)
-    except NodeAttachError as exc:
+        node = connect(config)
+    except ClientError as exc:
         print(f"alys-chaos: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # Milliseconds: two runs must never share request ids (hence txids) on one spool.
@@ -114,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                       run_id=f"{args.seed}-{int(time.time() * 1000)}", rate_per_s=args.rate)
     health = config.supervision.health
     hang_bound_s = health.ping_interval_s + health.ping_timeout_s + args.max_recovery_s
-    faults: list[Any] = []
+    faults: list[Fault] = []
     node_stopped: str | None = None
     started = time.monotonic()
     try:
         inject_faults(args, node, load, faults)
-    except ActorSystemFailure as exc:
+    except NodeUnreachable as exc:
         # The launcher stops the whole node once its root failed more often than the
         # root's intensity allows: then nothing answers, so say so, not a traceback.
         node_stopped = str(exc)
@@ -130,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               f"yet answered; waiting for the spool (at most {args.drain_s:.0f} s)", flush=True)
         try:
             result = load.drain(timeout_s=args.drain_s)
-        except ActorSystemFailure as exc:
+        except NodeUnreachable as exc:
             node_stopped = str(exc)
     if node_stopped is not None:
         print(f"alys-chaos: the node's actor system stopped answering ({node_stopped}); "

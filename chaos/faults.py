@@ -13,7 +13,8 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from client import NodeClient, NoReply
 
 GIVE_UP_S = 60.0
 
@@ -27,28 +28,33 @@ class Fault:
     recovery_s: float | None  # None: it did not come back within GIVE_UP_S
 
 
-def current_pid(node: Any, name: str) -> int | None:
-    report = node.status(timeout_s=2.0)
-    if report is None:
+def current_pid(node: NodeClient, name: str) -> int | None:
+    try:
+        report = node.node_status(timeout_s=2.0)
+    except NoReply:
         return None
     return next((a.pid for a in report.actors if a.name == name and a.state == "running"), None)
 
 
-def inject(node: Any, kind: str, actor: str, keep_busy: Callable[[], None]) -> Fault | None:
+def inject(node: NodeClient, kind: str, actor: str,
+           keep_busy: Callable[[], None]) -> Fault | None:
     """Signal `actor`'s process and wait for its replacement; None if it was not running."""
     old_pid = current_pid(node, actor)
     if old_pid is None:
         return None
+    old_address = node.find(actor, timeout_s=0.5)
     started = time.monotonic()
     os.kill(old_pid, signal.SIGKILL if kind == "kill" else signal.SIGSTOP)
+
+    def between_polls() -> None:
+        keep_busy()  # after the check, so that the load's own work is not counted
+        time.sleep(0.002)
+
     try:
-        while time.monotonic() - started < GIVE_UP_S:
-            address = node.lookup(actor, timeout_s=0.5)
-            pong = node.ping(address, timeout_s=0.2) if address is not None else None
-            if pong is not None and pong.pid != old_pid:
-                return Fault(kind, actor, old_pid, pong.pid, time.monotonic() - started)
-            keep_busy()  # after the check, so that the load's own work is not counted
-            time.sleep(0.002)
+        pong = node.wait_replaced(actor, old_pid, old_address=old_address, timeout_s=GIVE_UP_S,
+                                  lookup_s=0.5, ping_s=0.2, between=between_polls)
+        if pong is not None:
+            return Fault(kind, actor, old_pid, pong.pid, time.monotonic() - started)
         return Fault(kind, actor, old_pid, None, None)
     finally:
         if kind == "hang":

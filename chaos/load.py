@@ -23,15 +23,14 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+
+from thespian.actors import ActorAddress
 
 from actors.bridge.broadcast import read_spool
 from actors.messages import Batch, InitiatePegout, PegoutAccepted, PegoutRejected
-from btc.federation import witness_script
-from btc.pegout import parse_pegout
-from btc.testing import make_unsigned_pegout
+from client import NodeClient
+from harness.pegouts import Federation, txid_of, unsigned_pegout
 from mock_governance.control_client import ControlRequestFailed, MockControlClient
-from mock_governance.federation import federation_keys
 from nodeconfig import NodeConfig
 
 # Short: an unanswered ask may still have arrived (its answer comes late and
@@ -81,31 +80,30 @@ class PegoutFactory:
 
     def __init__(self, config: NodeConfig) -> None:
         mock = config.governance.mock
-        keys = federation_keys(mock.federation_seed, mock.federation_size)
-        self.script = witness_script(keys, mock.federation_threshold)
+        federation = Federation(mock.federation_seed, mock.federation_size,
+                                mock.federation_threshold)
+        self.script = federation.script
         self.network = config.chain.network
 
     def make(self, request_id: str) -> _Pegout:
         # The seed comes from the request id, which names the run: no two peg-outs
         # of this or an earlier run on the same spool share a txid.
         seed = int.from_bytes(hashlib.sha256(request_id.encode()).digest()[:8], "big")
-        tx_hex, indices, amounts = make_unsigned_pegout(self.script, seed=seed,
-                                                        network=self.network)
-        txid = parse_pegout(tx_hex, indices, amounts, max_pegout_sat=sum(amounts)).txid
-        return _Pegout(InitiatePegout(request_id, tx_hex, indices, amounts), txid)
+        message = unsigned_pegout(request_id, self.script, seed, network=self.network)
+        return _Pegout(message, txid_of(message))
 
 
 class PegoutLoad:
     """Sends peg-outs at a fixed rate; re-sends the ones whose ask was not answered.
 
     Peg-outs go by `ask` (answered `PegoutAccepted`/`PegoutRejected`), never
-    by `tell`: an external `tell` to the address of an actor that just died
-    blocks for about 35 s while Thespian retries, where an `ask` returns None
-    at once.
+    by `tell`, as the client's rule says for actors that may be killed or hung
+    meanwhile: a `tell` to one blocks for up to 60 s while Thespian retries,
+    where an `ask` returns None at once (dead) or after its timeout (hung).
     """
 
-    def __init__(self, node: Any, mock: MockControlClient, config: NodeConfig, *, run_id: str,
-                 rate_per_s: float) -> None:
+    def __init__(self, node: NodeClient, mock: MockControlClient, config: NodeConfig, *,
+                 run_id: str, rate_per_s: float) -> None:
         self.node = node
         self.mock = mock
         self.node_id = config.node.id
@@ -118,7 +116,7 @@ class PegoutLoad:
         self.accepted: set[str] = set()
         self.rejected: dict[str, str] = {}
         self.resent = 0
-        self.bridge: Any = None
+        self.bridge: ActorAddress | None = None
         self.paused_until = 0.0
         # What the spool held before: a txid that was there twice already is no
         # duplicate of this run's making.
@@ -141,7 +139,7 @@ class PegoutLoad:
 
     def _due(self, now: float) -> list[_Pegout]:
         """New peg-outs whose time has come, then the oldest unanswered ones, up to a batch."""
-        batch = []
+        batch: list[_Pegout] = []
         while self.next_at <= now and len(batch) < MAX_BATCH:
             pegout = self.factory.make(f"{self.prefix}{len(self.pegouts)}")
             self.pegouts[pegout.message.request_id] = pegout
@@ -161,7 +159,7 @@ class PegoutLoad:
         a commit each and fall behind the rate.
         """
         if self.bridge is None:
-            self.bridge = self.node.lookup("bridge", timeout_s=LOOKUP_TIMEOUT_S)
+            self.bridge = self.node.find("bridge", timeout_s=LOOKUP_TIMEOUT_S)
         sent_at = time.monotonic()
         for pegout in batch:
             rid = pegout.message.request_id
@@ -172,7 +170,7 @@ class PegoutLoad:
         if self.bridge is not None:
             message = batch[0].message if len(batch) == 1 else Batch(
                 tuple(pegout.message for pegout in batch))
-            reply = self.node.ask(self.bridge, message, ASK_TIMEOUT_S, expect=REPLIES)
+            reply = self.node.try_ask(self.bridge, message, REPLIES, ASK_TIMEOUT_S)
             # The first reply may be a late one for earlier peg-outs: it counts, and
             # the wait for this batch's goes on.
             while reply is not None:
@@ -189,7 +187,7 @@ class PegoutLoad:
 
     # -- answers ----------------------------------------------------------------------
 
-    def _take(self, message: Any) -> None:
+    def _take(self, message: object) -> None:
         if isinstance(message, Batch):  # one commit released several answers to us
             for item in message.items:
                 self._take(item)
@@ -206,8 +204,8 @@ class PegoutLoad:
 
     def _take_unsolicited(self) -> None:
         """Answers that came in while someone else asked (the fault loop's pings) count."""
-        while self.node.unsolicited:
-            self._take(self.node.unsolicited.popleft())
+        for message in self.node.take_unsolicited():
+            self._take(message)
 
     def _listen(self, seconds: float) -> None:
         until = time.monotonic() + seconds

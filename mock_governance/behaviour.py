@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from actors.stream.convert import ERROR_CODES, INT32_MAX
+from actors.stream.wire.enums import ERROR_CODES, INT32_MAX
 from mock_governance.bodies import integer_in
 from mock_governance.errors import InvalidBehaviourValue, InvalidRequestBody, UnknownBehaviour
-from mock_governance.flags import ErrorNext, SignatureFault, SignatureFaultKind
+from mock_governance.flags import ErrorNext, Preamble, SignatureFault, SignatureFaultKind
 from mock_governance.state import MockState
 
 
@@ -28,19 +28,21 @@ from mock_governance.state import MockState
 class Misbehaviour:
     name: str
     description: str
+    # Each entry's parse takes the raw JSON and returns what its own apply takes:
+    # the types differ from entry to entry, hence Any between the two.
     parse: Callable[[str, Any], Any]
     apply: Callable[[MockState, Any], Any]
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # key -> default
 
 
-def _boolean(name: str, value: Any) -> bool:
+def _boolean(name: str, value: object) -> bool:
     # JSON true/false only: 0/1 or "yes" are more likely mistakes than intent.
     if not isinstance(value, bool):
         raise InvalidBehaviourValue(name, "true or false", value)
     return value
 
 
-def _token(name: str, value: Any) -> str | None:
+def _token(name: str, value: object) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return value
     raise InvalidBehaviourValue(name, "a non-empty string, or null to require nothing", value)
@@ -50,7 +52,7 @@ _ERROR_NEXT_KEYS = {"count", "code", "retry_after_s", "message"}
 DEFAULT_ERROR_MESSAGE = "error injected by the mock (error_next)"
 
 
-def _error_next(name: str, value: Any) -> ErrorNext | None:
+def _error_next(name: str, value: object) -> ErrorNext | None:
     if value is None:
         return None
     shape = (
@@ -90,6 +92,14 @@ def _signature_fault(name: str, value: Any) -> SignatureFault | None:
         shape = "an integer >= 1, or null (or -1) for every answer until changed"
         raise InvalidBehaviourValue(FAULT_COUNT, shape, count)
     return SignatureFault(SignatureFaultKind(kind), count)
+
+
+def _preamble(name: str, value: object) -> Preamble | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in {p.value for p in Preamble}:
+        raise InvalidBehaviourValue(name, f"one of {', '.join(Preamble)}, or null", value)
+    return Preamble(value)
 
 
 def _switch(name: str) -> Callable[[MockState, Any], Any]:
@@ -170,6 +180,15 @@ REGISTRY: Mapping[str, Misbehaviour] = {
             _signature_fault,
             _switch("signature_fault"),
             options={FAULT_COUNT: 1},
+        ),
+        Misbehaviour(
+            "signature_preamble",
+            f"{'|'.join(Preamble)} or null: ahead of every answer to a signature request, "
+            "send one under the same request id that is no answer: ack, a metadata-only "
+            "acknowledgement; pending, a SignatureResponse with status PENDING. It goes at "
+            "once, even while hold_signatures keeps the answer back",
+            _preamble,
+            _switch("signature_preamble"),
         ),
         Misbehaviour(
             "hold_signatures",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -27,11 +27,11 @@ def message_to_json(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
-def kind_of(value: Any) -> str:
+def kind_of(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def integer_in(value: Any, low: int, high: int | None) -> bool:
+def integer_in(value: object, low: int, high: int | None) -> TypeGuard[int]:
     # bool is an int in Python, and never what a caller meant here.
     if not isinstance(value, int) or isinstance(value, bool):
         return False
@@ -46,14 +46,18 @@ def object_body(request: ControlRequest, *, required: bool) -> dict[str, Any]:
     return request.body
 
 
-def only_keys(body: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+def only_keys(body: Mapping[str, object], allowed: Iterable[str], what: str) -> None:
     unexpected = sorted(set(body) - set(allowed))
     if unexpected:
         raise InvalidRequestBody(f"unexpected key(s) in {what} body: {', '.join(unexpected)}")
 
 
 def integer(
-    body: Mapping[str, Any], key: str, low: int, high: int | None = None, default: int | None = None
+    body: Mapping[str, object],
+    key: str,
+    low: int,
+    high: int | None = None,
+    default: int | None = None,
 ) -> int:
     """``body[key]``, which is required unless there is a default."""
     if key not in body and default is not None:
@@ -65,28 +69,28 @@ def integer(
     return int(value)
 
 
-def boolean(body: Mapping[str, Any], key: str, default: bool) -> bool:
+def boolean(body: Mapping[str, object], key: str, default: bool) -> bool:
     value = body.get(key, default)
     if not isinstance(value, bool):
         raise InvalidRequestBody(f"{key!r} must be true or false, got {value!r}")
     return value
 
 
-def optional_string(body: Mapping[str, Any], key: str) -> str | None:
+def optional_string(body: Mapping[str, object], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise InvalidRequestBody(f"{key!r} must be a string, got {kind_of(value)}")
     return value
 
 
-def integer_list(body: Mapping[str, Any], key: str) -> tuple[int, ...]:
+def integer_list(body: Mapping[str, object], key: str) -> tuple[int, ...]:
     value = body.get(key)
     if not isinstance(value, list) or not all(integer_in(item, 0, None) for item in value):
         raise InvalidRequestBody(f"{key!r} must be a list of integers >= 0, got {value!r}")
     return tuple(value)
 
 
-def boolean_list(body: Mapping[str, Any], key: str) -> tuple[bool, ...] | None:
+def boolean_list(body: Mapping[str, object], key: str) -> tuple[bool, ...] | None:
     value = body.get(key)
     if value is None:
         return None

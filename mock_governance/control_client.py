@@ -60,18 +60,19 @@ class MockControlClient:
 
     def record(self, node_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         path = "/record" if node_id is None else f"/record?node_id={node_id}"
-        return self._ok(self.get(path), "GET /record")["nodes"]  # type: ignore[no-any-return]
+        nodes: dict[str, list[dict[str, Any]]] = self._ok(self.get(path), "GET /record")["nodes"]
+        return nodes
 
     def connections(self) -> list[dict[str, Any]]:
-        return self._ok(self.get("/connections"), "GET /connections")[  # type: ignore[no-any-return]
-            "connections"
-        ]
+        reply = self._ok(self.get("/connections"), "GET /connections")
+        connections: list[dict[str, Any]] = reply["connections"]
+        return connections
 
     def behave(self, **settings: Any) -> dict[str, Any]:
         """POST /behaviour, which must succeed; returns what was applied."""
-        return self._ok(self.post("/behaviour", settings), "POST /behaviour")[  # type: ignore[no-any-return]
-            "applied"
-        ]
+        applied: dict[str, Any] = self._ok(self.post("/behaviour", settings),
+                                           "POST /behaviour")["applied"]
+        return applied
 
     def stats(self, node_id: str | None = None) -> dict[str, Any]:
         path = "/stats" if node_id is None else f"/stats?node_id={node_id}"

@@ -32,6 +32,13 @@ class SignatureFaultKind(StrEnum):
     TIMEOUT = "timeout"  # TIMEOUT, no signatures
 
 
+class Preamble(StrEnum):
+    """What goes ahead of every answer to a signature request (`signature_preamble`)."""
+
+    ACK = "ack"  # a metadata-only response: an acknowledgement, which answers nothing
+    PENDING = "pending"  # a SignatureResponse with status PENDING and no signatures
+
+
 @dataclass(frozen=True)
 class SignatureFault:
     """Plant ``kind`` in the next ``count`` signature answers; ``count=None``: until changed."""
@@ -52,6 +59,7 @@ class Flags:
     silent: bool = False
     signature_fault: SignatureFault | None = None
     hold_signatures: bool = False
+    signature_preamble: Preamble | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from actors.stream.convert import ERROR_CODES
+from actors.stream.wire.enums import ERROR_CODES
 from mock_governance import auth, signer
 from mock_governance.federation import SigningFederation
-from mock_governance.flags import ErrorNext, Flags, SignatureFaultKind
+from mock_governance.flags import ErrorNext, Flags, Preamble, SignatureFaultKind
 from protocol import governance_pb2 as pb
 
 PROTOCOL_VERSION = "governance.v1"
@@ -153,6 +153,18 @@ def answer(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamRespon
     if ctx.flags.answer_twice and kind == "signature_request":
         responses = responses * 2
     return responses
+
+
+def preamble(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:
+    """What `signature_preamble` sends ahead of a signature request's answer (none if off,
+    or if the request is not going to be answered at all)."""
+    kind = ctx.flags.signature_preamble
+    if kind is None or ctx.flags.silent or request.WhichOneof("payload") != "signature_request":
+        return []
+    if kind is Preamble.ACK:
+        return acknowledge(request, ctx)
+    pending = pb.SignatureResponse(status=pb.SIGNATURE_STATUS_PENDING)
+    return [pb.StreamResponse(metadata=reply_metadata(request, ctx), signature_response=pending)]
 
 
 def health(uptime_s: int, open_streams: int) -> pb.HealthResponse:

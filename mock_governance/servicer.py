@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
@@ -116,7 +117,8 @@ def _serialize_response(response: pb.StreamResponse | bytes) -> bytes:
 
 def add_to_server(servicer: MockGovernanceServicer, server: grpc.Server) -> None:
     """As the generated add_GovernanceStreamServicer_to_server, but raw bytes may be sent."""
-    handlers = {
+    # Each method has its own request and response types; grpc takes them as Any.
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Stream": grpc.stream_stream_rpc_method_handler(
             servicer.Stream,
             request_deserializer=pb.StreamRequest.FromString,

@@ -70,6 +70,8 @@ class MockState:
             take_error=self.flags.take_error,
             take_signature_fault=self.flags.take_signature_fault,
         )
+        for early in handlers.preamble(request, ctx):
+            session.send(early)  # ahead of the answer, held or not
         responses = handlers.answer(request, ctx)
         if responses and ctx.flags.hold_signatures and request_kind(request) in HELD_KINDS:
             self.held.hold(session, responses)

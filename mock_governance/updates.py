@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from coincurve import PrivateKey
 
-from actors.stream.convert import FEDERATION_UPDATE_TYPES
+from actors.stream.wire.enums import FEDERATION_UPDATE_TYPES
 from mock_governance.federation import derive_member
 from mock_governance.multisig import DEFAULT_NETWORK, p2wsh_address, witness_script
 from protocol import governance_pb2 as pb

@@ -16,13 +16,17 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass
 from functools import cache
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from nodeconfig.envvars import Expanded, ExpansionError, expand_scalar
 from nodeconfig.errors import ConfigError
 from nodeconfig.rules import checks_of
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# Every section of the config is a dataclass.
+T = TypeVar("T", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,9 @@ def _convert_expanded(
         assert spec is not None, "named entries are always a field"
         defaults = current if isinstance(current, dict) else _default_of(spec)
         return _to_entries(get_args(tp)[1], raw, key, ctx, spec.metadata["names"], defaults)
-    if dataclasses.is_dataclass(tp):
-        return build_section(tp, _plain(raw), key, ctx, current)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        base = current if isinstance(current, tp) else None  # the section read so far, if any
+        return build_section(tp, _plain(raw), key, ctx, base)
     return _SCALARS[tp](raw, key, ctx)
 
 
@@ -222,7 +227,7 @@ def _resolve_paths(instance: T, specs: dict[str, Field[Any]], ctx: Context) -> T
 
 
 def _replace(instance: T, values: dict[str, Any]) -> T:
-    return dataclasses.replace(instance, **values)  # type: ignore[type-var]
+    return dataclasses.replace(instance, **values)
 
 
 @cache

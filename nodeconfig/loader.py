@@ -63,7 +63,7 @@ def build_config(
     return config
 
 
-def _read_yaml(source: str) -> Any:
+def _read_yaml(source: str) -> object:
     try:
         text = Path(source).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -99,7 +99,7 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
             except TypeError:  # an unhashable key; SafeLoader reports it below

@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from nodeconfig.names import ACTOR_NAMES, ROOT, SUPERVISORS
 from nodeconfig.rules import (
     at_least,
+    at_most,
     compressed_pubkey,
     env_name,
     fraction,
@@ -126,6 +127,30 @@ class RequestTimeoutsConfig:
 
 
 @dataclass(frozen=True)
+class GovernanceLimitsConfig:
+    """Caps on one frame from governance, checked before the node acts on it.
+
+    Governance controls every byte the node reads; each cap is far above what
+    an honest governance sends (configs/README.md says why each default) and
+    low enough that the worst frame costs tens of milliseconds and of MB.
+    """
+
+    # Also gRPC's max_receive_message_length: a larger frame ends the call.
+    max_frame_bytes: int = setting(at_least(4096), at_most(64 * 1024 * 1024),
+                                   default=1024 * 1024)
+    # Signatures in one SignatureResponse.
+    max_witnesses: int = setting(at_least(1), default=4096)
+    # Members in one FederationUpdate, inactive ones included.
+    max_members: int = setting(at_least(1), default=64)
+    # Entries of a FederationUpdate's config.parameters, and the UTF-8 bytes of
+    # each key and each value.
+    max_parameters: int = setting(at_least(1), default=64)
+    max_parameter_bytes: int = setting(at_least(128), default=1024)
+    # A ProposalNotification's proposal_data.
+    max_proposal_data_bytes: int = setting(at_least(1), default=64 * 1024)
+
+
+@dataclass(frozen=True)
 class GovernanceConfig:
     endpoints: tuple[EndpointConfig, ...] = setting(
         non_empty, default=(EndpointConfig("127.0.0.1:50051", 100),)
@@ -140,6 +165,13 @@ class GovernanceConfig:
     circuit_breaker: CircuitBreakerConfig = setting(factory=CircuitBreakerConfig)
     outbox: OutboxConfig = setting(factory=OutboxConfig)
     request_timeout_s: RequestTimeoutsConfig = setting(factory=RequestTimeoutsConfig)
+    # The longest `retry_after` honoured: a larger one from governance is cut to this.
+    max_retry_after_s: float = setting(positive, default=300.0)
+    limits: GovernanceLimitsConfig = setting(factory=GovernanceLimitsConfig)
+    # What the stream's reader may hold decoded and not yet handled, counted as the raw
+    # frames' sizes; when it is full the reader waits (gRPC flow control slows
+    # governance). A single frame larger than this still goes through, alone.
+    inbox_max_bytes: int = setting(at_least(65_536), default=32 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -218,7 +250,15 @@ class BroadcasterConfig:
 class BridgeConfig:
     broadcaster: BroadcasterConfig = setting(factory=BroadcasterConfig)
     max_pegout_sat: int = setting(at_least(1), default=1_000_000_000)
+    # Final bad answers (FAILED, signatures that do not verify) a peg-out may get per series.
     signature_retries: int = setting(at_least(0), default=3)
+    # How long a series of attempts may take: transient failures (rate limited,
+    # unavailable, timeouts) cost time, not retries, until this has passed.
+    signature_deadline_s: float = setting(positive, default=3600.0)
+    # The bridge's own clock per attempt: no answer in this time ends the attempt.
+    attempt_timeout_s: float = setting(positive, default=90.0)
+    # The pause before asking again after a transient failure (not after a timeout).
+    transient_retry_s: float = setting(non_negative, default=5.0)
     min_pegin_confirmations: int = setting(at_least(0), default=6)
 
 
@@ -259,9 +299,19 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class LogRateLimitConfig:
+    """Per kind of WARNING-or-worse line (logger, level, message template): at most
+    ``lines`` in ``window_s``; the rest are counted in one line (runtime/lograte.py)."""
+
+    lines: int = setting(at_least(1), default=10)
+    window_s: float = setting(positive, default=60.0)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     file: str = setting(non_empty, default="logs/node.log", path=True)
     level: LogLevel = setting(default="INFO")
+    rate_limit: LogRateLimitConfig = setting(factory=LogRateLimitConfig)
 
 
 @dataclass(frozen=True)

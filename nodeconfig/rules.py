@@ -53,7 +53,8 @@ def setting(
 
 
 def checks_of(spec: Field[Any]) -> tuple[Check, ...]:
-    return spec.metadata.get("checks", ())
+    checks: tuple[Check, ...] = spec.metadata.get("checks", ())  # as `setting` stored them
+    return checks
 
 
 def positive(value: float) -> str | None:
@@ -73,6 +74,14 @@ def at_least(minimum: float) -> Check:
         return None if value >= minimum else f"must be at least {minimum}, got {value!r}"
 
     check.__name__ = f"at_least_{minimum}"
+    return check
+
+
+def at_most(maximum: float) -> Check:
+    def check(value: float) -> str | None:
+        return None if value <= maximum else f"must be at most {maximum}, got {value!r}"
+
+    check.__name__ = f"at_most_{maximum}"
     return check
 
 

@@ -17,8 +17,10 @@ def validate(config: NodeConfig) -> None:
         _tls,
         _backoff_bounds,
         _broadcaster,
+        _signature_clock,
         _chain,
         _federation,
+        _governance_limits,
     )
     for check in checks:
         check(config)
@@ -92,6 +94,20 @@ def _backoff_bounds(config: NodeConfig) -> None:
         )
 
 
+def _signature_clock(config: NodeConfig) -> None:
+    # The bridge's clock backs up the stream's: were it the shorter, every slow answer would
+    # be asked for again before the stream had given up on it.
+    bridge, stream_timeout = config.bridge, config.governance.request_timeout_s.signature
+    if bridge.attempt_timeout_s < stream_timeout:
+        raise _fail(config, "bridge.attempt_timeout_s",
+                    f"must be at least governance.request_timeout_s.signature "
+                    f"({stream_timeout:g}), got {bridge.attempt_timeout_s:g}")
+    if bridge.signature_deadline_s < bridge.attempt_timeout_s:
+        raise _fail(config, "bridge.signature_deadline_s",
+                    f"must be at least bridge.attempt_timeout_s ({bridge.attempt_timeout_s:g}),"
+                    f" got {bridge.signature_deadline_s:g}")
+
+
 def _broadcaster(config: NodeConfig) -> None:
     broadcaster = config.bridge.broadcaster
     if broadcaster.kind == "bitcoin_rpc" and broadcaster.rpc_url is None:
@@ -150,6 +166,18 @@ def _federation(config: NodeConfig) -> None:
         ((f"{prefix}[{i}].public_key", m.public_key) for i, m in enumerate(members)),
         "public key",
     )
+
+
+def _governance_limits(config: NodeConfig) -> None:
+    # A cap on part of a frame that the frame's own cap leaves no room for
+    # could never be reached: the setting would say one thing and do another.
+    limits = config.governance.limits
+    for key in ("max_parameter_bytes", "max_proposal_data_bytes"):
+        value = getattr(limits, key)
+        if value >= limits.max_frame_bytes:
+            raise _fail(config, f"governance.limits.{key}",
+                        f"must be less than governance.limits.max_frame_bytes "
+                        f"({limits.max_frame_bytes}), got {value}")
 
 
 def _reject_duplicates(config: NodeConfig, items: Iterable[tuple[str, str]], what: str) -> None:

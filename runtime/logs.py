@@ -7,18 +7,71 @@ process as messages, which cost a busy actor about a Thespian send per line:
 with a line per federation update, logging was most of the ChainActor's
 time. Records of other loggers still go the Thespian way, through the
 `logDefs` dictConfig built here. Either way: one line per record with time,
-level, actor (the logger name `alys.<actor>`) and pid. Thespian's own
-internal log goes beside it (`THESPLOG_FILE`), not to /tmp.
+level, actor (the logger name `alys.<actor>`) and pid.
+
+Every writer of the file (each actor process, Thespian's logging process, the
+launcher) writes through a `NodeLogHandler`, so two guards sit in one
+place and no call site has to remember them: every record is escaped into
+exactly one line (runtime/logline.py), and repeated warnings of one kind are
+counted instead of written past a limit (runtime/lograte.py). Thespian's own
+internal log goes beside the file (`THESPLOG_FILE`), not to /tmp; it is
+Thespian's format, not guarded here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s pid=%(process)d %(message)s"
+from nodeconfig import LogRateLimitConfig
+from runtime.logline import LINE_FORMAT, OneLineFormatter
+from runtime.lograte import RepeatFilter
+
+__all__ = [
+    "LINE_FORMAT",
+    "NodeLogHandler",
+    "actor_logger",
+    "log_defs",
+    "log_directly",
+    "thespian_log_path",
+]
+
+
+class NodeLogHandler(logging.FileHandler):
+    """The handler every writer of the node's log uses: it appends one escaped line
+    per record and holds back repeated warnings (`rate_limit`, the config's defaults
+    when None). Also the dictConfig factory of `log_defs`."""
+
+    def __init__(
+        self,
+        log_file: str | os.PathLike[str],
+        level: str | int = logging.NOTSET,
+        rate_limit: LogRateLimitConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # errors="backslashreplace": the formatter already escapes lone surrogates;
+        # this is the net under it, so an unencodable character never loses a record.
+        super().__init__(log_file, mode="a", encoding="utf-8", errors="backslashreplace")
+        self.setFormatter(OneLineFormatter())
+        self.setLevel(level)
+        limits = rate_limit or LogRateLimitConfig()
+        self.repeats = RepeatFilter(limits.lines, limits.window_s, clock=clock,
+                                    sink=self.handle)
+        self.addFilter(self.repeats)
+        self._owner_pid = os.getpid()
+
+    def close(self) -> None:
+        # At a clean exit the counts of windows still open would be lost. Only in
+        # the process that made the handler: a forked child inherits a copy of
+        # the counts, and must not report its parent's suppressed lines as well.
+        if os.getpid() == self._owner_pid and self.stream is not None:
+            self.repeats.flush_summaries()
+        super().close()
 
 
 def thespian_log_path(node_log: str | os.PathLike[str]) -> Path:
@@ -26,7 +79,9 @@ def thespian_log_path(node_log: str | os.PathLike[str]) -> Path:
     return path.with_name(path.stem + ".thespian" + path.suffix)
 
 
-def log_defs(log_file: str | os.PathLike[str], level: str) -> dict[str, Any]:
+def log_defs(
+    log_file: str | os.PathLike[str], level: str, rate_limit: LogRateLimitConfig | None = None
+) -> dict[str, Any]:
     """The logDefs for `ActorSystem(...)`; also points Thespian's own log beside it."""
     path = Path(log_file)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,12 +90,11 @@ def log_defs(log_file: str | os.PathLike[str], level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"format": LINE_FORMAT}},
         "handlers": {
             "file": {
-                "class": "logging.FileHandler",
-                "filename": str(path),
-                "formatter": "line",
+                "()": f"{__name__}.NodeLogHandler",
+                "log_file": str(path),
+                "rate_limit": rate_limit,
                 "level": level,
             }
         },
@@ -55,11 +109,14 @@ def actor_logger(name: str) -> logging.Logger:
 _direct_for_pid: int | None = None
 
 
-def log_directly(log_file: str | os.PathLike[str], level: str) -> None:
+def log_directly(
+    log_file: str | os.PathLike[str], level: str, rate_limit: LogRateLimitConfig | None = None
+) -> None:
     """Make this process's `alys.*` records go straight to the node's log file.
 
     Once per process: a forked child finds its parent's handler and replaces it
-    with its own, so no two processes share a buffered stream."""
+    with its own, so no two processes share a buffered stream (or a count of
+    suppressed lines)."""
     global _direct_for_pid
     if _direct_for_pid == os.getpid():
         return
@@ -67,9 +124,6 @@ def log_directly(log_file: str | os.PathLike[str], level: str) -> None:
     logger = logging.getLogger("alys")
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LINE_FORMAT))
-    handler.setLevel(level)
-    logger.addHandler(handler)
+    logger.addHandler(NodeLogHandler(log_file, level, rate_limit))
     logger.setLevel(level)
     logger.propagate = False

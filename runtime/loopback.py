@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from thespian.system.transport import IPBase
 
@@ -33,12 +32,14 @@ def confine_actor_sockets(host: str) -> None:
     # configured host must count as local so that addresses compare equal.
     IPBase.thisSystem.add_local_addr(host)
 
-    def init_bound_to_host(self: Any, *args: Any, **kwargs: Any) -> None:
+    def init_bound_to_host(self: IPBase.IPActorAddress, *args: object, **kwargs: object) -> None:
         _ORIGINAL_INIT(self, *args, **kwargs)
         if self.bindname[0] == "":
             self.bindname = (host, self.bindname[1])
 
-    IPBase.IPActorAddress.__init__ = init_bound_to_host  # type: ignore[method-assign]
+    # Patching the class is the point: every address built after this binds to `host`.
+    address_class = IPBase.IPActorAddress
+    address_class.__init__ = init_bound_to_host  # type: ignore[method-assign]  # deliberate patch
 
 
 def confined_host() -> str | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from actors.lifecycle import _ChildSpec
 from supervision.policy import ExitReason
 from supervision.protocol import _ActorRecord
+
+if TYPE_CHECKING:
+    from thespian.actors import ActorAddress
 
 
 class ActorState(StrEnum):
@@ -36,7 +39,7 @@ class PendingRestart:
 @dataclass
 class Child:
     spec: _ChildSpec
-    address: Any = None
+    address: ActorAddress | None = None
     pid: int | None = None
     state: ActorState = ActorState.STARTING
     restarts: int = 0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from actors.messages import NodeStatusReport
+from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
 
 
@@ -50,10 +50,22 @@ class NodeHealth:
         not_running = [a.name for a in report.actors if a.state != "running"]
         if not_running:
             return False, "not running: " + ", ".join(not_running)
-        if report.stream is None or report.stream.state != "connected":
-            state = report.stream.state if report.stream else "unknown"
-            return False, f"governance stream is {state}"
+        stream = report.stream
+        if stream is None:
+            return False, "governance stream is unknown"
+        if stream.state != "connected":
+            return False, _not_connected(stream)
         return True, "ok"
+
+
+def _not_connected(stream: ConnectionStatus) -> str:
+    """Why the stream is not ready, in its own words (an older stream says only its state)."""
+    why = f"governance stream is {stream.state}"
+    if stream.reason:
+        why += f": {stream.reason}"
+    if stream.last_error and stream.last_error not in stream.reason:
+        why += f" (last error: {stream.last_error})"
+    return why
 
 
 def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:

@@ -64,13 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def launcher_log(config: NodeConfig) -> logging.Logger:
     """The launcher writes to the node's one log file too (lines are appended whole)."""
-    from runtime.logs import LINE_FORMAT
+    from runtime.logs import NodeLogHandler
 
     log = logging.getLogger("alys.launcher")
     Path(config.logging.file).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(config.logging.file)
-    handler.setFormatter(logging.Formatter(LINE_FORMAT))
-    log.addHandler(handler)
+    log.addHandler(NodeLogHandler(config.logging.file, rate_limit=config.logging.rate_limit))
     log.setLevel(config.logging.level)
     log.propagate = False
     return log

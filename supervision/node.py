@@ -1,10 +1,12 @@
 """Start, query and stop one node: the actor system and its supervisor tree.
 
-`Node` is what the launcher runs and what integration tests drive: it starts
-Thespian's `multiprocTCPBase` admin on the configured port with every socket
-confined to `actor_system.host`, creates the root supervisor, waits until every
-actor has answered a `Ping`, and on `stop()` shuts the system down and ends
-any process of its session that is still alive.
+`Node` is what the launcher runs (and what tests and benchmarks start a node
+with): it starts Thespian's `multiprocTCPBase` admin on the configured port
+with every socket confined to `actor_system.host`, creates the root
+supervisor, waits until every actor has answered a `Ping`, and on `stop()`
+shuts the system down and ends any process of its session that is still
+alive. It owns the system; whoever only drives a running node uses the client
+library (`client/`), which joins it on the admin port.
 
 The caller must have pointed `PROMETHEUS_MULTIPROC_DIR` at the run's metrics
 directory (`runtime.rundir.prepare_metrics_dir`) before importing this
@@ -23,10 +25,11 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from actors.front_desk import ROOT_GLOBAL_NAME, Mailbox, _NoRoot
 from actors.lifecycle import _Shutdown, _Start, _Started
 from actors.messages import ActorRef, Lookup, NodeStatus, NodeStatusReport, Ping, Pong
 from nodeconfig import NodeConfig
-from runtime.logs import log_defs, thespian_log_path
+from runtime.logs import log_defs
 from runtime.loopback import confine_actor_sockets
 from runtime.processes import (
     is_alive,
@@ -37,14 +40,11 @@ from runtime.processes import (
     wait_gone,
 )
 from runtime.titles import titled
-from supervision.protocol import _NoRoot
-from supervision.root import RootProbe, RootSupervisor
-from supervision.tree import NODE_CHILDREN, ROOT_GLOBAL_NAME, actor_names
+from supervision.root import RootSupervisor
+from supervision.tree import NODE_CHILDREN, actor_names
 
 SYSTEM_BASE = "multiprocTCPBase"
 ASK_TIMEOUT_S = 5.0
-ATTACH_SETTLE_S = 3.0
-PROBE_INTERVAL_S = 0.25
 
 
 def _session_of(pid: int) -> int | None:
@@ -56,10 +56,6 @@ def _session_of(pid: int) -> int | None:
 
 class NodeError(Exception):
     """Root of the errors raised while running a node."""
-
-
-class NodeAttachError(NodeError):
-    """No running node could be reached; the message says where we looked."""
 
 
 class NodeStartError(NodeError):
@@ -80,55 +76,17 @@ class Node:
         self.config = config
         self.transient_unique = transient_unique
         self.asys: Any = None
+        self.mailbox: Mailbox | None = None
         self.root: Any = None
         self.handle: SystemHandle | None = None
-        self.unsolicited: deque[Any] = deque()
         self.root_pid: int | None = None
         self.root_restarts = 0
         self.known_pids: set[int] = set()  # the actor pids of the latest status report
-        self.attached = False  # joined a running node (a tool) rather than started it
-        self.next_probe_at = 0.0
 
-    @classmethod
-    def attach(cls, config: NodeConfig) -> Node:
-        """Join the actor system of a node that runs already (for tools: status, chaos).
-
-        Thespian starts a fresh admin when asked for one on a free port, so
-        the port is checked for a listener first; if a fresh admin appears
-        anyway (the node ended in between), it is shut down again.
-        """
-        host, port = config.actor_system.host, config.actor_system.admin_port
-        where = f"admin port {port} on {host}"
-        admin_pid = listening_pid(port)
-        if admin_pid is None:
-            raise NodeAttachError(f"no alys node is running: nothing listens on {where}")
-        confine_actor_sockets(host)
-        # Thespian's own log, should it write one, goes beside the node's (not to /tmp).
-        os.environ.setdefault("THESPLOG_FILE", str(thespian_log_path(config.logging.file)))
-        node = cls(config, transient_unique=True)
-        node.attached = True
-        try:
-            node.asys = ActorSystem(SYSTEM_BASE, {"Admin Port": port}, transientUnique=True)
-            node.root = node._find_root()
-            report = node.status(timeout_s=ASK_TIMEOUT_S)
-            deadline = time.monotonic() + ATTACH_SETTLE_S
-            while (report is None or not report.actors) and time.monotonic() < deadline:
-                time.sleep(0.1)  # the launcher may be re-creating its root this very moment
-                node.root = node._find_root()
-                report = node.status(timeout_s=ASK_TIMEOUT_S)
-        except Exception as exc:  # Thespian raises several kinds when the peer is no admin
-            raise NodeAttachError(f"no alys node answered on {where} "
-                                  f"({type(exc).__name__}: {exc})") from exc
-        if report is not None and report.actors:
-            node.handle = SystemHandle(port, admin_pid, os.getsid(admin_pid))
-            return node
-        if listening_pid(port) != admin_pid:
-            node.asys.shutdown()  # we started that admin ourselves: take it down again
-        if report is not None:
-            raise NodeAttachError(f"the actor system on {where} has no running alys node "
-                                  "(its root supervisor was never started)")
-        raise NodeAttachError(f"no alys node answered on {where}: no root supervisor is "
-                              "running (if the node's launcher is replacing it, try again)")
+    @property
+    def unsolicited(self) -> deque[object]:
+        """Messages to the launcher's handle that no ask took (a supervisor's `_GivingUp`)."""
+        return self.mailbox.unsolicited if self.mailbox is not None else deque()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -140,7 +98,8 @@ class Node:
             )
         port = self.config.actor_system.admin_port
         confine_actor_sockets(self.config.actor_system.host)
-        defs = log_defs(self.config.logging.file, self.config.logging.level)
+        defs = log_defs(self.config.logging.file, self.config.logging.level,
+                        self.config.logging.rate_limit)
         with titled(f"alys-node[{self.config.node.id}] thespian admin/logger"):
             self.asys = ActorSystem(
                 SYSTEM_BASE,
@@ -148,6 +107,7 @@ class Node:
                 logDefs=defs,
                 transientUnique=self.transient_unique,
             )
+        self.mailbox = Mailbox(self.asys)
         admin_pid = listening_pid(port)
         if admin_pid is None:
             raise NodeStartError(f"the actor system's admin is not listening on port {port}")
@@ -208,6 +168,7 @@ class Node:
         self._stop_tree(grace_s)
         self.asys.shutdown()
         self.asys = None
+        self.mailbox = None
         if self.handle is None:
             return []
         survivors = wait_gone(session_members(self.handle.session_id), grace_s)
@@ -235,18 +196,7 @@ class Node:
 
     def _ask_root(self, message: Any, timeout_s: float, expect: type) -> Any:
         reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
-        if reply is None and self.attached and time.monotonic() >= self.next_probe_at:
-            # The launcher may have replaced the root since we attached: find it again,
-            # but not in a tight loop: a probe holds the root's name for a moment, and
-            # the launcher, re-creating the root, has to wait for it.
-            self.next_probe_at = time.monotonic() + PROBE_INTERVAL_S
-            self.root = self._find_root()
-            reply = self.ask(self.root, message, timeout_s, expect=(expect, _NoRoot))
         return None if isinstance(reply, _NoRoot) else reply
-
-    def _find_root(self) -> Any:
-        """The root's address by its globalName, without ever creating a root (tools)."""
-        return self.asys.createActor(RootProbe, globalName=ROOT_GLOBAL_NAME)
 
     def status(self, timeout_s: float = ASK_TIMEOUT_S) -> NodeStatusReport | None:
         reply = self._ask_root(NodeStatus(), timeout_s, NodeStatusReport)
@@ -264,28 +214,15 @@ class Node:
         return reply if isinstance(reply, Pong) else None
 
     def ask(self, address: Any, message: Any, timeout_s: float = ASK_TIMEOUT_S,
-            expect: type | tuple[type, ...] | None = None) -> Any:
-        """Send `message` and wait for the reply, of type `expect` if given.
+            expect: type | tuple[type, ...] = object) -> Any:
+        """Send `message` and wait for a reply of type `expect`; None on silence.
 
-        This handle's address also receives messages nobody asked for just
-        now (a `Delivered` or `RequestTimedOut` for an earlier request); they
-        are kept for `listen` instead of being taken for the reply.
+        Other messages to the launcher's handle (a supervisor's `_GivingUp`)
+        are kept in `unsolicited` instead of being taken for the reply.
         """
-        reply = self.asys.ask(address, message, timeout_s)
-        if expect is None:
-            return reply
-        deadline = time.monotonic() + timeout_s
-        while reply is not None and not isinstance(reply, expect):
-            self.unsolicited.append(reply)
-            remaining = deadline - time.monotonic()
-            reply = self.asys.listen(remaining) if remaining > 0 else None
-        return reply
-
-    def listen(self, timeout_s: float) -> Any:
-        """The next message sent to this handle that no `ask` took as its reply."""
-        if self.unsolicited:
-            return self.unsolicited.popleft()
-        return self.asys.listen(timeout_s)
+        assert self.mailbox is not None, "the node was not started"
+        kinds = expect if isinstance(expect, tuple) else (expect,)
+        return self.mailbox.ask(address, message, kinds, timeout_s)
 
     def wait_ready(self, *, timeout_s: float) -> NodeStatusReport:
         """Block until every actor of the tree runs and has answered a `Ping`."""

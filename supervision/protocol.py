@@ -58,11 +58,6 @@ class _PlanStartDue:
 
 
 @dataclass(frozen=True)
-class _NoRoot:
-    """A tool looked the root up by its globalName while no root was registered."""
-
-
-@dataclass(frozen=True)
 class _StatusTimeout:
     """Wakeup payload: give up waiting for the stream's status for one query."""
 

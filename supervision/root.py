@@ -4,7 +4,8 @@ Besides supervising `storage_supervisor` and `system_supervisor`, it holds the
 node-wide view that the supervisors below report to it: it answers
 `NodeStatus` (with the StreamActor's `ConnectionStatus`, asked on the spot)
 and `Lookup`, and after every change of an address it sends the new directory
-of actor addresses down the tree (`_Peers`). Its globalName is `alys.root`.
+of actor addresses down the tree (`_Peers`). Its globalName is `alys.root`; tools
+find it with `actors.front_desk.RootProbe`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from thespian.actors import Actor, ActorExitRequest, WakeupMessage
+from thespian.actors import WakeupMessage
 
 from actors.lifecycle import _Peers
 from actors.messages import (
@@ -27,7 +28,7 @@ from actors.messages import (
     NodeStatusReport,
 )
 from supervision.children import ActorState
-from supervision.protocol import _ActorRecord, _NoRoot, _StatusTimeout
+from supervision.protocol import _ActorRecord, _StatusTimeout
 from supervision.supervisor import Supervisor
 
 STREAM_STATUS_TIMEOUT_S = 1.0
@@ -49,22 +50,6 @@ def actor_info(record: _ActorRecord, now: float) -> ActorInfo:
         uptime_s=round(now - record.started_at, 3) if running and record.started_at else 0.0,
         supervisor=record.supervisor,
     )
-
-
-class RootProbe(Actor):
-    """What a tool creates by the root's globalName when it only wants to find the root.
-
-    Thespian has no lookup by globalName that does not create: if no root is
-    registered (it died and the launcher is re-creating it), the tool gets
-    this probe instead of an unconfigured RootSupervisor that would linger.
-    It answers anything with `_NoRoot` and exits, which frees the name.
-    """
-
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        if isinstance(message, ActorExitRequest):
-            return
-        self.send(sender, _NoRoot())
-        self.send(self.myAddress, ActorExitRequest())
 
 
 class RootSupervisor(Supervisor):

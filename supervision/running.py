@@ -199,11 +199,13 @@ class NodeRun:
                       file=sys.stderr)
                 return EXIT_FAILED
             silent_s = time.monotonic() - last_answer
-            if self.node.root_alive() and silent_s >= health.ping_timeout_s:
+            root_pid = self.node.root_pid
+            hung = silent_s >= health.ping_timeout_s
+            if root_pid is not None and self.node.root_alive() and hung:
                 self.log.warning("the root supervisor (pid %d) did not answer for %.1fs: "
-                                 "killing it", self.node.root_pid, silent_s)
+                                 "killing it", root_pid, silent_s)
                 self.root_exit_reason = ExitReason.HUNG
-                kill_now(self.node.root_pid)
+                kill_now(root_pid)
             if not self.node.root_alive():
                 if not self._recover_root():
                     print("alys-node: the root supervisor failed too often", file=sys.stderr)

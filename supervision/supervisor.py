@@ -9,10 +9,10 @@ child specs it owns and the node's config. It sees
   the process by pid and handles it as dead;
 
 asks `policy.decide` what to do (restart, stop, escalate), logs one
-supervision line per decision, and carries the decision out with a
-`RestartPlan`: the children of the strategy's scope are stopped in reverse
-start order (each within its `shutdown_s`, then killed), then started again
-in start order after the backoff delay. It reports the records of every
+supervision line per decision, and has its `RestartPlanner` (restarts.py)
+carry a restart out: the children of the strategy's scope are stopped in
+reverse start order (each within its `shutdown_s`, then killed), then started
+again in start order after the backoff delay. It reports the records of every
 actor below it to its parent (`_SubtreeChanged`), so that the root can answer
 `NodeStatus` and re-wire the tree with `_Peers`.
 """
@@ -23,24 +23,16 @@ import importlib
 import os
 import random
 import time
-from typing import Any
 
-from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
+from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors.base import NodeActor
 from actors.lifecycle import _FatalError, _MessageFailed, _Peers, _Shutdown, _Start, _Started
 from actors.messages import Ping, Pong
 from runtime import metrics
 from runtime.processes import is_alive, kill_now
-from supervision.children import ActorState, Child, PendingRestart, RestartPlan
-from supervision.policy import (
-    Decision,
-    ExitReason,
-    burst_attempt,
-    decide,
-    restart_delay,
-    restart_scope,
-)
+from supervision.children import ActorState, Child
+from supervision.policy import Decision, ExitReason, decide
 from supervision.protocol import (
     _ActorRecord,
     _GivingUp,
@@ -49,6 +41,7 @@ from supervision.protocol import (
     _StopDeadline,
     _SubtreeChanged,
 )
+from supervision.restarts import RestartPlanner
 from supervision.spawning import on_fresh_stack_chunk
 
 
@@ -70,9 +63,11 @@ def supervision_line(
     )
 
 
-def import_actor_class(path: str) -> type:
+def import_actor_class(path: str) -> type[NodeActor]:
+    """`module:Class` of a child spec (supervision/tree.py names only NodeActor classes)."""
     module_name, _, class_name = path.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    actor_class: type[NodeActor] = getattr(importlib.import_module(module_name), class_name)
+    return actor_class
 
 
 class Supervisor(NodeActor):
@@ -81,20 +76,15 @@ class Supervisor(NodeActor):
     def __init__(self) -> None:
         super().__init__()
         self.children: dict[str, Child] = {}
-        self.parent_address: Any = None
+        self.parent_address: ActorAddress | None = None
         self.exiting = False  # on our way out: nothing is restarted any more
         self.shutting_down = False  # a graceful stop of our children is in progress
         self.shutdown_stopping: str | None = None
         self.report_seq = 0
         self.history: tuple[float, ...] = ()  # restart times within the intensity period
-        self.plan: RestartPlan | None = None
-        self.plan_ids = 0
         self.clock = time.monotonic
         self.rng = random.Random()
-
-    @property
-    def order(self) -> tuple[str, ...]:
-        return tuple(self.children)
+        self.planner = RestartPlanner(self, self.children, self.rng)
 
     # -- start ----------------------------------------------------------------
 
@@ -102,14 +92,14 @@ class Supervisor(NodeActor):
         for spec in start.children:
             child = Child(spec)
             self.children[spec.name] = child
-            self._spawn(child)
+            self.spawn(child)
         self.wakeupAfter(self.config.supervision.health.ping_interval_s, payload=_HealthTick())
 
-    def receiveMsg__Start(self, message: _Start, sender: Any) -> None:
+    def receiveMsg__Start(self, message: _Start, sender: ActorAddress) -> None:
         self.parent_address = sender
         super().receiveMsg__Start(message, sender)
 
-    def _spawn(self, child: Child) -> None:
+    def spawn(self, child: Child) -> None:
         child.generation += 1
         child.exit_reason = None
         # Forked from the start of a fresh stack chunk: see supervision/spawning.py.
@@ -121,7 +111,7 @@ class Supervisor(NodeActor):
             supervisor_pid=os.getpid(), children=child.spec.children,
             generation=child.generation, restarts=child.restarts))
 
-    def receiveMsg__Started(self, message: _Started, sender: Any) -> None:
+    def receiveMsg__Started(self, message: _Started, sender: ActorAddress) -> None:
         # Matched by name and incarnation, not by address: right after
         # createActor, Thespian may still hold a provisional address for the
         # child that does not compare equal to the one it answers from.
@@ -144,7 +134,7 @@ class Supervisor(NodeActor):
 
     # -- failures -------------------------------------------------------------------
 
-    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender: Any) -> None:
+    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender: ActorAddress) -> None:
         child = self._child_at(message.childAddress)
         if child is None:
             return
@@ -157,15 +147,10 @@ class Supervisor(NodeActor):
                 self._shutdown_next()
             self._tree_changed()
             return
-        plan = self.plan
-        if plan is not None and child.name in (plan.stopping, *plan.to_stop):
+        if self.planner.stops(child):
             # stopped for a restart (or died while waiting to be): the plan goes on
             self._bury(child)
-            if plan.stopping == child.name:
-                plan.stopping = None
-            else:
-                plan.to_stop.remove(child.name)
-            self._advance_plan()
+            self.planner.stopped(child)
             self._tree_changed()
             return
         self._child_failed(child)
@@ -188,59 +173,17 @@ class Supervisor(NodeActor):
             decision=verdict.decision.value, attempt=verdict.attempt, old_pid=old_pid,
             new_pid=None))
         if verdict.decision is Decision.RESTART:
-            self._plan_restart(child, reason, verdict.attempt, old_pid, now)
+            self.planner.begin(child, reason, verdict.attempt, old_pid, strategy=flags.strategy,
+                               backoff=self.config.supervision.backoff, history=self.history,
+                               now=now)
         elif verdict.decision is Decision.STOP:
             child.state = ActorState.STOPPED
         else:
             child.state = ActorState.FAILED
             self._give_up(child, verdict.attempt)
 
-    def _plan_restart(self, failed: Child, reason: ExitReason, attempt: int,
-                      old_pid: int | None, now: float) -> None:
-        strategy = self.config.supervision.flags_for(self.name).strategy
-        scope = restart_scope(strategy, self.order, failed.name)
-        alive = {name for name, child in self.children.items() if child.alive}
-        failed.pending = PendingRestart(reason, attempt, old_pid)
-        failed.restarts += 1
-        failed.state = ActorState.RESTARTING
-        siblings = [name for name in reversed(scope) if name != failed.name and name in alive]
-        for name in siblings:
-            sibling = self.children[name]
-            sibling.pending = PendingRestart(ExitReason.SHUTDOWN, attempt, sibling.pid)
-            sibling.restarts += 1
-        if self.plan is not None:
-            self.plan.merge(self.order, scope, alive)
-        else:
-            backoff = self.config.supervision.backoff
-            delay = restart_delay(burst_attempt(self.history, now, backoff.reset_after_s),
-                                  backoff, self.rng)
-            self.plan_ids += 1
-            self.plan = RestartPlan(self.plan_ids, siblings, list(scope), delay_s=delay)
-        self._advance_plan()
-
-    def _advance_plan(self) -> None:
-        """Stop the next child of the plan, or when none is left, start the scope again."""
-        plan = self.plan
-        if plan is None or plan.stopping is not None:
-            return
-        while plan.to_stop:
-            child = self.children[plan.to_stop.pop(0)]
-            if child.alive:
-                plan.stopping = child.name
-                child.state = ActorState.RESTARTING
-                self._ask_to_stop(child)
-                return
-        if plan.delay_s > 0:
-            self.wakeupAfter(plan.delay_s, payload=_PlanStartDue(plan.plan_id))
-            plan.delay_s = 0.0
-            return
-        self.plan = None
-        for name in plan.to_start:
-            child = self.children[name]
-            if not child.alive and child.state is not ActorState.STOPPED:
-                self._spawn(child)
-
-    def _ask_to_stop(self, child: Child) -> None:
+    def ask_to_stop(self, child: Child) -> None:
+        assert child.address is not None  # only a live child is asked to stop
         child.exit_reason = ExitReason.SHUTDOWN
         self.send(child.address, _Shutdown())
         shutdown_s = self.config.supervision.child(child.name).shutdown_s
@@ -277,18 +220,18 @@ class Supervisor(NodeActor):
         # Exiting stops our children first (Thespian sends them exit requests).
         self.send(self.myAddress, ActorExitRequest())
 
-    def receiveMsg__GivingUp(self, message: _GivingUp, sender: Any) -> None:
+    def receiveMsg__GivingUp(self, message: _GivingUp, sender: ActorAddress) -> None:
         child = self.children.get(message.name)
         if child is not None:
             child.exit_reason = ExitReason.ESCALATED
 
-    def receiveMsg__FatalError(self, message: _FatalError, sender: Any) -> None:
+    def receiveMsg__FatalError(self, message: _FatalError, sender: ActorAddress) -> None:
         child = self.children.get(message.name)
         if child is not None:
             child.exit_reason = ExitReason.ERROR
             self.log.error("%s reports a fatal error: %s", message.name, message.reason)
 
-    def receiveMsg__MessageFailed(self, message: _MessageFailed, sender: Any) -> None:
+    def receiveMsg__MessageFailed(self, message: _MessageFailed, sender: ActorAddress) -> None:
         """A child's handler raised; Thespian keeps the child running: resume it."""
         child = self.children.get(message.name)
         if child is None:
@@ -298,7 +241,8 @@ class Supervisor(NodeActor):
         self.log.warning(supervision_line(
             "resume", supervisor=self.name, child=child.name, reason=ExitReason.POISON.value,
             decision=Decision.RESUME.value, attempt=0, old_pid=child.pid, new_pid=child.pid))
-        self.log.info("%s failed on a %s (%s) and goes on", child.name, message.message_type,
+        # WARNING, so that a failure repeated by hostile input falls under the rate limit.
+        self.log.warning("%s failed on a %s (%s) and goes on", child.name, message.message_type,
                       message.error)
 
     # -- health ---------------------------------------------------------------------
@@ -308,7 +252,7 @@ class Supervisor(NodeActor):
         health = self.config.supervision.health
         now = self.clock()
         for child in self.children.values():
-            if child.state is not ActorState.RUNNING or not child.alive or not child.pid:
+            if child.state is not ActorState.RUNNING or child.address is None or not child.pid:
                 continue
             if child.ping_sent_at is None:
                 child.ping_sent_at = now
@@ -321,19 +265,18 @@ class Supervisor(NodeActor):
                 kill_now(child.pid)
         self.wakeupAfter(health.ping_interval_s, payload=_HealthTick())
 
-    def receiveMsg_Pong(self, message: Pong, sender: Any) -> None:
+    def receiveMsg_Pong(self, message: Pong, sender: ActorAddress) -> None:
         child = self.children.get(message.name)
         if child is not None and message.nonce == child.generation:
             child.ping_sent_at = None
 
-    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: ActorAddress) -> None:
         due = message.payload
         if isinstance(due, _HealthTick):
             if not self.exiting:
                 self._check_health()
         elif isinstance(due, _PlanStartDue):
-            if self.plan is not None and self.plan.plan_id == due.plan_id:
-                self._advance_plan()
+            self.planner.due(due.plan_id)
         elif isinstance(due, _StopDeadline):
             child = self.children.get(due.name)
             if child is not None and child.generation == due.generation and child.pid:
@@ -342,12 +285,12 @@ class Supervisor(NodeActor):
 
     # -- graceful stop ------------------------------------------------------------------
 
-    def receiveMsg__Shutdown(self, message: _Shutdown, sender: Any) -> None:
+    def receiveMsg__Shutdown(self, message: _Shutdown, sender: ActorAddress) -> None:
         """Stop the children one by one in reverse start order, then exit."""
         if self.shutting_down:
             return
         self.shutting_down = True
-        self.plan = None
+        self.planner.cancel()
         self.log.info("stopping: children first, in reverse start order")
         self.on_stop()
         self._shutdown_next()
@@ -358,18 +301,18 @@ class Supervisor(NodeActor):
         for child in reversed(self.children.values()):
             if child.alive:
                 self.shutdown_stopping = child.name
-                self._ask_to_stop(child)
+                self.ask_to_stop(child)
                 return
         self.exiting = True
         self.send(self.myAddress, ActorExitRequest())
 
-    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: Any) -> None:
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
         self.exiting = True
         super().receiveMsg_ActorExitRequest(message, sender)
 
     # -- the tree's view ----------------------------------------------------------------
 
-    def receiveMsg__SubtreeChanged(self, message: _SubtreeChanged, sender: Any) -> None:
+    def receiveMsg__SubtreeChanged(self, message: _SubtreeChanged, sender: ActorAddress) -> None:
         child = self.children.get(message.supervisor)
         if child is None or child.address != sender or message.seq <= child.subtree_seq:
             return  # from a dead incarnation, or overtaken by a newer report
@@ -377,13 +320,13 @@ class Supervisor(NodeActor):
         child.subtree = message.records
         self._tree_changed()
 
-    def receiveMsg__Peers(self, message: _Peers, sender: Any) -> None:
+    def receiveMsg__Peers(self, message: _Peers, sender: ActorAddress) -> None:
         before = self.peers_version
         super().receiveMsg__Peers(message, sender)
         if message.version and self.peers_version == before:
             return  # an old directory: ours is newer, and so are our children's
         for child in self.children.values():
-            if child.alive:
+            if child.address is not None:  # alive
                 self.send(child.address, message)
 
     def records(self) -> tuple[_ActorRecord, ...]:
@@ -397,10 +340,12 @@ class Supervisor(NodeActor):
     def _tree_changed(self) -> None:
         """Something below us changed: tell the parent (the root re-wires instead)."""
         self.report_seq += 1
+        # Set by `_Start`, which comes before any child exists to report on.
+        assert self.parent_address is not None
         self.send(self.parent_address,
                   _SubtreeChanged(self.name, self.records(), self.report_seq))
 
-    def _child_at(self, address: Any) -> Child | None:
+    def _child_at(self, address: ActorAddress) -> Child | None:
         for child in self.children.values():
             if child.address is not None and child.address == address:
                 return child

@@ -16,12 +16,12 @@ actors it routes to already run when its stream opens.
 
 from __future__ import annotations
 
+from actors.front_desk import ROOT_GLOBAL_NAME
 from actors.lifecycle import _ChildSpec
 from nodeconfig.names import SUPERVISORS, WORKERS
 
 __all__ = ["NODE_CHILDREN", "ROOT_GLOBAL_NAME", "SUPERVISORS", "WORKERS", "actor_names"]
 
-ROOT_GLOBAL_NAME = "alys.root"
 SUPERVISOR_CLASS = "supervision.supervisor:Supervisor"
 
 NODE_CHILDREN: tuple[_ChildSpec, ...] = (

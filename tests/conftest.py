@@ -21,9 +21,9 @@ import psutil
 import pytest
 import yaml
 
+from harness.nodes import descendants, write_config
+from harness.waiting import wait_until
 from runtime.processes import listening_pid, session_members
-from tests.support.nodes import descendants, write_config
-from tests.support.waiting import wait_until
 
 
 @pytest.fixture

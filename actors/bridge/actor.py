@@ -17,11 +17,12 @@ back from storage when a query or a reused id needs it (`book`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from actors.bridge import metrics, pegins, queries, workflow
-from actors.bridge.book import Book
-from actors.bridge.broadcast import Broadcaster, BroadcastError, make_broadcaster
+from actors.bridge.book import AttemptClock, Book
+from actors.bridge.broadcast import Broadcaster, make_broadcaster
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
@@ -34,6 +35,7 @@ from actors.bridge.effects import (
     Reply,
     SendNotice,
 )
+from actors.bridge.handover import hand_over
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.observe import observe
 from actors.bridge.resends import ResendDue, Resends
@@ -49,22 +51,31 @@ from actors.messages import (
     Handled,
     InitiatePegout,
     ListPegouts,
+    Member,
     NotifyPegin,
     PegoutCompleted,
     PegoutState,
     RequestQueued,
     RequestRejected,
     RequestTimedOut,
+    RetryPegout,
 )
 from actors.owner import OwnerActor
 from actors.storage.records import PeginRecord, PegoutRecord
 from btc.federation import Federation
 
 BROADCAST_RETRY_S = 2.0
+# The attempt clock is looked at no more often than this: a peg-out's attempt lasts a
+# minute or more, so half a second late is nothing, and bursts share one wakeup.
+ATTEMPT_SWEEP_MIN_S = 0.5
 
 
 class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
+
+
+class _AttemptsDue:
+    """Wakeup payload: end the attempts that had their time (`AttemptClock`)."""
 
 
 class _RequestDue:
@@ -77,14 +88,16 @@ class _RequestDue:
 class BridgeActor(OwnerActor):
     name = "bridge"
     owner = "bridge"
-    needs_state = (InitiatePegout, ApplySignatures, NotifyPegin, Delivered, GetPegoutStatus,
-                   ListPegouts, RequestTimedOut, RequestRejected, GovernanceError,
+    needs_state = (InitiatePegout, RetryPegout, ApplySignatures, NotifyPegin, Delivered,
+                   GetPegoutStatus, ListPegouts, RequestTimedOut, RequestRejected, GovernanceError,
                    FederationChanged)
 
     def __init__(self) -> None:
         super().__init__()
         self.book = Book()
-        self.federation: Federation | None = None
+        self.clock = AttemptClock()
+        self._sweep_armed = False
+        self.federation: Federation[Member] | None = None
         self.rules = Rules(max_pegout_sat=0, signature_retries=0)  # from the config at start
         self.broadcaster: Broadcaster | None = None
         self._to_broadcast: list[str] = []
@@ -96,10 +109,8 @@ class BridgeActor(OwnerActor):
         self._completions: dict[str, str] = {}
 
     def on_start(self, start: _Start) -> None:
-        bridge = self.config.bridge
-        self.rules = Rules(max_pegout_sat=bridge.max_pegout_sat,
-                           signature_retries=bridge.signature_retries)
-        self.broadcaster = make_broadcaster(bridge.broadcaster)
+        self.rules = Rules.of(self.config)
+        self.broadcaster = make_broadcaster(self.config.bridge.broadcaster)
 
     def on_stop(self) -> None:
         close = getattr(self.broadcaster, "close", None)
@@ -163,10 +174,33 @@ class BridgeActor(OwnerActor):
         record = self.book.pegouts.get(effect.request_id)
         if record is None or record.attempt != effect.attempt:
             return  # finished meanwhile, or a newer attempt asks for itself
+        self._watch(record, effect.delay_s)
         if effect.delay_s > 0:
             self.wakeupAfter(effect.delay_s, payload=_RequestDue((effect.request_id,)))
             return
         self._request_signatures(record)
+
+    def _watch(self, record: PegoutRecord, delay_s: float = 0.0) -> None:
+        """Start the bridge's own clock on the record's current attempt."""
+        due_at = time.time() + delay_s + self.rules.attempt_timeout_s
+        self.clock.watch(record.request_id, record.attempt, due_at)
+        self._arm_sweep()
+
+    def _arm_sweep(self) -> None:
+        due_at = self.clock.next_due()
+        if due_at is not None and not self._sweep_armed:
+            self._sweep_armed = True
+            self.wakeupAfter(max(ATTEMPT_SWEEP_MIN_S, due_at - time.time()),
+                             payload=_AttemptsDue())
+
+    def _sweep_attempts(self) -> None:
+        self._sweep_armed = False
+        situation = self.situation()
+        for request_id, attempt in self.clock.overdue(situation.now_s):
+            record = self.book.pegouts.get(request_id)
+            if record is not None:
+                self._carry_out(workflow.expired(record, attempt, situation).effects)
+        self._arm_sweep()
 
     def _request_signatures(self, record: PegoutRecord) -> None:
         stream = self.peers.get("stream")
@@ -199,7 +233,7 @@ class BridgeActor(OwnerActor):
         self._to_broadcast.extend(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
         self._queue_resends()
 
-    def _set_federation(self, federation: Federation) -> None:
+    def _set_federation(self, federation: Federation[Member]) -> None:
         self.federation = federation
         metrics.HALTED.set(1 if federation.halted else 0)
 
@@ -218,31 +252,33 @@ class BridgeActor(OwnerActor):
     # -- peg-outs -------------------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
-        record, finished = self.book.lookup(message.request_id)
-        if record is None and finished:
-            self._fetch(self._reused(message, sender), request_id=message.request_id)
+        self._with_record(message.request_id, sender, lambda record: workflow.requested(
+            record, message, sender, self.situation()))
+
+    def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
+        self._with_record(message.request_id, sender, lambda record: workflow.retry(
+            record, message.request_id, sender, self.situation()))
+
+    def _with_record(self, request_id: str, client: Any,
+                     decide: Callable[[PegoutRecord | None], workflow.Step]) -> None:
+        """Decide on the peg-out under `request_id`, from memory, or read back from storage
+        when it is a finished one (only its id stays in memory)."""
+        record, finished = self.book.lookup(request_id)
+        if record is not None or not finished:
+            self._decide(decide(record))
             return
-        self._decide(workflow.requested(record, message, sender, self.situation()))
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if records is None:
+                self._carry_out(workflow.unreadable(request_id, client, error or "unknown"))
+            else:
+                self._decide(decide(records[0] if records else None))
+        self._fetch(answer, request_id=request_id)
 
     def _decide(self, step: workflow.Step) -> None:
         if step.parsed is not None and step.record is not None:
             self.book.remember_parsed(step.record.request_id, step.parsed)
         self._carry_out(step.effects)
-
-    def _reused(self, message: InitiatePegout, sender: Any) -> queries.Answer:
-        """The answer to an `InitiatePegout` whose id belongs to a finished peg-out."""
-        rid = message.request_id
-
-        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
-            if records is None:
-                self._carry_out(workflow.unreadable(message, sender, error or "unknown"))
-            elif not records:
-                self._carry_out(workflow.refuse(
-                    None, sender, rid, "duplicate",
-                    f"request id {rid!r} is already used by a different peg-out").effects)
-            else:
-                self._decide(workflow.requested(records[0], message, sender, self.situation()))
-        return answer
 
     def receiveMsg_ApplySignatures(self, message: ApplySignatures, sender: Any) -> None:
         parsed = split_governance_id(message.request_id)
@@ -252,26 +288,32 @@ class BridgeActor(OwnerActor):
                                           self.situation()).effects)
 
     def receiveMsg_RequestTimedOut(self, message: RequestTimedOut, sender: Any) -> None:
-        self._unanswered(message.request_id, "timeout", "governance did not answer in time")
+        self._unanswered(message.request_id, message.kind, "timeout",
+                         "governance did not answer in time")
 
     def receiveMsg_RequestRejected(self, message: RequestRejected, sender: Any) -> None:
-        self._unanswered(message.request_id, "stream_rejected",
+        self._unanswered(message.request_id, message.kind, "stream_rejected",
                          f"the stream did not take the request: {message.reason}")
 
     def receiveMsg_GovernanceError(self, message: GovernanceError, sender: Any) -> None:
-        self._unanswered(message.request_id, "governance_error",
+        self._unanswered(message.request_id, message.kind, "governance_error",
                          f"governance error {message.code}: {message.message}",
-                         delay_s=message.retry_after_s or 0.0)
+                         delay_s=message.retry_after_s or 0.0, code=message.code)
 
-    def _unanswered(self, request_id: str, kind: str, reason: str, delay_s: float = 0.0) -> None:
-        if request_id in self.book.pegins:
-            self._carry_out(pegins.unanswered(self.book.pegins[request_id], reason, delay_s))
+    def _unanswered(self, request_id: str, request_kind: str, kind: str, reason: str,
+                    delay_s: float = 0.0, code: str = "") -> None:
+        # A peg-in notice and a peg-out attempt may share an id (`x/1`): the stream says
+        # which kind of request it was; a sender that does not is taken by the id.
+        pegin = request_kind == "pegin" or (not request_kind and request_id in self.book.pegins)
+        if pegin:
+            self._carry_out(pegins.unanswered(self.book.pegins.get(request_id), reason,
+                                              delay_s))
             return
         parsed = split_governance_id(request_id)
         if parsed is not None:
             record, _ = self.book.lookup(parsed[0])
             self._carry_out(workflow.unanswered(record, parsed[1], kind, reason,
-                                                self.situation(), delay_s).effects)
+                                                self.situation(), delay_s, code).effects)
 
     def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
         self._completions.pop(message.request_id, None)  # the chain has the PegoutCompleted
@@ -283,35 +325,8 @@ class BridgeActor(OwnerActor):
         ready = workflow.broadcastable([record for rid in self._to_broadcast
                                         if (record := self.book.pegouts.get(rid)) is not None])
         self._to_broadcast = []
-        if not ready or self.broadcaster is None:
-            return
-        situation = self.situation()
-        if situation.halted:
-            self.log.info("%d signed peg-outs wait for the emergency halt to be lifted",
-                          len(ready))
-            return
-        try:
-            self.broadcaster.broadcast_many([(r.signed_tx_hex or "", r.txid or "")
-                                             for r in ready])
-            done = ready
-        except BroadcastError:
-            done = [r for r in ready if self._broadcast_one(r, situation)]
-        if done:
-            self.log.info("broadcast %d peg-out%s: %s", len(done), "s" if len(done) > 1 else "",
-                          ", ".join(f"{r.request_id} {r.txid}" for r in done[:3])
-                          + (", …" if len(done) > 3 else ""))
-        for record in done:
-            self._carry_out(workflow.broadcast_taken(record, situation).effects)
-
-    def _broadcast_one(self, record: PegoutRecord, situation: Situation) -> bool:
-        assert self.broadcaster is not None
-        try:
-            self.broadcaster.broadcast(record.signed_tx_hex or "", record.txid or "")
-            return True
-        except BroadcastError as exc:
-            self._carry_out(workflow.broadcast_failed(record, str(exc), exc.retryable,
-                                                      situation).effects)
-            return False
+        if self.broadcaster is not None:
+            self._carry_out(hand_over(self.broadcaster, ready, self.situation(), self.log))
 
     # -- peg-ins --------------------------------------------------------------------
 
@@ -350,8 +365,10 @@ class BridgeActor(OwnerActor):
     def _queue_resends(self) -> None:
         """Queue every open request for the stream; sent a slice per turn."""
         situation = self.situation()
-        requests = (workflow.signature_request(record, situation)
-                    for record in self.book.in_state(PegoutState.AWAITING_SIGNATURES))
+        awaiting = list(self.book.in_state(PegoutState.AWAITING_SIGNATURES))
+        for record in awaiting:
+            self._watch(record)  # asked again now (or, halted, still on the clock)
+        requests = (workflow.signature_request(record, situation) for record in awaiting)
         self.resends.queue(request for request in requests if request is not None)
         self.resends.queue(pegins.notice_of(r) for r in self.book.unacknowledged())
         if self.resends:
@@ -359,7 +376,9 @@ class BridgeActor(OwnerActor):
             self.resends.pump(self.peers.get("stream"))
 
     def on_wakeup(self, payload: Any) -> None:
-        if isinstance(payload, ResendDue):
+        if isinstance(payload, _AttemptsDue):
+            self._sweep_attempts()
+        elif isinstance(payload, ResendDue):
             self.resends.due(self.peers.get("stream"))
         elif isinstance(payload, _BroadcastDue):
             self._broadcast_armed = False

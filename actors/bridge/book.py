@@ -10,6 +10,7 @@ serves to check them.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator
 
 from actors.bridge.workflow import parse_record
@@ -52,6 +53,7 @@ class Book:
             self.pegins[record.request_id] = record
             return
         previous = self.pegouts.get(record.request_id)
+        self.finished.discard(record.request_id)  # a retried one is open again
         self.awaiting += ((record.state == AWAITING)
                           - (previous is not None and previous.state == AWAITING))
         self.pegouts[record.request_id] = record
@@ -101,3 +103,39 @@ class Book:
         for record in self.pegouts.values():
             counts[record.state] = counts.get(record.state, 0) + 1
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
+
+
+class AttemptClock:
+    """When each open attempt is due to have been answered: the bridge's own deadline,
+    so that no peg-out depends on the stream's pending table alone (a lost frame, a lost
+    timeout, a restarted stream). In memory only: after a restart every open peg-out is
+    asked again, and watched again from then."""
+
+    def __init__(self) -> None:
+        self._due: dict[str, tuple[int, float]] = {}  # request id -> (attempt, due at)
+        self._heap: list[tuple[float, str, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def watch(self, request_id: str, attempt: int, due_at: float) -> None:
+        """Watch this attempt (it replaces the peg-out's earlier one)."""
+        self._due[request_id] = (attempt, due_at)
+        heapq.heappush(self._heap, (due_at, request_id, attempt))
+
+    def overdue(self, now: float) -> list[tuple[str, int]]:
+        """The attempts due by `now`, each once, oldest first; they are no longer watched."""
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            due_at, request_id, attempt = heapq.heappop(self._heap)
+            if self._due.get(request_id) == (attempt, due_at):  # not replaced since
+                del self._due[request_id]
+                due.append((request_id, attempt))
+        return due
+
+    def next_due(self) -> float | None:
+        while self._heap and self._due.get(self._heap[0][1]) != (self._heap[0][2],
+                                                                 self._heap[0][0]):
+            heapq.heappop(self._heap)  # replaced: drop it
+        return self._heap[0][0] if self._heap else None
+

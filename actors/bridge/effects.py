@@ -24,6 +24,8 @@ class Event(Enum):
     SIGNED = "signed"
     SIGNATURE_FAILURE = "signature_failure"
     RETRIED = "retried"
+    TRANSIENT_FAILURE = "transient_failure"
+    RETRY_STARTED = "retry_started"
     FAILED = "failed"
     BROADCAST = "broadcast"
     BROADCAST_DEFERRED = "broadcast_deferred"

@@ -4,6 +4,7 @@
     awaiting_signatures --(bad answer, retries left)--> awaiting_signatures (attempt + 1)
     awaiting_signatures --(bad answer, no retries left)--> failed
     signed --(the network refuses it for good)--> failed
+    failed --(RetryPegout, if it was never signed)--> awaiting_signatures (a new series)
 
 Every transition returns a new record with the revision raised; the bridge
 persists it before it acts on it. The governance request id of an attempt is
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from actors.messages import PegoutState, PegoutStatus
 from actors.storage.records import PegoutRecord
@@ -23,7 +25,8 @@ _ALLOWED: dict[PegoutState, frozenset[PegoutState]] = {
                                                 PegoutState.SIGNED, PegoutState.FAILED}),
     PegoutState.SIGNED: frozenset({PegoutState.BROADCAST, PegoutState.FAILED}),
     PegoutState.BROADCAST: frozenset(),
-    PegoutState.FAILED: frozenset(),
+    # Only `workflow.retry` takes this, and only for a peg-out never signed.
+    PegoutState.FAILED: frozenset({PegoutState.AWAITING_SIGNATURES}),
 }
 
 
@@ -35,16 +38,48 @@ def allowed(current: PegoutState, target: PegoutState) -> bool:
     return target in _ALLOWED[current]
 
 
+class Changes(TypedDict, total=False):
+    """The fields a transition may change besides the state, the time and the revision."""
+
+    attempt: int
+    signatures_collected: int
+    error: str | None
+    signed_tx_hex: str | None
+    txid: str | None
+    failures: tuple[str, ...]
+    series_failures: int
+    series_started_at: float
+
+
 def transition(record: PegoutRecord, state: PegoutState, now_s: float,
-               **changes: object) -> PegoutRecord:
+               **changes: Unpack[Changes]) -> PegoutRecord:
     current = PegoutState(record.state)
     if not allowed(current, state):
         raise IllegalTransition(
             f"peg-out {record.request_id}: {current.value} -> {state.value} is not allowed")
-    # The record's own fields are typed; `changes` names some of them, and a wrong name
-    # raises TypeError here rather than passing silently.
-    return dataclasses.replace(record, state=state.value, updated_at=now_s,  # type: ignore[arg-type]  # changes are PegoutRecord fields
+    return dataclasses.replace(record, state=state.value, updated_at=now_s,
                                revision=record.revision + 1, **changes)
+
+
+# A client's request id travels to governance (a peg-out's as `<id>/<attempt>`), whose
+# answers the node accepts only with ids of at most 256 printable characters.
+MAX_REQUEST_ID_CHARS = 200
+
+
+def request_id_problem(request_id: object) -> str | None:
+    """Why `request_id` cannot name a peg-out or a peg-in notice, or None."""
+    if not isinstance(request_id, str):
+        return f"request_id must be text, got {type(request_id).__name__}"
+    if not request_id:
+        return "request_id is empty"
+    if len(request_id) > MAX_REQUEST_ID_CHARS:
+        return (f"request_id has {len(request_id)} characters; at most "
+                f"{MAX_REQUEST_ID_CHARS} are allowed")
+    if not request_id.isprintable():
+        # Control characters, line separators and lone surrogates: they would forge log
+        # lines, fail to be stored, or come back from governance refused.
+        return "request_id holds a control character, a line separator or a lone surrogate"
+    return None
 
 
 def governance_id(request_id: str, attempt: int) -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 PEGOUTS = Counter("alys_pegouts_total",
-                  "Peg-out events: accepted, rejected, signed, broadcast, failed, retried.",
+                  "Peg-out events: accepted, rejected, signed, broadcast, failed, retried "
+                  "(a final bad answer), retry_started (a client's RetryPegout).",
                   ["event"])
 REJECTED = Counter("alys_pegouts_rejected_total", "InitiatePegout refused, by reason kind.",
                    ["reason"])
 SIGNATURE_FAILURES = Counter("alys_pegout_signature_failures_total",
                              "Attempts whose signatures were not usable, by reason.", ["reason"])
+TRANSIENT_FAILURES = Counter("alys_pegout_transient_failures_total",
+                             "Attempts that ended without a final answer (rate limited, "
+                             "unavailable, timed out): asked again, no retry spent.", ["reason"])
 DUPLICATE_ANSWERS = Counter("alys_pegout_duplicate_answers_total",
                             "Signature answers for a peg-out already signed, broadcast, failed "
                             "or for an older attempt.")

@@ -26,6 +26,14 @@ def observe(note: Note, log: logging.Logger) -> None:
             metrics.PEGOUTS.labels(event="retried").inc()
             log.warning("peg-out %s attempt %d failed (%s); attempt %d follows", rid,
                         note.attempt, note.detail, note.attempt + 1)
+        case Event.TRANSIENT_FAILURE:
+            metrics.TRANSIENT_FAILURES.labels(reason=note.kind).inc()
+            log.info("peg-out %s attempt %d: %s; attempt %d in %.0f s (costs no retry)", rid,
+                     note.attempt, note.detail, note.attempt + 1, note.delay_s)
+        case Event.RETRY_STARTED:
+            metrics.PEGOUTS.labels(event="retry_started").inc()
+            log.info("peg-out %s: retried by a client, attempt %d begins a new series", rid,
+                     note.attempt)
         case Event.FAILED:
             metrics.PEGOUTS.labels(event="failed").inc()
             log.error("peg-out %s failed: %s", rid, note.detail)

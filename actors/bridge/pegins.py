@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from actors.bridge.effects import Drop, Effects, Event, Note, Persist, Reply, SendNotice
+from actors.bridge.ledger import request_id_problem
 from actors.messages import NotifyPegin, PeginAccepted, PeginRejected
 from actors.storage.records import PeginRecord
 from btc.errors import BtcError
@@ -30,8 +31,9 @@ def notified(existing: PeginRecord | None, notice: NotifyPegin, client: Any,
         return None, _reject(client, rid,
                              f"request id {rid!r} is already used by a different peg-in")
     try:
-        if not rid:
-            raise BtcError("request_id is empty")
+        problem = request_id_problem(rid)
+        if problem is not None:
+            raise BtcError(problem)
         validate_pegin(notice.btc_txid, notice.vout, notice.amount, notice.evm_address,
                        notice.confirmations, min_confirmations=min_confirmations)
     except BtcError as exc:

@@ -5,11 +5,21 @@ the effects to carry out.
         persist; then reply PegoutAccepted and ask governance for signatures
     a complete answer that verifies --> signed
         persist; then Handled to the stream, and broadcast
-    a bad answer, a governance error, a timeout --> awaiting_signatures (attempt + 1)
-        persist; then ask again (after retry_after when governance gave one)
-      ... or, once `signature_retries` are spent --> failed
+    a final bad answer (FAILED, PARTIAL, signatures that do not verify, an error that
+    says the request itself is wrong) --> awaiting_signatures (attempt + 1)
+        persist; then ask again ... or, once `signature_retries` are spent --> failed
+    a transient failure ("later": rate limited, unavailable, a timeout, no session, or
+    no answer within `attempt_timeout_s`) --> awaiting_signatures (attempt + 1)
+        persist; then ask again after a pause; costs time, not retries
+      ... or, past `signature_deadline_s` since the series began --> failed
     broadcast taken --> broadcast; persist; then tell the chain
     broadcast refused for good --> failed
+    RetryPegout of a failed peg-out never signed --> awaiting_signatures (a new series)
+
+Liveness: every attempt ends, answered or not, within `attempt_timeout_s` (the
+bridge keeps its own clock, `actors.bridge.book.AttemptClock`), and a series
+within `signature_deadline_s` plus one attempt, whatever governance sends,
+withholds or repeats; an emergency halt does not stop that clock.
 
 Nothing here sends, stores, reads a clock or logs: the BridgeActor turns each
 message into a call, with the `Situation` it is in (federation, rules, time),
@@ -21,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.bridge.effects import (
     AskSignatures,
@@ -35,11 +45,12 @@ from actors.bridge.effects import (
     Persist,
     Reply,
 )
-from actors.bridge.ledger import governance_id, same_request, transition
+from actors.bridge.ledger import governance_id, request_id_problem, same_request, transition
 from actors.messages import (
     ApplySignatures,
     Handled,
     InitiatePegout,
+    Member,
     PegoutAccepted,
     PegoutRejected,
     PegoutState,
@@ -51,6 +62,9 @@ from btc.federation import Federation
 from btc.pegout import UnsignedPegout, parse_pegout
 from btc.signing import assemble
 
+if TYPE_CHECKING:
+    from nodeconfig import NodeConfig
+
 AWAITING = PegoutState.AWAITING_SIGNATURES
 SIGNED = PegoutState.SIGNED
 
@@ -61,12 +75,32 @@ def parse_record(record: PegoutRecord) -> UnsignedPegout:
                         max_pegout_sat=max(sum(record.amounts), 1))
 
 
+# Governance error codes that say the request itself is wrong: asking again as it is cannot
+# help, so they spend a retry. Every other error says "later" and costs time only.
+FINAL_ERROR_CODES = frozenset({"invalid_request", "authorization_failed", "invalid_signature",
+                               "insufficient_signatures", "federation_error"})
+
+
 @dataclass(frozen=True)
 class Rules:
-    """The config the workflow decides by (`bridge.*`)."""
+    """The config the workflow decides by (`bridge.*`, `governance.max_retry_after_s`)."""
 
     max_pegout_sat: int
     signature_retries: int
+    signature_deadline_s: float = 3600.0
+    attempt_timeout_s: float = 90.0
+    transient_retry_s: float = 5.0
+    max_retry_after_s: float = 300.0
+
+    @classmethod
+    def of(cls, config: NodeConfig) -> Rules:
+        bridge = config.bridge
+        return cls(max_pegout_sat=bridge.max_pegout_sat,
+                   signature_retries=bridge.signature_retries,
+                   signature_deadline_s=bridge.signature_deadline_s,
+                   attempt_timeout_s=bridge.attempt_timeout_s,
+                   transient_retry_s=bridge.transient_retry_s,
+                   max_retry_after_s=config.governance.max_retry_after_s)
 
 
 @dataclass(frozen=True)
@@ -74,7 +108,7 @@ class Situation:
     """What a decision may read besides the record: the federation in force, the rules, the
     time, and how to get a record's parsed transaction (the actor keeps a cache)."""
 
-    federation: Federation | None
+    federation: Federation[Member] | None
     rules: Rules
     now_s: float
     unsigned: Callable[[PegoutRecord], UnsignedPegout] = parse_record
@@ -109,8 +143,9 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         return refuse(existing, client, rid, "duplicate",
                       f"request id {rid!r} is already used by a different peg-out")
     federation = situation.federation
-    if not rid:
-        return refuse(None, client, rid, "request_id", "request_id is empty")
+    problem = request_id_problem(rid)
+    if problem is not None:
+        return refuse(None, client, rid, "request_id", problem)
     if federation is None:
         return refuse(None, client, rid, "no_federation", "no federation yet")
     if federation.halted:
@@ -139,10 +174,10 @@ def not_stored(record: PegoutRecord, client: Any, reason: str) -> Effects:
             *refuse(None, client, record.request_id, "storage", f"not stored: {reason}").effects)
 
 
-def unreadable(request: InitiatePegout, client: Any, error: str) -> Effects:
-    """The id may belong to a finished peg-out, and storage could not be read to tell."""
-    rid = request.request_id
-    return refuse(None, client, rid, "storage", f"could not read peg-out {rid!r}: {error}").effects
+def unreadable(request_id: str, client: Any, error: str) -> Effects:
+    """The id belongs to a finished peg-out, and storage could not be read back."""
+    return refuse(None, client, request_id, "storage",
+                  f"could not read peg-out {request_id!r}: {error}").effects
 
 
 def refuse(record: PegoutRecord | None, client: Any, request_id: str, kind: str,
@@ -188,6 +223,8 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
         reason = f"governance answered {answer.status}"
         if answer.failure_reason:
             reason += f": {answer.failure_reason}"
+        if answer.status == "timeout":  # its signers did not answer in time: later
+            return transient(record, attempt, answer.status, reason, situation, then=(handled,))
         return attempt_failed(record, attempt, answer.status, reason, situation, then=(handled,))
     assert situation.federation is not None  # not halted
     try:
@@ -205,14 +242,65 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
 
 
 def unanswered(record: PegoutRecord | None, attempt: int, kind: str, reason: str,
-               situation: Situation, delay_s: float = 0.0) -> Step:
+               situation: Situation, delay_s: float = 0.0, code: str = "") -> Step:
     """The attempt got no answer: it timed out, the stream did not take it, or governance
-    answered with an error (`delay_s`: its `retry_after`)."""
+    answered with an error (`code`; `delay_s`: its `retry_after`)."""
     if record is None or record.state != AWAITING.value:
         return Step(record)
     if situation.halted:
         return Step(record, (Note(Event.SET_ASIDE, governance_id(record.request_id, attempt)),))
-    return attempt_failed(record, attempt, kind, reason, situation, delay_s=delay_s)
+    if code in FINAL_ERROR_CODES:
+        return attempt_failed(record, attempt, kind, reason, situation)
+    return transient(record, attempt, kind, reason, situation, delay_s=delay_s)
+
+
+def expired(record: PegoutRecord, attempt: int, situation: Situation) -> Step:
+    """The bridge's own clock: the attempt has had `attempt_timeout_s` and no answer, or
+    no usable one (nothing else may have reached the bridge: a lost frame, a lost timeout).
+    During a halt nothing is asked, but the series deadline still runs."""
+    if record.state != AWAITING.value or attempt != record.attempt:
+        return Step(record)
+    reason = f"no answer within {situation.rules.attempt_timeout_s:g}s"
+    if situation.halted:
+        if _past_deadline(record, situation):
+            return _out_of_time(record, reason, situation, ())
+        return Step(record, (AskSignatures(record.request_id, attempt),))  # watched again
+    return transient(record, attempt, "deadline", reason, situation)
+
+
+def transient(record: PegoutRecord, attempt: int, kind: str, reason: str,
+              situation: Situation, then: Effects = (), delay_s: float = 0.0) -> Step:
+    """A failure that says "later": ask again under a new attempt, after a pause, without
+    spending a retry, until the series deadline has passed."""
+    rid = record.request_id
+    if attempt != record.attempt:
+        return Step(record, (Note(Event.DUPLICATE_ANSWER, governance_id(rid, attempt)), *then))
+    if _past_deadline(record, situation):
+        return _out_of_time(record, reason, situation, then)
+    rules = situation.rules
+    # A timeout has waited already; anything else waits at least `transient_retry_s`, and
+    # governance's retry_after is honoured only up to `max_retry_after_s`.
+    pause = 0.0 if kind in ("timeout", "deadline") else rules.transient_retry_s
+    pause = min(max(pause, delay_s), rules.max_retry_after_s)
+    retry = transition(record, AWAITING, situation.now_s, attempt=attempt + 1, error=reason)
+    return Step(retry, (
+        Note(Event.TRANSIENT_FAILURE, rid, kind=kind, detail=reason, attempt=attempt,
+             delay_s=pause),
+        Persist(retry, then=(*then, AskSignatures(rid, retry.attempt, pause)))))
+
+
+def _past_deadline(record: PegoutRecord, situation: Situation) -> bool:
+    return situation.now_s - record.series_start >= situation.rules.signature_deadline_s
+
+
+def _out_of_time(record: PegoutRecord, reason: str, situation: Situation,
+                 then: Effects) -> Step:
+    deadline = situation.rules.signature_deadline_s
+    failed = transition(record, PegoutState.FAILED, situation.now_s,
+                        error=f"no usable signatures within {deadline:g}s; last: {reason}")
+    assert failed.error is not None
+    return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
+                         Persist(failed, then=then)))
 
 
 def attempt_failed(record: PegoutRecord, attempt: int, kind: str, reason: str,
@@ -223,28 +311,52 @@ def attempt_failed(record: PegoutRecord, attempt: int, kind: str, reason: str,
         # An older attempt's bad answer: the current attempt is already on its way.
         return Step(record, (Note(Event.DUPLICATE_ANSWER, governance_id(rid, attempt)), *then))
     failures = (*record.failures, f"attempt {attempt}: {reason}")
+    spent = record.series_failures + 1
     failure = Note(Event.SIGNATURE_FAILURE, rid, kind=kind, detail=reason, attempt=attempt)
-    if len(failures) <= situation.rules.signature_retries:
+    if spent <= situation.rules.signature_retries:
         retry = transition(record, AWAITING, situation.now_s, attempt=attempt + 1,
-                           failures=failures, error=reason)
+                           failures=failures, series_failures=spent, error=reason)
         ask = AskSignatures(rid, retry.attempt, delay_s)
         return Step(retry, (failure, Note(Event.RETRIED, rid, detail=reason, attempt=attempt),
                             Persist(retry, then=(*then, ask))))
     failed = transition(record, PegoutState.FAILED, situation.now_s, failures=failures,
-                        error=f"no usable signatures after {len(failures)} failed attempts;"
+                        series_failures=spent,
+                        error=f"no usable signatures after {spent} failed attempts;"
                               f" last: {reason}")
     assert failed.error is not None
     return Step(failed, (failure, Note(Event.FAILED, rid, detail=failed.error),
                          Persist(failed, then=then)))
 
 
-def next_attempt(record: PegoutRecord, situation: Situation, **changes: object) -> Step:
+def next_attempt(record: PegoutRecord, situation: Situation) -> Step:
     """Ask governance again under a new id `<request_id>/<attempt + 1>`: the stream drops an
     answer to an id it has already routed, so a request id is never used twice."""
-    record = transition(record, AWAITING, situation.now_s, attempt=record.attempt + 1,
-                        **changes)
+    record = transition(record, AWAITING, situation.now_s, attempt=record.attempt + 1)
     return Step(record, (Persist(record, then=(AskSignatures(record.request_id,
                                                              record.attempt),)),))
+
+
+def retry(record: PegoutRecord | None, request_id: str, client: Any,
+          situation: Situation) -> Step:
+    """A client's `RetryPegout`: a failed peg-out that was never signed asks again, as a new
+    series (retries and deadline afresh) under its next attempt; its history stays."""
+    if record is None:
+        return refuse(None, client, request_id, "unknown", f"no peg-out {request_id!r}")
+    if record.state != PegoutState.FAILED.value:
+        return refuse(record, client, request_id, "not_failed",
+                      f"peg-out {request_id!r} is {record.state}, not failed")
+    if record.signed_tx_hex is not None:
+        # It was signed once: that transaction may have been paid. Never sign it again.
+        return refuse(record, client, request_id, "was_signed",
+                      f"peg-out {request_id!r} was signed (txid {record.txid}); it may have "
+                      "been paid, so it is not retried")
+    if situation.halted:
+        return refuse(record, client, request_id, "halted", "signing is halted")
+    again = transition(record, AWAITING, situation.now_s, attempt=record.attempt + 1,
+                       series_failures=0, series_started_at=situation.now_s, error=None)
+    return Step(again, (Note(Event.RETRY_STARTED, request_id, attempt=again.attempt),
+                        Persist(again, then=(Reply(client, PegoutAccepted(request_id)),
+                                             AskSignatures(request_id, again.attempt)))))
 
 
 def halt_lifted(record: PegoutRecord, situation: Situation) -> Step:

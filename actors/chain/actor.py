@@ -7,15 +7,20 @@
   stored as scheduled and applied when the height gets there. Applying
   means: persist, then `FederationChanged` to the BridgeActor, log, count.
 - An invalid update is rejected with its reason, logged and counted; the
-  rejection is persisted too, so a re-delivery is not judged again.
+  rejection is persisted too, so a re-delivery is not judged again. So is
+  a valid one that cannot be stored (a version or an activation height past
+  what SQLite holds): it is forgotten from memory, as if it never came.
 - `Handled` goes back only after the outcome is committed.
+- A height past what SQLite holds is ignored: the chain would run on a
+  height it could not keep.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+
+from thespian.actors import ActorAddress
 
 from actors.chain import metrics
 from actors.chain.book import (
@@ -26,7 +31,7 @@ from actors.chain.book import (
     record_for,
     record_from_update,
 )
-from actors.chain.height import HeightSourceError, make_height_source
+from actors.chain.height import HeightSource, HeightSourceError, make_height_source
 from actors.chain.initial import initial_federation
 from actors.lifecycle import _Start
 from actors.messages import (
@@ -43,11 +48,14 @@ from actors.messages import (
     UpdateFederation,
 )
 from actors.owner import OwnerActor
+from actors.storage.limits import INT64_MAX
 from actors.storage.records import (
     FederationRecord,
     InboundHandled,
+    Loaded,
     MetaValue,
     ProposalRecord,
+    Record,
 )
 from btc.errors import BtcError
 from btc.federation import validate_update
@@ -69,7 +77,7 @@ class ChainActor(OwnerActor):
         self.height = 0
         self.handled: dict[str, str] = {}
         self.proposals: dict[str, ProposalRecord] = {}
-        self.source: Any = None
+        self.source: HeightSource | None = None  # made once the state is loaded
         self.governance_key: bytes | None = None
 
     def on_start(self, start: _Start) -> None:
@@ -78,14 +86,14 @@ class ChainActor(OwnerActor):
 
     # -- state ----------------------------------------------------------------------
 
-    def on_loaded(self, records: tuple[Any, ...]) -> None:
+    def on_loaded(self, records: tuple[Loaded, ...]) -> None:
         meta = {r.key: r for r in records if isinstance(r, MetaValue)}
         self.book.load(r for r in records if isinstance(r, FederationRecord))
         self.handled = {r.request_id: r.outcome for r in records
                         if isinstance(r, InboundHandled)}
         self.proposals = {r.proposal_id: r for r in records if isinstance(r, ProposalRecord)}
         self.height = int(meta["height"].value) if "height" in meta else 0
-        writes: list[Any] = []
+        writes: list[Record] = []
         if "genesis" in meta:
             genesis = float(meta["genesis"].value)
         else:
@@ -117,7 +125,7 @@ class ChainActor(OwnerActor):
         metrics.VERSION.set(current.version)
         self.send(bridge, changed_message(current))
 
-    def on_peer_changed(self, name: str, address: Any) -> None:
+    def on_peer_changed(self, name: str, address: ActorAddress) -> None:
         if name == "bridge" and self.loaded:
             self._announce()  # a restarted bridge learns the federation at once
         if name == "stream" and self.loaded:
@@ -126,6 +134,8 @@ class ChainActor(OwnerActor):
     # -- height ---------------------------------------------------------------------
 
     def _read_height(self) -> None:
+        if self.source is None:
+            return  # on_loaded makes the source, then starts the readings
         try:
             observed = self.source.height(time.time())
         except HeightSourceError as exc:
@@ -135,7 +145,7 @@ class ChainActor(OwnerActor):
             self._set_height(observed)
         self.wakeupAfter(self.config.chain.height_source.slot_s, payload=_HeightTick())
 
-    def on_wakeup(self, payload: Any) -> None:
+    def on_wakeup(self, payload: object) -> None:
         if isinstance(payload, _HeightTick):
             self._read_height()
 
@@ -143,9 +153,15 @@ class ChainActor(OwnerActor):
         """Heights only go up: a source that steps back is ignored."""
         if height <= self.height:
             return
+        if height > INT64_MAX:
+            # Stored as the height's revision too: refused here, before anything is due.
+            metrics.HEIGHT_ERRORS.inc()
+            self.log.warning("height %d ignored: past %d, the largest SQLite stores", height,
+                             INT64_MAX)
+            return
         self.height = height
         metrics.HEIGHT.set(height)
-        writes: list[Any] = [MetaValue("height", str(height), revision=height)]
+        writes: list[Record] = [MetaValue("height", str(height), revision=height)]
         due = self.book.due(height)
         writes.extend(due)
         for record in due:
@@ -156,13 +172,13 @@ class ChainActor(OwnerActor):
         if stream is not None:
             self.send(stream, HeightObserved(height))
 
-    def receiveMsg_AdvanceHeight(self, message: AdvanceHeight, sender: Any) -> None:
+    def receiveMsg_AdvanceHeight(self, message: AdvanceHeight, sender: ActorAddress) -> None:
         self._set_height(message.height)
         self.send(sender, self._status())
 
     # -- federation updates ---------------------------------------------------------
 
-    def receiveMsg_UpdateFederation(self, update: UpdateFederation, sender: Any) -> None:
+    def receiveMsg_UpdateFederation(self, update: UpdateFederation, sender: ActorAddress) -> None:
         if update.request_id in self.handled:
             metrics.UPDATES.labels(outcome="duplicate").inc()
             self.send(sender, Handled(update.request_id))
@@ -177,6 +193,7 @@ class ChainActor(OwnerActor):
             return
         record = record_from_update(update, federation, height=self.height,
                                     network=chain.network, now_s=time.time())
+        previous = self.book.current
         self.book.add(record)
         outcome = record.state
         self.handled[update.request_id] = outcome
@@ -191,10 +208,18 @@ class ChainActor(OwnerActor):
                 self._applied([record])
             self.send(sender, Handled(update.request_id))
 
-        self.store.write([record, InboundHandled(update.request_id, self.owner, outcome,
-                                                 time.time())], then=committed)
+        def not_stored(reason: str) -> None:
+            # Applied or scheduled in memory only: undone, then rejected like an invalid
+            # update, so that the next version is judged against what is stored.
+            self.book.remove(record, previous)
+            self.handled.pop(update.request_id, None)
+            self._reject(update, f"{NOT_STORED}{reason}", sender)
 
-    def _reject(self, update: UpdateFederation, reason: str, sender: Any) -> None:
+        self.store.write([record, InboundHandled(update.request_id, self.owner, outcome,
+                                                 time.time())],
+                         then=committed, otherwise=not_stored)
+
+    def _reject(self, update: UpdateFederation, reason: str, sender: ActorAddress) -> None:
         metrics.UPDATES.labels(outcome="rejected").inc()
         metrics.REJECTED.labels(reason=_reason_kind(reason)).inc()
         self.log.warning("federation update %s (version %d) rejected: %s", update.request_id,
@@ -218,7 +243,7 @@ class ChainActor(OwnerActor):
 
     # -- proposals and notices ------------------------------------------------------
 
-    def receiveMsg_ProposalReceived(self, message: ProposalReceived, sender: Any) -> None:
+    def receiveMsg_ProposalReceived(self, message: ProposalReceived, sender: ActorAddress) -> None:
         if message.proposal_id in self.proposals:
             self.send(sender, Handled(message.proposal_id))
             return
@@ -226,21 +251,30 @@ class ChainActor(OwnerActor):
                                 message.voting_deadline, message.required_votes, time.time())
         self.proposals[record.proposal_id] = record
         self.log.info("proposal %s (%s) stored", record.proposal_id, record.proposal_type)
-        self.store.write([record], then=lambda: self.send(sender, Handled(message.proposal_id)))
 
-    def receiveMsg_ListProposals(self, message: ListProposals, sender: Any) -> None:
+        def not_stored(reason: str) -> None:
+            # Not listed, since not kept; Handled all the same, or the stream would hold
+            # the notice for good and route it again to every restarted chain.
+            self.proposals.pop(record.proposal_id, None)
+            self.log.warning("proposal %s not stored: %s", record.proposal_id, reason)
+            self.send(sender, Handled(message.proposal_id))
+
+        self.store.write([record], then=lambda: self.send(sender, Handled(message.proposal_id)),
+                         otherwise=not_stored)
+
+    def receiveMsg_ListProposals(self, message: ListProposals, sender: ActorAddress) -> None:
         self.send(sender, ProposalList(tuple(
             Proposal(**dataclasses.asdict(r)) for r in self.proposals.values())))
 
-    def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: Any) -> None:
+    def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: ActorAddress) -> None:
         metrics.PEGOUTS_COMPLETED.inc()
         self.log.debug("peg-out %s broadcast as %s", message.request_id, message.txid)
         self.send(sender, Handled(message.request_id))
 
-    def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
+    def receiveMsg_Handled(self, message: Handled, sender: ActorAddress) -> None:
         pass  # the BridgeActor confirming a FederationChanged
 
-    def receiveMsg_GetChainStatus(self, message: GetChainStatus, sender: Any) -> None:
+    def receiveMsg_GetChainStatus(self, message: GetChainStatus, sender: ActorAddress) -> None:
         self.send(sender, self._status())
 
     def _status(self) -> ChainStatus:
@@ -256,8 +290,13 @@ class ChainActor(OwnerActor):
         )
 
 
+NOT_STORED = "not stored: "
+
+
 def _reason_kind(reason: str) -> str:
     """A short, bounded label for the metric (the full reason goes to the log)."""
+    if reason.startswith(NOT_STORED):
+        return "storage"
     for kind in ("version", "signature", "address", "threshold", "duplicate", "key", "member"):
         if kind in reason:
             return kind

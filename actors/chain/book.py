@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from actors.messages import FederationChanged, UpdateFederation
+from actors.messages import FederationChanged, Member, UpdateFederation
 from actors.storage.records import FederationRecord
 from btc.federation import Federation
 
@@ -18,7 +18,7 @@ SCHEDULED = "scheduled"
 APPLIED = "applied"
 
 
-def federation_of(record: FederationRecord) -> Federation:
+def federation_of(record: FederationRecord) -> Federation[Member]:
     return Federation(record.version, record.members, record.threshold,
                       halted=record.update_type == "emergency_halt")
 
@@ -31,7 +31,7 @@ def changed_message(record: FederationRecord) -> FederationChanged:
     )
 
 
-def record_for(federation: Federation, *, update_type: str, effective_height: int,
+def record_for(federation: Federation[Member], *, update_type: str, effective_height: int,
                height: int, network: str, request_id: str | None,
                now_s: float) -> FederationRecord:
     return FederationRecord(
@@ -43,8 +43,8 @@ def record_for(federation: Federation, *, update_type: str, effective_height: in
     )
 
 
-def record_from_update(update: UpdateFederation, federation: Federation, *, height: int,
-                       network: str, now_s: float) -> FederationRecord:
+def record_from_update(update: UpdateFederation, federation: Federation[Member], *,
+                       height: int, network: str, now_s: float) -> FederationRecord:
     return record_for(federation, update_type=update.update_type,
                       effective_height=update.effective_height, height=height,
                       network=network, request_id=update.request_id, now_s=now_s)
@@ -69,6 +69,16 @@ class FederationBook:
             self.scheduled[record.version] = record
         elif self.current is None or record.version > self.current.version:
             self.current = record
+
+    def remove(self, record: FederationRecord, previous: FederationRecord | None) -> None:
+        """Forget `record`, added when `previous` was in force, as if it had never come:
+        it could not be stored. A version added since keeps its place."""
+        if self.scheduled.get(record.version) is record:
+            del self.scheduled[record.version]
+        if self.current is record:
+            self.current = previous
+        versions = [*self.scheduled, *([self.current.version] if self.current else [])]
+        self._latest = max(versions, default=None)
 
     @property
     def latest_version(self) -> int | None:

@@ -8,15 +8,14 @@ update must carry version 1 or higher.
 
 from __future__ import annotations
 
-from typing import Any
-
 from actors.messages import Member
 from btc.federation import Federation
+from nodeconfig import NodeConfig
 
 INITIAL_VERSION = 0
 
 
-def initial_federation(config: Any) -> Federation:
+def initial_federation(config: NodeConfig) -> Federation[Member]:
     chain = config.chain
     if chain.federation is not None:
         members = tuple(Member(m.member_id, bytes.fromhex(m.public_key))

@@ -8,20 +8,27 @@ bridge does not keep in memory (the finished ones). A database that cannot be op
 is corrupt or has a newer schema is fatal: the actor reports it to its
 supervisor and exits rather than pretend to work. A full disk fails the
 write (`_PersistFailed`) and leaves the database as it was.
+
+Every `_Persist` is answered, and every `_Fetch`, whatever goes wrong: an
+exception that escaped here would come back to the owner as a PoisonMessage
+and leave its write in flight for good. A failed write says whether it is
+`permanent` (the records themselves cannot be stored: checked against the
+limits before the transaction begins, and again by what SQLite raises) or
+may pass on a retry.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from thespian.actors import ActorExitRequest
+from thespian.actors import ActorAddress, ActorExitRequest
 
 from actors.base import NodeActor
 from actors.lifecycle import _FatalError, _Start
 from actors.storage import metrics
-from actors.storage.database import Database
-from actors.storage.errors import StorageCorrupt, StorageError
+from actors.storage.database import OWNERS, Database
+from actors.storage.errors import StorageCorrupt, StorageError, is_permanent
+from actors.storage.limits import refusal
 from actors.storage.protocol import (
     _Fetch,
     _Fetched,
@@ -62,45 +69,78 @@ class StorageActor(NodeActor):
             self.send(self.supervisor_address, _FatalError(self.name, str(exc)))
         self.send(self.myAddress, ActorExitRequest())
 
-    def receiveMsg__Persist(self, message: _Persist, sender: Any) -> None:
+    def receiveMsg__Persist(self, message: _Persist, sender: ActorAddress) -> None:
         if self.database is None:
             self.send(sender, _PersistFailed(message.owner, message.seq,
                                              "storage: the database is not open"))
             return
+        refused = refusal(message.records)
+        if refused is not None:
+            self._write_failed(message, sender, f"refused before writing: {refused}",
+                               permanent=True, kind="refused")
+            return
         try:
             with metrics.WRITE_SECONDS.time():
                 self.database.write(message.records)
-        except StorageError as exc:
-            metrics.WRITE_FAILURES.labels(reason=type(exc).__name__).inc()
-            self.log.error("write #%d of %s failed: %s", message.seq, message.owner, exc)
-            self.send(sender, _PersistFailed(message.owner, message.seq, str(exc)))
+        except Exception as exc:
+            self._write_failed(message, sender, _reason(self.database.path, exc),
+                               permanent=is_permanent(exc), kind=type(exc).__name__)
             if isinstance(exc, StorageCorrupt):
                 self._fatal(exc)
             return
         metrics.RECORDS_WRITTEN.labels(owner=message.owner).inc(len(message.records))
         self.send(sender, _Persisted(message.owner, message.seq))
 
-    def receiveMsg__Load(self, message: _Load, sender: Any) -> None:
+    def _write_failed(self, message: _Persist, sender: ActorAddress, reason: str, *,
+                      permanent: bool, kind: str) -> None:
+        metrics.WRITE_FAILURES.labels(reason=kind).inc()
+        self.log.error("write #%d of %s %s: %s", message.seq, message.owner,
+                       "refused for good" if permanent else "failed", reason)
+        self.send(sender, _PersistFailed(message.owner, message.seq, reason, permanent))
+
+    def receiveMsg__Load(self, message: _Load, sender: ActorAddress) -> None:
         if self.database is None:
             return  # exiting; the owner asks the replacement
+        if message.owner not in OWNERS:
+            self.log.warning("a load for %s, which owns nothing here: ignored",
+                             _printable(message.owner))
+            return
         try:
             records = self.database.load(message.owner)
-        except StorageError as exc:
-            self._fatal(exc)
+        except Exception as exc:
+            # The owner cannot start without its state: a database whose rows cannot be
+            # read back is as good as corrupt, and its supervisor decides what follows.
+            self._fatal(exc if isinstance(exc, StorageError) else StorageCorrupt(
+                self.database.path, f"cannot load the state of {message.owner}: "
+                f"{_reason(self.database.path, exc)}"))
             return
         self.log.info("loaded %d records for %s", len(records), message.owner)
         self.send(sender, _Loaded(message.owner, records))
 
-    def receiveMsg__Fetch(self, message: _Fetch, sender: Any) -> None:
+    def receiveMsg__Fetch(self, message: _Fetch, sender: ActorAddress) -> None:
         if self.database is None:
             return  # exiting; the owner asks the replacement
         try:
             states = (message.state,) if message.state else ()
             records = self.database.pegouts(states=states, request_id=message.request_id)
-        except StorageError as exc:
-            self.log.error("read #%d of %s failed: %s", message.query_id, message.owner, exc)
-            self.send(sender, _Fetched(message.owner, message.query_id, error=str(exc)))
+        except Exception as exc:
+            reason = _reason(self.database.path, exc)
+            self.log.error("read #%d of %s failed: %s", message.query_id, message.owner, reason)
+            self.send(sender, _Fetched(message.owner, message.query_id, error=reason))
             if isinstance(exc, StorageCorrupt):
                 self._fatal(exc)
             return
         self.send(sender, _Fetched(message.owner, message.query_id, tuple(records)))
+
+
+def _reason(path: str, exc: Exception) -> str:
+    """What went wrong, naming the database, in text that can be logged and stored."""
+    text = str(exc) if isinstance(exc, StorageError) else \
+        f"storage {path}: {type(exc).__name__}: {exc}"
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    # A lone surrogate (from a hostile request id) has no UTF-8 form, and this text goes to
+    # the log, back to the owner, and from there to clients and stored outcomes.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -8,26 +8,45 @@ writes wait and go together as the next one, so under load the number of
 transactions, and of Thespian sends, stays near the number of round trips
 rather than the number of messages. A write whose answer never came, because the StorageActor
 died, is sent again to its replacement (`resend`): records are keyed and
-revisioned, so a second copy changes nothing. A write that failed (disk
-full) either calls its `otherwise` (the owner undoes and reports) or, when
-it has none, is retried after `retry_delay_s`.
+revisioned, so a second copy changes nothing.
+
+A write can fail two ways:
+
+- for now (a full disk): it calls its `otherwise` (the owner undoes and
+  reports) or, when it has none, is retried after `retry_delay_s`;
+- for good (a value SQLite cannot hold): it is never retried. `write` checks
+  the records against the storage limits and refuses a bad write at once,
+  before it joins a batch; a batch the StorageActor refuses for good anyway
+  is split in halves, each sent on its own, until the bad write is alone,
+  so that the writes gathered with it still commit. A refused write calls its
+  `otherwise` with the reason, or, when it has none, is dropped; either way
+  `refused` (the owner's hook, for the log and the metric) hears of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from thespian.actors import ActorAddress
+
+from actors.storage.limits import refusal
 from actors.storage.protocol import _Fetch, _Fetched, _Persist
+from actors.storage.records import PegoutRecord, Record
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]
+Send = Callable[[ActorAddress, object], None]  # the owner's Actor.send
+# Told of every write refused for good: its records, the reason, and whether its
+# `otherwise` ran (False: it had none, and was dropped).
+Refused = Callable[[tuple[Record, ...], str, bool], None]
+# What cannot be stored among some records, or None (`limits.refusal`).
+Check = Callable[[Sequence[object]], object | None]
 
 
 @dataclass
 class _Write:
-    records: tuple[Any, ...]
+    records: tuple[Record, ...]
     then: Then | None = None
     otherwise: Otherwise | None = None
 
@@ -37,40 +56,60 @@ class _InFlight:
     writes: list[_Write] = field(default_factory=list)
 
     @property
-    def records(self) -> tuple[Any, ...]:
+    def records(self) -> tuple[Record, ...]:
         return tuple(record for write in self.writes for record in write.records)
 
 
 class DurableStore:
-    def __init__(self, owner: str, send: Callable[[Any, Any], None]) -> None:
+    def __init__(self, owner: str, send: Send, *, refused: Refused | None = None,
+                 check: Check = refusal) -> None:
         self.owner = owner
         self._send = send
+        self._refused = refused
+        self._check = check
         self._seq = 0
         self._open: list[_Write] = []
         self._in_flight: dict[int, _InFlight] = {}
         self._failed: list[_Write] = []  # waiting for a retry
+        # Pieces of batches refused for good, each sent on its own, in order, before the
+        # open writes (which came later): bisection finds the bad write.
+        self._parts: list[list[_Write]] = []
 
     def __len__(self) -> int:
-        """Writes not yet committed (open, in flight or waiting for a retry)."""
+        """Writes not yet committed (open, in flight, being split, or waiting for a retry)."""
         return (len(self._open) + sum(len(f.writes) for f in self._in_flight.values())
-                + len(self._failed))
+                + sum(len(part) for part in self._parts) + len(self._failed))
 
-    def write(self, records: Sequence[Any], then: Then | None = None,
+    def write(self, records: Sequence[Record], then: Then | None = None,
               otherwise: Otherwise | None = None) -> None:
-        self._open.append(_Write(tuple(records), then, otherwise))
+        """Write `records` in the next transaction; `then` runs once they are committed,
+        `otherwise(reason)` if they never will be. A record that cannot be stored is
+        refused here: `otherwise` then runs before `write` returns."""
+        write = _Write(tuple(records), then, otherwise)
+        problem = self._check(write.records)
+        if problem is not None:
+            self._refuse(write, str(problem))
+            return
+        self._open.append(write)
 
-    def flush(self, storage: Any) -> None:
-        """Send the open writes as one transaction, unless one is already in flight (they
-        follow once it is committed) or the StorageActor is not known yet."""
-        if not self._open or storage is None or self._in_flight:
+    def flush(self, storage: ActorAddress | None) -> None:
+        """Send the next transaction, unless one is already in flight (the next follows once
+        it is answered) or the StorageActor is not known yet (None). The pieces of a batch
+        refused for good go first, one at a time; then the open writes, as one."""
+        if storage is None or self._in_flight:
+            return
+        if self._parts:
+            writes = self._parts.pop(0)
+        elif self._open:
+            writes, self._open = self._open, []
+        else:
             return
         self._seq += 1
-        batch = _InFlight(self._open)
-        self._open = []
+        batch = _InFlight(writes)
         self._in_flight[self._seq] = batch
         self._send(storage, _Persist(self.owner, self._seq, batch.records))
 
-    def resend(self, storage: Any) -> int:
+    def resend(self, storage: ActorAddress) -> int:
         """Send every uncommitted write again, to a new StorageActor; returns how many."""
         for seq, batch in sorted(self._in_flight.items()):
             self._send(storage, _Persist(self.owner, seq, batch.records))
@@ -84,25 +123,48 @@ class DurableStore:
             if write.then is not None:
                 write.then()
 
-    def failed(self, seq: int, reason: str) -> bool:
-        """The write was not committed; True if some of it waits for `retry`."""
+    def failed(self, seq: int, reason: str, *, permanent: bool = False) -> bool:
+        """The write was not committed; True if some writes wait for `retry`.
+
+        `permanent`: the same records would fail again. A batch of one write is refused;
+        a larger one is split in halves, sent by the next flushes."""
         batch = self._in_flight.pop(seq, None)
         if batch is None:
             return False
-        for write in batch.writes:
-            if write.otherwise is not None:
-                write.otherwise(reason)
-            else:
-                self._failed.append(write)
+        writes = batch.writes
+        if permanent and len(writes) > 1:
+            half = len(writes) // 2
+            self._parts[:0] = [writes[:half], writes[half:]]
+        elif permanent:
+            for write in writes:
+                self._refuse(write, reason)
+        else:
+            for write in writes:
+                if write.otherwise is not None:
+                    write.otherwise(reason)
+                else:
+                    self._failed.append(write)
         return bool(self._failed)
 
-    def retry(self, storage: Any) -> None:
-        self._open = self._failed + self._open
+    def retry(self, storage: ActorAddress | None) -> None:
+        # The failed writes are older than any piece still queued and any open write: they
+        # go first, as a piece of their own while pieces are being sent, else with the open.
+        if self._failed and self._parts:
+            self._parts.insert(0, self._failed)
+        else:
+            self._open = self._failed + self._open
         self._failed = []
         self.flush(storage)
 
+    def _refuse(self, write: _Write, reason: str) -> None:
+        if write.otherwise is not None:
+            write.otherwise(reason)
+        if self._refused is not None:
+            self._refused(write.records, reason, write.otherwise is not None)
 
-Answer = Callable[[tuple[Any, ...] | None, str | None], None]
+
+# Called with the peg-outs read, or with None and the reason the read failed.
+Answer = Callable[[tuple[PegoutRecord, ...] | None, str | None], None]
 
 
 class Fetches:
@@ -111,7 +173,7 @@ class Fetches:
     because the StorageActor died, is sent again to its replacement (`resend`); until a
     StorageActor is known, reads wait."""
 
-    def __init__(self, owner: str, send: Callable[[Any, Any], None]) -> None:
+    def __init__(self, owner: str, send: Send) -> None:
         self.owner = owner
         self._send = send
         self._next_id = 0
@@ -120,8 +182,8 @@ class Fetches:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def fetch(self, storage: Any, then: Answer, *, request_id: str | None = None,
-              state: str | None = None) -> None:
+    def fetch(self, storage: ActorAddress | None, then: Answer, *,
+              request_id: str | None = None, state: str | None = None) -> None:
         self._next_id += 1
         query = _Fetch(self.owner, self._next_id, request_id=request_id, state=state)
         self._pending[query.query_id] = (query, then)
@@ -136,7 +198,7 @@ class Fetches:
             return  # a second answer to a re-sent read
         pending[1](None if message.error else message.records, message.error)
 
-    def resend(self, storage: Any) -> int:
+    def resend(self, storage: ActorAddress) -> int:
         """Send every unanswered read again, to a new StorageActor; returns how many."""
         for query, _ in self._pending.values():
             self._send(storage, query)

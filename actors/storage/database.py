@@ -12,6 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import cache
+from types import TracebackType
 from typing import Any
 
 from actors.messages import Member
@@ -20,8 +21,10 @@ from actors.storage.errors import (
     StorageCorrupt,
     StorageError,
     StorageFull,
+    StorageRefused,
     StorageUnavailable,
 )
+from actors.storage.limits import describe
 from actors.storage.records import (
     FINISHED_PEGOUT_STATES,
     OPEN_PEGOUT_STATES,
@@ -38,6 +41,12 @@ from actors.storage.records import (
 from actors.storage.schema import LATEST, MIGRATIONS
 
 OWNERS = ("bridge", "chain")
+
+# What sqlite3 stores and returns for the node's columns.
+SqlValue = int | float | str | bytes | None
+# A row by column name. Its values are Any: each column's type is the schema's
+# (schema.py), which the type checker cannot see through a query.
+Row = dict[str, Any]
 
 
 class Database:
@@ -110,11 +119,19 @@ class Database:
     # -- writing ---------------------------------------------------------------------
 
     def write(self, records: Sequence[Record]) -> None:
-        """Write every record in one transaction: all of them, or (on error) none."""
+        """Write every record in one transaction: all of them, or (on error) none. A record
+        sqlite3 cannot bind raises `StorageRefused` naming it (the limits are checked before,
+        so this is the last line)."""
         with self._transaction():
             for record in records:
-                sql, values = _upsert(record)
-                self._db.execute(sql, values)
+                try:
+                    sql, values = _upsert(record)
+                    self._db.execute(sql, values)
+                except (ValueError, TypeError, OverflowError) as exc:
+                    # Raised by sqlite3 while binding (an int past int64, a lone surrogate)
+                    # or by json.dumps; not sqlite3.Error, so named here.
+                    raise StorageRefused(self.path, f"{describe(record)} cannot be stored: "
+                                         f"{type(exc).__name__}: {exc}") from exc
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -136,6 +153,7 @@ class Database:
     def pegouts(self, *, states: Sequence[str] = (),
                 request_id: str | None = None) -> list[PegoutRecord]:
         """Peg-outs in any of `states` (all if empty), or the one with `request_id`."""
+        values: tuple[str, ...]
         if request_id is not None:
             where, values = "WHERE request_id = ?", (request_id,)
         elif states:
@@ -154,6 +172,7 @@ class Database:
                 signed_tx_hex=r["signed_tx_hex"], txid=r["txid"],
                 failures=tuple(json.loads(r["failures"])), created_at=r["created_at"],
                 updated_at=r["updated_at"], revision=r["revision"],
+                series_failures=r["series_failures"], series_started_at=r["series_started_at"],
             )
             for r in rows
         ]
@@ -205,17 +224,14 @@ class Database:
         return [MetaValue(r["key"], r["value"], r["revision"])
                 for r in self._query("SELECT * FROM meta ORDER BY key")]
 
-    def _query(self, sql: str, values: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, values: Sequence[SqlValue] = ()) -> list[Row]:
         try:
             cursor = self._db.execute(sql, values)
             names = [d[0] for d in cursor.description]
-            return [_Row(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            # Plain dicts: sqlite3.Row would need a row_factory on the shared connection.
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.Error as exc:
             raise _classify(self.path, exc) from exc
-
-
-class _Row(dict):  # type: ignore[type-arg]
-    """A row by column name (sqlite3.Row needs row_factory on the shared connection)."""
 
 
 class _Transaction:
@@ -228,7 +244,8 @@ class _Transaction:
         except sqlite3.Error as exc:
             raise _classify(self._database.path, exc) from exc
 
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         db = self._database._db
         if error is None:
             try:
@@ -246,6 +263,11 @@ class _Transaction:
 
 def _classify(path: str, exc: sqlite3.Error) -> StorageError:
     text = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError) or (
+            isinstance(exc, sqlite3.InterfaceError | sqlite3.ProgrammingError)
+            and "binding" in text):
+        # A constraint, a value too big, a type sqlite3 cannot bind: the records' doing.
+        return StorageRefused(path, text)
     if isinstance(exc, sqlite3.OperationalError) and "full" in text:
         return StorageFull(path, f"{text}; nothing was written")
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database"
@@ -262,7 +284,7 @@ def _statements(script: str) -> Iterable[str]:
             yield statement
 
 
-def _upsert(record: Record) -> tuple[str, tuple[Any, ...]]:
+def _upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
     if isinstance(record, PegoutRecord):
         return _guarded("pegouts", ("request_id",), {
             "request_id": record.request_id, "tx_hex": record.tx_hex,
@@ -273,6 +295,8 @@ def _upsert(record: Record) -> tuple[str, tuple[Any, ...]]:
             "signed_tx_hex": record.signed_tx_hex, "txid": record.txid,
             "failures": json.dumps(list(record.failures)), "created_at": record.created_at,
             "updated_at": record.updated_at, "revision": record.revision,
+            "series_failures": record.series_failures,
+            "series_started_at": record.series_started_at,
         })
     if isinstance(record, PeginRecord):
         return _guarded("pegins", ("request_id",), {
@@ -309,7 +333,8 @@ def _upsert(record: Record) -> tuple[str, tuple[Any, ...]]:
     raise TypeError(f"not a storage record: {type(record).__name__}")
 
 
-def _guarded(table: str, key: tuple[str, ...], row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+def _guarded(table: str, key: tuple[str, ...],
+             row: dict[str, SqlValue]) -> tuple[str, tuple[SqlValue, ...]]:
     """An upsert that replaces the stored row only with a higher revision."""
     return _guarded_sql(table, key, tuple(row)), tuple(row.values())
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class StorageError(Exception):
-    """Root of the storage errors; `str()` names the database file and the problem."""
+    """Root of the storage errors; `str()` names the database file and the problem.
+    `permanent`: writing the same records again must fail the same way."""
+
+    permanent = False
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"storage {path}: {problem}")
@@ -29,3 +32,22 @@ class StorageFull(StorageError):
 
 class StorageUnavailable(StorageError):
     """Cannot open or write the file (permissions, a missing directory, I/O)."""
+
+
+class StorageRefused(StorageError):
+    """SQLite would not take these records (a constraint, a value it cannot bind): the same
+    write fails again however often it is sent."""
+
+    permanent = True
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a write that raised `exc` must fail again with the same records.
+
+    The database's own errors say so themselves. Of the rest, only what comes from the
+    machine (memory, the operating system) may pass on a later try: anything else that
+    escapes a write (a ValueError, an OverflowError, a TypeError) was raised by the
+    records, and retrying them would block every write queued behind them."""
+    if isinstance(exc, StorageError):
+        return exc.permanent
+    return not isinstance(exc, MemoryError | OSError)

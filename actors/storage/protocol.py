@@ -5,7 +5,8 @@ load at start, persist in one transaction, read back. Internal to the node.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from actors.storage.records import Loaded, PegoutRecord, Record
 
 
 @dataclass(frozen=True, repr=False)
@@ -14,7 +15,7 @@ class _Persist:
 
     owner: str
     seq: int
-    records: tuple[Any, ...]
+    records: tuple[Record, ...]
 
     def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
         return f"_Persist({self.owner} #{self.seq}, {len(self.records)} records)"
@@ -28,11 +29,16 @@ class _Persisted:
 
 @dataclass(frozen=True)
 class _PersistFailed:
-    """Nothing of that write was committed; `reason` names the database and the problem."""
+    """Nothing of that write was committed; `reason` names the database and the problem.
+    `permanent`: the same records would fail again (a value SQLite cannot hold, a
+    constraint), so the owner must not retry them as they are; otherwise the failure may
+    pass (a full disk, a locked or unreadable file). False by default: what a StorageActor
+    without the flag sent was always retried."""
 
     owner: str
     seq: int
     reason: str
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class _Fetched:
 
     owner: str
     query_id: int
-    records: tuple[Any, ...] = ()
+    records: tuple[PegoutRecord, ...] = ()
     error: str | None = None
 
     def __repr__(self) -> str:
@@ -66,7 +72,7 @@ class _Fetched:
 @dataclass(frozen=True, repr=False)
 class _Loaded:
     owner: str
-    records: tuple[Any, ...]
+    records: tuple[Loaded, ...]
 
     def __repr__(self) -> str:
         return f"_Loaded({self.owner}, {len(self.records)} records)"

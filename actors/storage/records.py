@@ -38,6 +38,14 @@ class PegoutRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     revision: int = 1
+    # The attempt series in progress (a `RetryPegout` starts a new one): the answers that
+    # spent one of `bridge.signature_retries` in it, and when it began (0: at created_at).
+    series_failures: int = 0
+    series_started_at: float = 0.0
+
+    @property
+    def series_start(self) -> float:
+        return self.series_started_at or self.created_at
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,13 @@ MIGRATIONS: tuple[str, ...] = (
         revision INTEGER NOT NULL
     );
     """,
+    # 2: a peg-out's attempt series (RetryPegout starts a new one): the answers that spent
+    # a retry in it, and when it began (0: at created_at).
+    """
+    ALTER TABLE pegouts ADD COLUMN series_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pegouts ADD COLUMN series_started_at REAL NOT NULL DEFAULT 0;
+    UPDATE pegouts SET series_failures = json_array_length(failures);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

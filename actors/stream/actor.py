@@ -3,9 +3,13 @@
 It owns one `GovernanceConnection` at a time (a gRPC channel and call whose
 threads feed the actor's `Inbox`) and everything about it: the connection
 state machine, registration, heartbeats and status updates, reconnect
-backoff, the circuit breaker, endpoint failover, the outbox, pending
-requests and their timeouts, and routing what governance sends to the
-bridge and the chain, at least once.
+backoff, the circuit breaker and endpoint failover. Two parts it is composed
+of do the rest, each with the actor as its `Session`:
+
+- `OutboundRequests` (outbound.py): the outbox, pending requests and their
+  timeouts;
+- `InboundHandler` (inbound.py): what each frame from governance means,
+  including routing to the bridge and the chain, at least once.
 
 All of that state lives in the actor's thread; the gRPC threads only put
 events in the inbox. Timers are Thespian wakeups tagged with the connection's
@@ -18,11 +22,10 @@ import math
 import os
 import random
 import time
-from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from thespian.actors import ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import ActorAddress, ThespianWatch, WakeupMessage, WatchMessage
 
 from actors.base import NodeActor
 from actors.lifecycle import _Start
@@ -33,30 +36,29 @@ from actors.messages import (
     Handled,
     HeightObserved,
     NotifyPegin,
-    RequestQueued,
-    RequestRejected,
     RequestSignatures,
-    RequestTimedOut,
 )
-from actors.stream import convert, metrics
+from actors.stream import metrics
 from actors.stream.backoff import ReconnectPolicy, ReconnectSchedule
 from actors.stream.breaker import CircuitBreaker, CircuitState
 from actors.stream.endpoints import Endpoint, EndpointRotation
-from actors.stream.inbound import InboundHandling
-from actors.stream.inbox import Inbox
+from actors.stream.inbound import InboundHandler
+from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
-from actors.stream.outbox import Outbox, OutboxItem
-from actors.stream.pending import PendingRequest, PendingRequests
-from actors.stream.priorities import PRIORITY_BY_KIND
+from actors.stream.outbound import OutboundRequests, Outgoing
+from actors.stream.outbox import Outbox
+from actors.stream.pending import PendingRequests
 from actors.stream.routing import InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
-from protocol.errors import EncodeError
+from actors.stream.wire import encode
+from protocol import governance_pb2 as pb
+
+if TYPE_CHECKING:
+    from actors.stream.connection import GovernanceConnection
 
 INBOX_CAPACITY = 20_000
 DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
-FLUSH_BATCH = 500  # outbox items written per turn while flushing
 ROUTE_BATCH = 500  # messages per Batch sent to a target
-LATE_ANSWERS_KEPT = 10_000  # timed-out signature request ids whose late answer is still routed
 NODE_VERSION = "alys-node/0.1"
 CAPABILITIES = ("signatures", "pegin", "federation_updates", "proposals")
 
@@ -72,24 +74,16 @@ class _Tick:
 
 
 @dataclass(frozen=True)
-class _Outgoing:
-    """A request as it goes on the wire, and how long its answer may take."""
-
-    request: Any  # governance_pb2.StreamRequest
-    timeout_s: float
-
-
-@dataclass(frozen=True)
 class _FlushMore:
     generation: int
 
 
-class StreamActor(InboundHandling, NodeActor):
+class StreamActor(NodeActor):
     name = "stream"
 
     def __init__(self) -> None:
         super().__init__()
-        self.inbox: Inbox | None = None
+        self.inbox: Inbox[InboxEvent] | None = None
 
     # -- start ------------------------------------------------------------------
 
@@ -97,35 +91,40 @@ class StreamActor(InboundHandling, NodeActor):
         governance = self.config.governance
         self.rng = random.Random()
         self.machine = ConnectionStateMachine()
-        self.schedule = ReconnectSchedule(ReconnectPolicy.from_config(governance.reconnect))
+        self.backoff = ReconnectSchedule(ReconnectPolicy.from_config(governance.reconnect))
         breaker = governance.circuit_breaker
         self.breaker = CircuitBreaker(breaker.failure_threshold, breaker.reset_timeout_s,
                                       time.monotonic)
         self.endpoints = EndpointRotation(
             [Endpoint(e.url, e.priority) for e in governance.endpoints])
-        self.outbox = Outbox(governance.outbox.capacity, governance.outbox.overflow)
-        self.pending = PendingRequests()
-        # Signature requests that timed out, oldest first: governance's answer may still
-        # come, and a valid late answer is as good as any (the bridge verifies it).
-        self.timed_out: OrderedDict[str, None] = OrderedDict()
+        pending = PendingRequests[Outgoing]()
+        self.outbound = OutboundRequests(
+            self, node_id=self.config.node.id, timeouts=governance.request_timeout_s,
+            outbox=Outbox(governance.outbox.capacity, governance.outbox.overflow),
+            pending=pending, log=self.log)
         self.liveness = Liveness(governance.heartbeat_interval_s,
                                  governance.heartbeat_timeout_s, time.monotonic, time.time)
         self.router = InboundRouter()
-        self.inbox = Inbox(INBOX_CAPACITY)
+        self.inbound = InboundHandler(
+            self, pending=pending, timed_out=self.outbound.timed_out, liveness=self.liveness,
+            router=self.router, log=self.log, max_retry_after_s=governance.max_retry_after_s)
+        self.inbox = Inbox[InboxEvent](INBOX_CAPACITY, max_bytes=governance.inbox_max_bytes)
         self.generation = 0
-        self.connection: Any = None
+        self.connection: GovernanceConnection | None = None
         self.connected_since: float | None = None
-        self.counts = {"sent": 0, "received": 0, "reconnects": 0}
-        self.received_by_kind: Counter[str] = Counter()
-        self.block_height = 0
-        self.routed_to: dict[str, Any] = {}
-        self.timeouts_due_at: float | None = None
+        self.sent = 0
+        self.reconnects = 0
+        self.reason = "not started"  # why the stream is in its state: the last move's reason
+        self.last_error: str | None = None  # why the last connection failed; None once up
+        self.routed_to: dict[str, ActorAddress] = {}
+        self._handled_from: ActorAddress | None = None
+        self._handled_target: str | None = None
         metrics.STATE.labels(state=State.DISCONNECTED.value).set(1)
         # Connect on the next turn: `_Started` goes out first, so the supervisor
         # does not wait for grpc's import and the first channel (~40 ms).
-        self._tick("connect", 0)
+        self.schedule("connect", 0)
 
-    def receiveMessage(self, message: Any, sender: Any) -> Any:
+    def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         super().receiveMessage(message, sender)
         # Thespian watches only the descriptors returned by the latest call.
         return ThespianWatch([self.inbox.fileno()]) if self.inbox is not None else None
@@ -134,15 +133,16 @@ class StreamActor(InboundHandling, NodeActor):
         if self.inbox is not None and self.connection is not None:
             self.connection.close()
 
-    # -- connection lifecycle ---------------------------------------------------
+    # -- the connection's life (also the `Session` of the inbound and outbound parts) ----
 
     @property
     def state(self) -> ConnectionState:
         return self.machine.state
 
-    def _move(self, target: ConnectionState, reason: str) -> None:
+    def move(self, target: ConnectionState, reason: str) -> None:
         source = self.state
         self.machine.move(target, reason)
+        self.reason = reason
         metrics.STATE.labels(state=source.value).set(0)
         metrics.STATE.labels(state=target.value).set(1)
         metrics.TRANSITIONS.labels(state=target.value).inc()
@@ -154,10 +154,10 @@ class StreamActor(InboundHandling, NodeActor):
         if not self.breaker.allow():
             self._export_circuit()
             if self.state is not State.FAILED:
-                self._move(State.FAILED, "circuit open")
+                self.move(State.FAILED, "circuit open")
             wait_s = self.breaker.seconds_until_trial()
             if math.isfinite(wait_s):  # infinite while a half-open trial is still in flight
-                self._tick("reconnect", max(wait_s, 0.01))
+                self.schedule("reconnect", max(wait_s, 0.01))
             return
         self._export_circuit()
         from actors.stream.connection import ConnectionSettings, GovernanceConnection
@@ -171,44 +171,55 @@ class StreamActor(InboundHandling, NodeActor):
             ca_file=governance.tls.ca_file, cert_file=governance.tls.cert_file,
             key_file=governance.tls.key_file, token=token,
             keepalive_time_s=governance.heartbeat_interval_s,
-            keepalive_timeout_s=governance.heartbeat_timeout_s)
+            keepalive_timeout_s=governance.heartbeat_timeout_s, limits=governance.limits)
         self.generation += 1
-        self._move(State.CONNECTING, f"endpoint={endpoint.url} attempt={self.schedule.attempt + 1}")
+        self.move(State.CONNECTING, f"endpoint={endpoint.url} attempt={self.backoff.attempt + 1}")
+        assert self.inbox is not None  # made in on_start, before the first connect
         self.connection = GovernanceConnection(settings, self.generation, self.inbox)
         try:
             self.connection.open()
         except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
             self.log.error("cannot open a channel to %s: %s", endpoint.url, exc)
-            self._lost(f"cannot open a channel: {exc}")
+            self.lost(f"cannot open a channel: {exc}")
             return
-        self._write(convert.registration(
+        self.write(encode.registration(
             self.config.node.id, public_key="", version=NODE_VERSION,
             capabilities=CAPABILITIES, token=token, now=int(time.time()),
             request_id=f"register/{self.generation}"), "registration")
-        self._move(State.REGISTERING, "registration sent")
-        self._tick("registration", self.config.governance.heartbeat_timeout_s)
+        self.move(State.REGISTERING, "registration sent")
+        self.schedule("registration", self.config.governance.heartbeat_timeout_s)
 
-    def _registered(self) -> None:
+    def registered(self) -> None:
         self.breaker.record_success()
         self._export_circuit()
-        self.schedule.reset()
+        # The backoff is reset only once the session has proved stable (`lost`): a
+        # governance that ends every session at once (an oversized frame each time) must
+        # meet a growing backoff, not a reconnect a second forever.
+        self.last_error = None
         self.connected_since = time.time()
-        self._move(State.CONNECTED, f"registered at {self.endpoints.current.url}")
+        self.move(State.CONNECTED, f"registered at {self.endpoints.current.url}")
         self.liveness.start()
-        self._tick("heartbeat", self.config.governance.heartbeat_interval_s)
-        self._tick("status", self.config.governance.status_interval_s)
-        self._resend_pending()
-        self._flush()
+        self.schedule("heartbeat", self.config.governance.heartbeat_interval_s)
+        self.schedule("status", self.config.governance.status_interval_s)
+        self.outbound.resend_pending()
+        self.outbound.flush()
 
-    def _lost(self, reason: str) -> None:
+    def lost(self, reason: str) -> None:
         """The connection is gone or unusable: close it and schedule the next attempt."""
         was_up = self.state in (State.CONNECTED, State.SUSPENDED)
+        # A session that outlived one heartbeat timeout was a working one: the backoff
+        # starts afresh after it; a shorter one counts as one more failed attempt.
+        stable_s = self.config.governance.heartbeat_timeout_s
+        if was_up and self.connected_since is not None and (
+                time.time() - self.connected_since >= stable_s):
+            self.backoff.reset()
+        self.last_error = reason
         if self.connection is not None:
             self.connection.close()
             self.connection = None
         self.connected_since = None
         if was_up:
-            self.counts["reconnects"] += 1
+            self.reconnects += 1
             metrics.RECONNECTS.inc()
         else:
             self.breaker.record_failure()  # it never got as far as a working session
@@ -217,37 +228,51 @@ class StreamActor(InboundHandling, NodeActor):
         if was_up:
             # A working session ended: back off, then start again from the preferred endpoint.
             self.endpoints.restart_round()
-            delay = self.schedule.next(self.rng)
+            delay = self.backoff.next(self.rng)
         else:
             # Fail over to the next endpoint at once; back off only after a whole round.
             new_round = self.endpoints.fail_over() or len(self.endpoints) == 1
-            delay = self.schedule.next(self.rng) if new_round else 0.0
-        if delay is None:
-            self._move(State.FAILED, f"{reason}; reconnect attempts exhausted")
-            return
+            delay = self.backoff.next(self.rng) if new_round else 0.0
         if self.breaker.state is CircuitState.OPEN:
-            self._move(State.FAILED, f"{reason}; circuit open")
-            self._tick("reconnect", self.breaker.seconds_until_trial())
+            self.move(State.FAILED, f"{reason}; circuit open")
+            self.schedule("reconnect", self.breaker.seconds_until_trial())
             return
-        self._move(State.RECONNECTING, f"{reason}; next attempt in {delay:.2f}s")
-        self._tick("reconnect", delay)
+        if self.backoff.exhausted and delay:
+            # Never parked: past max_attempts it keeps trying, at the longest backoff, and
+            # says so (status, /readyz) until governance is back.
+            attempts = self.config.governance.reconnect.max_attempts
+            self.move(State.FAILED, f"{reason}; reconnect attempts exhausted "
+                      f"(max_attempts={attempts}), still trying: next in {delay:.2f}s")
+        else:
+            self.move(State.RECONNECTING, f"{reason}; next attempt in {delay:.2f}s")
+        self.schedule("reconnect", delay)
 
     def _export_circuit(self) -> None:
         for change in self.breaker.drain_transitions():
             metrics.CIRCUIT.labels(state=change.target.value).inc()
             self.log.warning("circuit %s -> %s", change.source.value, change.target.value)
 
+    def write(self, request: pb.StreamRequest, kind: str) -> None:
+        assert self.connection is not None  # written only while a connection is open
+        self.connection.send(request)
+        self.sent += 1
+        metrics.SENT.labels(type=kind).inc()
+
+    def reply(self, to: ActorAddress | None, message: object) -> None:
+        if to is not None:
+            self.send(to, message)
+
     # -- timers -------------------------------------------------------------------
 
-    def _tick(self, kind: str, delay_s: float) -> None:
+    def schedule(self, kind: str, delay_s: float) -> None:
         self.wakeupAfter(max(delay_s, 0.0), payload=_Tick(kind, self.generation))
 
-    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: Any) -> None:
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: ActorAddress) -> None:
         tick = message.payload
         if not isinstance(tick, _Tick):
             return
         if tick.kind == "timeouts":
-            self._expire_requests()
+            self.outbound.expire()
             return
         if tick.generation != self.generation:
             return  # a timer of a connection that was replaced
@@ -264,164 +289,62 @@ class StreamActor(InboundHandling, NodeActor):
 
     def _on_registration_tick(self) -> None:
         if self.state is State.REGISTERING:
-            self._lost("no registration ack within the heartbeat timeout")
+            self.lost("no registration ack within the heartbeat timeout")
 
     def _on_heartbeat_tick(self) -> None:
-        if self.state not in (State.CONNECTED, State.SUSPENDED):
+        if self.state not in (State.CONNECTED, State.SUSPENDED) or self.connection is None:
             return
         now = time.monotonic()
         silent_s = now - self.connection.last_frame_at
         if self.liveness.dead(now) and silent_s >= self.config.governance.heartbeat_timeout_s:
-            self._lost(f"nothing from governance for {silent_s:.1f}s, no heartbeat ack")
+            self.lost(f"nothing from governance for {silent_s:.1f}s, no heartbeat ack")
             return
         beat = self.liveness.next_heartbeat()
-        self._write(convert.heartbeat(sequence=beat.sequence, timestamp=beat.timestamp,
-                                      node_id=self.config.node.id,
-                                      request_id=f"heartbeat/{beat.sequence}"), "heartbeat")
-        self._tick("heartbeat", self.config.governance.heartbeat_interval_s)
+        self.write(encode.heartbeat(sequence=beat.sequence, timestamp=beat.timestamp,
+                                    node_id=self.config.node.id,
+                                    request_id=f"heartbeat/{beat.sequence}"), "heartbeat")
+        self.schedule("heartbeat", self.config.governance.heartbeat_interval_s)
 
     def _on_status_tick(self) -> None:
         if self.state is State.CONNECTED:
             request_id = f"status/{self.config.node.id}/{time.time_ns()}"
-            self._submit("status", request_id, None, None)
+            self.outbound.submit("status", request_id, None, None)
         if self.state in (State.CONNECTED, State.SUSPENDED):
-            self._tick("status", self.config.governance.status_interval_s)
+            self.schedule("status", self.config.governance.status_interval_s)
 
     def _on_resume_tick(self) -> None:
         if self.state is State.SUSPENDED:
-            self._move(State.CONNECTED, "retry_after elapsed")
-            self._flush()
+            self.move(State.CONNECTED, "retry_after elapsed")
+            self.outbound.flush()
 
     # -- outbound -------------------------------------------------------------------
 
-    def receiveMsg_RequestSignatures(self, message: RequestSignatures, sender: Any) -> None:
-        self._submit("signature", message.request_id, message, sender)
+    def receiveMsg_RequestSignatures(self, message: RequestSignatures,
+                                     sender: ActorAddress) -> None:
+        self.outbound.submit("signature", message.request_id, message, sender)
 
-    def receiveMsg_NotifyPegin(self, message: NotifyPegin, sender: Any) -> None:
-        self._submit("pegin", message.request_id, message, sender)
+    def receiveMsg_NotifyPegin(self, message: NotifyPegin, sender: ActorAddress) -> None:
+        self.outbound.submit("pegin", message.request_id, message, sender)
 
-    def _submit(self, kind: str, request_id: str, message: Any, sender: Any) -> None:
-        """Send now if the session is up and nothing waits before it; else queue."""
-        if request_id in self.pending or request_id in self.outbox:
-            metrics.UNEXPECTED.labels(kind="duplicate_request").inc()
-            self._reply(sender, RequestQueued(request_id))  # idempotent: it is already on its way
-            return
-        try:
-            outgoing = self._outgoing(kind, request_id, message)
-        except EncodeError as exc:  # refused now, rather than failing later mid-flush
-            metrics.DROPS.labels(reason="invalid").inc()
-            self._reply(sender, RequestRejected(request_id, f"invalid: {exc}"))
-            return
-        item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, outgoing, sender)
-        if self.state is State.CONNECTED and not len(self.outbox):
-            self._send_request(item)
-            self._reply(sender, RequestQueued(request_id))
-            return
-        result = self.outbox.push(item)
-        for dropped in result.dropped:
-            metrics.DROPS.labels(reason=dropped.reason).inc()
-            self._reply(dropped.item.sender,
-                        RequestRejected(dropped.item.request_id, dropped.reason))
-        if result.accepted:
-            self._reply(sender, RequestQueued(request_id))
-        metrics.OUTBOX.set(len(self.outbox))
+    def flush_later(self) -> None:
+        self.send(self.myAddress, _FlushMore(self.generation))
 
-    def _outgoing(self, kind: str, request_id: str, message: Any) -> _Outgoing:
-        """Encode a request once, when it arrives; re-sends reuse the same bytes and id."""
-        node_id, now = self.config.node.id, int(time.time())
-        priority = PRIORITY_BY_KIND[kind].name.lower()
-        timeouts = self.config.governance.request_timeout_s
-        if kind == "signature":
-            request = convert.signature_request(message, request_id=request_id, node_id=node_id,
-                                                now=now, priority=priority)
-            return _Outgoing(request, float(message.timeout_s or timeouts.signature))
-        if kind == "pegin":
-            request = convert.pegin_notification(message, request_id=request_id,
-                                                 node_id=node_id, now=now, priority=priority)
-            return _Outgoing(request, timeouts.pegin)
-        request = convert.status_update(request_id=request_id, node_id=node_id, now=now,
-                                        block_height=self.block_height)
-        return _Outgoing(request, timeouts.status)
-
-    def _send_request(self, item: OutboxItem) -> None:
-        now = time.monotonic()
-        self._write(item.payload.request, item.kind)
-        deadline = now + item.payload.timeout_s
-        self.pending.add(PendingRequest(item.request_id, item.kind, item.sender, now, deadline,
-                                        item.payload))
-        metrics.PENDING.set(len(self.pending))
-        self._arm_timeouts(deadline)
-
-    def _write(self, request: Any, kind: str) -> None:
-        self.connection.send(request)
-        self.counts["sent"] += 1
-        metrics.SENT.labels(type=kind).inc()
-
-    def _flush(self) -> None:
-        """Write the outbox in order, a slice per turn, while the session is up."""
-        if self.state is not State.CONNECTED:
-            return
-        for item in self.outbox.pop_batch(FLUSH_BATCH):
-            self._send_request(item)
-        metrics.OUTBOX.set(len(self.outbox))
-        if len(self.outbox):
-            self.send(self.myAddress, _FlushMore(self.generation))
-
-    def receiveMsg__FlushMore(self, message: _FlushMore, sender: Any) -> None:
+    def receiveMsg__FlushMore(self, message: _FlushMore, sender: ActorAddress) -> None:
         if message.generation == self.generation:
-            self._flush()
-
-    def _resend_pending(self) -> None:
-        """Requests sent on a stream that died unanswered go again, same ids (convention 6)."""
-        for entry in sorted(self.pending.entries(), key=lambda e: e.sent_at):
-            self._write(entry.payload.request, entry.kind)
-
-    def _arm_timeouts(self, deadline: float) -> None:
-        if self.timeouts_due_at is None or deadline < self.timeouts_due_at:
-            self.timeouts_due_at = deadline
-            self.wakeupAfter(max(deadline - time.monotonic(), 0.0),
-                             payload=_Tick("timeouts", self.generation))
-
-    def _expire_requests(self) -> None:
-        self.timeouts_due_at = None
-        for entry in self.pending.expire(time.monotonic()):
-            metrics.TIMEOUTS.labels(type=entry.kind).inc()
-            self.log.warning("request %s (%s) timed out", entry.request_id, entry.kind)
-            self._reply(entry.sender, RequestTimedOut(entry.request_id))
-            if entry.kind == "signature":
-                self.timed_out[entry.request_id] = None
-                while len(self.timed_out) > LATE_ANSWERS_KEPT:
-                    self.timed_out.popitem(last=False)
-        metrics.PENDING.set(len(self.pending))
-        upcoming = self.pending.next_deadline()
-        if upcoming is not None:
-            self._arm_timeouts(upcoming)
-
-    def _reply(self, to: Any, message: Any) -> None:
-        if to is not None:
-            self.send(to, message)
+            self.outbound.flush()
 
     # -- inbound ----------------------------------------------------------------------
 
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender: Any) -> None:
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender: ActorAddress) -> None:
+        assert self.inbox is not None  # watched only once on_start made it
         targets: set[str] = set()
         for event in self.inbox.drain(DRAIN_BATCH):
             if event.generation == self.generation:
-                self.handle_event(event, targets)
+                self.inbound.handle(event, targets)
         for target in targets:
             self._pump(target)
-        for kind, count in self.received_by_kind.items():
-            metrics.RECEIVED.labels(type=kind).inc(count)
-        self.received_by_kind.clear()
+        self.inbound.export_received()
         metrics.UNHANDLED.set(len(self.router))
-
-    def route(self, target: str, request_id: str, message: Any, targets: set[str]) -> None:
-        """Route at least once: track until `Handled`, drop governance's duplicates."""
-        if not self.router.admit(request_id, target, message):
-            metrics.UNEXPECTED.labels(kind="duplicate").inc()
-            self.log.info("duplicate %s from governance for %s dropped", request_id, target)
-            return
-        targets.add(target)
 
     def _pump(self, target: str) -> None:
         """Send `target` what waits for it, in batches, as far as the in-flight bound allows."""
@@ -431,18 +354,28 @@ class StreamActor(InboundHandling, NodeActor):
         while batch := self.router.take(target, ROUTE_BATCH):
             self.send(address, batch[0] if len(batch) == 1 else Batch(tuple(batch)))
 
-    def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
-        target = self.router.handled(message.request_id)
+    def receiveMsg_Handled(self, message: Handled, sender: ActorAddress) -> None:
+        target = self.router.handled(message.request_id, self._target_of(sender))
         if target is not None:
             self._pump(target)
         if self._coalescing is None:  # inside a Batch, receiveMsg_Batch exports it once
             metrics.UNHANDLED.set(len(self.router))
 
-    def receiveMsg_Batch(self, message: Batch, sender: Any) -> None:
+    def receiveMsg_Batch(self, message: Batch, sender: ActorAddress) -> None:
         super().receiveMsg_Batch(message, sender)
         metrics.UNHANDLED.set(len(self.router))
 
+    def _target_of(self, sender: ActorAddress) -> str | None:
+        """Which target a `Handled` comes from: each target is its own id space. None for
+        an address the stream never routed to (the router then looks the id up)."""
+        if sender is self._handled_from:  # every item of a Batch has the same sender
+            return self._handled_target
+        target = next((t for t, a in self.routed_to.items() if a == sender), None)
+        self._handled_from, self._handled_target = sender, target
+        return target
+
     def on_peers_changed(self) -> None:
+        self._handled_from = None  # an address may now belong to another target
         for target in ("bridge", "chain"):
             address = self.peers.get(target)
             if address is not None and address != self.routed_to.get(target):
@@ -455,21 +388,23 @@ class StreamActor(InboundHandling, NodeActor):
 
     # -- status -------------------------------------------------------------------------
 
-    def receiveMsg_HeightObserved(self, message: HeightObserved, sender: Any) -> None:
-        self.block_height = message.height
+    def receiveMsg_HeightObserved(self, message: HeightObserved, sender: ActorAddress) -> None:
+        self.outbound.block_height = message.height
 
-    def receiveMsg_GetConnectionStatus(self, message: GetConnectionStatus, sender: Any) -> None:
-        last_ack = self.liveness.last_ack_wall_time
+    def receiveMsg_GetConnectionStatus(self, message: GetConnectionStatus,
+                                       sender: ActorAddress) -> None:
         self.send(sender, ConnectionStatus(
             state=self.state.value,
             endpoint=self.endpoints.current.url,
             connected_since=self.connected_since,
-            last_heartbeat_ack=last_ack,
-            messages_sent=self.counts["sent"],
-            messages_received=self.counts["received"],
-            buffered=len(self.outbox),
-            pending=len(self.pending),
-            reconnects=self.counts["reconnects"],
+            last_heartbeat_ack=self.liveness.last_ack_wall_time,
+            messages_sent=self.sent,
+            messages_received=self.inbound.received,
+            buffered=self.outbound.buffered,
+            pending=self.outbound.pending,
+            reconnects=self.reconnects,
             circuit=self.breaker.state.value,
             unhandled=len(self.router),
+            reason=self.reason,
+            last_error=self.last_error,
         ))

@@ -2,6 +2,12 @@
 
 Pure functions of the attempt number, a frozen policy and an injected
 `random.Random`, so a seeded rng gives the same schedule in every test run.
+
+The schedule never runs out. `max_attempts` marks where growing stops: past
+it every attempt waits the longest backoff, and the schedule says it is
+`exhausted` so the stream can report why. A node that gave up would stay
+cut off from governance until someone restarted it, however soon governance
+came back.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from actors.stream.errors import InvalidSetting
 if TYPE_CHECKING:
     from nodeconfig import ReconnectConfig
 
-# max_attempts value meaning "retry forever"; a name reads better than a bare None.
+# max_attempts value meaning "keep growing to the cap"; a name reads better than a bare None.
 UNLIMITED: None = None
 
 
@@ -74,13 +80,17 @@ def next_delay(attempt: int, policy: ReconnectPolicy, rng: random.Random) -> flo
     Uniform jitter of +/- `jitter` of the base spreads a fleet of nodes that lost
     governance together; the result is clamped to [0, max_backoff_s].
     """
-    base = base_delay(attempt, policy)
+    return jittered(base_delay(attempt, policy), policy, rng)
+
+
+def jittered(base: float, policy: ReconnectPolicy, rng: random.Random) -> float:
+    """`base` +/- the policy's jitter, clamped to [0, max_backoff_s]."""
     spread = base * policy.jitter
     return max(0.0, min(policy.max_backoff_s, base + rng.uniform(-spread, spread)))
 
 
 def exhausted(attempt: int, policy: ReconnectPolicy) -> bool:
-    """True when attempt number `attempt` is beyond what the policy allows."""
+    """True when attempt number `attempt` is beyond `max_attempts` (it waits the longest)."""
     _check_attempt(attempt)
     return policy.max_attempts is not UNLIMITED and attempt > policy.max_attempts
 
@@ -97,11 +107,17 @@ class ReconnectSchedule:
         """Attempts scheduled since the last reset (0 before the first)."""
         return self._attempt
 
-    def next(self, rng: random.Random) -> float | None:
-        """The delay before the next attempt, or None when the policy allows no more."""
-        if exhausted(self._attempt + 1, self._policy):
-            return None
+    @property
+    def exhausted(self) -> bool:
+        """The last attempt scheduled was past `max_attempts`."""
+        return self._attempt > 0 and exhausted(self._attempt, self._policy)
+
+    def next(self, rng: random.Random) -> float:
+        """The delay before the next attempt; past `max_attempts`, the longest backoff
+        (with its jitter, so a fleet that gave up together still spreads out)."""
         self._attempt += 1
+        if exhausted(self._attempt, self._policy):
+            return jittered(self._policy.max_backoff_s, self._policy, rng)
         return next_delay(self._attempt, self._policy, rng)
 
     def reset(self) -> None:

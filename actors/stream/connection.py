@@ -7,14 +7,23 @@ process that forks afterwards). A connection owns:
 - a request iterator that blocks on a queue: the actor puts requests, gRPC's
   own thread writes them to the wire;
 - a reader thread that turns every frame into an event for the actor's
-  `Inbox`. Frames arrive as raw bytes (no deserializer on the call), so a
-  frame that does not parse is reported as `Malformed` and the stream lives
-  on, instead of gRPC failing the whole call. Heartbeat acks jump the queue:
+  `Inbox`. Frames arrive as raw bytes (no deserializer on the call) and go
+  through `decode_frame`, which never raises: a frame the node cannot use is
+  reported as `Malformed` with its refusal kind and the stream lives on,
+  instead of gRPC failing the whole call. Heartbeat acks jump the queue:
   they prove the stream alive when they arrive, however much data waits
   before them.
 
-Every event carries the connection's generation; the actor ignores events of
-a connection it has already replaced.
+The one frame the reader never sees is one over `governance.limits.max_frame_bytes`:
+that cap is also the channel's `grpc.max_receive_message_length`, so gRPC
+refuses the frame before handing it over, and ends the call with
+RESOURCE_EXHAUSTED (a stream cannot skip one message). The reader reports
+it as a `too_large` refusal, then the call's end as usual; the actor
+reconnects with backoff.
+
+Every event (`Received`, `Malformed`, `Closed`: see inbox.py) carries the
+connection's generation; the actor ignores events of a connection it has
+already replaced.
 """
 
 from __future__ import annotations
@@ -22,37 +31,24 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 
-from actors.stream.convert import HeartbeatAcked, MalformedFrame, decode_bytes
-from actors.stream.inbox import Inbox
+from actors.stream.inbox import Closed, Inbox, InboxEvent, Malformed, Received
+from actors.stream.wire.checks import Refusal, text
+from actors.stream.wire.decode import decode_frame
+from actors.stream.wire.events import HeartbeatAcked
+from nodeconfig.model import GovernanceLimitsConfig
 from protocol import governance_pb2
+from protocol.errors import MalformedFrame
 
 STREAM_METHOD = "/governance.v1.GovernanceStream/Stream"
-_CLOSE = object()  # tells the request iterator to end the call's sending side
-
-
-@dataclass(frozen=True)
-class Received:
-    generation: int
-    inbound: Any  # a actors.stream.convert Inbound
-
-
-@dataclass(frozen=True)
-class Malformed:
-    generation: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Closed:
-    generation: int
-    code: str  # a grpc.StatusCode name, "OK" when the server ended the stream cleanly
-    details: str
+# How grpc core words the status when max_receive_message_length refuses a message:
+# "Received message larger than max (2097152 vs. 1048576)" (grpcio 1.85).
+_FRAME_REFUSED = "larger than max"
 
 
 @dataclass(frozen=True)
@@ -65,6 +61,7 @@ class ConnectionSettings:
     token: str | None = None  # never logged, never part of an error text
     keepalive_time_s: float = 5.0
     keepalive_timeout_s: float = 15.0
+    limits: GovernanceLimitsConfig = field(default_factory=GovernanceLimitsConfig)
 
     def __repr__(self) -> str:
         # The token must not leak through a log line that prints the settings.
@@ -78,14 +75,16 @@ def _read_optional(path: str | None) -> bytes | None:
 
 
 class GovernanceConnection:
-    def __init__(self, settings: ConnectionSettings, generation: int, inbox: Inbox) -> None:
+    def __init__(self, settings: ConnectionSettings, generation: int,
+                 inbox: Inbox[InboxEvent]) -> None:
         self.settings = settings
         self.generation = generation
         self._inbox = inbox
-        self._outbound: queue.Queue[Any] = queue.Queue()
+        # None ends the request iterator, and with it the call's sending side.
+        self._outbound: queue.Queue[governance_pb2.StreamRequest | None] = queue.Queue()
         self._closing = threading.Event()
         self._channel: grpc.Channel | None = None
-        self._call: Any = None
+        self._call: grpc.Call | None = None
         # Written by the reader thread for every frame (a float store is atomic):
         # data arriving proves the stream alive even while acks wait behind it.
         self.last_frame_at = time.monotonic()
@@ -102,6 +101,9 @@ class GovernanceConnection:
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.enable_retries", 0),  # the actor decides about reconnects
+            # A larger frame is refused by gRPC before the reader gets it (and the call
+            # ends): decoding it would cost seconds and hundreds of MB.
+            ("grpc.max_receive_message_length", settings.limits.max_frame_bytes),
         ]
         if settings.tls_enabled:
             credentials = grpc.ssl_channel_credentials(
@@ -112,15 +114,17 @@ class GovernanceConnection:
             self._channel = grpc.secure_channel(settings.endpoint, credentials, options)
         else:
             self._channel = grpc.insecure_channel(settings.endpoint, options)
+        stream: grpc.StreamStreamMultiCallable[governance_pb2.StreamRequest, bytes]
         stream = self._channel.stream_stream(
             STREAM_METHOD,
             request_serializer=governance_pb2.StreamRequest.SerializeToString,
             response_deserializer=None,
         )
         metadata = (("authorization", f"Bearer {settings.token}"),) if settings.token else ()
-        self._call = stream(self._requests(), metadata=metadata)
-        threading.Thread(target=self._read, name=f"governance-reader-{self.generation}",
-                         daemon=True).start()
+        frames = stream(self._requests(), metadata=metadata)
+        self._call = frames
+        threading.Thread(target=self._read, args=(frames,),
+                         name=f"governance-reader-{self.generation}", daemon=True).start()
 
     def send(self, request: governance_pb2.StreamRequest) -> None:
         self._outbound.put(request)
@@ -130,7 +134,7 @@ class GovernanceConnection:
         if self._closing.is_set():
             return
         self._closing.set()
-        self._outbound.put(_CLOSE)
+        self._outbound.put(None)
         if self._call is not None:
             self._call.cancel()
         if self._channel is not None:
@@ -138,40 +142,49 @@ class GovernanceConnection:
 
     # -- threads -------------------------------------------------------------------
 
-    def _requests(self) -> Any:
+    def _requests(self) -> Iterator[governance_pb2.StreamRequest]:
         while True:
             item = self._outbound.get()
-            if item is _CLOSE:
+            if item is None:
                 return
             yield item
 
-    def _read(self) -> None:
+    def _read(self, frames: Iterable[bytes]) -> None:
+        limits = self.settings.limits
         try:
-            for frame in self._call:
+            for frame in frames:
                 self.last_frame_at = time.monotonic()
-                try:
-                    inbound = decode_bytes(frame)
-                except MalformedFrame as exc:
-                    if not self._deliver(Malformed(self.generation, str(exc))):
+                inbound = decode_frame(frame, limits)  # total: an event or a refusal
+                if isinstance(inbound, MalformedFrame):
+                    if not self._deliver(Malformed(self.generation, str(inbound),
+                                                   inbound.kind)):
                         return
                     continue
-                if isinstance(inbound, HeartbeatAcked):
-                    self._inbox.put_urgent(Received(self.generation, inbound))
-                elif not self._deliver(Received(self.generation, inbound)):
+                if not self._deliver(Received(self.generation, inbound), len(frame),
+                                     urgent=isinstance(inbound, HeartbeatAcked)):
                     return
             self._deliver(Closed(self.generation, "OK", "governance ended the stream"))
         except grpc.RpcError as exc:
             code = exc.code()
-            self._deliver(Closed(self.generation, code.name if code else "UNKNOWN",
-                                 exc.details() or ""))
+            # The status text may be governance's own: bounded and escaped like any.
+            details = text(exc.details() or "")
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _FRAME_REFUSED in details:
+                self._deliver(Malformed(
+                    self.generation,
+                    f"a frame over governance.limits.max_frame_bytes ({limits.max_frame_bytes})"
+                    f" was refused by gRPC, which ends the call: {details}",
+                    Refusal.TOO_LARGE))
+            self._deliver(Closed(self.generation, code.name if code else "UNKNOWN", details))
         except Exception as exc:  # a bug here must not die silently in a thread
             self._deliver(Closed(self.generation, "INTERNAL", f"reader failed: {exc!r}"))
 
-    def _deliver(self, event: Any) -> bool:
-        """Hand an event to the actor, waiting while its inbox is full; False once closing."""
+    def _deliver(self, event: InboxEvent, size: int = 0, urgent: bool = False) -> bool:
+        """Hand an event (of a `size`-byte frame) to the actor, waiting while its inbox is
+        full; False once closing."""
+        put = self._inbox.put_urgent if urgent else self._inbox.put
         while not self._closing.is_set():
             try:
-                self._inbox.put(event, timeout_s=0.5)
+                put(event, timeout_s=0.5, size=size)
                 return True
             except queue.Full:
                 continue

@@ -1,142 +1,295 @@
 """What the StreamActor does with each event its gRPC reader hands over.
 
-A mixin of `StreamActor` (it uses the actor's state: pending requests, the
-router, the state machine), kept apart so each file reads as one concern:
-this one is "governance said X, so the node does Y".
+`InboundHandler` reads as one concern: "governance said X, so the node does
+Y". It holds no state of the connection itself. It works on the pure parts
+it is given (pending requests, heartbeat liveness, the router), and asks
+the actor, through the small `Session` protocol, for what only the actor
+can do: change the connection's state, schedule a timer, answer a sender.
+A test drives it with a fake session and no actor system.
+
+An answer is matched by `(kind, request_id)`, where its payload says which
+kinds of request it can answer (`ANSWERED_BY`): a `SignatureResponse` only a
+signature request, a metadata-only acknowledgement only a peg-in notice or a
+status update, an `ErrorResponse` any of them. Neither an acknowledgement nor
+a PENDING `SignatureResponse` answers a signature request: it stays pending
+(a PENDING gives it more time) and unrouted, so the real answer that follows
+is routed and used.
 
 Nothing here is fatal: a frame that does not parse, a response to an unknown
-or already answered request, an acknowledgement nobody waits for: each is
-counted (`alys_stream_unexpected_frames_total{kind}`) and logged.
+or already answered request, an acknowledgement nobody waits for, a push
+before the session is registered: each is counted
+(`alys_stream_unexpected_frames_total{kind}`) and logged.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections import Counter
-from typing import Any
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Protocol, assert_never
+
+from thespian.actors import ActorAddress
 
 from actors.messages import Delivered, GovernanceError
-from actors.stream import convert, metrics
+from actors.stream import metrics
+from actors.stream.inbox import Closed, InboxEvent, Malformed, Received
+from actors.stream.liveness import Liveness
+from actors.stream.outbound import Outgoing
+from actors.stream.pending import PendingRequest, PendingRequests
+from actors.stream.routing import InboundRouter, Routable
 from actors.stream.state import ConnectionState as State
+from actors.stream.wire.events import (
+    Acknowledged,
+    ErrorReceived,
+    FederationReceived,
+    HeartbeatAcked,
+    Inbound,
+    ProposalArrived,
+    RegistrationAck,
+    SignaturesReceived,
+)
 
 # Governance asks the node to hold off with these error codes (and a retry_after).
 HOLD_OFF_CODES = frozenset({"rate_limited", "service_unavailable"})
 AUTH_FAILURE_CODES = frozenset({"authentication_failed", "authorization_failed"})
 
+# The kinds of pending request each answer can be for. When several wait under one
+# id, the one sent first is taken (`PendingRequests.first_of`).
+SIGNATURE_KINDS = ("signature",)
+ACK_KINDS = ("pegin", "status")
+ERROR_KINDS = ("signature", "pegin", "status")
 
-class InboundHandling:
-    # Provided by StreamActor.
-    log: Any
-    pending: Any
-    router: Any
-    liveness: Any
-    counts: dict[str, int]
-    received_by_kind: Counter[str]
-    state: State
-    _reply: Any
+# A PENDING answer gives a signature request a fresh timeout from the moment it came,
+# but never past this many of its timeouts since it was sent: a governance that says
+# PENDING forever cannot hold a request open for good. (The bridge's own attempt clock
+# ends the attempt anyway; a late answer is still routed after a timeout.)
+PENDING_GRACE_TIMEOUTS = 2.0
 
-    def handle_event(self, event: Any, targets: set[str]) -> None:
-        from actors.stream.connection import Closed, Malformed, Received
+# States in which the session is registered: only then is a push from governance taken.
+REGISTERED = frozenset({State.CONNECTED, State.SUSPENDED})
 
+
+class Session(Protocol):
+    """The StreamActor as the inbound handler sees it."""
+
+    @property
+    def state(self) -> State: ...
+
+    def move(self, target: State, reason: str) -> None:
+        """Change the connection's state (logged and exported)."""
+
+    def registered(self) -> None:
+        """Governance accepted the registration: the session is up."""
+
+    def lost(self, reason: str) -> None:
+        """The connection is unusable: close it and schedule the next attempt."""
+
+    def schedule(self, kind: str, delay_s: float) -> None:
+        """A timer of the current connection (`resume` here)."""
+
+    def reply(self, to: ActorAddress | None, message: object) -> None:
+        """Tell the sender of a request about its answer (no one if None)."""
+
+
+class InboundHandler:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        pending: PendingRequests[Outgoing],
+        timed_out: OrderedDict[str, None],
+        liveness: Liveness,
+        router: InboundRouter,
+        log: logging.Logger,
+        max_retry_after_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`timed_out`: signature requests that timed out, oldest first, shared with the
+        outbound side that fills it; a late answer to one of them is still routed.
+        `max_retry_after_s`: the longest `retry_after` honoured (`governance.max_retry_after_s`).
+        `clock` is monotonic, the outbound side's: it times answers and moves deadlines
+        (tests pass a fake one)."""
+        self._session = session
+        self._max_retry_after_s = max_retry_after_s
+        self._pending = pending
+        self._timed_out = timed_out
+        self._liveness = liveness
+        self._router = router
+        self._log = log
+        self._clock = clock
+        self.received = 0  # frames decoded, for the connection status
+        self._received_by_kind: Counter[str] = Counter()
+
+    def handle(self, event: InboxEvent, targets: set[str]) -> None:
+        """Act on one event; `targets` collects who got something routed, to pump after."""
         if isinstance(event, Received):
-            self.counts["received"] += 1
+            self.received += 1
             self._on_inbound(event.inbound, targets)
         elif isinstance(event, Malformed):
-            self._unexpected("malformed", event.reason)
+            self._unexpected(event.kind, event.reason)
         elif isinstance(event, Closed):
             self._on_closed(event.code, event.details)
 
+    def export_received(self) -> None:
+        """Add what was received since the last call to the metrics: once per drain, not
+        per frame (a labelled counter costs a lookup and a lock)."""
+        for kind, count in self._received_by_kind.items():
+            metrics.RECEIVED.labels(type=kind).inc(count)
+        self._received_by_kind.clear()
+
     def _on_closed(self, code: str, details: str) -> None:
         if code == "UNAUTHENTICATED":
-            self.log.warning("governance refused our credentials: %s", details)
-        self._lost(f"stream closed: {code} {details}".strip())  # type: ignore[attr-defined]
+            self._log.warning("governance refused our credentials: %s", details)
+        self._session.lost(f"stream closed: {code} {details}".strip())
 
-    def _on_inbound(self, inbound: Any, targets: set[str]) -> None:
+    def _on_inbound(self, inbound: Inbound, targets: set[str]) -> None:
         kind = type(inbound).__name__
-        self.received_by_kind[kind] += 1  # exported once per drain, not per frame
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is None:
-            self._unexpected("unknown_payload", kind)
-            return
-        handler(inbound, targets)
+        self._received_by_kind[kind] += 1
+        # The data kinds first: they are nearly all of the traffic.
+        if isinstance(inbound, SignaturesReceived):
+            self._on_signatures(inbound, targets)
+        elif isinstance(inbound, FederationReceived):
+            self._on_push(inbound.request_id, inbound.update, targets)
+        elif isinstance(inbound, Acknowledged):
+            self._on_acknowledged(inbound)
+        elif isinstance(inbound, ProposalArrived):
+            self._on_push(inbound.proposal.proposal_id, inbound.proposal, targets)
+        elif isinstance(inbound, HeartbeatAcked):
+            self._on_heartbeat_ack(inbound)
+        elif isinstance(inbound, ErrorReceived):
+            self._on_error(inbound)
+        elif isinstance(inbound, RegistrationAck):
+            self._on_registration_ack(inbound)
+        else:
+            # Every kind `wire.decode` can produce has its branch: mypy checks that here.
+            assert_never(inbound)
 
     def _unexpected(self, kind: str, detail: str) -> None:
         metrics.UNEXPECTED.labels(kind=kind).inc()
-        self.log.warning("unexpected frame from governance (%s): %s", kind, detail)
+        self._log.warning("unexpected frame from governance (%s): %s", kind, detail)
 
-    # -- one method per inbound kind (actors.stream.convert's Inbound dataclasses) -----------
+    def _route(self, target: str, request_id: str, message: Routable,
+               targets: set[str]) -> None:
+        """Route at least once: track until `Handled`, drop governance's duplicates."""
+        if not self._router.admit(request_id, target, message):
+            metrics.UNEXPECTED.labels(kind="duplicate").inc()
+            self._log.info("duplicate %s from governance for %s dropped", request_id, target)
+            return
+        targets.add(target)
 
-    def _on_RegistrationAck(self, ack: convert.RegistrationAck, targets: Any) -> None:
-        if self.state is not State.REGISTERING:
+    def _answered(self, kind: str, request_id: str) -> PendingRequest[Outgoing] | None:
+        """Resolve the pending request of `kind` an answer is for; None if none waits."""
+        entry = self._pending.resolve(kind, request_id)
+        if entry is not None:
+            metrics.PENDING.set(len(self._pending))
+            metrics.REQUEST_SECONDS.labels(type=kind).observe(self._clock() - entry.sent_at)
+        return entry
+
+    def _answered_first(self, request_id: str,
+                        kinds: tuple[str, ...]) -> PendingRequest[Outgoing] | None:
+        """As `_answered`, for an answer that may be for any of `kinds` (the one sent first)."""
+        entry = self._pending.first_of(request_id, kinds)
+        return None if entry is None else self._answered(entry.kind, request_id)
+
+    # -- one method per kind that needs more than a route ------------------------------
+
+    def _on_push(self, request_id: str, message: Routable, targets: set[str]) -> None:
+        """A federation update or a proposal: the chain's, once the session is registered.
+
+        Before the registration ack the node does not know governance took it as a
+        session: a push is dropped and counted, and governance pushes it again on the
+        registered session (README, convention 1)."""
+        if self._session.state not in REGISTERED:
+            self._unexpected("before_registration",
+                             f"{request_id} pushed while {self._session.state.value}: dropped")
+            return
+        self._route("chain", request_id, message, targets)
+
+    def _on_signatures(self, received: SignaturesReceived, targets: set[str]) -> None:
+        request_id = received.request_id
+        if received.apply.status == "pending":
+            self._on_pending(request_id)
+            return
+        if self._answered("signature", request_id) is not None:
+            self._route("bridge", request_id, received.apply, targets)
+        elif request_id in self._timed_out:
+            del self._timed_out[request_id]
+            metrics.LATE_ANSWERS.inc()
+            self._log.info("late answer to %s, timed out before: routed to the bridge",
+                           request_id)
+            self._route("bridge", request_id, received.apply, targets)
+        else:
+            self._unexpected("unknown_response", request_id)
+
+    def _on_pending(self, request_id: str) -> None:
+        """PENDING: governance is still collecting signatures. Not an answer: the request
+        stays pending, with more time, and nothing goes to the bridge (which would confirm
+        it `Handled` and so make the real answer a duplicate)."""
+        entry = self._pending.get("signature", request_id)
+        if entry is None:
+            if request_id not in self._timed_out:  # a timed-out request may still be answered
+                self._unexpected("unknown_response", f"{request_id} (pending)")
+            return
+        assert entry.payload is not None  # every request is written with its encoded form
+        timeout_s = entry.payload.timeout_s
+        deadline = min(self._clock() + timeout_s,
+                       entry.sent_at + PENDING_GRACE_TIMEOUTS * timeout_s)
+        moved = self._pending.extend("signature", request_id, deadline)
+        if moved is not None and moved.deadline > entry.deadline:
+            self._log.debug("%s is pending at governance: %.1fs more to answer", request_id,
+                            moved.deadline - entry.deadline)
+
+    def _on_registration_ack(self, ack: RegistrationAck) -> None:
+        if self._session.state is not State.REGISTERING:
             self._unexpected("unexpected_registration_ack", ack.request_id)
         elif ack.accepted:
-            self._registered()  # type: ignore[attr-defined]
+            self._session.registered()
         else:
-            self._lost(f"registration refused ({ack.status})")  # type: ignore[attr-defined]
+            self._session.lost(f"registration refused ({ack.status})")
 
-    def _on_HeartbeatAcked(self, ack: convert.HeartbeatAcked, targets: Any) -> None:
-        rtt = self.liveness.ack(ack.sequence)
+    def _on_heartbeat_ack(self, ack: HeartbeatAcked) -> None:
+        rtt = self._liveness.ack(ack.sequence)
         if rtt is None:
             self._unexpected("unknown_heartbeat_ack", str(ack.sequence))
         else:
             metrics.HEARTBEAT_RTT.observe(rtt)
 
-    def _answered(self, request_id: str, kind: str) -> Any:
-        """Resolve a pending request; None (counted) when nobody waits for that id."""
-        entry = self.pending.resolve(request_id)
-        metrics.PENDING.set(len(self.pending))
+    def _on_acknowledged(self, ack: Acknowledged) -> None:
+        entry = self._answered_first(ack.request_id, ACK_KINDS)
         if entry is None:
-            self._unexpected(kind, request_id)
-            return None
-        metrics.REQUEST_SECONDS.labels(type=entry.kind).observe(time.monotonic() - entry.sent_at)
-        return entry
-
-    def _on_SignaturesReceived(self, received: convert.SignaturesReceived,
-                               targets: set[str]) -> None:
-        late = self.timed_out  # type: ignore[attr-defined]
-        if received.request_id in late and received.request_id not in self.pending:
-            del late[received.request_id]
-            metrics.LATE_ANSWERS.inc()
-            self.log.info("late answer to %s, timed out before: routed to the bridge",
-                          received.request_id)
-            self.route("bridge", received.request_id, received.apply,  # type: ignore[attr-defined]
-                       targets)
-            return
-        if self._answered(received.request_id, "unknown_response") is not None:
-            self.route("bridge", received.request_id, received.apply,  # type: ignore[attr-defined]
-                       targets)
-
-    def _on_FederationReceived(self, received: convert.FederationReceived,
-                               targets: set[str]) -> None:
-        self.route("chain", received.request_id, received.update,  # type: ignore[attr-defined]
-                   targets)
-
-    def _on_ProposalArrived(self, received: convert.ProposalArrived,
-                            targets: set[str]) -> None:
-        self.route("chain", received.proposal.proposal_id,  # type: ignore[attr-defined]
-                   received.proposal, targets)
-
-    def _on_Acknowledged(self, ack: convert.Acknowledged, targets: Any) -> None:
-        entry = self._answered(ack.request_id, "unexpected_ack")
-        if entry is None:
+            if ("signature", ack.request_id) in self._pending or ack.request_id in self._timed_out:
+                # Convention 7 acknowledges notices; a signature request needs its answer.
+                self._unexpected("unexpected_ack", f"{ack.request_id}: an acknowledgement does "
+                                 "not answer a signature request; still waiting for it")
+            else:
+                self._unexpected("unexpected_ack", ack.request_id)
             return
         if ack.status != "success":
-            self._reply(entry.sender, GovernanceError(ack.request_id, ack.status,
-                                                       f"acknowledged with {ack.status}"))
+            self._session.reply(entry.sender, GovernanceError(
+                ack.request_id, ack.status, f"acknowledged with {ack.status}", kind=entry.kind))
         elif entry.kind == "pegin":
-            self._reply(entry.sender, Delivered(ack.request_id))
+            self._session.reply(entry.sender, Delivered(ack.request_id))
 
-    def _on_ErrorReceived(self, error: convert.ErrorReceived, targets: Any) -> None:
-        self.log.warning("governance error for %s: %s %s", error.request_id, error.code,
-                         error.message)
-        if error.code in AUTH_FAILURE_CODES and self.state is State.REGISTERING:
-            self._lost(f"registration refused ({error.code})")  # type: ignore[attr-defined]
+    def _on_error(self, error: ErrorReceived) -> None:
+        self._log.warning("governance error for %s: %s %s", error.request_id, error.code,
+                          error.message)
+        if error.code in AUTH_FAILURE_CODES and self._session.state is State.REGISTERING:
+            self._session.lost(f"registration refused ({error.code})")
             return
-        entry = self._answered(error.request_id, "unknown_error_response")
-        if entry is not None:
-            self._reply(entry.sender, GovernanceError(error.request_id, error.code,
-                                                       error.message, error.retry_after_s))
-        if error.code in HOLD_OFF_CODES and error.retry_after_s and self.state is State.CONNECTED:
-            self._move(State.SUSPENDED,  # type: ignore[attr-defined]
-                       f"governance asked to hold off for {error.retry_after_s:g}s")
-            self._tick("resume", error.retry_after_s)  # type: ignore[attr-defined]
+        retry_after_s = error.retry_after_s
+        if retry_after_s is not None and retry_after_s > self._max_retry_after_s:
+            self._log.warning("governance asked %s to wait %gs; honoured up to %gs",
+                              error.request_id, retry_after_s, self._max_retry_after_s)
+            retry_after_s = self._max_retry_after_s
+        entry = self._answered_first(error.request_id, ERROR_KINDS)
+        if entry is None:
+            self._unexpected("unknown_error_response", error.request_id)
+        else:
+            self._session.reply(entry.sender, GovernanceError(
+                error.request_id, error.code, error.message, retry_after_s, entry.kind))
+        if (error.code in HOLD_OFF_CODES and retry_after_s
+                and self._session.state is State.CONNECTED):
+            self._session.move(State.SUSPENDED,
+                               f"governance asked to hold off for {retry_after_s:g}s")
+            self._session.schedule("resume", retry_after_s)

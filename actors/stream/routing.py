@@ -7,6 +7,11 @@ unhandled, or that was handled recently, is a duplicate from governance and
 is not routed a second time; targets still apply each id once themselves,
 since a `Handled` can be lost with a killed target.
 
+Each target is its own id space: messages are keyed by `(target, request_id)`.
+The bridge gets only signature answers and the chain only what governance
+pushes, so a signature answer `x/1` and a federation update `x/1` are two
+messages, and a `Handled` is matched by its sender's target (`handled`).
+
 At most `max_in_flight` messages per target are sent and not yet handled;
 the rest wait here. Without that bound a fast governance stream would pile
 up sends in Thespian's transmit queue, where each new send costs time in
@@ -17,37 +22,46 @@ a few thousand queued).
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Any
+
+from actors.messages import ApplySignatures, ProposalReceived, UpdateFederation
 
 RECENTLY_HANDLED = 10_000  # ids remembered after their Handled, to drop late duplicates
 MAX_IN_FLIGHT = 2_000  # per target: sent and not yet confirmed
 SMALL_SENDS = 2  # per target: partial batches that may be unconfirmed at once
 
+# What governance sends that goes on to the bridge or the chain.
+Routable = ApplySignatures | UpdateFederation | ProposalReceived
+
+# (target, request id): one id space per target. Made once, when a message is admitted,
+# and reused by every structure below.
+Key = tuple[str, str]
+
 
 class InboundRouter:
     def __init__(self, remember: int = RECENTLY_HANDLED,
                  max_in_flight: int = MAX_IN_FLIGHT, small_sends: int = SMALL_SENDS) -> None:
-        self._unhandled: dict[str, tuple[str, Any]] = {}  # request id -> (target, message)
-        self._handled: OrderedDict[str, None] = OrderedDict()
-        self._waiting: dict[str, deque[str]] = {}  # target -> ids admitted, not yet sent
-        self._in_flight: dict[str, set[str]] = {}  # target -> ids sent, not yet handled
+        self._unhandled: dict[Key, Routable] = {}
+        self._handled: OrderedDict[Key, None] = OrderedDict()
+        self._waiting: dict[str, deque[Key]] = {}  # target -> admitted, not yet sent
+        self._in_flight: dict[str, set[Key]] = {}  # target -> sent, not yet handled
         # Partial batches not yet wholly confirmed: target -> {send: its ids not handled}.
         self._small: dict[str, dict[int, int]] = {}
-        self._small_of: dict[str, int] = {}  # id in flight -> the partial batch that carried it
+        self._small_of: dict[Key, int] = {}  # in flight -> the partial batch that carried it
         self._send_count = 0
         self._remember = remember
         self._max_in_flight = max_in_flight
         self._max_small = small_sends
 
-    def admit(self, request_id: str, target: str, message: Any) -> bool:
+    def admit(self, request_id: str, target: str, message: Routable) -> bool:
         """Track a message for `target`; False if it is a duplicate (route nothing)."""
-        if request_id in self._unhandled or request_id in self._handled:
+        key = (target, request_id)
+        if key in self._unhandled or key in self._handled:
             return False
-        self._unhandled[request_id] = (target, message)
-        self._waiting.setdefault(target, deque()).append(request_id)
+        self._unhandled[key] = message
+        self._waiting.setdefault(target, deque()).append(key)
         return True
 
-    def take(self, target: str, max_items: int) -> list[Any]:
+    def take(self, target: str, max_items: int) -> list[Routable]:
         """Messages to send to `target` now: up to `max_items`, within the in-flight bound.
 
         Batches adapt to the load, as in Nagle's algorithm. A full batch goes
@@ -77,50 +91,58 @@ class InboundRouter:
             return []
         self._send_count += 1
         send, partial = self._send_count, size < max_items
-        taken = []
+        taken: list[Routable] = []
         while waiting and len(taken) < size:
-            request_id = waiting.popleft()
-            entry = self._unhandled.get(request_id)
-            if entry is not None:
-                in_flight.add(request_id)
+            key = waiting.popleft()
+            message = self._unhandled.get(key)
+            if message is not None:
+                in_flight.add(key)
                 if partial:
-                    self._small_of[request_id] = send
-                taken.append(entry[1])
+                    self._small_of[key] = send
+                taken.append(message)
         if partial and taken:
             small[send] = len(taken)
         return taken
 
-    def handled(self, request_id: str) -> str | None:
-        """The target is done with `request_id`; returns that target, None if not outstanding."""
-        entry = self._unhandled.pop(request_id, None)
-        if entry is None:
+    def handled(self, request_id: str, target: str | None = None) -> str | None:
+        """`target` is done with `request_id`; returns that target, None if not outstanding.
+
+        Without a target (a `Handled` from an address the actor does not know, such as
+        a target's predecessor), the first target, in the order they were first routed
+        to, that has the id unhandled."""
+        if target is None:
+            target = next((t for t in self._waiting if (t, request_id) in self._unhandled),
+                          None)
+            if target is None:
+                return None
+        key = (target, request_id)
+        if self._unhandled.pop(key, None) is None:
             return None
-        target = entry[0]
-        self._in_flight.get(target, set()).discard(request_id)
-        send = self._small_of.pop(request_id, None)
+        self._in_flight.get(target, set()).discard(key)
+        send = self._small_of.pop(key, None)
         small = self._small.get(target, {})
         if send in small:
             small[send] -= 1
             if not small[send]:
                 del small[send]
-        self._handled[request_id] = None
+        self._handled[key] = None
         if len(self._handled) > self._remember:
             self._handled.popitem(last=False)
         return target
 
     def requeue(self, target: str) -> int:
         """The target was replaced: everything it has not confirmed waits to be sent again."""
-        ids = [rid for rid, (t, _) in self._unhandled.items() if t == target]
-        self._waiting[target] = deque(ids)
+        keys = [key for key in self._unhandled if key[0] == target]
+        self._waiting[target] = deque(keys)
         self._in_flight[target] = set()
         self._small[target] = {}
-        for request_id in ids:
-            self._small_of.pop(request_id, None)
-        return len(ids)
+        for key in keys:
+            self._small_of.pop(key, None)
+        return len(keys)
 
-    def unhandled_for(self, target: str) -> list[Any]:
+    def unhandled_for(self, target: str) -> list[Routable]:
         """The messages `target` has not confirmed yet, in the order they were routed."""
-        return [message for (t, message) in self._unhandled.values() if t == target]
+        return [message for key, message in self._unhandled.items() if key[0] == target]
 
     def in_flight(self, target: str) -> int:
         return len(self._in_flight.get(target, ()))

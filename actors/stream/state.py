@@ -18,7 +18,9 @@ class ConnectionState(StrEnum):
     REGISTERING = "registering"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
-    FAILED = "failed"  # circuit open or reconnect attempts exhausted
+    # The circuit is open, or reconnect attempts are past max_attempts. Never final: a
+    # reconnect is always scheduled (at the breaker's trial, or the longest backoff).
+    FAILED = "failed"
     SUSPENDED = "suspended"
 
 

@@ -19,8 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from runtime.processes import listening_pid, session_members
-from tests.support.launcher import (
+from harness.launcher import (
     REPO,
     Launched,
     launch,
@@ -29,7 +28,8 @@ from tests.support.launcher import (
     stop,
     wait_ready,
 )
-from tests.support.waiting import wait_until
+from harness.waiting import wait_until
+from runtime.processes import listening_pid, session_members
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from actors.bridge.broadcast import read_spool
-from tests.support.nodes import log_text
+from harness.nodes import LocalNode, log_text
+from harness.waiting import wait_until
 from tests.support.pegouts import (
     accepted,
     broadcast_ids,
@@ -30,12 +31,11 @@ from tests.support.pegouts import (
     running_pid,
 )
 from tests.support.stream import NODE_ID, payload_kind
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 
-def kill(node: Any, name: str) -> None:
+def kill(node: LocalNode, name: str) -> None:
     """SIGKILL the actor and wait until its supervisor has a new one running."""
     pid = running_pid(node, name)
     assert pid is not None, f"{name} is not running"
@@ -49,7 +49,7 @@ def requested(mock: Any) -> list[str]:
             if payload_kind(r) == "signature_request"]
 
 
-def assert_broadcast_once(node: Any, request_ids: list[str], timeout: float = 300) -> None:
+def assert_broadcast_once(node: LocalNode, request_ids: list[str], timeout: float = 300) -> None:
     """Each peg-out broadcast, and the spool holds exactly one line per txid, one per peg-out."""
     wait_until(lambda: len(broadcast_ids(node)) == len(request_ids), timeout=timeout,
                interval=0.5, message=lambda: f"{len(broadcast_ids(node))} of "

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bench.ceilings import actor_ceiling, grpc_ceiling
-from tests.support.nodes import assert_session_gone, descendants
-from tests.support.waiting import wait_until
+from harness.nodes import assert_session_gone, descendants
+from harness.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 

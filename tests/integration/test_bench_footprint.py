@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.footprint import ADMIN, LAUNCHER, LOGGER, MOCK, memory, print_footprint, startup_times
+from harness.nodes import descendants
+from harness.waiting import wait_until
 from supervision.tree import actor_names
-from tests.support.nodes import descendants
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.recovery import measure, percentile
-from tests.support.nodes import running_node
+from harness.nodes import running_node
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(120)
 def test_recovery_is_measured_for_a_worker_and_a_supervisor(tmp_path: Path) -> None:
     with running_node(tmp_path) as node:
         stats = measure(node, ("stream", "system_supervisor"), kills=2)
-        report = node.status()
+        report = node.client.node_status()
     assert [s.actor for s in stats] == ["stream", "system_supervisor"]
     assert all(0 < s.p50_ms <= s.max_ms for s in stats)
     restarts = {a.name: a.restarts for a in report.actors}

@@ -13,15 +13,13 @@ from typing import Any
 import pytest
 
 from actors.messages import (
-    AdvanceHeight,
     ChainStatus,
-    ListProposals,
     PegoutAccepted,
     PegoutRejected,
-    ProposalList,
 )
+from harness.nodes import LocalNode, log_text
+from harness.waiting import wait_until
 from mock_governance.federation import federation_keys, governance_public_key
-from tests.support.nodes import log_text
 from tests.support.pegouts import (
     SEED,
     chain_status,
@@ -32,7 +30,6 @@ from tests.support.pegouts import (
     verify_signed,
     wait_pegout,
 )
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -40,13 +37,13 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 SLOW_CLOCK = {"height_source": {"kind": "clock", "slot_s": 3600}}
 
 
-def wait_version(node: Any, version: int) -> ChainStatus:
+def wait_version(node: LocalNode, version: int) -> ChainStatus:
     return wait_until(lambda: (s := chain_status(node)).federation_version == version and s,
                       timeout=30, message=lambda: f"version {version} never in force: "
                       f"{chain_status(node)}")
 
 
-def wait_log(node: Any, text: str) -> None:
+def wait_log(node: LocalNode, text: str) -> None:
     wait_until(lambda: text in log_text(node.config), timeout=30,
                message=f"no log line with {text!r}")
 
@@ -74,10 +71,9 @@ def test_an_update_ahead_of_the_height_waits_for_it(tmp_path: Path) -> None:
         mock.push_federation_update(version=3, indices=[0, 1, 2, 3], threshold=2,
                                     effective_height=500, request_id="fed-later")
         wait_until(lambda: chain_status(node).scheduled == ((3, 500),), timeout=30)
-        chain = node.lookup("chain")
-        below = node.ask(chain, AdvanceHeight(499), expect=ChainStatus)
+        below = node.client.advance_height(499)
         assert (below.height, below.federation_version) == (499, 0)
-        at = node.ask(chain, AdvanceHeight(500), expect=ChainStatus)
+        at = node.client.advance_height(500)
         assert at.height == 500
         status = wait_version(node, 3)
         assert status.scheduled == ()
@@ -182,7 +178,7 @@ def test_proposals_are_stored_once_and_listed(tmp_path: Path) -> None:
         mock.post("/push", {"message": proposal})  # governance sends it again
 
         def listed() -> tuple[Any, ...]:
-            return node.ask(node.lookup("chain"), ListProposals(), expect=ProposalList).items
+            return node.client.proposals()
 
         [stored] = wait_until(listed, timeout=30)
         assert (stored.proposal_id, stored.proposal_type, stored.data, stored.voting_deadline,

@@ -25,20 +25,23 @@ from embit.transaction import SIGHASH, Transaction
 from google.protobuf import json_format
 
 from actors.messages import ApplySignatures, NotifyPegin, RequestSignatures
-from actors.stream import convert
+from actors.stream.wire import encode
+from actors.stream.wire.decode import decode, update_digest
+from actors.stream.wire.enums import ERROR_CODES
+from actors.stream.wire.events import (
+    Acknowledged,
+    ErrorReceived,
+    FederationReceived,
+    SignaturesReceived,
+)
+from harness.mock import REPO_ROOT, MockGovernance, project_env, start_mock_governance
+from harness.ports import port_is_free
+from harness.waiting import wait_until
 from mock_governance.federation import federation_keys
 from protocol import governance_pb2 as pb
 from tests.support.certs import CertFiles, make_certs
 from tests.support.client import PLAINTEXT, Connection, GrpcClients
-from tests.support.mock import (
-    REPO_ROOT,
-    MockGovernance,
-    project_env,
-    start_mock_governance,
-    unsigned_tx_hex,
-)
-from tests.support.ports import port_is_free
-from tests.support.waiting import wait_until
+from tests.support.mock import unsigned_tx_hex
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -94,10 +97,10 @@ def signature_request(
     tx_hex: str | None = None,
     node_id: str = NODE,
 ) -> dict[str, Any]:
-    """Built by actors.stream.convert, as the node builds it; by default over a real transaction."""
+    """Built by wire.encode, as the node builds it; by default over a real transaction."""
     tx_hex = tx_hex or unsigned_tx_hex(max(inputs) + 1)
     msg = RequestSignatures(request_id, tx_hex, inputs, amounts(inputs), "pegout", required)
-    return as_json(convert.signature_request(msg, request_id=request_id, node_id=node_id, now=1))
+    return as_json(encode.signature_request(msg, request_id=request_id, node_id=node_id, now=1))
 
 
 def amounts(inputs: tuple[int, ...]) -> tuple[int, ...]:
@@ -106,11 +109,11 @@ def amounts(inputs: tuple[int, ...]) -> tuple[int, ...]:
 
 def pegin(request_id: str) -> dict[str, Any]:
     msg = NotifyPegin(request_id, "ab" * 32, 0, 50_000, "0x" + "11" * 20, 6)
-    return as_json(convert.pegin_notification(msg, request_id=request_id, node_id=NODE, now=1))
+    return as_json(encode.pegin_notification(msg, request_id=request_id, node_id=NODE, now=1))
 
 
 def status_update(request_id: str, height: int = 100) -> dict[str, Any]:
-    update = convert.status_update(request_id=request_id, node_id=NODE, now=1, block_height=height)
+    update = encode.status_update(request_id=request_id, node_id=NODE, now=1, block_height=height)
     return as_json(update)
 
 
@@ -369,8 +372,8 @@ def test_a_signature_request_gets_signatures_that_verify_per_input_in_sorted_key
     signers = verify_signatures(answer, request, witness_script, per_input=3)
     assert signers == list(federation[:3]) * len(inputs)
     assert {w.sig_type for w in answer.signatures} == {pb.SIGNATURE_TYPE_ECDSA}
-    decoded = convert.decode(response)
-    assert isinstance(decoded, convert.SignaturesReceived)
+    decoded = decode(response)
+    assert isinstance(decoded, SignaturesReceived)
     assert decoded.apply.status == "complete"
     assert len(decoded.apply.signatures) == 9
 
@@ -482,7 +485,7 @@ def test_post_federation_update_pushes_an_update_signed_by_governance(
     assert received.metadata.request_id == "fed-7"
     update = received.federation_update
     # What the node computes and checks (convention 5), against what the mock signed.
-    digest = convert.update_digest(update)
+    digest = update_digest(update)
     assert digest.hex() == pushed["digest"]
     governance_key = ec.PublicKey.parse(bytes.fromhex(mock.federation()["governance_public_key"]))
     assert governance_key.verify(ec.Signature.parse(update.update_signature), digest)
@@ -491,8 +494,8 @@ def test_post_federation_update_pushes_an_update_signed_by_governance(
         NETWORKS["regtest"]
     )
     assert update.config.parameters["p2wsh_address"] == expected_address == pushed["p2wsh_address"]
-    decoded = convert.decode(received)
-    assert isinstance(decoded, convert.FederationReceived)
+    decoded = decode(received)
+    assert isinstance(decoded, FederationReceived)
     assert decoded.update.version == 7
     assert decoded.update.threshold == 3
     assert decoded.update.effective_height == 120
@@ -528,7 +531,7 @@ def test_pegins_and_status_updates_are_acknowledged_with_metadata_only(
         assert ack.WhichOneof("payload") is None
         assert ack.metadata.request_id == request_id
         assert ack.metadata.status == pb.STATUS_CODE_SUCCESS
-        assert convert.decode(ack) == convert.Acknowledged(request_id, "success")
+        assert decode(ack) == Acknowledged(request_id, "success")
 
 
 def test_a_response_to_a_request_never_sent_is_pushed_with_push(
@@ -546,7 +549,7 @@ def test_a_response_to_a_request_never_sent_is_pushed_with_push(
 
     assert result.returncode == 0, result.stderr
     assert as_responses(result.responses)[1] == stray
-    assert convert.decode(stray) == convert.SignaturesReceived(
+    assert decode(stray) == SignaturesReceived(
         "never-sent", ApplySignatures("never-sent", "complete", (), None)
     )
 
@@ -728,7 +731,7 @@ def test_error_next_answers_the_next_requests_with_an_error_and_retry_info(
     for error, request_id in ((responses[1], "sig-1"), (responses[3], "pegin-1")):
         assert error.metadata.request_id == request_id
         assert error.metadata.status == pb.STATUS_CODE_RATE_LIMITED
-        assert convert.decode(error) == convert.ErrorReceived(
+        assert decode(error) == ErrorReceived(
             request_id=request_id,
             code="rate_limited",
             message="slow",
@@ -757,7 +760,7 @@ def test_error_next_matches_the_metadata_status_to_the_code(
     assert result.returncode == 0, result.stderr
     error, ack = as_responses(result.responses)
     assert error.metadata.status == status
-    assert error.error_response.error_code == convert.ERROR_CODES.wire(code)
+    assert error.error_response.error_code == ERROR_CODES.wire(code)
     assert not error.error_response.HasField("retry_info")
     assert ack.WhichOneof("payload") is None
 
@@ -882,6 +885,35 @@ def test_held_signature_answers_are_sent_when_released(
     assert [a.metadata.request_id for a in answers] == ["sig-1", "sig-2"]
     assert {a.signature_response.status for a in answers} == {pb.SIGNATURE_STATUS_COMPLETE}
     assert held(mock) == {"held": {}, "dropped": 0}
+
+
+@pytest.mark.parametrize(("preamble", "kind"), [("ack", None),
+                                                ("pending", "signature_response")])
+def test_a_signature_preamble_goes_at_once_ahead_of_the_held_answer(
+    mock: MockGovernance, clients: GrpcClients, preamble: str, kind: str | None
+) -> None:
+    mock.behave(signature_preamble=preamble, hold_signatures=True)
+    client = clients.stream([registration(), signature_request("sig-1"), pegin("p")], expect=4)
+    wait_until(lambda: len(client.responses()) == 3, message="the preamble and the pegin ack")
+    early = as_responses(client.responses())[1]
+    mock.release()
+    result = client.wait()
+
+    assert result.returncode == 0, result.stderr
+    assert early.metadata.request_id == "sig-1" and early.WhichOneof("payload") == kind
+    if kind is not None:
+        assert early.signature_response.status == pb.SIGNATURE_STATUS_PENDING
+        assert not early.signature_response.signatures
+    answer = as_responses(result.responses)[-1]
+    assert answer.metadata.request_id == "sig-1"
+    assert answer.signature_response.status == pb.SIGNATURE_STATUS_COMPLETE
+
+
+def test_a_signature_preamble_is_refused_unless_ack_pending_or_null(mock: MockGovernance) -> None:
+    reply = mock.post("/behaviour", {"signature_preamble": "maybe"})
+
+    assert reply.status == 400 and "signature_preamble" in reply.body["error"]
+    assert mock.behave(signature_preamble=None) == {"signature_preamble": None}
 
 
 def test_push_many_with_hold_keeps_its_copies_with_the_held_answers_until_release(
@@ -1128,6 +1160,7 @@ def test_a_refused_behaviour_request_changes_nothing(mock: MockGovernance) -> No
         "silent": False,
         "signature_fault": None,
         "hold_signatures": False,
+        "signature_preamble": None,
     }
 
 
@@ -1323,8 +1356,8 @@ def test_exit_with_parent_exits_at_once_when_the_parent_is_already_gone(
 def test_helpers_and_the_control_path_never_import_grpc() -> None:
     probe = (
         "import sys\n"
-        "import tests.support.mock, tests.support.client, tests.support.waiting\n"
-        "import tests.support.certs, actors.stream.convert, mock_governance.federation\n"
+        "import tests.support.mock, tests.support.client, harness.mock, harness.waiting\n"
+        "import tests.support.certs, actors.stream.wire.encode, mock_governance.federation\n"
         "import protocol.governance_pb2, mock_governance.routes, mock_governance.control\n"
         "import mock_governance.signer, mock_governance.updates, mock_governance.holds\n"
         "assert 'grpc' not in sys.modules, sorted(m for m in sys.modules if 'grpc' in m)\n"

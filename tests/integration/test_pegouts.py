@@ -17,15 +17,15 @@ import pytest
 
 from actors.bridge.broadcast import read_spool
 from actors.messages import (
-    ListPegouts,
     NotifyPegin,
     PeginAccepted,
     PeginRejected,
     PegoutAccepted,
-    PegoutList,
     PegoutRejected,
+    RetryPegout,
 )
-from tests.support.nodes import log_text
+from harness.nodes import LocalNode, log_text
+from harness.waiting import wait_until
 from tests.support.pegouts import (
     THRESHOLD,
     accepted,
@@ -40,12 +40,11 @@ from tests.support.pegouts import (
     wait_pegout,
 )
 from tests.support.stream import NODE_ID, payload_kind
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
-def spool(node: Any) -> list[tuple[str, str]]:
+def spool(node: LocalNode) -> list[tuple[str, str]]:
     return [tuple(entry) for entry in read_spool(node.config.bridge.broadcaster.spool_path)]
 
 
@@ -70,8 +69,8 @@ def test_pegouts_are_signed_verified_and_broadcast_once(tmp_path: Path) -> None:
         assert {raw for _, raw in entries} == {
             status(node, r.request_id).signed_tx_hex for r in requests}
         assert sorted(signature_requests(mock)) == sorted(f"out-{i}/1" for i in range(5))
-        listed = node.ask(node.lookup("bridge"), ListPegouts("broadcast"), expect=PegoutList)
-        assert sorted(s.request_id for s in listed.items) == [f"out-{i}" for i in range(5)]
+        listed = node.client.list_pegouts("broadcast")
+        assert sorted(s.request_id for s in listed) == [f"out-{i}" for i in range(5)]
         # Every message between the bridge, the chain and the stream had a handler.
         assert "unexpected message" not in log_text(node.config)
 
@@ -111,12 +110,11 @@ def test_finished_pegouts_stay_in_storage_and_are_read_back_when_asked_for(
                    in log_text(node.config), timeout=30, message="the new bridge's load line")
         # ... which it reads back from storage for a status, a listing and a reused id.
         assert {r.request_id: status(node, r.request_id).txid for r in done} == txids
-        bridge = node.lookup("bridge")
-        listed = node.ask(bridge, ListPegouts(), expect=PegoutList)
-        assert {(s.request_id, s.state) for s in listed.items} == {
+        listed = node.client.list_pegouts()
+        assert {(s.request_id, s.state) for s in listed} == {
             *((r.request_id, "broadcast") for r in done), ("held", "awaiting_signatures")}
-        finished = node.ask(bridge, ListPegouts("broadcast"), expect=PegoutList)
-        assert sorted(s.request_id for s in finished.items) == sorted(txids)
+        finished = node.client.list_pegouts("broadcast")
+        assert sorted(s.request_id for s in finished) == sorted(txids)
         assert initiate(node, [done[0]]) == [PegoutAccepted("done-0")]
         [refused] = initiate(node, [pegout("done-1", seed=99)])
         assert refused == PegoutRejected(
@@ -179,6 +177,25 @@ def test_a_pegout_fails_when_its_retries_are_spent(tmp_path: Path) -> None:
         assert spool(node) == []
 
 
+def test_a_failed_pegout_that_was_never_signed_can_be_retried(tmp_path: Path) -> None:
+    with pegout_node(tmp_path, bridge={"signature_retries": 0, "broadcaster": {
+            "spool_path": str(tmp_path / "spool")}}) as (node, mock):
+        mock.behave(signature_fault="failed", signature_fault_count=None)
+        assert initiate(node, [pegout("again", seed=8)]) == [PegoutAccepted("again")]
+        wait_pegout(node, "again", "failed")
+        [refused] = initiate(node, [RetryPegout("nothing-here")])
+        assert isinstance(refused, PegoutRejected) and "no peg-out" in refused.reason
+        mock.behave(signature_fault=None)
+        assert initiate(node, [RetryPegout("again")]) == [PegoutAccepted("again")]
+        final = wait_pegout(node, "again", "broadcast")
+        # The new series asked under the next attempt and kept the first one's reason.
+        assert final.attempts == 2 and signature_requests(mock) == ["again/1", "again/2"]
+        assert [f.split(":")[0] for f in status_failures(node, "again")] == ["attempt 1"]
+        [not_failed] = initiate(node, [RetryPegout("again")])
+        assert isinstance(not_failed, PegoutRejected) and "not failed" in not_failed.reason
+        assert len(spool(node)) == 1
+
+
 def test_a_timed_out_request_is_asked_again(tmp_path: Path) -> None:
     fast = {"request_timeout_s": {"signature": 0.5, "pegin": 30, "status": 30}}
     with pegout_node(tmp_path, governance=fast) as (node, mock):
@@ -189,12 +206,14 @@ def test_a_timed_out_request_is_asked_again(tmp_path: Path) -> None:
         final = wait_pegout(node, "slow", "broadcast")
         assert final.attempts >= 2
         assert final.error is None
-        assert [f.split(":")[1].strip() for f in status_failures(node, "slow")][:1] == [
-            "governance did not answer in time"]
+        # Timeouts say "later": they cost time, and spend none of the retries.
+        assert status_failures(node, "slow") == []
+        assert query(node, "SELECT series_failures FROM pegouts WHERE request_id = ?",
+                     "slow") == [(0,)]
         assert len(spool(node)) == 1
 
 
-def status_failures(node: Any, request_id: str) -> list[str]:
+def status_failures(node: LocalNode, request_id: str) -> list[str]:
     [(failures,)] = query(node, "SELECT failures FROM pegouts WHERE request_id = ?",
                           request_id)
     return json.loads(failures)
@@ -250,7 +269,7 @@ def test_pegin_notices_are_checked_stored_and_delivered(tmp_path: Path) -> None:
         assert initiate(node, [shouted]) == [PeginAccepted("in-1")]  # the same txid
 
 
-def acknowledged(node: Any, request_id: str) -> bool:
+def acknowledged(node: LocalNode, request_id: str) -> bool:
     return query(node, "SELECT acknowledged FROM pegins WHERE request_id = ?",
                  request_id) == [(1,)]
 
@@ -270,3 +289,50 @@ def test_a_late_answer_to_an_earlier_attempt_is_used_if_it_verifies(tmp_path: Pa
         assert mock.release()["released"] == 1  # attempt 2's answer too: it changes nothing
         assert status(node, "late") == final
         assert len(spool(node)) == 1
+
+
+@pytest.mark.parametrize("preamble", ["ack", "pending"])
+def test_an_ack_or_a_pending_answer_before_the_real_one_still_ends_in_a_broadcast(
+        tmp_path: Path, preamble: str) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        # Ahead of every answer the mock sends one that answers nothing; the stream must
+        # keep the request open for the real answer, on the same wire, right behind it.
+        mock.behave(signature_preamble=preamble)
+        request = pegout(f"early-{preamble}", seed=60 + len(preamble))
+        assert initiate(node, [request]) == [PegoutAccepted(request.request_id)]
+        final = wait_pegout(node, request.request_id, "broadcast")
+        assert final.attempts == 1  # the real answer was used, not an attempt later
+        verify_signed(final.signed_tx_hex, request, local_keys(), THRESHOLD)
+        assert signature_requests(mock) == [f"{request.request_id}/1"]
+        assert len(spool(node)) == 1
+        if preamble == "ack":
+            assert f"(unexpected_ack): {request.request_id}/1" in log_text(node.config)
+
+
+def test_a_pegin_notice_and_a_pegout_attempt_sharing_an_id_both_reach_governance(
+        tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        notice = NotifyPegin("x/1", "ab" * 32, 0, 50_000, "0x" + "12" * 20, 6)
+        request = pegout("x", seed=70)  # its attempt 1 goes to governance as x/1 too
+        assert initiate(node, [notice, request]) == [PegoutAccepted("x"), PeginAccepted("x/1")]
+        final = wait_pegout(node, "x", "broadcast")
+        assert final.attempts == 1
+        wait_until(lambda: acknowledged(node, "x/1"), timeout=30,
+                   message="governance's acknowledgement of the peg-in never recorded")
+        sent = [(payload_kind(r), r["metadata"]["request_id"])
+                for r in mock.record(NODE_ID).get(NODE_ID, [])
+                if payload_kind(r) in ("pegin_notification", "signature_request")]
+        assert sorted(sent) == [("pegin_notification", "x/1"), ("signature_request", "x/1")]
+
+
+def test_a_huge_retry_after_holds_a_pegout_back_no_longer_than_the_cap(tmp_path: Path) -> None:
+    with pegout_node(tmp_path, governance={"max_retry_after_s": 1}) as (node, mock):
+        # A day: the longest retry_after the wire takes (longer is a malformed frame).
+        mock.behave(error_next={"code": "rate_limited", "retry_after_s": 86_400,
+                                "message": "come back tomorrow"})
+        request = pegout("patient", seed=80)
+        assert initiate(node, [request]) == [PegoutAccepted("patient")]
+        final = wait_pegout(node, "patient", "broadcast")
+        assert final.attempts == 2
+        assert signature_requests(mock) == ["patient/1", "patient/2"]
+        assert "honoured up to 1s" in log_text(node.config)

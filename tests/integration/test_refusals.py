@@ -17,7 +17,7 @@ import yaml
 
 from actors.messages import PegoutAccepted, PegoutRejected
 from actors.storage.schema import LATEST
-from tests.support.launcher import launch
+from harness.launcher import launch
 from tests.support.pegouts import initiate, pegout, pegout_node, status, wait_pegout
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]

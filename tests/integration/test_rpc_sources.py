@@ -15,9 +15,9 @@ import pytest
 from bitcoin.core import CTransaction
 
 from actors.messages import PegoutAccepted
+from harness.waiting import wait_until
 from tests.support.jsonrpc import JsonRpcServer, RpcFault
 from tests.support.pegouts import chain_status, initiate, pegout, pegout_node, wait_pegout
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 

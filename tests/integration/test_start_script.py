@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runtime.processes import is_alive, listening_pid, session_members
-from tests.support.launcher import (
+from harness.launcher import (
     START,
     http_get,
     launch,
@@ -25,7 +24,8 @@ from tests.support.launcher import (
     stop,
     wait_ready,
 )
-from tests.support.waiting import wait_until
+from harness.waiting import wait_until
+from runtime.processes import is_alive, listening_pid, session_members
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -14,25 +14,25 @@ from thespian.actors import PoisonMessage
 
 from actors.lifecycle import _FatalError
 from actors.messages import ActorInfo, Batch, Ping, Pong
-from tests.support.nodes import log_text, running_node
-from tests.support.waiting import wait_until
+from harness.nodes import LocalNode, log_text, running_node
+from harness.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
 SYSTEM_CHILDREN = ("chain", "bridge", "stream")
 
 
-def actors(node: Any) -> dict[str, ActorInfo]:
-    report = node.status()
+def actors(node: LocalNode) -> dict[str, ActorInfo]:
+    report = node.client.node_status()
     assert report is not None
     return {a.name: a for a in report.actors}
 
 
-def pids(node: Any) -> dict[str, int | None]:
+def pids(node: LocalNode) -> dict[str, int | None]:
     return {name: info.pid for name, info in actors(node).items()}
 
 
-def all_running(node: Any) -> dict[str, ActorInfo] | None:
+def all_running(node: LocalNode) -> dict[str, ActorInfo] | None:
     current = actors(node)
     return current if all(a.state == "running" for a in current.values()) else None
 
@@ -95,12 +95,12 @@ def test_a_message_that_crashes_an_actor_comes_back_as_poison_without_a_restart(
     tmp_path: Path,
 ) -> None:
     with running_node(tmp_path) as node:
-        storage = node.lookup("storage")
+        storage = node.client.lookup("storage")
         before = actors(node)["storage"]
         # a Batch whose items are not a sequence fails on every attempt
-        reply = node.ask(storage, Batch(items=5), expect=PoisonMessage)  # type: ignore[arg-type]
+        reply = node.client.ask(storage, Batch(items=5), PoisonMessage)  # type: ignore[arg-type]
         assert isinstance(reply, PoisonMessage)
-        assert node.ask(storage, Ping(3)) == Pong(3, "storage", before.pid)
+        assert node.client.ask(storage, Ping(3), Pong) == Pong(3, "storage", before.pid)
         after = actors(node)["storage"]
         assert (after.pid, after.restarts) == (before.pid, 0)
         log = log_text(node.config)
@@ -113,7 +113,7 @@ def test_a_message_that_crashes_an_actor_comes_back_as_poison_without_a_restart(
 def test_a_child_that_reported_a_fatal_error_exits_with_reason_error(tmp_path: Path) -> None:
     with running_node(tmp_path) as node:
         chain = pids(node)["chain"]
-        node.asys.tell(node.lookup("system_supervisor"), _FatalError("chain", "disk on fire"))
+        node.client.tell("system_supervisor", _FatalError("chain", "disk on fire"))
         wait_until(lambda: "chain reports a fatal error: disk on fire" in log_text(node.config),
                    timeout=10, message="the report was not logged")
         os.kill(chain, signal.SIGKILL)
@@ -135,8 +135,8 @@ def test_a_dead_root_is_replaced_by_a_fresh_tree_with_no_survivor(tmp_path: Path
     with running_node(tmp_path) as node:
         before = pids(node)
         os.kill(before["root"], signal.SIGKILL)
-        wait_until(lambda: not node.root_alive(), timeout=10, message="root still alive")
-        report = node.recover_root()
+        wait_until(lambda: not node.owner.root_alive(), timeout=10, message="root still alive")
+        report = node.owner.recover_root()
         after = {a.name: a for a in report.actors}
         assert after["root"].restarts == 1
         assert all(after[name].pid != before[name] for name in before)

@@ -8,16 +8,15 @@ import signal
 import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
 from actors.lifecycle import _GetPeers, _Peers
 from actors.messages import ActorInfo, Ping, Pong
+from harness.nodes import LocalNode, log_text, running_node
+from harness.waiting import wait_until
 from supervision.tree import SUPERVISORS, WORKERS, actor_names
-from tests.support.nodes import log_text, running_node
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,25 +28,26 @@ SUPERVISOR_OF = {"storage": "storage_supervisor", "chain": "system_supervisor",
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[Any]:
+def node(tmp_path: Path) -> Iterator[LocalNode]:
     with running_node(tmp_path) as running:
         yield running
 
 
-def actors_by_name(node: Any) -> dict[str, ActorInfo]:
-    report = node.status()
+def actors_by_name(node: LocalNode) -> dict[str, ActorInfo]:
+    report = node.client.node_status()
     assert report is not None, "the root did not answer NodeStatus"
     return {a.name: a for a in report.actors}
 
 
-def restarted(node: Any, name: str, old_pid: int, restarts: int) -> dict[str, ActorInfo] | None:
+def restarted(node: LocalNode, name: str, old_pid: int,
+              restarts: int) -> dict[str, ActorInfo] | None:
     actors = actors_by_name(node)
     info = actors[name]
     ok = info.state == "running" and info.pid not in (None, old_pid) and info.restarts == restarts
     return actors if ok else None
 
 
-def test_tree_starts_seven_actors_each_in_its_own_process(node: Any) -> None:
+def test_tree_starts_seven_actors_each_in_its_own_process(node: LocalNode) -> None:
     actors = actors_by_name(node)
 
     assert list(actors) == list(actor_names())
@@ -65,17 +65,17 @@ def test_tree_starts_seven_actors_each_in_its_own_process(node: Any) -> None:
         assert title.startswith(f"alys-node[alys-test] {name} ("), title
 
 
-def test_every_actor_answers_ping_with_its_name_and_pid(node: Any) -> None:
+def test_every_actor_answers_ping_with_its_name_and_pid(node: LocalNode) -> None:
     actors = actors_by_name(node)
     for name in actor_names():
-        pong = node.ping(node.lookup(name))
+        pong = node.client.ping(name)
         assert isinstance(pong, Pong)
         assert (pong.name, pong.pid) == (name, actors[name].pid)
 
 
 @pytest.mark.parametrize("name", WORKERS)
 def test_killed_worker_is_restarted_with_a_new_pid_and_a_supervision_line(
-    node: Any, name: str
+    node: LocalNode, name: str
 ) -> None:
     old_pid = actors_by_name(node)[name].pid
     os.kill(old_pid, signal.SIGKILL)
@@ -91,12 +91,12 @@ def test_killed_worker_is_restarted_with_a_new_pid_and_a_supervision_line(
     line = (f"supervision event=restart supervisor={SUPERVISOR_OF[name]} child={name} "
             f"reason=killed decision=restart attempt=1 old_pid={old_pid} new_pid={new_pid}")
     wait_until(lambda: line in log_text(node.config), timeout=10, message=f"no line: {line}")
-    assert node.ping(node.lookup(name)).pid == new_pid
+    assert node.client.ping(name).pid == new_pid
     others = {n: a.pid for n, a in actors.items() if n != name}
     assert all(a.restarts == 0 for n, a in actors.items() if n != name), others
 
 
-def all_running(node: Any, names: Iterable[str]) -> bool:
+def all_running(node: LocalNode, names: Iterable[str]) -> bool:
     # Until a new supervisor reports its subtree, its children are not listed at all.
     actors = actors_by_name(node)
     return all(name in actors and actors[name].state == "running" for name in names)
@@ -104,7 +104,7 @@ def all_running(node: Any, names: Iterable[str]) -> bool:
 
 @pytest.mark.parametrize("name", SUPERVISORS)
 def test_killed_supervisor_is_restarted_with_a_fresh_set_of_children(
-    node: Any, name: str
+    node: LocalNode, name: str
 ) -> None:
     before = actors_by_name(node)
     old_pid = before[name].pid
@@ -128,29 +128,29 @@ def test_killed_supervisor_is_restarted_with_a_fresh_set_of_children(
     wait_until(lambda: line in log_text(node.config), timeout=10, message=f"no line: {line}")
 
 
-def test_peers_learn_the_new_address_after_a_restart(node: Any) -> None:
+def test_peers_learn_the_new_address_after_a_restart(node: LocalNode) -> None:
     old_pid = actors_by_name(node)["storage"].pid
-    old_address = node.lookup("storage")
+    old_address = node.client.lookup("storage")
     os.kill(old_pid, signal.SIGKILL)
     wait_until(lambda: restarted(node, "storage", old_pid, 1), timeout=30,
                message="storage was not restarted")
-    new_address = node.lookup("storage")
+    new_address = node.client.lookup("storage")
     assert new_address is not None and new_address != old_address
 
     def bridge_knows_new_storage() -> bool:
-        peers = node.ask(node.lookup("bridge"), _GetPeers())
+        peers = node.client.try_ask("bridge", _GetPeers(), _Peers)
         return isinstance(peers, _Peers) and dict(peers.addresses).get("storage") == new_address
 
     wait_until(bridge_knows_new_storage, timeout=10, message="bridge kept the old storage address")
 
 
-def test_a_message_nobody_handles_is_logged_and_not_fatal(node: Any) -> None:
-    storage = node.lookup("storage")
+def test_a_message_nobody_handles_is_logged_and_not_fatal(node: LocalNode) -> None:
+    storage = node.client.lookup("storage")
     pid = actors_by_name(node)["storage"].pid
-    node.asys.tell(storage, "not a message of the catalogue")
+    node.client.tell(storage, "not a message of the catalogue")
     wait_until(lambda: "unexpected message received by storage" in log_text(node.config),
                timeout=10, message="the unexpected message was not logged")
-    assert node.ask(storage, Ping(7)) == Pong(7, "storage", pid)
+    assert node.client.ask(storage, Ping(7), Pong) == Pong(7, "storage", pid)
 
 
 def listening_sockets(pids: list[int]) -> list[tuple[int, str, int]]:
@@ -171,22 +171,22 @@ def other_addresses() -> list[str]:
     return addresses
 
 
-def test_every_actor_socket_listens_on_loopback_only(node: Any) -> None:
+def test_every_actor_socket_listens_on_loopback_only(node: LocalNode) -> None:
     from runtime.processes import session_members
 
-    pids = session_members(node.handle.session_id)
+    pids = session_members(node.owner.handle.session_id)
     sockets = listening_sockets(pids)
     admin_port = node.config.actor_system.admin_port
 
     assert {pid for pid, _, _ in sockets} >= {a.pid for a in actors_by_name(node).values()}
-    assert (node.handle.admin_pid, "127.0.0.1", admin_port) in sockets
+    assert (node.owner.handle.admin_pid, "127.0.0.1", admin_port) in sockets
     assert [s for s in sockets if s[1] != "127.0.0.1"] == []
     for address in other_addresses():
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((address, admin_port), timeout=2).close()
 
 
-def test_supervision_lines_follow_the_contract_format(node: Any) -> None:
+def test_supervision_lines_follow_the_contract_format(node: LocalNode) -> None:
     old_pid = actors_by_name(node)["chain"].pid
     os.kill(old_pid, signal.SIGKILL)
     wait_until(lambda: restarted(node, "chain", old_pid, 1), timeout=30,

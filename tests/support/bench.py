@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.support.mock import REPO_ROOT, project_env
+from harness.mock import REPO_ROOT, project_env
 
 
 def run_bench(tmp_path: Path, *args: str, timeout: float = 150) -> tuple[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.mock import REPO_ROOT, project_env
+from harness.mock import REPO_ROOT, project_env
 
 CLIENT_TIMEOUT_S = 30.0
 _run_ids = itertools.count(1)

@@ -1,16 +1,17 @@
 """A node with a real-signing mock governance server, for peg-out and federation tests.
 
-The mock and the node share a federation seed: the mock signs as the first
-`FEDERATION_SIZE` keys derived from it, and the node's ChainActor starts with
-the same public keys (local mode: no `chain.federation`). Signed transactions
-are checked here with python-bitcoinlib and coincurve, which the node's code
-(embit) never imports: two implementations have to agree.
+The mock and the node share the federation `LOCAL` (`harness.pegouts`): the
+mock signs as its keys, and the node's ChainActor starts with the same public
+keys (local mode: no `chain.federation`). The node is driven through its
+client (`node.client`). Signed transactions are checked here with
+python-bitcoinlib and coincurve, which the node's code (embit) never imports:
+two implementations have to agree.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,121 +27,81 @@ from bitcoin.core.script import (
     SignatureHash,
 )
 
-from actors.messages import (
-    Batch,
-    ChainStatus,
-    GetChainStatus,
-    GetPegoutStatus,
-    InitiatePegout,
-    PegoutAccepted,
-    PegoutStatus,
-)
-from btc.federation import witness_script
-from btc.testing import make_unsigned_pegout
-from mock_governance.federation import federation_keys
-from tests.support.mock import MockGovernance, start_mock_governance
-from tests.support.nodes import running_node
-from tests.support.stream import governance_section
-from tests.support.waiting import wait_until
+from actors.messages import ChainStatus, InitiatePegout, PegoutAccepted, PegoutStatus
+from harness.mock import MockGovernance
+from harness.nodes import LocalNode
+from harness.pegouts import Federation, unsigned_pegout
+from harness.pegouts import pegout_node as federation_node
+from harness.stream import FAST_GOVERNANCE
+from harness.waiting import wait_until
 
 SEED = "pegout-tests"
 FEDERATION_SIZE = 5
 THRESHOLD = 3
-
-
-def federation_args(seed: str = SEED, size: int = FEDERATION_SIZE,
-                    threshold: int = THRESHOLD) -> tuple[str, ...]:
-    return (f"--federation-seed={seed}", f"--federation-size={size}",
-            f"--federation-threshold={threshold}")
+LOCAL = Federation(SEED, FEDERATION_SIZE, THRESHOLD)
 
 
 @contextmanager
 def pegout_node(tmp_path: Path, *, mock_args: tuple[str, ...] = (),
                 governance: dict[str, Any] | None = None,
-                **sections: Any) -> Iterator[tuple[Any, MockGovernance]]:
-    """The mock governance process and a node wired to it, both stopped afterwards.
-
-    `governance` overrides keys of the node's governance section; `sections`
+                **sections: Any) -> Iterator[tuple[LocalNode, MockGovernance]]:
+    """The mock governance process and a node wired to it (fast intervals), both stopped
+    afterwards. `governance` overrides keys of the node's governance section; `sections`
     replace whole sections of its config."""
-    mock = start_mock_governance(tmp_path / "mock", extra_args=(*federation_args(), *mock_args))
-    governance = governance_section(
-        [mock.target],
-        mock={"enabled": True, "port": 1, "control_port": 2, "federation_seed": SEED,
-              "federation_size": FEDERATION_SIZE, "federation_threshold": THRESHOLD},
-        **(governance or {}))
-    try:
-        with running_node(tmp_path / "node", governance=governance, **sections) as node:
-            yield node, mock
-    finally:
-        mock.stop()
+    with federation_node(tmp_path, LOCAL, mock_args=mock_args,
+                         governance={**FAST_GOVERNANCE, **(governance or {})},
+                         **sections) as (node, mock):
+        yield node, mock
 
 
 def local_keys(size: int = FEDERATION_SIZE) -> tuple[bytes, ...]:
-    return federation_keys(SEED, size)
+    return Federation(SEED, size).keys
 
 
 def local_script(size: int = FEDERATION_SIZE, threshold: int = THRESHOLD) -> bytes:
-    return witness_script(local_keys(size), threshold)
+    return Federation(SEED, size, threshold).script
 
 
 def pegout(request_id: str, seed: int, *, script: bytes | None = None, n_inputs: int = 2,
            amounts: tuple[int, ...] | None = None) -> InitiatePegout:
-    tx_hex, indices, values = make_unsigned_pegout(script or local_script(), n_inputs=n_inputs,
-                                                   amounts=amounts, seed=seed)
-    return InitiatePegout(request_id, tx_hex, indices, values)
+    return unsigned_pegout(request_id, script or LOCAL.script, seed, n_inputs=n_inputs,
+                           amounts=amounts)
 
 
-def initiate(node: Any, messages: list[Any], timeout: float = 60) -> list[Any]:
-    """Tell the BridgeActor each message; the replies, sorted by request id (refusals come
-    back at once, acceptances after the commit, so arrival order says nothing)."""
-    bridge = node.lookup("bridge")
-    for message in messages:
-        node.asys.tell(bridge, message)
-    return gather_replies(node, len(messages), timeout)
+def initiate(node: LocalNode, messages: Sequence[Any], timeout: float = 60) -> list[Any]:
+    """Tell the BridgeActor each message on its own (peg-outs, peg-in notices); the replies,
+    sorted by request id (refusals come back at once, acceptances after the commit, so
+    arrival order says nothing)."""
+    return _told(node, messages, 1, timeout)
 
 
-def initiate_many(node: Any, messages: list[Any], *, batch: int = 250,
+def initiate_many(node: LocalNode, messages: Sequence[Any], *, batch: int = 250,
                   timeout: float = 120) -> list[Any]:
     """Like `initiate`, for thousands: Batches of `batch` requests, one Thespian send each."""
-    bridge = node.lookup("bridge")
-    for start in range(0, len(messages), batch):
-        node.asys.tell(bridge, Batch(tuple(messages[start:start + batch])))
-    return gather_replies(node, len(messages), timeout)
+    return _told(node, messages, batch, timeout)
 
 
-def gather_replies(node: Any, count: int, timeout: float) -> list[Any]:
-    """The next `count` replies to this ActorSystem handle, Batches flattened (the bridge
-    batches the replies one commit releases), sorted by request id."""
-    replies: list[Any] = []
-
-    def got_all() -> bool:
-        reply = node.listen(0.5)
-        if isinstance(reply, Batch):
-            replies.extend(reply.items)
-        elif reply is not None:
-            replies.append(reply)
-        return len(replies) >= count
-
-    wait_until(got_all, timeout=timeout, interval=0,
-               message=lambda: f"{len(replies)} of {count} replies")
+def _told(node: LocalNode, messages: Sequence[Any], batch: int, timeout: float) -> list[Any]:
+    node.client.tell_batches("bridge", messages, batch)
+    replies: list[Any] = node.client.replies(len(messages), object, timeout)
     return sorted(replies, key=lambda reply: reply.request_id)
 
 
-def query(node: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+def query(node: LocalNode, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Rows of the node's database, read-only: what was committed, not what the node says."""
     with sqlite3.connect(f"file:{node.config.storage.path}?mode=ro", uri=True) as db:
         return db.execute(sql, params).fetchall()
 
 
-def broadcast_ids(node: Any) -> list[str]:
+def broadcast_ids(node: LocalNode) -> list[str]:
     """Request ids of the peg-outs in state `broadcast`, from the database."""
     return [row[0] for row in query(
         node, "SELECT request_id FROM pegouts WHERE state = 'broadcast' ORDER BY request_id")]
 
 
-def running_pid(node: Any, name: str) -> int | None:
+def running_pid(node: LocalNode, name: str) -> int | None:
     """The pid of the actor `name` while it runs; None while it is being restarted."""
-    for actor in node.status().actors:
+    for actor in node.client.node_status().actors:
         if actor.name == name and actor.state == "running":
             return actor.pid
     return None
@@ -151,13 +112,12 @@ def accepted(requests: list[InitiatePegout]) -> list[PegoutAccepted]:
                   key=lambda reply: reply.request_id)
 
 
-def status(node: Any, request_id: str) -> PegoutStatus:
-    reply = node.ask(node.lookup("bridge"), GetPegoutStatus(request_id), expect=PegoutStatus)
-    assert isinstance(reply, PegoutStatus), reply
-    return reply
+def status(node: LocalNode, request_id: str) -> PegoutStatus:
+    return node.client.pegout_status(request_id)
 
 
-def wait_pegout(node: Any, request_id: str, state: str, timeout: float = 60) -> PegoutStatus:
+def wait_pegout(node: LocalNode, request_id: str, state: str,
+                timeout: float = 60) -> PegoutStatus:
     def reached() -> PegoutStatus | None:
         current = status(node, request_id)
         return current if current.state == state else None
@@ -167,10 +127,8 @@ def wait_pegout(node: Any, request_id: str, state: str, timeout: float = 60) -> 
                       f"{status(node, request_id)}")
 
 
-def chain_status(node: Any) -> ChainStatus:
-    reply = node.ask(node.lookup("chain"), GetChainStatus(), expect=ChainStatus)
-    assert isinstance(reply, ChainStatus), reply
-    return reply
+def chain_status(node: LocalNode) -> ChainStatus:
+    return node.client.chain_status()
 
 
 def verify_signed(signed_tx_hex: str, request: InitiatePegout, keys: tuple[bytes, ...],

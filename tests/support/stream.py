@@ -1,38 +1,17 @@
-"""A node whose StreamActor talks to a real mock governance server, for stream tests.
+"""Stream tests' helpers: what the node sent the mock, and requests straight to the StreamActor.
 
-The node runs with short intervals (heartbeats every 0.2 s, reconnect backoff
-from 50 ms) so that faults are detected quickly; tests still only wait on
-conditions, with generous timeouts.
+The node itself comes from `harness.stream` (`stream_node`, `wait_state`,
+fast intervals) and is driven through its client (`node.client`).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from actors.messages import ConnectionStatus, GetConnectionStatus
-from tests.support.mock import MockGovernance
-from tests.support.nodes import running_node
-from tests.support.waiting import wait_until
-
-NODE_ID = "alys-test"
-
-FAST_GOVERNANCE: dict[str, Any] = {
-    "heartbeat_interval_s": 0.2,
-    "heartbeat_timeout_s": 1.0,
-    "status_interval_s": 0.5,
-    "reconnect": {
-        "initial_backoff_s": 0.05,
-        "multiplier": 1.6,
-        "jitter": 0.2,
-        "max_backoff_s": 0.5,
-    },
-    "circuit_breaker": {"failure_threshold": 5, "reset_timeout_s": 1.0},
-}
-
+from harness.mock import MockGovernance
+from harness.nodes import LocalNode
+from harness.stream import NODE_ID
 
 # A valid federation update (convention 5) as protobuf JSON, for pushes from the mock.
 FEDERATION_UPDATE = {
@@ -46,39 +25,6 @@ FEDERATION_UPDATE = {
         "config": {"signature_threshold": 2, "member_count": 3, "parameters": {"version": "2"}},
     },
 }
-
-
-def governance_section(endpoints: list[str], **overrides: Any) -> dict[str, Any]:
-    section: dict[str, Any] = {
-        **FAST_GOVERNANCE,
-        "endpoints": [{"url": url, "priority": 10 * (i + 1)} for i, url in enumerate(endpoints)],
-        # The config's own mock stays enabled (no federation needed); the test runs its own.
-        "mock": {"enabled": True, "port": 1, "control_port": 2},
-    }
-    section.update(overrides)
-    return section
-
-
-@contextmanager
-def stream_node(directory: Path, endpoints: list[str], **governance: Any) -> Iterator[Any]:
-    with running_node(directory, governance=governance_section(endpoints, **governance)) as node:
-        yield node
-
-
-def connection_status(node: Any) -> ConnectionStatus:
-    status = node.ask(node.lookup("stream"), GetConnectionStatus(), expect=ConnectionStatus)
-    assert isinstance(status, ConnectionStatus), status
-    return status
-
-
-def wait_state(node: Any, state: str, timeout: float = 30) -> ConnectionStatus:
-    def reached() -> ConnectionStatus | None:
-        status = connection_status(node)
-        return status if status.state == state else None
-
-    return wait_until(
-        reached, timeout=timeout, message=lambda: f"stream never {state}: {connection_status(node)}"
-    )
 
 
 def payload_kind(request: dict[str, Any]) -> str:
@@ -96,25 +42,14 @@ def sent_of_kind(mock: MockGovernance, kind: str) -> list[dict[str, Any]]:
     return [r for r in sent_by_node(mock) if payload_kind(r) == kind]
 
 
-def submit(node: Any, messages: list[Any], timeout: float = 60) -> list[Any]:
-    """Tell the StreamActor every message, then collect one direct reply for each."""
-    stream = node.lookup("stream")
+def submit(node: LocalNode, messages: list[Any], timeout: float = 60) -> list[Any]:
+    """Tell the StreamActor every message, one send each, then collect one reply for each."""
+    stream = node.client.lookup("stream")
     for message in messages:
-        node.asys.tell(stream, message)
+        node.client.tell(stream, message)
     return collect(node, len(messages), timeout)
 
 
-def collect(node: Any, count: int, timeout: float = 60) -> list[Any]:
-    """The next `count` messages sent to this test's ActorSystem handle."""
-    replies: list[Any] = []
-
-    def got_all() -> bool:
-        reply = node.listen(0.5)
-        if reply is not None:
-            replies.append(reply)
-        return len(replies) >= count
-
-    wait_until(
-        got_all, timeout=timeout, interval=0, message=lambda: f"{len(replies)} of {count} replies"
-    )
-    return replies
+def collect(node: LocalNode, count: int, timeout: float = 60) -> list[Any]:
+    """The next `count` messages sent to this test's client, in arrival order."""
+    return node.client.replies(count, object, timeout)

@@ -1,4 +1,4 @@
-"""actors/stream/convert.py: builders round-trip, every inbound kind decodes, bad frames are named.
+"""actors/stream/wire/: builders round-trip, every inbound kind decodes, bad frames are named.
 
 Only protobuf is imported here, never grpc: see tests/support/grpc_client.py.
 """
@@ -25,10 +25,11 @@ from actors.messages import (
     UpdateFederation,
     Witness,
 )
-from actors.stream import convert
-from actors.stream.convert import (
+from actors.stream.wire import encode, enums
+from actors.stream.wire.decode import decode, decode_bytes, update_digest
+from actors.stream.wire.enums import EnumMap
+from actors.stream.wire.events import (
     Acknowledged,
-    EnumMap,
     ErrorReceived,
     FederationReceived,
     HeartbeatAcked,
@@ -36,9 +37,9 @@ from actors.stream.convert import (
     RegistrationAck,
     SignaturesReceived,
 )
+from harness.mock import REPO_ROOT, project_env
 from protocol import governance_pb2 as pb
 from protocol.errors import EncodeError, MalformedFrame, ProtocolError
-from tests.support.mock import REPO_ROOT, project_env
 
 NODE = "node-a"
 NOW = 1_700_000_000
@@ -83,17 +84,17 @@ def assert_metadata(request: pb.StreamRequest, request_id: str, priority: int) -
 # ------------------------------------------------------------------ enum tables
 
 TABLES = [
-    (convert.PRIORITIES, pb.RequestPriority, "REQUEST_PRIORITY_"),
-    (convert.STATUS_CODES, pb.StatusCode, "STATUS_CODE_"),
-    (convert.TX_TYPES, pb.TransactionType, "TRANSACTION_TYPE_"),
-    (convert.SIGNATURE_STATUSES, pb.SignatureStatus, "SIGNATURE_STATUS_"),
-    (convert.SIGNATURE_TYPES, pb.SignatureType, "SIGNATURE_TYPE_"),
-    (convert.FEDERATION_UPDATE_TYPES, pb.FederationUpdateType, "FEDERATION_UPDATE_TYPE_"),
-    (convert.PROPOSAL_TYPES, pb.ProposalType, "PROPOSAL_TYPE_"),
-    (convert.NODE_STATUSES, pb.NodeStatus, "NODE_STATUS_"),
-    (convert.SYNC_STATUSES, pb.SyncStatus, "SYNC_STATUS_"),
-    (convert.HEALTH_STATUSES, pb.HealthStatus, "HEALTH_STATUS_"),
-    (convert.ERROR_CODES, pb.ErrorCode, "ERROR_CODE_"),
+    (enums.PRIORITIES, pb.RequestPriority, "REQUEST_PRIORITY_"),
+    (enums.STATUS_CODES, pb.StatusCode, "STATUS_CODE_"),
+    (enums.TX_TYPES, pb.TransactionType, "TRANSACTION_TYPE_"),
+    (enums.SIGNATURE_STATUSES, pb.SignatureStatus, "SIGNATURE_STATUS_"),
+    (enums.SIGNATURE_TYPES, pb.SignatureType, "SIGNATURE_TYPE_"),
+    (enums.FEDERATION_UPDATE_TYPES, pb.FederationUpdateType, "FEDERATION_UPDATE_TYPE_"),
+    (enums.PROPOSAL_TYPES, pb.ProposalType, "PROPOSAL_TYPE_"),
+    (enums.NODE_STATUSES, pb.NodeStatus, "NODE_STATUS_"),
+    (enums.SYNC_STATUSES, pb.SyncStatus, "SYNC_STATUS_"),
+    (enums.HEALTH_STATUSES, pb.HealthStatus, "HEALTH_STATUS_"),
+    (enums.ERROR_CODES, pb.ErrorCode, "ERROR_CODE_"),
 ]
 
 
@@ -116,7 +117,7 @@ def test_each_enum_table_names_every_wire_value_by_its_lowercase_suffix(
 
 def test_an_unknown_name_on_the_way_out_is_an_encode_error_listing_the_known_ones() -> None:
     with pytest.raises(EncodeError, match=r"'sideways' is not a TransactionType \(known: pegin"):
-        convert.TX_TYPES.wire("sideways")
+        enums.TX_TYPES.wire("sideways")
 
 
 # ------------------------------------------------------------------ outbound builders
@@ -124,7 +125,7 @@ def test_an_unknown_name_on_the_way_out_is_an_encode_error_listing_the_known_one
 
 def test_registration_carries_a_bridge_node_info_and_the_token_as_bearer_credentials() -> None:
     request = over_the_wire(
-        convert.registration(
+        encode.registration(
             NODE,
             public_key="02" + "ab" * 32,
             version="0.1.0",
@@ -150,19 +151,19 @@ def test_registration_carries_a_bridge_node_info_and_the_token_as_bearer_credent
             accepted=True, assigned_node_id=NODE, session_token="t"
         ),
     )
-    assert convert.decode(ack) == RegistrationAck("reg-1", True, NODE, "success")
+    assert decode(ack) == RegistrationAck("reg-1", True, NODE, "success")
 
 
 @pytest.mark.parametrize("token", [None, ""])
 def test_registration_without_a_token_sends_no_credentials(token: str | None) -> None:
-    request = convert.registration(
+    request = encode.registration(
         NODE, public_key="02", version="1", capabilities=[], token=token, now=NOW, request_id="r"
     )
     assert not over_the_wire(request).node_registration.HasField("auth")
 
 
 def test_a_refused_registration_decodes_as_not_accepted_with_its_status() -> None:
-    request = convert.registration(
+    request = encode.registration(
         NODE, public_key="02", version="1", capabilities=[], token="t", now=NOW, request_id="r"
     )
     refused = answer(
@@ -170,7 +171,7 @@ def test_a_refused_registration_decodes_as_not_accepted_with_its_status() -> Non
         pb.STATUS_CODE_UNAUTHORIZED,
         registration_ack=pb.NodeRegistrationAck(accepted=False, assigned_node_id=NODE),
     )
-    assert convert.decode(refused) == RegistrationAck("r", False, NODE, "unauthorized")
+    assert decode(refused) == RegistrationAck("r", False, NODE, "unauthorized")
 
 
 def test_signature_request_maps_every_field_and_rounds_the_timeout_up() -> None:
@@ -184,7 +185,7 @@ def test_signature_request_maps_every_field_and_rounds_the_timeout_up() -> None:
         timeout_s=59.2,
     )
     request = over_the_wire(
-        convert.signature_request(
+        encode.signature_request(
             msg, request_id="sig-1", node_id=NODE, now=NOW, priority="critical"
         )
     )
@@ -201,13 +202,13 @@ def test_signature_request_maps_every_field_and_rounds_the_timeout_up() -> None:
 
 def test_signature_request_without_a_timeout_leaves_timeout_seconds_unset() -> None:
     msg = RequestSignatures("r", "00", (0,), (1,), timeout_s=None)
-    request = convert.signature_request(msg, request_id="r", node_id=NODE, now=NOW)
+    request = encode.signature_request(msg, request_id="r", node_id=NODE, now=NOW)
     assert not over_the_wire(request).signature_request.HasField("timeout_seconds")
 
 
 def test_a_complete_signature_response_decodes_to_apply_signatures_in_order() -> None:
     msg = RequestSignatures("sig-1", "00", (0, 1), (1, 2), required_signatures=1)
-    request = convert.signature_request(msg, request_id="sig-1", node_id=NODE, now=NOW)
+    request = encode.signature_request(msg, request_id="sig-1", node_id=NODE, now=NOW)
     response = answer(
         request,
         signature_response=pb.SignatureResponse(
@@ -223,7 +224,7 @@ def test_a_complete_signature_response_decodes_to_apply_signatures_in_order() ->
         ),
     )
 
-    assert convert.decode(response) == SignaturesReceived(
+    assert decode(response) == SignaturesReceived(
         "sig-1",
         ApplySignatures(
             request_id="sig-1",
@@ -241,7 +242,7 @@ def test_a_failed_signature_response_keeps_its_failure_reason() -> None:
             status=pb.SIGNATURE_STATUS_FAILED, failure_reason="federation busy"
         ),
     )
-    decoded = convert.decode(response)
+    decoded = decode(response)
     assert decoded == SignaturesReceived(
         "sig-2", ApplySignatures("sig-2", "failed", (), "federation busy")
     )
@@ -257,7 +258,7 @@ def test_pegin_notification_maps_every_field_and_its_ack_is_metadata_only() -> N
         confirmations=6,
     )
     request = over_the_wire(
-        convert.pegin_notification(msg, request_id="pegin-1", node_id=NODE, now=NOW)
+        encode.pegin_notification(msg, request_id="pegin-1", node_id=NODE, now=NOW)
     )
 
     assert_metadata(request, "pegin-1", pb.REQUEST_PRIORITY_NORMAL)
@@ -265,12 +266,12 @@ def test_pegin_notification_maps_every_field_and_its_ack_is_metadata_only() -> N
     assert (pegin.btc_txid, pegin.vout, pegin.amount) == ("ab" * 32, 3, 150_000)
     assert (pegin.evm_address, pegin.confirmations) == ("0x" + "11" * 20, 6)
     assert not pegin.HasField("extra_data")
-    assert convert.decode(answer(request)) == Acknowledged("pegin-1", "success")
+    assert decode(answer(request)) == Acknowledged("pegin-1", "success")
 
 
 def test_status_update_maps_every_field_and_an_error_ack_keeps_its_status() -> None:
     request = over_the_wire(
-        convert.status_update(
+        encode.status_update(
             request_id="st-1",
             node_id=NODE,
             now=NOW,
@@ -287,11 +288,11 @@ def test_status_update_maps_every_field_and_an_error_ack_keeps_its_status() -> N
     assert update.block_height == 812_345
     assert update.sync_status == pb.SYNC_STATUS_STALLED
     assert update.connection_count == 2
-    assert convert.decode(answer(request, pb.STATUS_CODE_ERROR)) == Acknowledged("st-1", "error")
+    assert decode(answer(request, pb.STATUS_CODE_ERROR)) == Acknowledged("st-1", "error")
 
 
 def test_status_update_defaults_to_active_and_synced() -> None:
-    request = convert.status_update(request_id="st", node_id=NODE, now=NOW, block_height=1)
+    request = encode.status_update(request_id="st", node_id=NODE, now=NOW, block_height=1)
     assert request.status_update.status == pb.NODE_STATUS_ACTIVE
     assert request.status_update.sync_status == pb.SYNC_STATUS_SYNCED
     assert request.status_update.connection_count == 1
@@ -299,7 +300,7 @@ def test_status_update_defaults_to_active_and_synced() -> None:
 
 def test_heartbeat_carries_sequence_and_timestamp_and_its_ack_decodes() -> None:
     request = over_the_wire(
-        convert.heartbeat(sequence=7, timestamp=NOW, node_id=NODE, request_id="hb-7")
+        encode.heartbeat(sequence=7, timestamp=NOW, node_id=NODE, request_id="hb-7")
     )
 
     assert_metadata(request, "hb-7", pb.REQUEST_PRIORITY_HIGH)
@@ -310,14 +311,14 @@ def test_heartbeat_carries_sequence_and_timestamp_and_its_ack_decodes() -> None:
         request,
         heartbeat_ack=pb.HeartbeatAck(original_timestamp=NOW, ack_timestamp=NOW + 1, sequence=7),
     )
-    assert convert.decode(ack) == HeartbeatAcked("hb-7", 7, NOW, NOW + 1)
+    assert decode(ack) == HeartbeatAcked("hb-7", 7, NOW, NOW + 1)
 
 
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
         (
-            lambda: convert.signature_request(
+            lambda: encode.signature_request(
                 RequestSignatures("r", "00", (0,), (1,), tx_type="sideways"),
                 request_id="r",
                 node_id=NODE,
@@ -326,19 +327,19 @@ def test_heartbeat_carries_sequence_and_timestamp_and_its_ack_decodes() -> None:
             "'sideways' is not a TransactionType",
         ),
         (
-            lambda: convert.signature_request(
+            lambda: encode.signature_request(
                 RequestSignatures("r", "00", (-1,), (1,)), request_id="r", node_id=NODE, now=NOW
             ),
             "cannot encode SignatureRequest 'r'",
         ),
         (
-            lambda: convert.signature_request(
+            lambda: encode.signature_request(
                 RequestSignatures("r", "00", (0,), (2**64,)), request_id="r", node_id=NODE, now=NOW
             ),
             "cannot encode SignatureRequest 'r'",
         ),
         (
-            lambda: convert.signature_request(
+            lambda: encode.signature_request(
                 RequestSignatures("r", "00", (0,), (1,), timeout_s=0.0),
                 request_id="r",
                 node_id=NODE,
@@ -347,7 +348,7 @@ def test_heartbeat_carries_sequence_and_timestamp_and_its_ack_decodes() -> None:
             "timeout_s must be a positive number of seconds, got 0.0",
         ),
         (
-            lambda: convert.signature_request(
+            lambda: encode.signature_request(
                 RequestSignatures("r", "00", (0,), (1,), timeout_s=1e12),
                 request_id="r",
                 node_id=NODE,
@@ -356,17 +357,17 @@ def test_heartbeat_carries_sequence_and_timestamp_and_its_ack_decodes() -> None:
             "does not fit in an int32",
         ),
         (
-            lambda: convert.pegin_notification(
+            lambda: encode.pegin_notification(
                 NotifyPegin("p", "ab", -1, 1, "0x", 6), request_id="p", node_id=NODE, now=NOW
             ),
             "cannot encode PeginNotification 'p'",
         ),
         (
-            lambda: convert.heartbeat(sequence=1, timestamp=NOW, node_id=NODE, request_id=""),
+            lambda: encode.heartbeat(sequence=1, timestamp=NOW, node_id=NODE, request_id=""),
             "request_id is empty",
         ),
         (
-            lambda: convert.status_update(
+            lambda: encode.status_update(
                 request_id="s", node_id=NODE, now=NOW, block_height=1, priority="urgent"
             ),
             "'urgent' is not a RequestPriority",
@@ -390,7 +391,7 @@ def test_a_value_the_wire_cannot_carry_is_an_encode_error(build: Any, reason: st
     assert isinstance(raised.value, ProtocolError)
 
 
-TX_TYPES = sorted(convert.TX_TYPES.by_name)
+TX_TYPES = sorted(enums.TX_TYPES.by_name)
 UINT32 = st.integers(min_value=0, max_value=2**32 - 1)
 UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
 
@@ -403,7 +404,7 @@ UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
     tx_type=st.sampled_from(TX_TYPES),
     required_signatures=UINT32,
     timeout_s=st.none() | st.floats(min_value=0.001, max_value=2**31 - 1),
-    priority=st.sampled_from(sorted(convert.PRIORITIES.by_name)),
+    priority=st.sampled_from(sorted(enums.PRIORITIES.by_name)),
 )
 def test_any_request_signatures_survives_the_wire(
     request_id: str,
@@ -420,7 +421,7 @@ def test_any_request_signatures_survives_the_wire(
     )
 
     request = over_the_wire(
-        convert.signature_request(
+        encode.signature_request(
             msg, request_id=request_id, node_id=NODE, now=NOW, priority=priority
         )
     )
@@ -431,12 +432,12 @@ def test_any_request_signatures_survives_the_wire(
         tx_hex=sig.tx_hex,
         input_indices=tuple(sig.input_indices),
         amounts=tuple(sig.amounts),
-        tx_type=convert.TX_TYPES.name(sig.tx_type, "tx_type"),
+        tx_type=enums.TX_TYPES.name(sig.tx_type, "tx_type"),
         required_signatures=sig.required_signatures,
         timeout_s=timeout_s,  # compared below: the wire has whole seconds
     )
     assert back == msg
-    assert convert.PRIORITIES.name(request.metadata.priority, "priority") == priority
+    assert enums.PRIORITIES.name(request.metadata.priority, "priority") == priority
     if timeout_s is None:
         assert not sig.HasField("timeout_seconds")
     else:
@@ -488,7 +489,7 @@ def test_a_federation_update_decodes_with_version_threshold_and_the_full_member_
         update_type=pb.FEDERATION_UPDATE_TYPE_MEMBER_REMOVE,
     )
 
-    assert convert.decode(response) == FederationReceived(
+    assert decode(response) == FederationReceived(
         "fed-1",
         UpdateFederation(
             request_id="fed-1",
@@ -503,7 +504,7 @@ def test_a_federation_update_decodes_with_version_threshold_and_the_full_member_
             effective_height=1_000,
             p2wsh_address="bcrt1qxyz",
             update_signature=b"sig",
-            update_digest=convert.update_digest(response.federation_update),
+            update_digest=update_digest(response.federation_update),
         ),
     )
 
@@ -520,15 +521,15 @@ def test_the_update_digest_is_over_the_update_without_its_signature() -> None:
     unsigned.CopyFrom(signed)
     unsigned.ClearField("update_signature")
 
-    assert convert.update_digest(signed) == convert.update_digest(resigned)
-    assert convert.update_digest(signed) != convert.update_digest(changed)
-    assert convert.update_digest(signed) == hashlib.sha256(
+    assert update_digest(signed) == update_digest(resigned)
+    assert update_digest(signed) != update_digest(changed)
+    assert update_digest(signed) == hashlib.sha256(
         unsigned.SerializeToString(deterministic=True)
     ).digest()
 
 
 def test_a_federation_update_without_an_address_has_none() -> None:
-    decoded = convert.decode(federation_update())
+    decoded = decode(federation_update())
     assert isinstance(decoded, FederationReceived)
     assert decoded.update.p2wsh_address is None
     assert decoded.update.version == 3
@@ -545,7 +546,7 @@ def test_a_proposal_decodes_to_proposal_received() -> None:
             required_votes=3,
         ),
     )
-    assert convert.decode(response) == ProposalArrived(
+    assert decode(response) == ProposalArrived(
         "prop-1", ProposalReceived("p-9", "parameter_change", b"\x01\x02", NOW + 3600, 3)
     )
 
@@ -560,7 +561,7 @@ def test_an_error_response_decodes_with_code_details_and_retry_after() -> None:
             retry_info=pb.RetryInfo(retry_after=30),
         ),
     )
-    assert convert.decode(response) == ErrorReceived(
+    assert decode(response) == ErrorReceived(
         request_id="sig-1",
         code="rate_limited",
         message="slow down",
@@ -572,19 +573,19 @@ def test_an_error_response_decodes_with_code_details_and_retry_after() -> None:
 
 def test_an_error_without_retry_info_or_code_is_still_an_error() -> None:
     response = pushed("x", error_response=pb.ErrorResponse(error_message="boom"))
-    assert convert.decode(response) == ErrorReceived(
+    assert decode(response) == ErrorReceived(
         "x", "unspecified", "boom", None, None, "success"
     )
 
 
 def test_a_metadata_only_response_with_no_status_is_acknowledged_as_unspecified() -> None:
     response = pb.StreamResponse(metadata=pb.ResponseMetadata(request_id="ack-1"))
-    assert convert.decode(response) == Acknowledged("ack-1", "unspecified")
+    assert decode(response) == Acknowledged("ack-1", "unspecified")
 
 
 def test_decode_bytes_decodes_a_serialized_frame() -> None:
     frame = pushed("hb", heartbeat_ack=pb.HeartbeatAck(sequence=2)).SerializeToString()
-    assert convert.decode_bytes(frame) == HeartbeatAcked("hb", 2, 0, 0)
+    assert decode_bytes(frame) == HeartbeatAcked("hb", 2, 0, 0)
 
 
 # ------------------------------------------------------------------ malformed frames
@@ -729,17 +730,17 @@ def test_a_malformed_frame_is_refused_with_the_precise_reason(
     response: pb.StreamResponse, reason: str
 ) -> None:
     # Through the bytes path too: that is how the node's stream reads frames.
-    for decode in (convert.decode, convert.decode_bytes):
-        argument = response if decode is convert.decode else response.SerializeToString()
+    for decoder in (decode, decode_bytes):
+        argument = response if decoder is decode else response.SerializeToString()
         with pytest.raises(MalformedFrame) as raised:
-            decode(argument)
+            decoder(argument)
         assert reason in raised.value.reason
         assert isinstance(raised.value, ProtocolError)
 
 
 def test_a_malformed_payload_names_the_request_id_it_carried() -> None:
     with pytest.raises(MalformedFrame) as raised:
-        convert.decode(federation_update(parameters={"version": "x"}))
+        decode(federation_update(parameters={"version": "x"}))
     assert raised.value.request_id == "fed-1"
     assert str(raised.value) == (
         "federation_update: config.parameters[\"version\"] 'x' is not a decimal integer"
@@ -750,7 +751,7 @@ def test_a_malformed_payload_names_the_request_id_it_carried() -> None:
 @pytest.mark.parametrize("data", [b"\xff\xff\xff", b"\x0a\x05ab", b"not a protobuf frame"])
 def test_bytes_that_do_not_parse_are_a_malformed_frame(data: bytes) -> None:
     with pytest.raises(MalformedFrame) as raised:
-        convert.decode_bytes(data)
+        decode_bytes(data)
     assert raised.value.reason.startswith("frame does not parse: ")
     assert raised.value.request_id is None
 
@@ -766,8 +767,9 @@ def test_a_malformed_frame_pickles_with_its_reason_and_request_id() -> None:
     )
 
 
-def test_convert_does_not_import_grpc() -> None:
-    probe = "import sys, actors.stream.convert\nassert 'grpc' not in sys.modules\n"
+def test_the_wire_package_does_not_import_grpc() -> None:
+    probe = ("import sys, actors.stream.wire.decode, actors.stream.wire.encode\n"
+             "assert 'grpc' not in sys.modules\n")
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=REPO_ROOT,

@@ -1,6 +1,6 @@
 """Imports point one way, top to bottom, so that each layer reads without the ones above.
 
-    tools        bench, chaos, mock_governance, scripts (and the tests)
+    tools        bench, chaos, mock_governance, client, harness, scripts (and the tests)
     supervision  the launcher, the supervisors, the tree
     actors       the node's actors and their pure parts
     foundation   runtime (per-process facts), nodeconfig, protocol, btc
@@ -24,9 +24,9 @@ from supervision import tree
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("actors", "bench", "btc", "chaos", "mock_governance", "nodeconfig", "protocol",
-            "runtime", "supervision", "client")
+            "runtime", "supervision", "client", "harness")
 LAYER = {
-    "bench": 3, "chaos": 3, "mock_governance": 3, "client": 3,
+    "bench": 3, "chaos": 3, "mock_governance": 3, "client": 3, "harness": 3,
     "supervision": 2,
     "actors": 1,
     "runtime": 0, "nodeconfig": 0, "protocol": 0, "btc": 0,
@@ -91,6 +91,14 @@ def test_the_checker_finds_an_upward_import(tmp_path: Path) -> None:
 def test_no_product_package_imports_the_mock_or_the_tests(name: str) -> None:
     for path in (REPO / name).rglob("*.py"):
         assert not _imported_packages(path) & {"mock_governance", "tests", "bench", "chaos"}, path
+
+
+def test_the_client_library_needs_neither_supervision_nor_other_tools() -> None:
+    # A client talks to a node through the message catalogue and the front desk
+    # (actors/front_desk.py); it must not need the code that runs the node.
+    for path in (REPO / "client").rglob("*.py"):
+        assert not _imported_packages(path) & {
+            "supervision", "mock_governance", "bench", "chaos", "harness", "tests"}, path
 
 
 def test_the_tree_builds_exactly_the_names_the_config_knows() -> None:

@@ -47,3 +47,21 @@ def test_ready_needs_every_actor_running_and_the_stream_connected() -> None:
     assert health.ready() == (False, "governance stream is reconnecting")
     health.record(report(stream_state=None))
     assert health.ready() == (False, "governance stream is unknown")
+
+
+def test_not_ready_says_why_the_stream_is_not_connected_and_its_last_error() -> None:
+    health = NodeHealth(stale_after_s=3.0, clock=FakeClock())
+    actors = report().actors
+    stream = ConnectionStatus(
+        state="failed", last_error="stream closed: UNAVAILABLE connection refused",
+        reason="stream closed: UNAVAILABLE connection refused; reconnect attempts exhausted "
+               "(max_attempts=1), still trying: next in 0.48s")
+    health.record(NodeStatusReport("n", actors, stream))
+    assert health.ready() == (False, "governance stream is failed: stream closed: UNAVAILABLE "
+                              "connection refused; reconnect attempts exhausted "
+                              "(max_attempts=1), still trying: next in 0.48s")
+    connecting = ConnectionStatus(state="connecting", reason="endpoint=gov:1 attempt=3",
+                                  last_error="no registration ack within the heartbeat timeout")
+    health.record(NodeStatusReport("n", actors, connecting))
+    assert health.ready() == (False, "governance stream is connecting: endpoint=gov:1 attempt=3 "
+                              "(last error: no registration ack within the heartbeat timeout)")

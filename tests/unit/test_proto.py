@@ -16,8 +16,8 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from harness.mock import REPO_ROOT, project_env
 from protocol import governance_pb2 as pb
-from tests.support.mock import REPO_ROOT, project_env
 
 PACKAGE = "governance.v1"
 

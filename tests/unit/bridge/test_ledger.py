@@ -28,6 +28,7 @@ DIAGRAM = {
     ("awaiting_signatures", "awaiting_signatures"),
     ("awaiting_signatures", "failed"),
     ("signed", "failed"),
+    ("failed", "awaiting_signatures"),
 }
 ALL_PAIRS = list(itertools.product(PegoutState, repeat=2))
 ALLOWED_PAIRS = [(a, b) for a, b in ALL_PAIRS if (a.value, b.value) in DIAGRAM]

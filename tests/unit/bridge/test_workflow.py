@@ -105,6 +105,11 @@ def test_a_valid_request_is_stored_before_it_is_answered_or_sent_to_governance()
 
 @pytest.mark.parametrize(("fed", "req", "kind"), [
     (FED, InitiatePegout("", "00", (0,), (1,)), "request_id"),
+    (FED, dataclasses.replace(request(), request_id="x" * 201), "request_id"),
+    (FED, dataclasses.replace(request(), request_id="po\nINFO forged"), "request_id"),
+    (FED, dataclasses.replace(request(), request_id="po-\u2028"), "request_id"),
+    (FED, dataclasses.replace(request(), request_id="po-\ud800"), "request_id"),
+    (FED, dataclasses.replace(request(), request_id=7), "request_id"),
     (None, request(), "no_federation"),
     (dataclasses.replace(FED, halted=True), request(), "halted"),
     (FED, InitiatePegout("po-1", "zz", (0,), (1,)), "invalid"),
@@ -173,9 +178,8 @@ def test_a_late_complete_answer_to_an_earlier_attempt_is_used() -> None:
 @pytest.mark.parametrize(("status", "reason"), [
     ("failed", "governance answered failed: no"),
     ("partial", "governance answered partial: no"),
-    ("timeout", "governance answered timeout: no"),
 ])
-def test_an_unusable_status_costs_an_attempt(status: str, reason: str) -> None:
+def test_a_final_bad_status_spends_a_retry(status: str, reason: str) -> None:
     record = accepted_record()
 
     step = workflow.answered(record, False, ApplySignatures("po-1/1", status, (), "no"), 1,
@@ -184,6 +188,7 @@ def test_an_unusable_status_costs_an_attempt(status: str, reason: str) -> None:
     assert step.record is not None and step.record.attempt == 2
     assert step.record.state == "awaiting_signatures" and step.record.error == reason
     assert step.record.failures == (f"attempt 1: {reason}",)
+    assert step.record.series_failures == 1
     assert notes(step.effects) == [Event.SIGNATURE_FAILURE, Event.RETRIED]
     assert persisted(step).then == (Reply(STREAM, Handled("po-1/1")), AskSignatures("po-1", 2))
 
@@ -201,7 +206,7 @@ def test_signatures_that_do_not_verify_cost_an_attempt_with_their_kind() -> None
 
 
 def test_once_the_retries_are_spent_the_peg_out_fails_for_good() -> None:
-    record = dataclasses.replace(accepted_record(), attempt=3,
+    record = dataclasses.replace(accepted_record(), attempt=3, series_failures=2,
                                  failures=("attempt 1: x", "attempt 2: y"))
 
     step = workflow.answered(record, False, ApplySignatures("po-1/3", "failed"), 3, STREAM,
@@ -262,9 +267,111 @@ def test_a_governance_error_retries_after_its_retry_after() -> None:
     record = accepted_record()
 
     step = workflow.unanswered(record, 1, "governance_error", "rate limited", situation(),
-                               delay_s=30.0)
+                               delay_s=30.0, code="rate_limited")
 
     assert persisted(step).then == (AskSignatures("po-1", 2, 30.0),)
+
+
+@pytest.mark.parametrize(("kind", "code", "delay", "pause"), [
+    ("timeout", "", 0.0, 0.0),  # it has waited already: ask again at once
+    ("stream_rejected", "", 0.0, 5.0),  # the stream's outbox was full or closed
+    ("governance_error", "service_unavailable", 0.0, 5.0),
+    ("governance_error", "rate_limited", 10**9, 300.0),  # retry_after capped
+    ("governance_error", "authentication_failed", 0.0, 5.0),  # no session yet
+])
+def test_a_transient_failure_costs_time_not_a_retry(kind: str, code: str, delay: float,
+                                                    pause: float) -> None:
+    record = accepted_record()
+
+    step = workflow.unanswered(record, 1, kind, "later", situation(), delay, code)
+
+    assert step.record is not None and step.record.attempt == 2
+    assert step.record.series_failures == 0 and step.record.failures == ()
+    assert notes(step.effects) == [Event.TRANSIENT_FAILURE]
+    assert persisted(step).then == (AskSignatures("po-1", 2, pause),)
+
+
+@pytest.mark.parametrize("code", sorted(workflow.FINAL_ERROR_CODES))
+def test_an_error_that_says_the_request_is_wrong_spends_a_retry(code: str) -> None:
+    step = workflow.unanswered(accepted_record(), 1, "governance_error", code, situation(),
+                               code=code)
+
+    assert step.record is not None and step.record.series_failures == 1
+
+
+def test_governances_own_timeout_status_is_transient() -> None:
+    record = accepted_record()
+
+    step = workflow.answered(record, False, ApplySignatures("po-1/1", "timeout"), 1, STREAM,
+                             situation())
+
+    assert step.record is not None and step.record.series_failures == 0
+    assert persisted(step).then == (Reply(STREAM, Handled("po-1/1")), AskSignatures("po-1", 2))
+
+
+def test_past_the_series_deadline_a_transient_failure_fails_the_peg_out() -> None:
+    record = accepted_record()  # created at NOW
+    late = situation(now=NOW + RULES.signature_deadline_s)
+
+    step = workflow.unanswered(record, 1, "timeout", "no answer", late)
+
+    assert step.record is not None and step.record.state == "failed"
+    assert step.record.error == "no usable signatures within 3600s; last: no answer"
+
+
+def test_the_bridges_own_clock_ends_an_unanswered_attempt() -> None:
+    record = accepted_record()
+
+    step = workflow.expired(record, 1, situation(now=NOW + 90))
+
+    assert step.record is not None and step.record.attempt == 2
+    assert notes(step.effects) == [Event.TRANSIENT_FAILURE]
+    assert workflow.expired(record, 0, situation()).effects == ()  # an older attempt's time
+
+
+def test_during_a_halt_the_clock_runs_on_and_the_deadline_still_fails_the_peg_out() -> None:
+    record = accepted_record()
+    halted = dataclasses.replace(FED, halted=True)
+
+    watched = workflow.expired(record, 1, situation(halted, now=NOW + 90))
+    assert watched.record == record and watched.effects == (AskSignatures("po-1", 1),)
+
+    failed = workflow.expired(record, 1, situation(halted, now=NOW + 3600))
+    assert failed.record is not None and failed.record.state == "failed"
+
+
+def failed_record(**changes: object) -> PegoutRecord:
+    step = workflow.attempt_failed(
+        dataclasses.replace(accepted_record(), attempt=3, series_failures=2), 3, "failed",
+        "no", situation())
+    assert step.record is not None and step.record.state == "failed"
+    return dataclasses.replace(step.record, **changes)  # type: ignore[arg-type]
+
+
+def test_retry_starts_a_new_series_of_a_failed_peg_out_that_was_never_signed() -> None:
+    record = failed_record()
+
+    step = workflow.retry(record, "po-1", CLIENT, situation(now=NOW + 50))
+
+    assert step.record is not None and step.record.state == "awaiting_signatures"
+    assert step.record.attempt == 4 and step.record.series_failures == 0
+    assert step.record.series_started_at == NOW + 50 and step.record.failures == record.failures
+    assert persisted(step).then == (Reply(CLIENT, PegoutAccepted("po-1")),
+                                    AskSignatures("po-1", 4))
+
+
+@pytest.mark.parametrize(("record", "kind"), [
+    (None, "unknown"),
+    (accepted_record(), "not_failed"),
+    (failed_record(signed_tx_hex="00", txid="ab" * 32), "was_signed"),
+])
+def test_retry_is_refused_unless_the_peg_out_failed_unsigned(
+        record: PegoutRecord | None, kind: str) -> None:
+    step = workflow.retry(record, "po-1", CLIENT, situation())
+
+    assert step.effects[0] == dataclasses.replace(step.effects[0], kind=kind)  # type: ignore[call-arg]
+    assert isinstance(step.effects[1], Reply)
+    assert isinstance(step.effects[1].message, PegoutRejected)
 
 
 def test_the_halt_lifted_asks_again_under_a_new_attempt_and_broadcasts_signed_ones() -> None:
@@ -350,7 +457,12 @@ class PegoutMachine(RuleBasedStateMachine):
             persisted_records = [e.record for e in step.effects if isinstance(e, Persist)]
             assert persisted_records == [step.record]
             assert step.record.revision == before.revision + 1
-            assert before.state not in FINAL
+            # Nothing leaves `broadcast`; `failed` only back to work by a retry, and only
+            # when it was never signed (a signed transaction may have been paid).
+            assert before.state != "broadcast"
+            if before.state == "failed":
+                assert step.record.state == "awaiting_signatures"
+                assert before.signed_tx_hex is None and step.record.series_failures == 0
             assert step.record.attempt >= before.attempt
         if answer is not None:
             handled = [e for e in _flatten(step.effects)
@@ -371,6 +483,24 @@ class PegoutMachine(RuleBasedStateMachine):
     def governance_errs(self, delay: float) -> None:
         self.apply(workflow.unanswered(self.record, self.record.attempt, "governance_error",
                                        "unavailable", self.situation(), delay))
+
+    @rule(seconds=st.sampled_from([1.0, 600.0, 1800.0]))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+
+    @rule()
+    def the_bridges_clock_ends_the_attempt(self) -> None:
+        overdue = self.now - self.record.series_start >= RULES.signature_deadline_s
+        was_open = self.record.state == "awaiting_signatures"
+        self.apply(workflow.expired(self.record, self.record.attempt, self.situation()))
+        if was_open and overdue:
+            # Liveness: once the series deadline has passed, the clock's next tick ends it,
+            # halted or not, whatever governance did or did not send.
+            assert self.record.state == "failed"
+
+    @rule()
+    def a_client_retries(self) -> None:
+        self.apply(workflow.retry(self.record, "po-1", CLIENT, self.situation()))
 
     @rule()
     def halt(self) -> None:
@@ -393,9 +523,12 @@ class PegoutMachine(RuleBasedStateMachine):
 
     @invariant()
     def failures_stay_within_the_retries(self) -> None:
-        assert len(self.record.failures) <= RULES.signature_retries + 1
-        if self.record.state == "failed" and not self.record.error.startswith("broadcast"):
-            assert len(self.record.failures) == RULES.signature_retries + 1
+        assert self.record.series_failures <= RULES.signature_retries + 1
+        # The history keeps every series' failures; a retry starts the count afresh.
+        assert len(self.record.failures) >= self.record.series_failures
+        error = self.record.error or ""
+        if self.record.state == "failed" and error.startswith("no usable signatures after"):
+            assert self.record.series_failures == RULES.signature_retries + 1
 
     @invariant()
     def a_signed_record_has_its_transaction(self) -> None:

@@ -197,3 +197,41 @@ def test_schedule_summary_lists_version_and_height_sorted_by_version() -> None:
     book = FederationBook()
     book.load([scheduled(7, 300), scheduled(5, 400), scheduled(6, 100)])
     assert book.schedule_summary() == ((5, 400), (6, 100), (7, 300))
+
+
+# -- a version that could not be stored ------------------------------------------------------
+
+
+def test_a_removed_scheduled_version_is_forgotten_and_the_latest_version_goes_back() -> None:
+    book = FederationBook()
+    book.add(applied(1))
+    before = book.current
+    book.add(scheduled(2, effective_height=2**64 - 1))
+    book.remove(scheduled(2, effective_height=2**64 - 1), before)  # an equal, other record
+    assert book.scheduled and book.latest_version == 2  # only that very record is removed
+    record = next(iter(book.scheduled.values()))
+    book.remove(record, before)
+    assert book.scheduled == {} and book.current is before and book.latest_version == 1
+
+
+def test_a_removed_applied_version_gives_back_the_one_in_force_before_it() -> None:
+    book = FederationBook()
+    first = applied(1)
+    book.add(first)
+    second = applied(2)
+    book.add(second)
+    book.remove(second, first)
+    assert book.current is first and book.latest_version == 1
+
+
+def test_a_version_added_after_the_removed_one_keeps_its_place() -> None:
+    book = FederationBook()
+    first, second, third = applied(1), applied(2), scheduled(3, effective_height=500)
+    book.add(first)
+    book.add(second)
+    book.add(third)
+    newer = applied(4)
+    book.add(newer)
+    book.remove(second, first)
+    assert book.current is newer and book.latest_version == 4
+    assert book.scheduled == {3: third}

@@ -42,7 +42,9 @@ class Journal:
 
 def store_with_fake_send() -> tuple[DurableStore, FakeSend]:
     send = FakeSend()
-    return DurableStore(OWNER, send), send
+    # These tests are about batching and callbacks, with strings standing for records: the
+    # storage limits are left out (tests/unit/storage/test_refusals.py has them).
+    return DurableStore(OWNER, send, check=lambda records: None), send
 
 
 def test_writes_before_a_flush_go_out_as_one_persist_with_every_record_in_order() -> None:

@@ -1,4 +1,4 @@
-"""Reconnect backoff: gRPC's shape, a seeded rng, and a schedule that can run out."""
+"""Reconnect backoff: gRPC's shape, a seeded rng, and a schedule that never runs out."""
 
 from __future__ import annotations
 
@@ -110,11 +110,48 @@ def test_limited_attempts_are_exhausted_after_the_last_one() -> None:
     assert [exhausted(n, policy) for n in (1, 2, 3, 4)] == [False, False, False, True]
 
 
-def test_schedule_counts_attempts_and_runs_out() -> None:
+def test_past_max_attempts_the_schedule_keeps_going_at_the_longest_backoff() -> None:
     schedule = ReconnectSchedule(ReconnectPolicy(jitter=0.0, max_attempts=2))
     rng = random.Random(0)
-    assert [schedule.next(rng), schedule.next(rng), schedule.next(rng)] == [1.0, 1.6, None]
-    assert schedule.attempt == 2
+    assert [schedule.next(rng), schedule.next(rng)] == [1.0, 1.6]
+    assert not schedule.exhausted
+    assert [schedule.next(rng) for _ in range(3)] == [120.0] * 3
+    assert schedule.exhausted and schedule.attempt == 5
+
+
+def test_with_one_attempt_allowed_the_second_already_waits_the_longest() -> None:
+    schedule = ReconnectSchedule(ReconnectPolicy(jitter=0.0, max_backoff_s=0.5,
+                                                 max_attempts=1))
+    rng = random.Random(0)
+    assert schedule.next(rng) == 0.5  # the first grows from 1 s but never past the cap
+    assert not schedule.exhausted
+    assert schedule.next(rng) == 0.5 and schedule.exhausted
+
+
+def test_the_longest_backoff_past_max_attempts_keeps_its_jitter_below_the_cap() -> None:
+    policy = ReconnectPolicy(jitter=0.2, max_backoff_s=10.0, max_attempts=1)
+    schedule = ReconnectSchedule(policy)
+    rng = random.Random(5)
+    schedule.next(rng)
+    delays = [schedule.next(rng) for _ in range(200)]
+    assert all(8.0 <= d <= 10.0 for d in delays) and len(set(delays)) > 1
+
+
+def test_an_unlimited_schedule_is_never_exhausted() -> None:
+    schedule = ReconnectSchedule(GRPC)
+    rng = random.Random(0)
+    for _ in range(100):
+        schedule.next(rng)
+    assert not schedule.exhausted
+
+
+def test_a_reset_ends_the_exhausted_state() -> None:
+    schedule = ReconnectSchedule(ReconnectPolicy(max_attempts=1))
+    rng = random.Random(0)
+    schedule.next(rng)
+    schedule.next(rng)
+    schedule.reset()
+    assert not schedule.exhausted and schedule.attempt == 0
 
 
 def test_schedule_starts_over_after_reset() -> None:

@@ -57,7 +57,7 @@ def test_drop_oldest_evicts_the_first_arrival_whatever_its_priority() -> None:
     outbox.push(item("mid", priority=1))
     result = outbox.push(item("new", priority=1))
     assert result == PushResult(True, (Dropped(oldest, "overflow_drop_oldest"),))
-    assert "old" not in outbox and ids(outbox.pop_batch(2)) == ["mid", "new"]
+    assert ("pegin", "old") not in outbox and ids(outbox.pop_batch(2)) == ["mid", "new"]
 
 
 def test_drop_lowest_priority_evicts_the_oldest_of_the_lowest_priority() -> None:
@@ -86,15 +86,15 @@ def test_reject_new_keeps_what_it_has_and_refuses_the_newcomer() -> None:
     newcomer = item("b", priority=4)
     assert outbox.push(newcomer) == PushResult(False, (Dropped(newcomer,
                                                                 "overflow_reject_new"),))
-    assert "a" in outbox and "b" not in outbox
+    assert ("pegin", "a") in outbox and ("pegin", "b") not in outbox
 
 
 def test_remove_withdraws_an_item_and_reports_unknown_ids_as_none() -> None:
     outbox = Outbox(10, "drop_oldest")
     outbox.push(entry := item("a"))
-    assert outbox.remove("a") == entry
-    assert outbox.remove("a") is None
-    assert len(outbox) == 0 and "a" not in outbox
+    assert outbox.remove("pegin", "a") == entry
+    assert outbox.remove("pegin", "a") is None
+    assert len(outbox) == 0 and ("pegin", "a") not in outbox
 
 
 def test_drops_are_counted_by_reason_across_pushes() -> None:
@@ -187,7 +187,7 @@ def test_every_pushed_item_is_popped_dropped_removed_or_inside_exactly_once(
             for n in batch:
                 del inside[n]
         else:
-            entry = outbox.remove(step.request_id)
+            entry = outbox.remove("pegin", step.request_id)
             if entry is not None:
                 removed.add(entry.payload)
                 del inside[entry.payload]
@@ -214,3 +214,22 @@ def test_drop_oldest_always_evicts_the_earliest_arrival(
         if full:
             assert [d.item.request_id for d in result.dropped] == [arrivals.pop(0)]
         arrivals.append(step.request_id)
+
+
+def test_a_pegin_and_a_pegout_attempt_sharing_an_id_both_wait_and_both_go() -> None:
+    outbox = Outbox(10, "reject_new")
+    pegin = OutboxItem("x/1", 2, "pegin", "notice", sender="bridge")
+    attempt = OutboxItem("x/1", 3, "signature", "request", sender="bridge")
+    assert outbox.push(pegin).accepted and outbox.push(attempt).accepted
+    assert ("pegin", "x/1") in outbox and ("signature", "x/1") in outbox
+    again = OutboxItem("x/1", 3, "signature", "request", sender="bridge")
+    assert outbox.push(again) == PushResult(False, (Dropped(again, "duplicate"),))
+    assert [entry.kind for entry in outbox.pop_batch(10)] == ["signature", "pegin"]
+
+
+def test_removing_one_kind_leaves_the_other_with_the_same_id() -> None:
+    outbox = Outbox(10, "drop_oldest")
+    outbox.push(OutboxItem("x/1", 2, "pegin", "notice", sender=None))
+    outbox.push(OutboxItem("x/1", 3, "signature", "request", sender=None))
+    assert outbox.remove("signature", "x/1") is not None
+    assert len(outbox) == 1 and ("pegin", "x/1") in outbox

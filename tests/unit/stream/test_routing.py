@@ -138,3 +138,27 @@ def test_every_admitted_message_is_sent_once_unless_requeued(
         for request_id in taken:
             router.handled(request_id)
     assert sent == admitted
+
+
+def test_each_target_is_its_own_id_space() -> None:
+    router = InboundRouter()
+    assert router.admit("x/1", "bridge", "signatures")
+    assert router.admit("x/1", "chain", "federation update")
+    assert router.take("bridge", 5) == ["signatures"]
+    assert router.take("chain", 5) == ["federation update"]
+    assert router.handled("x/1", "chain") == "chain"
+    assert router.unhandled_for("bridge") == ["signatures"] and len(router) == 1
+    assert router.handled("x/1", "chain") is None  # the chain's is done; the bridge's is not
+    assert not router.admit("x/1", "chain", "again")  # a duplicate of the chain's only
+    assert router.handled("x/1", "bridge") == "bridge" and len(router) == 0
+
+
+def test_a_handled_from_an_unknown_sender_goes_to_the_first_target_that_has_the_id() -> None:
+    router = InboundRouter()
+    router.admit("only-chain", "chain", "c")
+    router.admit("both", "bridge", "b")
+    router.admit("both", "chain", "c2")
+    assert router.handled("only-chain") == "chain"
+    assert router.handled("both") == "chain"  # the chain was routed to first
+    assert router.handled("both") == "bridge"
+    assert router.handled("both") is None

@@ -1,25 +1,33 @@
-"""Starting real nodes from tests: a config on free ports, and proof nothing is left.
+"""Nodes started in this process: a config on free ports, a client, and proof nothing is left.
 
-Every node a test starts gets its own admin port, metrics port, mock ports,
-log file and metrics directory, and `transientUnique=True`, so tests never
-share an actor system.
+Every node gets its own admin port, metrics port, mock ports, log file and
+metrics directory, and `transientUnique=True`, so that nodes never share an
+actor system. `running_node` yields a `LocalNode`: the `owner` that started
+the actor system (start, stop, root recovery: what the launcher does) and a
+`client` joined to it on the admin port, through which the node is driven,
+as any outside tool drives it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import yaml
 
+from client import NodeClient, connect
+from harness.ports import distinct_free_ports
+from harness.waiting import wait_until
 from nodeconfig import NodeConfig, load_config
 from runtime.processes import session_members
 from runtime.rundir import prepare_metrics_dir
-from tests.support.ports import free_port
-from tests.support.waiting import wait_until
+
+if TYPE_CHECKING:
+    from supervision.node import Node
 
 
 def write_config(directory: Path, **sections: Any) -> Path:
@@ -44,19 +52,12 @@ def write_config(directory: Path, **sections: Any) -> Path:
     return path
 
 
-def distinct_free_ports(count: int) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
-
-
 def node_config(directory: Path, **sections: Any) -> NodeConfig:
     return load_config(write_config(directory, **sections))
 
 
 def descendants() -> set[int]:
-    """Pids of this test process's live descendants (zombies excluded)."""
+    """Pids of this process's live descendants (zombies excluded)."""
     alive = set()
     for child in psutil.Process().children(recursive=True):
         try:
@@ -75,22 +76,50 @@ def assert_session_gone(session_id: int, timeout: float = 10.0) -> None:
     )
 
 
-@contextmanager
-def running_node(directory: Path, **sections: Any) -> Iterator[Any]:
-    """Start a node's tree in this process; stop it and prove nothing is left."""
-    from supervision.node import Node  # after conftest set the metrics directory
+@dataclass(frozen=True)
+class LocalNode:
+    """A node this process started: `owner` runs its actor system, `client` drives it."""
 
+    owner: Node
+    client: NodeClient
+
+    @property
+    def config(self) -> NodeConfig:
+        return self.owner.config
+
+
+@contextmanager
+def own_node(config: NodeConfig) -> Iterator[LocalNode]:
+    """Start the node `config` describes in this process, with a client; stop it after.
+
+    The caller must have set the metrics directory (`prepare_metrics_dir`)
+    before `supervision.node` is first imported.
+    """
+    from supervision.node import Node  # after the metrics directory is set
+
+    owner = Node(config, transient_unique=True)
+    try:
+        owner.start()
+        with connect(config) as client:
+            yield LocalNode(owner, client)
+    finally:
+        owner.stop()
+
+
+@contextmanager
+def running_node(directory: Path, **sections: Any) -> Iterator[LocalNode]:
+    """A node on free ports in `directory`; afterwards, proof that no process is left."""
     config = node_config(directory, **sections)
     prepare_metrics_dir(directory / "metrics")
     before = descendants()
-    node = Node(config, transient_unique=True)
+    session: int | None = None
     try:
-        node.start()
-        yield node
+        with own_node(config) as node:
+            session = node.owner.handle.session_id if node.owner.handle else None
+            yield node
     finally:
-        node.stop()
-        if node.handle is not None:
-            assert_session_gone(node.handle.session_id)
+        if session is not None:
+            assert_session_gone(session)
         wait_until(
             lambda: not (descendants() - before),
             timeout=10.0,
@@ -101,13 +130,3 @@ def running_node(directory: Path, **sections: Any) -> Iterator[Any]:
 def log_text(config: NodeConfig) -> str:
     path = Path(config.logging.file)
     return path.read_text() if path.exists() else ""
-
-
-__all__ = [
-    "assert_session_gone",
-    "descendants",
-    "log_text",
-    "node_config",
-    "running_node",
-    "write_config",
-]

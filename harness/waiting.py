@@ -13,7 +13,7 @@ DEFAULT_INTERVAL_S = 0.05
 
 
 def wait_until(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float = DEFAULT_TIMEOUT_S,
     interval: float = DEFAULT_INTERVAL_S,
     message: str | Callable[[], str] = "condition",

@@ -1,4 +1,4 @@
-"""Running `scripts/start`, `scripts/status` and friends as an operator would, from tests.
+"""Running `scripts/start`, `scripts/status` and friends as an operator would.
 
 The launcher's stdout goes to a file, never a pipe: the daemonized Thespian
 admin inherits it, and a captured pipe would never reach end-of-file.
@@ -13,12 +13,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from tests.support.waiting import wait_until
+from harness.waiting import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 START = REPO / "scripts" / "start"
 STATUS = REPO / "scripts" / "status"
 
@@ -33,14 +34,16 @@ class Launched:
         return self.output.read_text(errors="replace") if self.output.exists() else ""
 
     @property
-    def config(self) -> dict:
-        return yaml.safe_load(self.config_path.read_text())
+    def config(self) -> dict[str, Any]:
+        document: dict[str, Any] = yaml.safe_load(self.config_path.read_text())
+        return document
 
 
-def launch(config_path: Path, output: Path) -> Launched:
+def launch(config_path: Path, output: Path, env: dict[str, str] | None = None) -> Launched:
+    """`scripts/start --config FILE`, its output appended to `output`; `env`: None inherits."""
     with output.open("ab") as sink:
         process = subprocess.Popen([str(START), "--config", str(config_path)], stdout=sink,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     return Launched(process, config_path, output)
 
 
@@ -60,10 +63,11 @@ def run_status(config_path: Path, *extra: str) -> subprocess.CompletedProcess[st
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
-def status_json(config_path: Path) -> dict:
+def status_json(config_path: Path) -> dict[str, Any]:
     result = run_status(config_path, "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 def stop(launched: Launched) -> int:
@@ -78,5 +82,3 @@ def http_get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
-
-

@@ -1,7 +1,7 @@
 """`scripts/status`: what a running node's actors and stream are doing.
 
-It talks to the node only through the Thespian ActorSystem API, and never
-starts an actor system by accident (see `Node.attach`).
+It talks to the node only through the client library, and never starts an
+actor system by accident (see `client.connection.connect_to`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from actors.messages import NodeStatusReport
+from client import ClientError, connect
 from nodeconfig import ConfigError, NodeConfig, default_config_path, load_config
 
 EXIT_OK = 0
@@ -28,18 +30,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fetch_report(config: NodeConfig) -> Any:
-    """Ask the node's root for `NodeStatus`; raise NodeAttachError if no node answers."""
-    # Imported late: the actor code is only needed once a config was read.
-    from supervision.node import Node, NodeAttachError
-
-    report = Node.attach(config).status()
-    if report is None:
-        raise NodeAttachError("the node stopped answering")
-    return report
+def fetch_report(config: NodeConfig) -> NodeStatusReport:
+    """Ask the node's root for `NodeStatus`; `ClientError` if no node answers."""
+    with connect(config) as node:
+        return node.node_status()
 
 
-def as_json(report: Any) -> dict[str, Any]:
+def as_json(report: NodeStatusReport) -> dict[str, Any]:
     return {
         "node_id": report.node_id,
         "actors": [asdict(a) for a in report.actors],
@@ -47,7 +44,7 @@ def as_json(report: Any) -> dict[str, Any]:
     }
 
 
-def as_table(report: Any) -> str:
+def as_table(report: NodeStatusReport) -> str:
     lines = [f"node {report.node_id}", "",
              f"{'actor':<20} {'pid':>7} {'state':<11} {'restarts':>8} {'uptime_s':>10}  supervisor"]
     for a in report.actors:
@@ -73,11 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"alys-status: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    from supervision.node import NodeAttachError
-
     try:
         report = fetch_report(config)
-    except NodeAttachError as exc:
+    except ClientError as exc:
         print(f"alys-status: {exc}", file=sys.stderr)
         return EXIT_NO_NODE
     print(json.dumps(as_json(report), indent=2) if args.json else as_table(report))

@@ -1,4 +1,4 @@
-"""Loopback ports for tests."""
+"""Loopback ports for nodes, mock servers and benchmarks run on this machine."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different free ports, in ascending order."""
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 def port_is_free(port: int) -> bool:

@@ -1,0 +1,125 @@
+"""What the peg-out benchmarks send, and where they see it land.
+
+- `Requests`: unsigned peg-outs for the benchmark's federation (`FEDERATION`,
+  3-of-5, two inputs each: six signatures made by the mock, verified by the
+  bridge), each with a seed never used before in the run, so a txid of its own;
+- `SpoolWatcher`: when each txid's line is first in the spool and durable;
+- `pegout_node`: the real-signing mock and a node wired to it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.messages import InitiatePegout
+from harness.mock import MockGovernance
+from harness.nodes import LocalNode
+from harness.pegouts import Federation, txid_of, unsigned_pegout
+from harness.pegouts import pegout_node as federation_node
+
+FEDERATION_SEED = "bench-pegouts"
+FEDERATION_SIZE = 5
+THRESHOLD = 3
+FEDERATION = Federation(FEDERATION_SEED, FEDERATION_SIZE, THRESHOLD)
+INPUTS = 2
+# Peg-outs per Batch when many go at once, as a client with many should send them.
+BURST_BATCH = 250
+POLL_S = 0.001
+# What the node's code fixes (StorageActor's PRAGMAs, SpoolBroadcaster's appends);
+# the rest of the settings are read from the node's config when it runs.
+DURABILITY = {"sqlite": "WAL, synchronous=FULL", "spool": "fsync per append"}
+
+
+@dataclass(frozen=True)
+class Request:
+    message: InitiatePegout
+    txid: str
+
+
+class Requests:
+    """Peg-outs with seeds never used before in this run, so every txid is new."""
+
+    def __init__(self, padding_bytes: int = 0) -> None:
+        self.script = FEDERATION.script
+        self.next_seed = 1
+        self.padding_bytes = padding_bytes  # grows each transaction by about this much
+
+    def make(self, label: str, count: int) -> list[Request]:
+        made = []
+        for _ in range(count):
+            seed, self.next_seed = self.next_seed, self.next_seed + 1
+            message = unsigned_pegout(f"bench-{label}-{seed}", self.script, seed,
+                                      n_inputs=INPUTS, padding_bytes=self.padding_bytes)
+            # A segwit signature leaves the txid as it is: the unsigned one is the spooled one.
+            made.append(Request(message, txid_of(message)))
+        return made
+
+
+class SpoolWatcher:
+    """Records, from its own thread, when each txid's line is first in the spool and durable."""
+
+    def __init__(self, path: Path, interval_s: float = POLL_S) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.seen: dict[str, float] = {}
+        self.duplicates = 0
+        self._fd = -1
+        self._offset = 0
+        self._partial = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spool-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll()
+            time.sleep(self.interval_s)
+
+    def poll(self) -> None:
+        if self._fd < 0:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return  # the bridge creates it when it starts
+        size = os.fstat(self._fd).st_size
+        if size <= self._offset:
+            return
+        data = os.pread(self._fd, size - self._offset, self._offset)
+        # The bridge writes, then fsyncs: this fsync returns once what was read is on
+        # disk, so the clock below never runs ahead of the bridge's own fsync.
+        os.fsync(self._fd)
+        now = time.perf_counter()
+        self._offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()  # a write seen half done: the rest comes next poll
+        for line in lines:
+            txid = line.split(b" ", 1)[0].decode("ascii")
+            if txid in self.seen:
+                self.duplicates += 1
+            else:
+                self.seen[txid] = now
+
+
+@contextmanager
+def pegout_node(directory: Path,
+                log_level: str = "INFO") -> Iterator[tuple[LocalNode, MockGovernance]]:
+    """The real-signing mock and a node wired to it, with the node's default intervals and
+    durability, at `log_level`: yields (node, mock)."""
+    logging = {"file": str(directory / "node" / "logs" / "node.log"), "level": log_level}
+    with federation_node(directory, FEDERATION, logging=logging) as (node, mock):
+        yield node, mock

@@ -1,0 +1,41 @@
+"""Databases written by an earlier release open at the latest schema with their rows intact."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from actors.storage.database import Database
+from actors.storage.schema import LATEST, MIGRATIONS
+
+
+def version_one_database(path: Path) -> None:
+    """A database as the first release left it, holding one peg-out that failed twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as raw:
+        raw.executescript(MIGRATIONS[0])
+        raw.execute("PRAGMA user_version=1")
+        raw.execute(
+            "INSERT INTO pegouts (request_id, tx_hex, input_indices, amounts, state, attempt,"
+            " signatures_required, signatures_collected, error, signed_tx_hex, txid, failures,"
+            " created_at, updated_at, revision) VALUES"
+            " ('po-1', '00', '[0]', '[1000]', 'failed', 2, 3, 0, 'x', NULL, NULL, ?, 5.0, 6.0,"
+            " 3)", (json.dumps(["attempt 1: a", "attempt 2: b"]),))
+
+
+def test_a_first_release_database_counts_its_failed_attempts_as_the_current_series(
+        tmp_path: Path) -> None:
+    path = tmp_path / "data" / "node.sqlite3"
+    version_one_database(path)
+
+    database = Database.open(str(path))
+    try:
+        (record,) = database.pegouts(request_id="po-1")
+        assert database.schema_version == LATEST
+    finally:
+        database.close()
+
+    assert record.series_failures == 2 and record.series_started_at == 0.0
+    assert record.series_start == record.created_at == 5.0
+    assert record.failures == ("attempt 1: a", "attempt 2: b")

@@ -1,0 +1,16 @@
+from collections.abc import Mapping, Sequence
+
+from embit.base import EmbitBase
+from embit.ec import PublicKey
+
+class Script(EmbitBase):
+    data: bytes
+    def __init__(self, data: bytes = b"") -> None: ...
+    def address(self, network: Mapping[str, object] = ...) -> str: ...
+
+class Witness(EmbitBase):
+    items: list[bytes]
+    def __init__(self, items: list[bytes] = ...) -> None: ...
+
+def multisig(m: int, pubkeys: Sequence[PublicKey]) -> Script: ...
+def p2wsh(script: Script) -> Script: ...

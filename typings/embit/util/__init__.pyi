@@ -1,0 +1,1 @@
+from embit.util import secp256k1 as secp256k1

@@ -1,0 +1,1 @@
+# Thespian's system bases; the node reaches only into thespian.system.transport.

@@ -1,0 +1,1 @@
+# Thespian's transports; the node reaches only into IPBase and asyncTransportBase.
