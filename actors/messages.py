@@ -6,8 +6,8 @@ talk to a running node through the ActorSystem API. Commands are imperative,
 events past tense, replies name what they carry. Messages that only the node's
 own supervision uses start with an underscore; they are not a public contract.
 
-The public messages and their fields are fixed by `shared/CONTRACTS.md`; add
-fields only with defaults, so that older senders keep working.
+The public messages keep their module and names (Thespian pickles them by name);
+fields are added only with defaults, so that older senders keep working.
 """
 
 from __future__ import annotations

@@ -59,6 +59,10 @@ class OwnerActor(NodeActor):
 
     # -- subclass hooks -------------------------------------------------------------
 
+    def load_request(self) -> _Load:
+        """What to ask storage for at start; the chain leaves out what is past retention."""
+        return _Load(self.owner)
+
     def on_loaded(self, records: tuple[Loaded, ...]) -> None:
         """The owner's durable state, once, before any stashed message is handled."""
 
@@ -89,7 +93,7 @@ class OwnerActor(NodeActor):
         if storage is not None and storage != self._storage:
             self._storage = storage
             if not self.loaded:
-                self.send(storage, _Load(self.owner))
+                self.send(storage, self.load_request())
             resent = self.store.resend(storage)
             if resent:
                 self.log.info("re-sent %d uncommitted writes to the new storage", resent)
@@ -117,7 +121,7 @@ class OwnerActor(NodeActor):
             return
         # One commit may release thousands of replies and requests: batch them.
         with self.coalesced_sends():
-            self.store.persisted(message.seq)
+            self.store.persisted(message.seq, message.found)
 
     def receiveMsg__Fetched(self, message: _Fetched, sender: ActorAddress) -> None:
         if self._from_storage(sender, message):

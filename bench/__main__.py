@@ -12,7 +12,10 @@ Sections (all by default; `--only` picks):
   many at once, at offered rates, and how it grows with transaction size and
   with how many are in flight;
 - footprint: `scripts/start` to ready, and the memory of every process idle,
-  under load and after it.
+  under load and after it;
+- growth (opt-in, `--only growth`): start-up time and the RSS of the bridge,
+  chain and storage with 0 to 1,000,000 finished peg-outs in the database and
+  the spool (`--quick`: 0 and 1,000,000 only).
 
 Every figure is the median of `--runs` runs with its spread; `--quick` runs
 a smaller set in under 3 minutes. The table goes to stdout, the same figures
@@ -39,6 +42,9 @@ from nodeconfig import load_config
 from runtime.rundir import prepare_metrics_dir
 
 SECTIONS = ("recovery", "stream", "throughput", "pegouts", "footprint")
+# Run only when asked for (`--only growth`): it writes gigabytes, and the default run's time
+# stays what it was.
+OPT_IN = ("growth",)
 # A valid secp256k1 point (federation_keys("bench", 1)): the ChainActor derives the
 # federation's script from it at start.
 BENCH_KEY = "0258fa04152f9a00130dbba4f3b1dbe3b58a8580451c13438dcf602b4bca539f18"
@@ -59,12 +65,14 @@ class Profile:
     bursts: tuple[int, ...] = (10, 1000, 10_000)
     startup_runs: int = 5
     memory_load: int = 2000
+    growth_sizes: tuple[int, ...] = (0, 10_000, 100_000, 1_000_000)
 
 
 FULL = Profile()
 QUICK = Profile(runs=2, kills=5, messages=1000, ceiling_messages=5000, pegout_singles=20,
                 pegout_burst=500, pegout_rates=(10.0, 100.0, 500.0, 1000.0),
-                pegout_seconds=2.0, bursts=(10, 1000), startup_runs=2, memory_load=500)
+                pegout_seconds=2.0, bursts=(10, 1000), startup_runs=2, memory_load=500,
+                growth_sizes=(0, 1_000_000))
 
 
 def rates(text: str) -> tuple[float, ...]:
@@ -103,7 +111,7 @@ def bench_config(directory: Path, admin_port: int) -> Path:
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller set, under 3 minutes")
-    parser.add_argument("--only", action="append", choices=SECTIONS,
+    parser.add_argument("--only", action="append", choices=(*SECTIONS, *OPT_IN),
                         help="run only this section (repeatable); default: all of them")
     parser.add_argument("--runs", type=int, help="runs per figure (median and spread)")
     parser.add_argument("--kills", type=int, help="kills per actor kind")
@@ -134,7 +142,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
 
 def main(argv: list[str] | None = None) -> int:
     args, profile = parse_args(argv)
-    sections = [s for s in SECTIONS if s in set(args.only or SECTIONS)]
+    sections = [s for s in (*SECTIONS, *OPT_IN) if s in set(args.only or SECTIONS)]
     machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{platform.python_implementation()} {platform.python_version()}")
     document: dict[str, Any] = {"machine": machine, "profile": asdict(profile),

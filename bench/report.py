@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, footprint, pegouts, stream, throughput
+from bench import ceilings, footprint, growth, pegouts, stream, throughput
 from bench.recovery import measure as measure_recovery
 from harness.nodes import own_node
 from supervision.tree import SUPERVISORS, WORKERS
@@ -124,6 +124,15 @@ def run_pegouts(document: dict[str, Any], directory: Path, profile: Any, config:
             result[key] = None
             result["null_reasons"][key] = "100/s was not among the offered rates"
     document["pegout"] = result
+
+
+def run_growth(document: dict[str, Any], directory: Path, profile: Any, config: Any) -> None:
+    load_before = growth.load_1m()
+    results = growth.measure(directory, sizes=tuple(profile.growth_sizes))
+    growth.print_table(results)
+    print()
+    document["growth"] = {"by_size": results,
+                          "machine_load_1m": [load_before, growth.load_1m()]}
 
 
 def run_footprint(document: dict[str, Any], directory: Path, profile: Any,

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.recovery import percentile
+from chaos import hostile
 from chaos.faults import Fault, inject
 from chaos.load import PegoutLoad
 from client import ClientError, NodeClient, NodeUnreachable, connect
 from mock_governance.control_client import MockControlClient
-from nodeconfig import ConfigError, default_config_path, load_config
+from nodeconfig import ConfigError, NodeConfig, default_config_path, load_config
 
 EXIT_OK = 0
 EXIT_INVARIANT_BROKEN = 1
@@ -53,6 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain-s", type=float, default=120.0,
                         help="after the faults, wait this long at most for the spool")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    hostile.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     except ClientError as exc:
         print(f"alys-chaos: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.hostile:
+        return main_hostile(args, node, config)
     # Milliseconds: two runs must never share request ids (hence txids) on one spool.
     load = PegoutLoad(node, MockControlClient(config.governance.mock.control_port), config,
                       run_id=f"{args.seed}-{int(time.time() * 1000)}", rate_per_s=args.rate)
@@ -163,6 +167,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos: WARNING: {result.rejected} peg-outs rejected: {result.rejections}")
     if result.unanswered:
         print(f"chaos: WARNING: {result.unanswered} peg-outs never answered by the bridge")
+    return EXIT_INVARIANT_BROKEN if broken else EXIT_OK
+
+
+def main_hostile(args: argparse.Namespace, node: NodeClient, config: NodeConfig) -> int:
+    mock = MockControlClient(config.governance.mock.control_port)
+    report = hostile.run_hostile(args, node, config, mock)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    broken = hostile.broken_parts(report)
+    if report["node_stopped"]:
+        print(f"alys-chaos: the node's actor system stopped answering ({report['node_stopped']})"
+              f"; see {config.logging.file}", file=sys.stderr)
+    print("chaos: " + ("FAILED: " + ", ".join(broken) if broken else
+                       "ok: nothing stranded, paid twice, lost or duplicated"))
+    pegouts = report["pegouts"]
+    if pegouts["late"]:
+        print(f"chaos: WARNING: {pegouts['late']} peg-outs became final after their liveness "
+              f"bound: {pegouts['late_ids']}")
+    if pegouts["rejected"] or pegouts["unanswered"]:
+        print(f"chaos: WARNING: {pegouts['rejected']} rejected ({pegouts['rejections']}), "
+              f"{pegouts['unanswered']} never answered")
     return EXIT_INVARIANT_BROKEN if broken else EXIT_OK
 
 

@@ -207,7 +207,8 @@ class PegoutLoad:
         for message in self.node.take_unsolicited():
             self._take(message)
 
-    def _listen(self, seconds: float) -> None:
+    def listen(self, seconds: float) -> None:
+        """Take the answers that come within `seconds` (late ones to earlier asks count)."""
         until = time.monotonic() + seconds
         while (remaining := until - time.monotonic()) > 0:
             reply = self.node.listen(remaining)
@@ -247,7 +248,7 @@ class PegoutLoad:
             spooled = self.spooled()
             if self._all_in(spooled) or time.monotonic() >= deadline:
                 break
-            self._listen(SPOOL_POLL_S)
+            self.listen(SPOOL_POLL_S)
         self._take_unsolicited()
         return self.result(self.spooled())
 

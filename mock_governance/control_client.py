@@ -97,3 +97,19 @@ class MockControlClient:
         pairs = (("count", count), ("node_id", node_id))
         body = {key: value for key, value in pairs if value is not None}
         return self._ok(self.post("/release", body), "POST /release")
+
+    def hostile(self, frame: str, **options: Any) -> dict[str, Any]:
+        """POST /hostile: send one kind of hostile frame now; returns what was sent where."""
+        return self._ok(self.post("/hostile", {"frame": frame, **options}), "POST /hostile")
+
+    def acks(self, node_id: str | None = None) -> dict[str, Any]:
+        """GET /acks: pushes sent to each node and what it acknowledged (convention 8)."""
+        path = "/acks" if node_id is None else f"/acks?node_id={node_id}"
+        return self._ok(self.get(path), "GET /acks")
+
+    def set_push_acks(self, *, advertise: bool | None = None,
+                      resend: bool | None = None) -> dict[str, Any]:
+        """POST /acks: advertise `push-ack` or not; re-send unacknowledged pushes or not."""
+        pairs = (("advertise", advertise), ("resend", resend))
+        body = {key: value for key, value in pairs if value is not None}
+        return self._ok(self.post("/acks", body), "POST /acks")

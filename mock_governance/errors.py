@@ -62,3 +62,9 @@ class NotFound(MockControlError):
 
 class MethodNotAllowed(MockControlError):
     status = 405
+
+
+class NothingToTarget(MockControlError):
+    """A hostile frame answers a kind of request of which none is recorded (POST /hostile)."""
+
+    status = 409

@@ -19,7 +19,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from mock_governance import behaviour, federation_routes
+from mock_governance import behaviour, federation_routes, hostile, push_routes
 from mock_governance.bodies import (
     ControlRequest,
     integer,
@@ -187,6 +187,7 @@ def post_release(state: MockState, request: ControlRequest) -> dict[str, Any]:
 def post_reset(state: MockState, request: ControlRequest) -> dict[str, Any]:
     """Forget the record and the stats; behaviours stay as they are."""
     state.stats.clear()
+    state.pushes.clear()
     return {"cleared": state.recorder.clear()}
 
 
@@ -198,6 +199,7 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/push": {"POST": post_push},
     "/push_raw": {"POST": post_push_raw},
     "/push_many": {"POST": post_push_many},
+    "/hostile": {"GET": hostile.get_hostile, "POST": hostile.post_hostile},
     "/stats": {"GET": get_stats},
     "/federation": {
         "GET": federation_routes.get_federation,
@@ -206,6 +208,7 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/federation/update": {"POST": federation_routes.post_federation_update},
     "/release": {"POST": post_release},
     "/reset": {"POST": post_reset},
+    "/acks": {"GET": push_routes.get_acks, "POST": push_routes.post_acks},
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ class DropStream:
 
 # bytes: a frame pushed with /push_raw, written exactly as given.
 Outbound = pb.StreamResponse | bytes | CloseStream | DropStream
+# Told of every response queued to a node's stream (node id, response): push bookkeeping.
+OnQueued = Callable[[str, pb.StreamResponse], None]
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,14 @@ class ConnectionInfo:
 class StreamSession:
     """One open Stream call. ``node_id`` is learnt from the requests' metadata."""
 
-    def __init__(self, stream_id: int, peer: str, connected_at: float) -> None:
+    def __init__(self, stream_id: int, peer: str, connected_at: float,
+                 on_queued: OnQueued | None = None) -> None:
         self.stream_id = stream_id
+        self._on_queued = on_queued
+        # Held while an item is recorded and queued, and by `in_order` around a registration
+        # ack and the pushes re-sent behind it: a push from another thread goes wholly
+        # before them (and is among the re-sent) or wholly after, never in between.
+        self._queue_lock = threading.RLock()
         self.peer = peer
         self.connected_at = connected_at
         self._node_id = ""
@@ -71,7 +80,16 @@ class StreamSession:
             self._node_id = node_id
 
     def send(self, item: Outbound) -> None:
-        self._outbound.put(item)
+        if self._on_queued is None or not isinstance(item, pb.StreamResponse):
+            self._outbound.put(item)
+            return
+        with self._queue_lock:
+            self._on_queued(self._node_id, item)
+            self._outbound.put(item)
+
+    def in_order(self) -> threading.RLock:
+        """Hold to queue several items with nothing from another thread between them."""
+        return self._queue_lock
 
     def next_outbound(self) -> Outbound:
         return self._outbound.get()
@@ -106,14 +124,15 @@ class StreamSession:
 class SessionRegistry:
     """The set of open streams, safe to use from gRPC and control threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_queued: OnQueued | None = None) -> None:
+        self._on_queued = on_queued
         self._lock = threading.Lock()
         self._sessions: dict[int, StreamSession] = {}
         self._ids = itertools.count(1)
 
     def open(self, peer: str, connected_at: float) -> StreamSession:
         with self._lock:
-            session = StreamSession(next(self._ids), peer, connected_at)
+            session = StreamSession(next(self._ids), peer, connected_at, self._on_queued)
             self._sessions[session.stream_id] = session
         return session
 

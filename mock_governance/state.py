@@ -12,6 +12,7 @@ from mock_governance import handlers
 from mock_governance.federation import SigningFederation, governance_key, signing_federation
 from mock_governance.flags import FlagBoard
 from mock_governance.holds import HeldAnswers
+from mock_governance.pushes import PushLedger
 from mock_governance.record import Recorder
 from mock_governance.sessions import SessionRegistry, StreamSession
 from mock_governance.stats import Stats, request_kind
@@ -49,7 +50,8 @@ class MockState:
         self.started_at = clock()
         self.recorder = Recorder()
         self.stats = Stats()
-        self.sessions = SessionRegistry()
+        self.pushes = PushLedger()  # convention 8: acknowledgements and re-sending
+        self.sessions = SessionRegistry(on_queued=self.pushes.queued)
         self.flags = FlagBoard()
         self.stopping = threading.Event()
 
@@ -61,7 +63,12 @@ class MockState:
         """
         session.identify(request.metadata.node_id)
         self.recorder.record(request)
-        self.stats.received(request.metadata.node_id, request_kind(request))
+        kind = request_kind(request)
+        self.stats.received(request.metadata.node_id, kind)
+        if request.WhichOneof("payload") is None:
+            # Only metadata: a push acknowledged (convention 8). Nothing answers it.
+            self.pushes.acknowledged(request.metadata.node_id, request.metadata.request_id)
+            return
         ctx = handlers.ReplyContext(
             flags=self.flags.current,
             now_s=int(self.clock()),
@@ -75,6 +82,16 @@ class MockState:
         responses = handlers.answer(request, ctx)
         if responses and ctx.flags.hold_signatures and request_kind(request) in HELD_KINDS:
             self.held.hold(session, responses)
+            return
+        if kind == "node_registration" and responses and responses[0].registration_ack.accepted:
+            # Unacknowledged pushes go again right behind the ack, so the node takes them on
+            # its registered session, and before any newer push, so it sees them in order.
+            capabilities = list(request.node_registration.capabilities)
+            with session.in_order():
+                for response in responses:
+                    session.send(response)
+                for push in self.pushes.registered(session.node_id, capabilities):
+                    session.send(push)
             return
         for response in responses:
             session.send(response)
@@ -114,4 +131,8 @@ class MockState:
         return handlers.health(self.uptime_s(), len(self.sessions.sessions()))
 
     def capabilities(self) -> pb.CapabilitiesResponse:
-        return handlers.capabilities(self.max_streams)
+        response = handlers.capabilities(self.max_streams)
+        features = self.pushes.capabilities(list(response.features))
+        del response.features[:]
+        response.features.extend(features)
+        return response

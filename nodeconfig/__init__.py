@@ -1,7 +1,7 @@
 """The node's configuration: YAML in ``configs/`` loaded into frozen dataclasses.
 
 ``load_config(path)`` is the one entry point; the schema and every default
-live in ``model.py``, and the keys are listed in CONTRACTS.md and
+live in ``model.py``, and the keys are listed in ``configs/local.yaml`` and
 ``configs/README.md``. Modules: ``model`` (the dataclasses), ``rules`` (how a
 setting is declared, value checks), ``envvars`` (``${VAR}`` expansion),
 ``build`` (YAML tree -> dataclasses), ``validate`` (checks across keys),
@@ -48,6 +48,7 @@ from nodeconfig.model import (
     ReconnectConfig,
     RequestTimeoutsConfig,
     Restart,
+    RetentionConfig,
     StorageConfig,
     Strategy,
     SupervisionConfig,
@@ -94,6 +95,7 @@ __all__ = [
     "ReconnectConfig",
     "RequestTimeoutsConfig",
     "Restart",
+    "RetentionConfig",
     "StorageConfig",
     "Strategy",
     "SupervisionConfig",

@@ -1,4 +1,4 @@
-"""The node's configuration as frozen dataclasses: the schema of CONTRACTS.md.
+"""The node's configuration as frozen dataclasses: every key, with its default and checks.
 
 Every default lives here and nowhere else. Field names are the YAML keys;
 each field's checks sit next to its default (see ``rules.setting``). The
@@ -37,6 +37,8 @@ Restart = Literal["permanent", "transient", "temporary"]
 Overflow = Literal["drop_oldest", "drop_lowest_priority", "reject_new"]
 BroadcasterKind = Literal["spool", "bitcoin_rpc"]
 HeightSourceKind = Literal["clock", "evm_rpc"]
+IntegrityCheck = Literal["full", "header"]
+PushAcks = Literal["auto", "on", "off"]
 Network = Literal["regtest", "testnet", "signet", "mainnet"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -59,7 +61,7 @@ class NodeSection:
 @dataclass(frozen=True)
 class ActorSystemConfig:
     admin_port: int = setting(port_number, default=19500)
-    # The only address actor sockets bind to (see DESIGN.md, "loopback only").
+    # The only address actor sockets bind to (README, "Security: actor sockets stay on loopback").
     host: str = setting(private_ip, default="127.0.0.1")
 
 
@@ -172,6 +174,10 @@ class GovernanceConfig:
     # frames' sizes; when it is full the reader waits (gRPC flow control slows
     # governance). A single frame larger than this still goes through, alone.
     inbox_max_bytes: int = setting(at_least(65_536), default=32 * 1024 * 1024)
+    # Convention 8: acknowledge each push once it is handled. `auto` asks governance
+    # (GetCapabilities, feature `push-ack`) on every connect, since a governance older
+    # than the convention may refuse a request without a payload.
+    push_acks: PushAcks = setting(default="auto")
 
 
 @dataclass(frozen=True)
@@ -283,6 +289,19 @@ class FederationConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long the ChainActor keeps what it has handled, in SQLite and in memory; older
+    rows are pruned every `prune_interval_s`. Governance sends a push again only while it
+    is unacknowledged (minutes at most), so days are far more than a re-delivery needs."""
+
+    # Handled inbound request ids (federation updates), with each outcome or rejection.
+    handled_ids_s: float = setting(positive, default=30 * 86_400.0)
+    # Received proposals (ListProposals lists those within it).
+    proposals_s: float = setting(positive, default=30 * 86_400.0)
+    prune_interval_s: float = setting(positive, default=3600.0)
+
+
+@dataclass(frozen=True)
 class ChainConfig:
     network: Network = setting(default="regtest")
     height_source: HeightSourceConfig = setting(factory=HeightSourceConfig)
@@ -290,6 +309,7 @@ class ChainConfig:
     governance_pubkey: str | None = setting(compressed_pubkey, default=None, normalize=str.lower)
     # None is allowed only while the mock derives a federation from its seed.
     federation: FederationConfig | None = setting(default=None)
+    retention: RetentionConfig = setting(factory=RetentionConfig)
 
 
 @dataclass(frozen=True)
@@ -320,6 +340,11 @@ class StorageConfig:
     # A quota on the database file; a write past it fails like a full disk
     # (nothing is written, the owner is told). null: only the disk limits it.
     max_size_mb: float | None = setting(positive, default=None)
+    # What `scripts/start` checks before any actor starts: `full` reads every page
+    # (PRAGMA quick_check: about a second per million peg-outs), `header` only that the
+    # file is a SQLite database of a schema this node knows. Corruption found later is
+    # fatal to the StorageActor either way; a restarted StorageActor checks the header.
+    integrity_check: IntegrityCheck = setting(default="full")
 
 
 @dataclass(frozen=True)

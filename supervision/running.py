@@ -101,7 +101,8 @@ class NodeRun:
         StorageActor that fails and is restarted until its supervisor gives up."""
         storage = self.config.storage
         try:
-            Database.open(storage.path, max_size_mb=storage.max_size_mb).close()
+            Database.open(storage.path, max_size_mb=storage.max_size_mb,
+                          integrity=storage.integrity_check).close()
         except StorageError as exc:
             raise LauncherError(str(exc)) from exc
 

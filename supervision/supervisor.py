@@ -56,7 +56,7 @@ def supervision_line(
     old_pid: int | None,
     new_pid: int | None,
 ) -> str:
-    """The one-line, key=value record of a supervision event (CONTRACTS.md)."""
+    """The one-line, key=value record of a supervision event (README, "Supervision")."""
     return (
         f"supervision event={event} supervisor={supervisor} child={child} reason={reason} "
         f"decision={decision} attempt={attempt} old_pid={old_pid or '-'} new_pid={new_pid or '-'}"

@@ -20,9 +20,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from thespian.actors import ActorExitRequest
+
 from actors.bridge import metrics, pegins, queries, workflow
 from actors.bridge.book import AttemptClock, Book
-from actors.bridge.broadcast import Broadcaster, make_broadcaster
+from actors.bridge.broadcast import (
+    Broadcaster,
+    BroadcastError,
+    SpoolBroadcaster,
+    make_broadcaster,
+)
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
@@ -39,8 +46,9 @@ from actors.bridge.handover import hand_over
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.observe import observe
 from actors.bridge.resends import ResendDue, Resends
+from actors.bridge.spoolmarks import SpoolMarks
 from actors.bridge.workflow import Rules, Situation
-from actors.lifecycle import _Start
+from actors.lifecycle import _FatalError, _Start
 from actors.messages import (
     ApplySignatures,
     Batch,
@@ -61,7 +69,7 @@ from actors.messages import (
     RetryPegout,
 )
 from actors.owner import OwnerActor
-from actors.storage.records import PeginRecord, PegoutRecord
+from actors.storage.records import SPOOL_READ_FROM, MetaValue, PeginRecord, PegoutRecord
 from btc.federation import Federation
 
 BROADCAST_RETRY_S = 2.0
@@ -107,9 +115,17 @@ class BridgeActor(OwnerActor):
         # PegoutCompleted notices the ChainActor has not confirmed yet: sent again to a
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
+        # New records whose first write (insert if absent) is not answered yet, by kind and
+        # id: a request for the same id meanwhile waits here, to be decided once storage
+        # has said whether the id was free.
+        self._first_writes: dict[tuple[str, str], list[Callable[[], None]]] = {}
+        self.marks: SpoolMarks | None = None  # spool broadcasters only
+        self._read_from_written = -1
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
+        # A spool is opened and locked here, and read (from where the stored offset says)
+        # once the state is loaded.
         self.broadcaster = make_broadcaster(self.config.bridge.broadcaster)
 
     def on_stop(self) -> None:
@@ -153,11 +169,18 @@ class BridgeActor(OwnerActor):
         record = effect.record
         if record is not None:
             self.book.put(record)
+        first = _first_key(record) if effect.request is not None else None
+        if first is not None:
+            self._first_writes.setdefault(first, [])
 
         def committed() -> None:
             self._carry_out(effect.then)
             if record is not None:
                 self.book.committed(record)
+                if (self.marks is not None and isinstance(record, PegoutRecord)
+                        and record.state != PegoutState.SIGNED.value):
+                    self.marks.committed(record.request_id)
+            self._first_settled(first)
 
         def refused(reason: str) -> None:
             assert record is not None
@@ -165,10 +188,38 @@ class BridgeActor(OwnerActor):
                 self._carry_out(workflow.not_stored(record, effect.refused_for, reason))
             else:
                 self._carry_out(pegins.not_stored(record, effect.refused_for, reason))
+            self._first_settled(first)
+
+        def found(stored: Any) -> None:
+            # The id was taken in storage: nothing was written, `then` is not carried out.
+            if isinstance(record, PegoutRecord) and isinstance(stored, PegoutRecord):
+                self._carry_out(workflow.already_stored(stored, effect.request,
+                                                        effect.refused_for, self.situation(),
+                                                        written=record).effects)
+            elif isinstance(record, PeginRecord) and isinstance(stored, PeginRecord):
+                self._carry_out(pegins.already_stored(stored, effect.request,
+                                                      effect.refused_for, written=record))
+            self._first_settled(first)
 
         new = record is not None and effect.refused_for is not None
         self.store.write([record] if record is not None else [], then=committed,
-                         otherwise=refused if new else None)
+                         otherwise=refused if new else None,
+                         found=found if first is not None else None)
+
+    def _first_settled(self, key: tuple[str, str] | None) -> None:
+        """Storage has answered a new record's first write: handle what waited for it."""
+        if key is None:
+            return
+        for handle in self._first_writes.pop(key, ()):
+            handle()
+
+    def _waits_for_first_write(self, key: tuple[str, str], handle: Callable[[], None]) -> bool:
+        """Whether the id's first write is unanswered; if so, `handle` runs once it is."""
+        waiting = self._first_writes.get(key)
+        if waiting is None:
+            return False
+        waiting.append(handle)
+        return True
 
     def _ask(self, effect: AskSignatures) -> None:
         record = self.book.pegouts.get(effect.request_id)
@@ -225,13 +276,38 @@ class BridgeActor(OwnerActor):
             self._set_federation(Federation(federation.version, federation.members,
                                             federation.threshold,
                                             halted=federation.update_type == "emergency_halt"))
-        self.log.info("loaded %d open peg-outs (%s), %d finished ones (left in storage) and "
-                      "%d peg-ins; federation version %s",
-                      len(self.book.pegouts), self.book.counts(), len(self.book.finished),
-                      len(self.book.pegins),
+        self._index_spool()
+        self.log.info("loaded %d open peg-outs (%s) and %d unacknowledged peg-ins; finished "
+                      "peg-outs and acknowledged peg-ins stay in storage; federation version "
+                      "%s", len(self.book.pegouts), self.book.counts(), len(self.book.pegins),
                       self.federation.version if self.federation else "none")
         self._to_broadcast.extend(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
         self._queue_resends()
+
+    def _index_spool(self) -> None:
+        """Read the spool from the stored offset on: what may hold txids of peg-outs still
+        `signed` here (spooled, then the commit lost), not the whole history."""
+        spool = self.broadcaster
+        if not isinstance(spool, SpoolBroadcaster):
+            return
+        read_from = self.book.spool_read_from
+        try:
+            spool.index(read_from)
+        except BroadcastError as exc:
+            # A malformed line: nothing can be broadcast safely until a person looks.
+            self.log.error("cannot go on: spool %s: %s", spool.path, exc)
+            if self.supervisor_address is not None:
+                self.send(self.supervisor_address, _FatalError(self.name, str(exc)))
+            self.send(self.myAddress, ActorExitRequest())
+            return
+        known = spool.txids()
+        pending = [r.request_id for r in self.book.in_state(PegoutState.SIGNED)
+                   if r.txid in known]
+        self.marks = SpoolMarks(read_from, spool.offset, pending)
+        self._read_from_written = read_from
+        self.log.info("spool %s read from byte %d of %d: %d txids, %d of them signed "
+                      "peg-outs not yet committed as broadcast", spool.path, read_from,
+                      spool.offset, len(known), len(pending))
 
     def _set_federation(self, federation: Federation[Member]) -> None:
         self.federation = federation
@@ -252,19 +328,26 @@ class BridgeActor(OwnerActor):
     # -- peg-outs -------------------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
+        # An id memory does not know is decided as new: its first write, inserted only if
+        # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
         self._with_record(message.request_id, sender, lambda record: workflow.requested(
-            record, message, sender, self.situation()))
+            record, message, sender, self.situation()), read_back=False)
 
     def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
         self._with_record(message.request_id, sender, lambda record: workflow.retry(
-            record, message.request_id, sender, self.situation()))
+            record, message.request_id, sender, self.situation()), read_back=True)
 
     def _with_record(self, request_id: str, client: Any,
-                     decide: Callable[[PegoutRecord | None], workflow.Step]) -> None:
-        """Decide on the peg-out under `request_id`, from memory, or read back from storage
-        when it is a finished one (only its id stays in memory)."""
-        record, finished = self.book.lookup(request_id)
-        if record is not None or not finished:
+                     decide: Callable[[PegoutRecord | None], workflow.Step], *,
+                     read_back: bool) -> None:
+        """Decide on the peg-out under `request_id`, from memory, or, with `read_back`, read
+        back from storage when memory has none (a finished one, or none at all). While the
+        id's first write is unanswered, the decision waits for it."""
+        if self._waits_for_first_write(("pegout", request_id), lambda: self._with_record(
+                request_id, client, decide, read_back=read_back)):
+            return
+        record = self.book.lookup(request_id)
+        if record is not None or not read_back:
             self._decide(decide(record))
             return
 
@@ -282,9 +365,13 @@ class BridgeActor(OwnerActor):
 
     def receiveMsg_ApplySignatures(self, message: ApplySignatures, sender: Any) -> None:
         parsed = split_governance_id(message.request_id)
-        record, finished = self.book.lookup(parsed[0]) if parsed else (None, False)
+        record = self.book.lookup(parsed[0]) if parsed else None
         attempt = parsed[1] if parsed else 0
-        self._carry_out(workflow.answered(record, finished, message, attempt, sender,
+        # Memory no longer tells a finished peg-out from no peg-out (it keeps no ids of
+        # finished ones): an answer for either is taken as a late duplicate, which is what
+        # it nearly always is, and confirmed Handled all the same.
+        self._carry_out(workflow.answered(record, record is None and parsed is not None,
+                                          message, attempt, sender,
                                           self.situation()).effects)
 
     def receiveMsg_RequestTimedOut(self, message: RequestTimedOut, sender: Any) -> None:
@@ -311,7 +398,7 @@ class BridgeActor(OwnerActor):
             return
         parsed = split_governance_id(request_id)
         if parsed is not None:
-            record, _ = self.book.lookup(parsed[0])
+            record = self.book.lookup(parsed[0])
             self._carry_out(workflow.unanswered(record, parsed[1], kind, reason,
                                                 self.situation(), delay_s, code).effects)
 
@@ -325,12 +412,36 @@ class BridgeActor(OwnerActor):
         ready = workflow.broadcastable([record for rid in self._to_broadcast
                                         if (record := self.book.pegouts.get(rid)) is not None])
         self._to_broadcast = []
-        if self.broadcaster is not None:
-            self._carry_out(hand_over(self.broadcaster, ready, self.situation(), self.log))
+        if self.broadcaster is None:
+            return
+        spool = self.broadcaster if isinstance(self.broadcaster, SpoolBroadcaster) else None
+        start = spool.offset if spool is not None else 0
+        effects = hand_over(self.broadcaster, ready, self.situation(), self.log)
+        if spool is not None and self.marks is not None and spool.offset != start:
+            self.marks.appended(start, spool.offset, (r.request_id for r in ready))
+        self._carry_out(effects)
+        self._write_read_from()
+
+    def _write_read_from(self) -> None:
+        """Store where the next start reads the spool from, with this turn's writes (one
+        small row in the same transaction as the broadcast states: no round trip)."""
+        if self.marks is None:
+            return
+        read_from = self.marks.read_from()
+        if read_from != self._read_from_written:
+            self._read_from_written = read_from
+            # The offset is its own revision: a write that arrives late never moves it back.
+            self.store.write([MetaValue(SPOOL_READ_FROM, str(read_from),
+                                        revision=read_from + 1)])
 
     # -- peg-ins --------------------------------------------------------------------
 
     def receiveMsg_NotifyPegin(self, message: NotifyPegin, sender: Any) -> None:
+        if self._waits_for_first_write(("pegin", message.request_id),
+                                       lambda: self.receiveMsg_NotifyPegin(message, sender)):
+            return
+        # Memory holds unacknowledged peg-ins only; an id it does not know is decided as
+        # new, and its first write finds an acknowledged one (`pegins.already_stored`).
         _, effects = pegins.notified(self.book.pegins.get(message.request_id), message, sender,
                                      self.config.bridge.min_pegin_confirmations, time.time())
         self._carry_out(effects)
@@ -403,3 +514,12 @@ class BridgeActor(OwnerActor):
 
     def _fetch(self, answer: queries.Answer, **query: Any) -> None:
         self.fetches.fetch(self._storage, answer, **query)
+
+
+def _first_key(record: PegoutRecord | PeginRecord | None) -> tuple[str, str] | None:
+    """A new record's id, by kind: peg-outs and peg-ins have ids of their own."""
+    if isinstance(record, PegoutRecord):
+        return ("pegout", record.request_id)
+    if isinstance(record, PeginRecord):
+        return ("pegin", record.request_id)
+    return None

@@ -1,11 +1,13 @@
 """What the bridge holds in memory, and when a record may leave it (pure).
 
 Open peg-outs (awaiting signatures or signed) and unacknowledged peg-ins live
-here; a finished peg-out leaves once its last state is committed, and only its
-request id stays, so that a node that has handled millions does not hold them
-all (the record is read back from storage when asked for). The parsed unsigned
-transaction of a peg-out is kept only while it waits for signatures: it
-serves to check them.
+here; a finished peg-out leaves once its last state is committed, and so does
+an acknowledged peg-in, id and all, so that what the bridge holds and loads
+does not grow with its history. A finished record is read back from storage
+when asked for, and a reused id is found by the new record's first write,
+which is inserted only if its id is absent (`effects.Persist.request`). The
+parsed unsigned transaction of a peg-out is kept only while it waits for
+signatures: it serves to check them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from collections.abc import Iterable, Iterator
 
 from actors.bridge.workflow import parse_record
 from actors.messages import PegoutState
-from actors.storage.records import FederationRecord, FinishedPegouts, PeginRecord, PegoutRecord
+from actors.storage.records import (
+    SPOOL_READ_FROM,
+    FederationRecord,
+    MetaValue,
+    PeginRecord,
+    PegoutRecord,
+)
 from btc.pegout import UnsignedPegout
 
 AWAITING = PegoutState.AWAITING_SIGNATURES.value
@@ -24,8 +32,8 @@ AWAITING = PegoutState.AWAITING_SIGNATURES.value
 class Book:
     def __init__(self) -> None:
         self.pegouts: dict[str, PegoutRecord] = {}  # open ones
-        self.finished: set[str] = set()  # request ids of peg-outs whose record is in storage only
-        self.pegins: dict[str, PeginRecord] = {}
+        self.pegins: dict[str, PeginRecord] = {}  # unacknowledged ones
+        self.spool_read_from = 0  # where this start reads the spool from (`spoolmarks`)
         self.awaiting = 0  # peg-outs awaiting signatures, for the gauge
         self._parsed: dict[str, UnsignedPegout] = {}
 
@@ -35,17 +43,17 @@ class Book:
         for record in records:
             if isinstance(record, PegoutRecord):
                 self.put(record)
-            elif isinstance(record, FinishedPegouts):
-                self.finished.update(record.request_ids)
-            elif isinstance(record, PeginRecord):
+            elif isinstance(record, PeginRecord) and not record.acknowledged:
                 self.pegins[record.request_id] = record
             elif isinstance(record, FederationRecord):
                 federation = record
+            elif isinstance(record, MetaValue) and record.key == SPOOL_READ_FROM:
+                self.spool_read_from = int(record.value)
         return federation
 
-    def lookup(self, request_id: str) -> tuple[PegoutRecord | None, bool]:
-        """The open record under this id, and whether the id is a finished peg-out's."""
-        return self.pegouts.get(request_id), request_id in self.finished
+    def lookup(self, request_id: str) -> PegoutRecord | None:
+        """The open record under this id; None: a finished peg-out's, or no peg-out's."""
+        return self.pegouts.get(request_id)
 
     def put(self, record: PegoutRecord | PeginRecord) -> None:
         """The newest version of a record: memory is as new as storage, or newer."""
@@ -53,7 +61,6 @@ class Book:
             self.pegins[record.request_id] = record
             return
         previous = self.pegouts.get(record.request_id)
-        self.finished.discard(record.request_id)  # a retried one is open again
         self.awaiting += ((record.state == AWAITING)
                           - (previous is not None and previous.state == AWAITING))
         self.pegouts[record.request_id] = record
@@ -62,17 +69,22 @@ class Book:
             self._parsed.pop(record.request_id, None)
 
     def committed(self, record: PegoutRecord | PeginRecord) -> None:
-        """`record` is durable. A finished peg-out leaves memory, unless it changed since."""
-        if not isinstance(record, PegoutRecord) or PegoutState(record.state).is_open:
+        """`record` is durable. A finished peg-out or an acknowledged peg-in leaves memory,
+        unless it changed since."""
+        if isinstance(record, PeginRecord):
+            if record.acknowledged and self.pegins.get(record.request_id) is record:
+                del self.pegins[record.request_id]
+            return
+        if PegoutState(record.state).is_open:
             return
         if self.pegouts.get(record.request_id) is record:
             del self.pegouts[record.request_id]
-            self.finished.add(record.request_id)
 
     def drop(self, record: PegoutRecord | PeginRecord) -> None:
         """A new record whose first write failed: it never existed."""
         if isinstance(record, PeginRecord):
-            self.pegins.pop(record.request_id, None)
+            if self.pegins.get(record.request_id) is record:
+                del self.pegins[record.request_id]
         elif self.pegouts.get(record.request_id) is record:
             del self.pegouts[record.request_id]
             self._parsed.pop(record.request_id, None)

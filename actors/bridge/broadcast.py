@@ -4,7 +4,7 @@ Two broadcasters share one small interface (``broadcast``, ``broadcast_many``):
 
 - ``SpoolBroadcaster``, the embedded default, appends ``<txid> <raw tx hex>\\n``
   to an append-only file and fsyncs before it answers. The spool is what
-  tools read to judge "broadcast exactly once" (DESIGN.md).
+  tools read to judge "broadcast exactly once" (docs/architecture.md).
 - ``BitcoinRpcBroadcaster`` calls Bitcoin Core's ``sendrawtransaction``.
 
 Both return True when the transaction is new and False when it was already
@@ -142,21 +142,50 @@ class SpoolBroadcaster:
     Holds an exclusive ``flock`` while open, so two bridge processes can never
     both append (each would trust its own index and could write a txid twice).
     The lock dies with the process, so a SIGKILLed owner never blocks a restart.
+
+    Its index of txids covers the spool from byte `read_from` on, not the whole
+    file: the bridge stores, with its broadcast commits, an offset before which
+    every line's peg-out is committed `broadcast` (so never handed over again),
+    and a start reads only what follows it (`actors.bridge.spoolmarks`). With
+    `read_from=None` the file is opened and locked but not read until `index`
+    is called (or, failing that, the first broadcast reads it whole).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], read_from: int | None = 0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._txids: set[str] = set()
+        self._size = 0
+        self._indexed = False
         try:
             self._lock()
             if created:
                 _fsync_directory(self.path.parent)
-            self._txids, self._size = self._load()
+            if read_from is not None:
+                self.index(read_from)
         except BaseException:
             os.close(self._fd)
             raise
+
+    def index(self, read_from: int = 0) -> None:
+        """Know the txids spooled from byte `read_from` on (0: the whole file). An offset
+        that is not the start of a line of this file (a spool replaced or cut) reads the
+        whole file instead, with a warning."""
+        size = os.fstat(self._fd).st_size
+        if read_from and (read_from > size
+                          or os.pread(self._fd, 1, read_from - 1) != b"\n"):
+            log.warning("spool %s: offset %d is not a line start of this %d-byte file; "
+                        "reading all of it", self.path, read_from, size)
+            read_from = 0
+        self._txids, self._size = self._load(read_from, size)
+        self._indexed = True
+
+    @property
+    def offset(self) -> int:
+        """The spool's size: where the next append begins."""
+        return self._size
 
     def _lock(self) -> None:
         try:
@@ -166,9 +195,8 @@ class SpoolBroadcaster:
                 f"spool {self.path} is already open by another broadcaster"
             ) from None
 
-    def _load(self) -> tuple[set[str], int]:
-        size = os.fstat(self._fd).st_size
-        data = os.pread(self._fd, size, 0)
+    def _load(self, read_from: int, size: int) -> tuple[set[str], int]:
+        data = os.pread(self._fd, size - read_from, read_from)
         entries, torn = _split_spool(data, self.path)
         if torn:
             # The cut-short append never counted as spooled: its caller got no True
@@ -189,6 +217,8 @@ class SpoolBroadcaster:
         Returns how many were appended. Nothing counts as spooled until the
         fsync succeeds, so a failure leaves the caller free to retry them all.
         """
+        if not self._indexed:
+            self.index(0)
         fresh: dict[str, str] = {}
         for tx_hex, txid in items:
             _check_tx(tx_hex, txid)
@@ -384,9 +414,11 @@ def _credential(env: Mapping[str, str], name: str | None, key: str) -> str | Non
 def make_broadcaster(
     config: BroadcasterConfig, env: Mapping[str, str] = os.environ
 ) -> SpoolBroadcaster | BitcoinRpcBroadcaster:
-    """The broadcaster ``bridge.broadcaster`` asks for; credentials come from ``env``."""
+    """The broadcaster ``bridge.broadcaster`` asks for; credentials come from ``env``.
+    A spool is opened and locked, not read: its owner calls ``index`` with where to read
+    from, and a spool of millions of lines is never read whole at a start."""
     if config.kind == "spool":
-        return SpoolBroadcaster(config.spool_path)
+        return SpoolBroadcaster(config.spool_path, read_from=None)
     if config.kind == "bitcoin_rpc":
         if not config.rpc_url:
             raise BroadcasterMisconfigured(

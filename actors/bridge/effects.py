@@ -107,11 +107,19 @@ class Drop:
 class Persist:
     """Write `record` (none: only wait until what is written so far is durable), then carry
     out `then`. When the write of a new record fails, `refused_for` (the client that asked)
-    is told so through the workflow's `not_stored`; any other failed write is retried."""
+    is told so through the workflow's `not_stored`; any other failed write is retried.
+
+    `request`: the client's request a new record comes from (`InitiatePegout`,
+    `NotifyPegin`), whose id memory does not know. The record is then inserted only if
+    storage holds no record under its id; if it does (a finished peg-out, an acknowledged
+    peg-in), `then` is not carried out, and the workflow's `already_stored` decides on the
+    stored record instead. So a reused id is found by the write the new record needs
+    anyway, and the bridge keeps no set of every id it has finished."""
 
     record: PegoutRecord | PeginRecord | None
     then: tuple[Effect, ...] = ()
     refused_for: Any = None
+    request: Any = None
 
 
 Effect = Note | Reply | AskSignatures | Broadcast | BroadcastLater | NotifyChain | SendNotice \

@@ -42,7 +42,20 @@ def notified(existing: PeginRecord | None, notice: NotifyPegin, client: Any,
                          notice.evm_address, notice.confirmations, created_at=now_s)
     accepted = (Note(Event.PEGIN_ACCEPTED, rid), Reply(client, PeginAccepted(rid)),
                 SendNotice(record))
-    return record, (Persist(record, then=accepted, refused_for=client),)
+    return record, (Persist(record, then=accepted, refused_for=client, request=notice),)
+
+
+def already_stored(existing: PeginRecord, notice: NotifyPegin, client: Any,
+                   written: PeginRecord | None = None) -> Effects:
+    """The new peg-in's first write found its id in storage (an acknowledged peg-in, which
+    memory no longer holds): the same notice is accepted again, another is refused, at
+    once (the stored record is durable); `written` leaves memory."""
+    drop: Effects = (Drop(written),) if written is not None else ()
+    if same_notice(existing, notice):
+        return (*drop, Reply(client, PeginAccepted(notice.request_id)))
+    return (*drop, *_reject(client, notice.request_id,
+                            f"request id {notice.request_id!r} is already used by a "
+                            "different peg-in"))
 
 
 def same_notice(record: PeginRecord, notice: NotifyPegin) -> bool:

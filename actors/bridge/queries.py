@@ -1,9 +1,10 @@
 """Answers to a client's `GetPegoutStatus` and `ListPegouts`.
 
-Open peg-outs are in memory (`Book`); a finished one is read back from storage
-(`fetch`, the owner's `Fetches.fetch` bound to the current StorageActor), and
-a listing that may include finished ones merges storage with memory, memory
-winning: it is as new as storage, or newer.
+Open peg-outs are in memory (`Book`); any other id is read back from storage
+(memory keeps no ids of finished peg-outs) with `fetch` (the owner's
+`Fetches.fetch` bound to the current StorageActor), and a listing that may
+include finished ones merges storage with memory, memory winning: it is as
+new as storage, or newer.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ Answer = Callable[[tuple[Any, ...] | None, str | None], None]
 
 def pegout_status(book: Book, request_id: str, reply: Callable[[PegoutStatus], None],
                   fetch: Fetch) -> None:
-    record, finished = book.lookup(request_id)
-    if record is not None or not finished:
-        reply(status_of(record) if record else PegoutStatus(request_id, UNKNOWN_PEGOUT))
+    record = book.lookup(request_id)
+    if record is not None:
+        reply(status_of(record))
         return
 
     def answer(records: tuple[Any, ...] | None, error: str | None) -> None:

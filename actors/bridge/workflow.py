@@ -38,6 +38,7 @@ from actors.bridge.effects import (
     Broadcast,
     BroadcastLater,
     Drop,
+    Effect,
     Effects,
     Event,
     Note,
@@ -165,7 +166,25 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
-    return Step(record, (Persist(record, then=accepted, refused_for=client),), parsed=pegout)
+    return Step(record, (Persist(record, then=accepted, refused_for=client, request=request),),
+                parsed=pegout)
+
+
+def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
+                   situation: Situation, written: PegoutRecord | None = None) -> Step:
+    """The first write of the new peg-out `written` found its id in storage, under
+    `existing` (a finished peg-out: the bridge keeps no ids of those). Nothing was written;
+    `written` leaves memory, and the request is decided as `requested` decides it for an
+    existing record: the same request is accepted again, other content is refused. The
+    stored record is durable already, so the answer goes at once."""
+    step = requested(existing, request, client, situation)
+    effects: list[Effect] = [Drop(written)] if written is not None else []
+    for effect in step.effects:
+        if isinstance(effect, Persist) and effect.record is None:
+            effects.extend(effect.then)  # waited for durability; it is durable
+        else:
+            effects.append(effect)
+    return Step(existing, tuple(effects))
 
 
 def not_stored(record: PegoutRecord, client: Any, reason: str) -> Effects:

@@ -10,15 +10,23 @@
   rejection is persisted too, so a re-delivery is not judged again. So is
   a valid one that cannot be stored (a version or an activation height past
   what SQLite holds): it is forgotten from memory, as if it never came.
-- `Handled` goes back only after the outcome is committed.
+- `Handled` goes back only after the outcome is committed, for a repeated
+  update too (the stream acknowledges it to governance on that word).
 - A height past what SQLite holds is ignored: the chain would run on a
   height it could not keep.
+- Handled ids (with their outcomes) and proposals are kept for
+  `chain.retention` and pruned after it, in SQLite and in memory: the chain
+  loads only what is within retention, and holds proposals' ids, never their
+  data (`ListProposals` reads them back). An update re-sent after its id was
+  pruned is judged again, and refused by its stale version; governance sends
+  a push again only while it is unacknowledged, so days of retention suffice.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 from thespian.actors import ActorAddress
 
@@ -33,6 +41,7 @@ from actors.chain.book import (
 )
 from actors.chain.height import HeightSource, HeightSourceError, make_height_source
 from actors.chain.initial import initial_federation
+from actors.chain.retention import Retained
 from actors.lifecycle import _Start
 from actors.messages import (
     AdvanceHeight,
@@ -49,12 +58,15 @@ from actors.messages import (
 )
 from actors.owner import OwnerActor
 from actors.storage.limits import INT64_MAX
+from actors.storage.protocol import _Load
 from actors.storage.records import (
+    Expired,
     FederationRecord,
     InboundHandled,
     Loaded,
     MetaValue,
     ProposalRecord,
+    ProposalSeen,
     Record,
 )
 from btc.errors import BtcError
@@ -63,6 +75,10 @@ from btc.federation import validate_update
 
 class _HeightTick:
     """Wakeup payload: read the height source again."""
+
+
+class _PruneDue:
+    """Wakeup payload: forget what is past its retention."""
 
 
 class ChainActor(OwnerActor):
@@ -75,23 +91,36 @@ class ChainActor(OwnerActor):
         super().__init__()
         self.book = FederationBook()
         self.height = 0
-        self.handled: dict[str, str] = {}
-        self.proposals: dict[str, ProposalRecord] = {}
+        # Placeholders until the config is known (on_start).
+        self.handled: Retained[str] = Retained(0.0)  # request id -> outcome
+        self.proposals: Retained[None] = Retained(0.0)  # the ids of stored proposals
         self.source: HeightSource | None = None  # made once the state is loaded
         self.governance_key: bytes | None = None
 
     def on_start(self, start: _Start) -> None:
         key = self.config.chain.governance_pubkey
         self.governance_key = bytes.fromhex(key) if key else None
+        retention = self.config.chain.retention
+        self.handled = Retained(retention.handled_ids_s)
+        self.proposals = Retained(retention.proposals_s)
+
+    def load_request(self) -> _Load:
+        now = time.time()
+        return _Load(self.owner, handled_since=self.handled.cutoff(now),
+                     proposals_since=self.proposals.cutoff(now))
 
     # -- state ----------------------------------------------------------------------
 
     def on_loaded(self, records: tuple[Loaded, ...]) -> None:
         meta = {r.key: r for r in records if isinstance(r, MetaValue)}
         self.book.load(r for r in records if isinstance(r, FederationRecord))
-        self.handled = {r.request_id: r.outcome for r in records
-                        if isinstance(r, InboundHandled)}
-        self.proposals = {r.proposal_id: r for r in records if isinstance(r, ProposalRecord)}
+        for record in records:
+            if isinstance(record, InboundHandled):
+                self.handled.add(record.request_id, record.outcome, record.at)
+            elif isinstance(record, ProposalSeen):
+                self.proposals.add(record.proposal_id, None, record.received_at)
+        self.log.info("loaded %d handled ids and %d proposal ids within retention",
+                      len(self.handled), len(self.proposals))
         self.height = int(meta["height"].value) if "height" in meta else 0
         writes: list[Record] = []
         if "genesis" in meta:
@@ -110,6 +139,7 @@ class ChainActor(OwnerActor):
                           record.version, record.threshold, len(federation.keys),
                           record.address)
         self.source = make_height_source(self.config.chain.height_source, genesis)
+        self._prune()
         if writes:
             self.store.write(writes, then=self._announce)
         else:
@@ -148,6 +178,23 @@ class ChainActor(OwnerActor):
     def on_wakeup(self, payload: object) -> None:
         if isinstance(payload, _HeightTick):
             self._read_height()
+        elif isinstance(payload, _PruneDue):
+            self._prune()
+
+    # -- retention ------------------------------------------------------------------
+
+    def _prune(self) -> None:
+        """Forget what is past retention, in memory now and in SQLite with the next write
+        (an index on the age keeps that delete proportional to what goes), then again
+        after `prune_interval_s`."""
+        now = time.time()
+        handled, proposals = self.handled.prune(now), self.proposals.prune(now)
+        if handled or proposals:
+            self.log.info("retention: forgot %d handled ids and %d proposals", handled,
+                          proposals)
+        self.store.write([Expired("inbound_handled", self.owner, self.handled.cutoff(now)),
+                          Expired("proposals", self.owner, self.proposals.cutoff(now))])
+        self.wakeupAfter(self.config.chain.retention.prune_interval_s, payload=_PruneDue())
 
     def _set_height(self, height: int) -> None:
         """Heights only go up: a source that steps back is ignored."""
@@ -181,7 +228,7 @@ class ChainActor(OwnerActor):
     def receiveMsg_UpdateFederation(self, update: UpdateFederation, sender: ActorAddress) -> None:
         if update.request_id in self.handled:
             metrics.UPDATES.labels(outcome="duplicate").inc()
-            self.send(sender, Handled(update.request_id))
+            self._handled_again(update.request_id, sender)
             return
         chain = self.config.chain
         try:
@@ -196,7 +243,8 @@ class ChainActor(OwnerActor):
         previous = self.book.current
         self.book.add(record)
         outcome = record.state
-        self.handled[update.request_id] = outcome
+        now = time.time()
+        self.handled.add(update.request_id, outcome, now)
         metrics.UPDATES.labels(outcome=outcome).inc()
         self.log.info("federation update %s: version %d (%s) %s at height %d: %d-of-%d, %s",
                       update.request_id, record.version, record.update_type, outcome,
@@ -212,11 +260,10 @@ class ChainActor(OwnerActor):
             # Applied or scheduled in memory only: undone, then rejected like an invalid
             # update, so that the next version is judged against what is stored.
             self.book.remove(record, previous)
-            self.handled.pop(update.request_id, None)
+            self.handled.discard(update.request_id)
             self._reject(update, f"{NOT_STORED}{reason}", sender)
 
-        self.store.write([record, InboundHandled(update.request_id, self.owner, outcome,
-                                                 time.time())],
+        self.store.write([record, InboundHandled(update.request_id, self.owner, outcome, now)],
                          then=committed, otherwise=not_stored)
 
     def _reject(self, update: UpdateFederation, reason: str, sender: ActorAddress) -> None:
@@ -225,9 +272,23 @@ class ChainActor(OwnerActor):
         self.log.warning("federation update %s (version %d) rejected: %s", update.request_id,
                          update.version, reason)
         outcome = f"rejected: {reason}"
-        self.handled[update.request_id] = outcome
-        self.store.write([InboundHandled(update.request_id, self.owner, outcome, time.time())],
+        now = time.time()
+        self.handled.add(update.request_id, outcome, now)
+        self.store.write([InboundHandled(update.request_id, self.owner, outcome, now)],
                          then=lambda: self.send(sender, Handled(update.request_id)))
+
+    def _handled_again(self, request_id: str, sender: ActorAddress) -> None:
+        """`Handled` for a push seen before, never ahead of its first outcome's commit.
+
+        The stream acknowledges a `Handled` to governance, which then forgets the push
+        (convention 8). A repeat that arrives while the first delivery's write is still
+        on its way (a restarted stream routes what governance pushed again) must not be
+        confirmed before that write is: an empty write joins the next transaction, so its
+        `then` runs only after every write made before it has committed."""
+        if len(self.store):
+            self.store.write([], then=lambda: self.send(sender, Handled(request_id)))
+        else:
+            self.send(sender, Handled(request_id))
 
     def _applied(self, records: list[FederationRecord]) -> None:
         current = self.book.current
@@ -245,17 +306,18 @@ class ChainActor(OwnerActor):
 
     def receiveMsg_ProposalReceived(self, message: ProposalReceived, sender: ActorAddress) -> None:
         if message.proposal_id in self.proposals:
-            self.send(sender, Handled(message.proposal_id))
+            self._handled_again(message.proposal_id, sender)
             return
         record = ProposalRecord(message.proposal_id, message.proposal_type, message.data,
                                 message.voting_deadline, message.required_votes, time.time())
-        self.proposals[record.proposal_id] = record
+        # Only the id stays in memory: the data (up to 4 MB) goes to storage alone.
+        self.proposals.add(record.proposal_id, None, record.received_at)
         self.log.info("proposal %s (%s) stored", record.proposal_id, record.proposal_type)
 
         def not_stored(reason: str) -> None:
             # Not listed, since not kept; Handled all the same, or the stream would hold
             # the notice for good and route it again to every restarted chain.
-            self.proposals.pop(record.proposal_id, None)
+            self.proposals.discard(record.proposal_id)
             self.log.warning("proposal %s not stored: %s", record.proposal_id, reason)
             self.send(sender, Handled(message.proposal_id))
 
@@ -263,8 +325,18 @@ class ChainActor(OwnerActor):
                          otherwise=not_stored)
 
     def receiveMsg_ListProposals(self, message: ListProposals, sender: ActorAddress) -> None:
-        self.send(sender, ProposalList(tuple(
-            Proposal(**dataclasses.asdict(r)) for r in self.proposals.values())))
+        """Read back from storage: proposals' data is never held here. A failed read is
+        logged and answered with an empty list (the message has no error field)."""
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if error:
+                self.log.error("listing proposals: could not read storage: %s", error)
+            self.send(sender, ProposalList(tuple(
+                Proposal(**dataclasses.asdict(r)) for r in records or ()
+                if isinstance(r, ProposalRecord))))
+
+        self.fetches.fetch(self._storage, answer,
+                           proposals_since=self.proposals.cutoff(time.time()))
 
     def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: ActorAddress) -> None:
         metrics.PEGOUTS_COMPLETED.inc()

@@ -38,6 +38,7 @@ from actors.storage.protocol import (
     _Persisted,
     _PersistFailed,
 )
+from actors.storage.records import PegoutRecord, ProposalRecord
 
 
 class StorageActor(NodeActor):
@@ -50,7 +51,10 @@ class StorageActor(NodeActor):
     def on_start(self, start: _Start) -> None:
         storage = self.config.storage
         try:
-            self.database = Database.open(storage.path, max_size_mb=storage.max_size_mb)
+            # `scripts/start` ran the configured check seconds before the first start;
+            # a restart after a crash needs no more (SQLite's WAL recovers on open).
+            self.database = Database.open(storage.path, max_size_mb=storage.max_size_mb,
+                                          integrity="header")
         except StorageError as exc:
             self._fatal(exc)
             return
@@ -81,7 +85,7 @@ class StorageActor(NodeActor):
             return
         try:
             with metrics.WRITE_SECONDS.time():
-                self.database.write(message.records)
+                found = self.database.write(message.records, frozenset(message.first))
         except Exception as exc:
             self._write_failed(message, sender, _reason(self.database.path, exc),
                                permanent=is_permanent(exc), kind=type(exc).__name__)
@@ -89,7 +93,7 @@ class StorageActor(NodeActor):
                 self._fatal(exc)
             return
         metrics.RECORDS_WRITTEN.labels(owner=message.owner).inc(len(message.records))
-        self.send(sender, _Persisted(message.owner, message.seq))
+        self.send(sender, _Persisted(message.owner, message.seq, found))
 
     def _write_failed(self, message: _Persist, sender: ActorAddress, reason: str, *,
                       permanent: bool, kind: str) -> None:
@@ -106,7 +110,8 @@ class StorageActor(NodeActor):
                              _printable(message.owner))
             return
         try:
-            records = self.database.load(message.owner)
+            records = self.database.load(message.owner, handled_since=message.handled_since,
+                                         proposals_since=message.proposals_since)
         except Exception as exc:
             # The owner cannot start without its state: a database whose rows cannot be
             # read back is as good as corrupt, and its supervisor decides what follows.
@@ -120,9 +125,14 @@ class StorageActor(NodeActor):
     def receiveMsg__Fetch(self, message: _Fetch, sender: ActorAddress) -> None:
         if self.database is None:
             return  # exiting; the owner asks the replacement
+        records: tuple[PegoutRecord, ...] | tuple[ProposalRecord, ...]
         try:
-            states = (message.state,) if message.state else ()
-            records = self.database.pegouts(states=states, request_id=message.request_id)
+            if message.proposals_since is not None:
+                records = tuple(self.database.proposals(since=message.proposals_since))
+            else:
+                states = (message.state,) if message.state else ()
+                records = tuple(self.database.pegouts(states=states,
+                                                      request_id=message.request_id))
         except Exception as exc:
             reason = _reason(self.database.path, exc)
             self.log.error("read #%d of %s failed: %s", message.query_id, message.owner, reason)
@@ -130,7 +140,7 @@ class StorageActor(NodeActor):
             if isinstance(exc, StorageCorrupt):
                 self._fatal(exc)
             return
-        self.send(sender, _Fetched(message.owner, message.query_id, tuple(records)))
+        self.send(sender, _Fetched(message.owner, message.query_id, records))
 
 
 def _reason(path: str, exc: Exception) -> str:

@@ -27,15 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from thespian.actors import ActorAddress
 
 from actors.storage.limits import refusal
 from actors.storage.protocol import _Fetch, _Fetched, _Persist
-from actors.storage.records import PegoutRecord, Record
+from actors.storage.records import Record
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]
+# A first write found its key taken: called with the stored record, instead of `then`.
+Found = Callable[[Record], None]
 Send = Callable[[ActorAddress, object], None]  # the owner's Actor.send
 # Told of every write refused for good: its records, the reason, and whether its
 # `otherwise` ran (False: it had none, and was dropped).
@@ -49,6 +52,7 @@ class _Write:
     records: tuple[Record, ...]
     then: Then | None = None
     otherwise: Otherwise | None = None
+    found: Found | None = None  # set: a new record's first write, inserted if absent
 
 
 @dataclass
@@ -58,6 +62,26 @@ class _InFlight:
     @property
     def records(self) -> tuple[Record, ...]:
         return tuple(record for write in self.writes for record in write.records)
+
+    @property
+    def first(self) -> tuple[int, ...]:
+        """The positions of the first writes' records in `records`."""
+        positions: list[int] = []
+        at = 0
+        for write in self.writes:
+            if write.found is not None:
+                positions.extend(range(at, at + len(write.records)))
+            at += len(write.records)
+        return tuple(positions)
+
+    def write_at(self, position: int) -> _Write | None:
+        """The write whose records hold `position` in `records`."""
+        at = 0
+        for write in self.writes:
+            at += len(write.records)
+            if position < at:
+                return write
+        return None
 
 
 class DurableStore:
@@ -81,11 +105,16 @@ class DurableStore:
                 + sum(len(part) for part in self._parts) + len(self._failed))
 
     def write(self, records: Sequence[Record], then: Then | None = None,
-              otherwise: Otherwise | None = None) -> None:
+              otherwise: Otherwise | None = None, found: Found | None = None) -> None:
         """Write `records` in the next transaction; `then` runs once they are committed,
         `otherwise(reason)` if they never will be. A record that cannot be stored is
-        refused here: `otherwise` then runs before `write` returns."""
-        write = _Write(tuple(records), then, otherwise)
+        refused here: `otherwise` then runs before `write` returns.
+
+        With `found`, the records are new ones (a peg-out, a peg-in) whose ids may have been
+        used before: each is inserted only if its key is absent, and when another record
+        holds it, `found(stored)` runs instead of `then`. So "was this id used?" is
+        answered by the write that had to be made anyway, without a read of its own."""
+        write = _Write(tuple(records), then, otherwise, found)
         problem = self._check(write.records)
         if problem is not None:
             self._refuse(write, str(problem))
@@ -107,20 +136,28 @@ class DurableStore:
         self._seq += 1
         batch = _InFlight(writes)
         self._in_flight[self._seq] = batch
-        self._send(storage, _Persist(self.owner, self._seq, batch.records))
+        self._send(storage, _Persist(self.owner, self._seq, batch.records, batch.first))
 
     def resend(self, storage: ActorAddress) -> int:
         """Send every uncommitted write again, to a new StorageActor; returns how many."""
         for seq, batch in sorted(self._in_flight.items()):
-            self._send(storage, _Persist(self.owner, seq, batch.records))
+            self._send(storage, _Persist(self.owner, seq, batch.records, batch.first))
         return len(self._in_flight)
 
-    def persisted(self, seq: int) -> None:
+    def persisted(self, seq: int, found: Sequence[tuple[int, Record]] = ()) -> None:
         batch = self._in_flight.pop(seq, None)
         if batch is None:
             return  # a second answer to a re-sent write
+        taken: dict[int, Record] = {}
+        for position, stored in found:
+            owner = batch.write_at(position)
+            if owner is not None and owner.found is not None:
+                taken.setdefault(id(owner), stored)
         for write in batch.writes:
-            if write.then is not None:
+            existing = taken.get(id(write))
+            if existing is not None and write.found is not None:
+                write.found(existing)
+            elif write.then is not None:
                 write.then()
 
     def failed(self, seq: int, reason: str, *, permanent: bool = False) -> bool:
@@ -163,8 +200,9 @@ class DurableStore:
             self._refused(write.records, reason, write.otherwise is not None)
 
 
-# Called with the peg-outs read, or with None and the reason the read failed.
-Answer = Callable[[tuple[PegoutRecord, ...] | None, str | None], None]
+# Called with the records read (peg-outs or proposals), or with None and the reason the
+# read failed.
+Answer = Callable[[tuple[Any, ...] | None, str | None], None]
 
 
 class Fetches:
@@ -183,9 +221,11 @@ class Fetches:
         return len(self._pending)
 
     def fetch(self, storage: ActorAddress | None, then: Answer, *,
-              request_id: str | None = None, state: str | None = None) -> None:
+              request_id: str | None = None, state: str | None = None,
+              proposals_since: float | None = None) -> None:
         self._next_id += 1
-        query = _Fetch(self.owner, self._next_id, request_id=request_id, state=state)
+        query = _Fetch(self.owner, self._next_id, request_id=request_id, state=state,
+                       proposals_since=proposals_since)
         self._pending[query.query_id] = (query, then)
         if storage is not None:
             self._send(storage, query)

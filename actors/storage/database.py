@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import cache
 from types import TracebackType
 from typing import Any
@@ -26,16 +26,18 @@ from actors.storage.errors import (
 )
 from actors.storage.limits import describe
 from actors.storage.records import (
-    FINISHED_PEGOUT_STATES,
+    BRIDGE_META,
     OPEN_PEGOUT_STATES,
+    PRUNABLE,
+    Expired,
     FederationRecord,
-    FinishedPegouts,
     InboundHandled,
     Loaded,
     MetaValue,
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
+    ProposalSeen,
     Record,
 )
 from actors.storage.schema import LATEST, MIGRATIONS
@@ -55,8 +57,13 @@ class Database:
         self._db = connection
 
     @classmethod
-    def open(cls, path: str, *, max_size_mb: float | None = None) -> Database:
-        """Open (creating if needed), check and migrate; raises a StorageError subclass."""
+    def open(cls, path: str, *, max_size_mb: float | None = None,
+             integrity: str = "full") -> Database:
+        """Open (creating if needed), check and migrate; raises a StorageError subclass.
+
+        `integrity`: `full` reads every page (SQLite's quick_check), `header` only that
+        the file is a database SQLite can read the schema of (a corrupt page found later
+        fails that read or write, and the StorageActor stops)."""
         directory = os.path.dirname(path)
         try:
             if directory:
@@ -67,7 +74,7 @@ class Database:
             raise StorageUnavailable(path, f"cannot open: {exc}") from exc
         database = cls(path, connection)
         try:
-            database._prepare(max_size_mb)
+            database._prepare(max_size_mb, full_check=integrity == "full")
         except BaseException:
             connection.close()
             raise
@@ -78,12 +85,16 @@ class Database:
 
     # -- opening ---------------------------------------------------------------------
 
-    def _prepare(self, max_size_mb: float | None) -> None:
+    def _prepare(self, max_size_mb: float | None, full_check: bool = True) -> None:
         try:
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            check = self._db.execute("PRAGMA quick_check").fetchall()
+            if full_check:
+                check = self._db.execute("PRAGMA quick_check").fetchall()
+            else:  # reading the schema proves the header and the first pages sound
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                check = [("ok",)]
         except sqlite3.DatabaseError as exc:
             raise StorageCorrupt(self.path, f"not a usable SQLite database: {exc}") from exc
         if [row[0] for row in check] != ["ok"]:
@@ -118,13 +129,26 @@ class Database:
 
     # -- writing ---------------------------------------------------------------------
 
-    def write(self, records: Sequence[Record]) -> None:
+    def write(self, records: Sequence[Record],
+              first: Collection[int] = ()) -> tuple[tuple[int, Record], ...]:
         """Write every record in one transaction: all of them, or (on error) none. A record
         sqlite3 cannot bind raises `StorageRefused` naming it (the limits are checked before,
-        so this is the last line)."""
+        so this is the last line).
+
+        The records at the positions in `first` are new records' first writes (a peg-out,
+        a peg-in): each is inserted only if its key is absent. Returns, for each of those
+        that found a row of another record under its key, its position and the stored
+        record, read inside the same transaction. A row equal to the record is its own
+        earlier copy (a write re-sent after a StorageActor restart) and is not reported."""
+        found: list[tuple[int, Record]] = []
         with self._transaction():
-            for record in records:
+            for index, record in enumerate(records):
                 try:
+                    if index in first:
+                        existing = self._insert_if_absent(record)
+                        if existing is not None and existing != record:
+                            found.append((index, existing))
+                        continue
                     sql, values = _upsert(record)
                     self._db.execute(sql, values)
                 except (ValueError, TypeError, OverflowError) as exc:
@@ -132,22 +156,46 @@ class Database:
                     # or by json.dumps; not sqlite3.Error, so named here.
                     raise StorageRefused(self.path, f"{describe(record)} cannot be stored: "
                                          f"{type(exc).__name__}: {exc}") from exc
+        return tuple(found)
+
+    def _insert_if_absent(self, record: Record) -> Record | None:
+        """Insert `record` unless its key is taken; the stored record if it was. One
+        statement either way: the read follows only a conflict, which is rare."""
+        stored: Callable[..., Sequence[Record]]
+        if isinstance(record, PegoutRecord):
+            stored = self.pegouts
+        elif isinstance(record, PeginRecord):
+            stored = self.pegins
+        else:
+            raise TypeError(f"only a peg-out or a peg-in is written if absent, not "
+                            f"{type(record).__name__}")
+        sql, values = _upsert(record)
+        if self._db.execute(_if_absent(sql), values).rowcount == 1:
+            return None
+        rows = stored(request_id=record.request_id)
+        return rows[0] if rows else None
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
     # -- loading ---------------------------------------------------------------------
 
-    def load(self, owner: str) -> tuple[Loaded, ...]:
-        """Everything the owner needs after a (re)start."""
+    def load(self, owner: str, *, handled_since: float = 0.0,
+             proposals_since: float = 0.0) -> tuple[Loaded, ...]:
+        """What the owner needs after a (re)start, and no more: what it loads must not grow
+        with the node's history. The bridge gets its open peg-outs and unacknowledged
+        peg-ins (finished and acknowledged ones are read on demand, and a reused id is
+        found by its insert), the federation in force and its meta values; the chain its
+        federations, the ids it handled since `handled_since`, the ids (not the data) of
+        the proposals received since `proposals_since`, and its meta values."""
         if owner == "bridge":
-            # Only open peg-outs: finished ones are read on demand (`pegouts(request_id=)`).
-            finished = FinishedPegouts(tuple(self.pegout_ids(FINISHED_PEGOUT_STATES)))
-            return (*self.pegouts(states=OPEN_PEGOUT_STATES), finished, *self.pegins(),
-                    *self.federations(state="applied")[-1:])
+            return (*self.pegouts(states=OPEN_PEGOUT_STATES), *self.pegins(unacknowledged=True),
+                    *self.federations(state="applied")[-1:],
+                    *(m for m in self.meta() if m.key.startswith(BRIDGE_META)))
         if owner == "chain":
-            return (*self.federations(), *self.proposals(), *self.inbound_handled("chain"),
-                    *self.meta())
+            return (*self.federations(), *self.proposal_ids(since=proposals_since),
+                    *self.inbound_handled("chain", since=handled_since),
+                    *(m for m in self.meta() if not m.key.startswith(BRIDGE_META)))
         raise ValueError(f"unknown owner {owner!r}; owners: {', '.join(OWNERS)}")
 
     def pegouts(self, *, states: Sequence[str] = (),
@@ -177,14 +225,15 @@ class Database:
             for r in rows
         ]
 
-    def pegout_ids(self, states: Sequence[str]) -> list[str]:
-        marks = ", ".join("?" * len(states))
-        rows = self._query(f"SELECT request_id FROM pegouts WHERE state IN ({marks}) "
-                           "ORDER BY created_at, request_id", tuple(states))
-        return [r["request_id"] for r in rows]
-
-    def pegins(self) -> list[PeginRecord]:
-        rows = self._query("SELECT * FROM pegins ORDER BY created_at, request_id")
+    def pegins(self, *, unacknowledged: bool = False,
+               request_id: str | None = None) -> list[PeginRecord]:
+        values: tuple[str, ...] = ()
+        if request_id is not None:
+            where, values = "WHERE request_id = ?", (request_id,)
+        else:
+            where = "WHERE acknowledged = 0" if unacknowledged else ""
+        rows = self._query(f"SELECT * FROM pegins {where} ORDER BY created_at, request_id",
+                           values)
         return [
             PeginRecord(r["request_id"], r["btc_txid"], r["vout"], r["amount"],
                         r["evm_address"], r["confirmations"], bool(r["acknowledged"]),
@@ -208,16 +257,23 @@ class Database:
             for r in rows
         ]
 
-    def proposals(self) -> list[ProposalRecord]:
-        rows = self._query("SELECT * FROM proposals ORDER BY received_at, proposal_id")
+    def proposals(self, since: float = 0.0) -> list[ProposalRecord]:
+        rows = self._query("SELECT * FROM proposals WHERE received_at >= ? "
+                           "ORDER BY received_at, proposal_id", (since,))
         return [
             ProposalRecord(r["proposal_id"], r["proposal_type"], bytes(r["data"]),
                            r["voting_deadline"], r["required_votes"], r["received_at"])
             for r in rows
         ]
 
-    def inbound_handled(self, owner: str) -> list[InboundHandled]:
-        rows = self._query("SELECT * FROM inbound_handled WHERE owner = ? ORDER BY at", (owner,))
+    def proposal_ids(self, since: float = 0.0) -> list[ProposalSeen]:
+        rows = self._query("SELECT proposal_id, received_at FROM proposals "
+                           "WHERE received_at >= ? ORDER BY received_at, proposal_id", (since,))
+        return [ProposalSeen(r["proposal_id"], r["received_at"]) for r in rows]
+
+    def inbound_handled(self, owner: str, since: float = 0.0) -> list[InboundHandled]:
+        rows = self._query("SELECT * FROM inbound_handled WHERE owner = ? AND at >= ? "
+                           "ORDER BY at", (owner, since))
         return [InboundHandled(r["request_id"], r["owner"], r["outcome"], r["at"]) for r in rows]
 
     def meta(self) -> list[MetaValue]:
@@ -330,6 +386,14 @@ def _upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
             "INSERT INTO inbound_handled VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (record.request_id, record.owner, record.outcome, record.at),
         )
+    if isinstance(record, Expired):
+        column = PRUNABLE.get(record.table)
+        if column is None:
+            raise TypeError(f"{record.table!r} is not a table that retention prunes")
+        if record.table == "inbound_handled":
+            return (f"DELETE FROM inbound_handled WHERE owner = ? AND {column} < ?",
+                    (record.owner, record.before))
+        return f"DELETE FROM {record.table} WHERE {column} < ?", (record.before,)
     raise TypeError(f"not a storage record: {type(record).__name__}")
 
 
@@ -337,6 +401,12 @@ def _guarded(table: str, key: tuple[str, ...],
              row: dict[str, SqlValue]) -> tuple[str, tuple[SqlValue, ...]]:
     """An upsert that replaces the stored row only with a higher revision."""
     return _guarded_sql(table, key, tuple(row)), tuple(row.values())
+
+
+@cache
+def _if_absent(upsert: str) -> str:
+    """The guarded upsert's INSERT, with its update replaced by nothing."""
+    return upsert.split(" ON CONFLICT ", 1)[0] + " ON CONFLICT DO NOTHING"
 
 
 @cache

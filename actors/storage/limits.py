@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from actors.messages import Member
 from actors.storage.records import (
+    Expired,
     FederationRecord,
     InboundHandled,
     MetaValue,
@@ -266,12 +267,13 @@ FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
     ),
     InboundHandled: (("request_id", TEXT), ("owner", TEXT), ("outcome", TEXT), ("at", REAL)),
     MetaValue: (("key", TEXT), ("value", TEXT), ("revision", INTEGER)),
+    Expired: (("table", TEXT), ("owner", TEXT), ("before", REAL)),
 }
 
 # The field that names a record in a refusal.
 KEYS: dict[type, str] = {PegoutRecord: "request_id", PeginRecord: "request_id",
                          FederationRecord: "version", ProposalRecord: "proposal_id",
-                         InboundHandled: "request_id", MetaValue: "key"}
+                         InboundHandled: "request_id", MetaValue: "key", Expired: "table"}
 
 
 @dataclass(frozen=True)

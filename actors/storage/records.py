@@ -49,15 +49,6 @@ class PegoutRecord:
 
 
 @dataclass(frozen=True)
-class FinishedPegouts:
-    """The request ids of the bridge's broadcast and failed peg-outs. The BridgeActor
-    loads these instead of the peg-outs themselves, which stay in SQLite and are read
-    when asked for: a node that has handled millions does not hold them all."""
-
-    request_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class PeginRecord:
     """A peg-in notice, owned by the BridgeActor, re-sent until governance acknowledges it."""
 
@@ -101,6 +92,15 @@ class ProposalRecord:
 
 
 @dataclass(frozen=True)
+class ProposalSeen:
+    """A stored proposal's id and when it came, without its data (up to 4 MB): what the
+    ChainActor loads and keeps to answer a re-delivery. `ListProposals` reads the data."""
+
+    proposal_id: str
+    received_at: float
+
+
+@dataclass(frozen=True)
 class InboundHandled:
     """An inbound request id its owner has dealt with (applied or rejected), so a
     re-delivery is answered without being applied again."""
@@ -121,5 +121,27 @@ class MetaValue:
     revision: int = 1
 
 
-Record = PegoutRecord | PeginRecord | FederationRecord | ProposalRecord | InboundHandled | MetaValue
-Loaded = Record | FinishedPegouts  # what `_Load` may answer: every record, and the finished ids
+@dataclass(frozen=True)
+class Expired:
+    """Delete an owner's rows of `table` older than `before` (seconds since the epoch):
+    what has passed its retention (`chain.retention`). Only the tables that say when a
+    row was written can be pruned: `inbound_handled` (by `at`, for `owner`) and
+    `proposals` (by `received_at`)."""
+
+    table: str
+    owner: str
+    before: float
+
+
+# The tables `Expired` may prune, and the column that says how old a row is.
+PRUNABLE = {"inbound_handled": "at", "proposals": "received_at"}
+
+# Meta keys are shared by the owners: the bridge's start with this prefix, and each owner
+# loads only its own.
+BRIDGE_META = "bridge."
+# Where the bridge's next start reads the spool from (see `actors.bridge.spoolmarks`).
+SPOOL_READ_FROM = BRIDGE_META + "spool_read_from"
+
+Record = (PegoutRecord | PeginRecord | FederationRecord | ProposalRecord | InboundHandled
+          | MetaValue | Expired)
+Loaded = Record | ProposalSeen  # what `_Load` may answer

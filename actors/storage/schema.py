@@ -82,6 +82,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE pegouts ADD COLUMN series_started_at REAL NOT NULL DEFAULT 0;
     UPDATE pegouts SET series_failures = json_array_length(failures);
     """,
+    # 3: what a start loads, and what retention prunes, found by index rather than by a
+    # scan of every row ever written: the unacknowledged peg-ins, handled ids and
+    # proposals by age.
+    """
+    CREATE INDEX pegins_unacknowledged ON pegins (created_at) WHERE acknowledged = 0;
+    CREATE INDEX inbound_handled_by_age ON inbound_handled (owner, at);
+    CREATE INDEX proposals_by_age ON proposals (received_at);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -39,6 +39,7 @@ from actors.messages import (
     RequestSignatures,
 )
 from actors.stream import metrics
+from actors.stream.acks import PUSH_ACK_FEATURE, PushAcks
 from actors.stream.backoff import ReconnectPolicy, ReconnectSchedule
 from actors.stream.breaker import CircuitBreaker, CircuitState
 from actors.stream.endpoints import Endpoint, EndpointRotation
@@ -61,6 +62,8 @@ DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
 ROUTE_BATCH = 500  # messages per Batch sent to a target
 NODE_VERSION = "alys-node/0.1"
 CAPABILITIES = ("signatures", "pegin", "federation_updates", "proposals")
+# The longest wait for GetCapabilities before registering without it (convention 8).
+CAPABILITIES_TIMEOUT_S = 5.0
 
 State = ConnectionState
 
@@ -69,7 +72,8 @@ State = ConnectionState
 class _Tick:
     """Wakeup payload: `kind` is due for connection `generation`."""
 
-    kind: str  # connect | reconnect | registration | heartbeat | status | resume | timeouts
+    kind: str  # connect | reconnect | capabilities | registration | heartbeat | status |
+    # resume | timeouts
     generation: int
 
 
@@ -105,9 +109,15 @@ class StreamActor(NodeActor):
         self.liveness = Liveness(governance.heartbeat_interval_s,
                                  governance.heartbeat_timeout_s, time.monotonic, time.time)
         self.router = InboundRouter()
+        self.acks = PushAcks(governance.push_acks)
+        # Children looked up once: one acknowledgement per push, so per-call labels cost.
+        self._acks_counted = {reason: metrics.PUSH_ACKS.labels(reason=reason)
+                              for reason in ("handled", "repeat", "refused")}
+        self.outbound.acks_wanted = self.acks.wanted
         self.inbound = InboundHandler(
             self, pending=pending, timed_out=self.outbound.timed_out, liveness=self.liveness,
-            router=self.router, log=self.log, max_retry_after_s=governance.max_retry_after_s)
+            router=self.router, log=self.log, max_retry_after_s=governance.max_retry_after_s,
+            acks=self.acks)
         self.inbox = Inbox[InboxEvent](INBOX_CAPACITY, max_bytes=governance.inbox_max_bytes)
         self.generation = 0
         self.connection: GovernanceConnection | None = None
@@ -182,9 +192,32 @@ class StreamActor(NodeActor):
             self.log.error("cannot open a channel to %s: %s", endpoint.url, exc)
             self.lost(f"cannot open a channel: {exc}")
             return
+        if self.acks.needs_capabilities:
+            # Asked first, so the registration can say whether this node acknowledges
+            # pushes, and no acknowledgement reaches a governance that did not ask for it.
+            # One round trip per connect; the stream call is already open meanwhile.
+            timeout_s = min(governance.heartbeat_timeout_s, CAPABILITIES_TIMEOUT_S)
+            self.connection.ask_capabilities(self.config.node.id, timeout_s)
+            self.schedule("capabilities", timeout_s + 1.0)  # in case no answer ever comes
+            return
+        self._register(token)
+
+    def capabilities_known(self, advertised: bool, error: str | None) -> None:
+        if self.state is not State.CONNECTING:
+            return  # the connection was lost meanwhile, or the fallback timer came first
+        if self.acks.advertised is not advertised:
+            self.log.info("governance at %s %s push acknowledgements", self.endpoints.current.url,
+                          "asks for" if advertised else "does not ask for")
+        self.acks.advertised = advertised
+        self.outbound.acks_wanted = self.acks.wanted
+        token_env = self.config.governance.auth.token_env
+        self._register(os.environ.get(token_env) if token_env else None)
+
+    def _register(self, token: str | None) -> None:
+        capabilities = CAPABILITIES + ((PUSH_ACK_FEATURE,) if self.acks.wanted else ())
         self.write(encode.registration(
             self.config.node.id, public_key="", version=NODE_VERSION,
-            capabilities=CAPABILITIES, token=token, now=int(time.time()),
+            capabilities=capabilities, token=token, now=int(time.time()),
             request_id=f"register/{self.generation}"), "registration")
         self.move(State.REGISTERING, "registration sent")
         self.schedule("registration", self.config.governance.heartbeat_timeout_s)
@@ -262,6 +295,12 @@ class StreamActor(NodeActor):
         if to is not None:
             self.send(to, message)
 
+    def acknowledge(self, request_id: str, reason: str) -> None:
+        """Acknowledge a push (convention 8), if this session takes acknowledgements."""
+        if self.acks.wanted:
+            self.outbound.acknowledge(request_id)
+            self._acks_counted[reason].inc()
+
     # -- timers -------------------------------------------------------------------
 
     def schedule(self, kind: str, delay_s: float) -> None:
@@ -286,6 +325,10 @@ class StreamActor(NodeActor):
     def _on_reconnect_tick(self) -> None:
         if self.state in (State.RECONNECTING, State.FAILED):
             self._connect()
+
+    def _on_capabilities_tick(self) -> None:
+        if self.state is State.CONNECTING:
+            self.capabilities_known(False, "no answer in time")
 
     def _on_registration_tick(self) -> None:
         if self.state is State.REGISTERING:
@@ -356,6 +399,10 @@ class StreamActor(NodeActor):
 
     def receiveMsg_Handled(self, message: Handled, sender: ActorAddress) -> None:
         target = self.router.handled(message.request_id, self._target_of(sender))
+        if target == "chain":
+            # The chain answers `Handled` only once its outcome is committed: now governance
+            # may forget the push.
+            self.acknowledge(self.acks.owed(message.request_id), "handled")
         if target is not None:
             self._pump(target)
         if self._coalescing is None:  # inside a Batch, receiveMsg_Batch exports it once

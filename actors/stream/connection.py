@@ -14,12 +14,14 @@ process that forks afterwards). A connection owns:
   they prove the stream alive when they arrive, however much data waits
   before them.
 
-The one frame the reader never sees is one over `governance.limits.max_frame_bytes`:
-that cap is also the channel's `grpc.max_receive_message_length`, so gRPC
-refuses the frame before handing it over, and ends the call with
-RESOURCE_EXHAUSTED (a stream cannot skip one message). The reader reports
-it as a `too_large` refusal, then the call's end as usual; the actor
-reconnects with backoff.
+A frame over `governance.limits.max_frame_bytes` reaches the reader and is
+refused unparsed (`wire.head` reads only its id, so a refused push is still
+acknowledged). The one frame the reader never sees is one past the receive
+ceiling (`wire.checks.receive_ceiling`, the channel's
+`grpc.max_receive_message_length`): gRPC refuses it and ends the call with
+RESOURCE_EXHAUSTED (a stream cannot skip one message). The reader reports it
+as a `too_large` refusal, then the call's end as usual; the actor reconnects
+with backoff.
 
 Every event (`Received`, `Malformed`, `Closed`: see inbox.py) carries the
 connection's generation; the actor ignores events of a connection it has
@@ -37,15 +39,27 @@ from pathlib import Path
 
 import grpc
 
-from actors.stream.inbox import Closed, Inbox, InboxEvent, Malformed, Received
-from actors.stream.wire.checks import Refusal, text
+from actors.stream.acks import advertises_push_acks
+from actors.stream.inbox import (
+    CapabilitiesAnswered,
+    Closed,
+    Inbox,
+    InboxEvent,
+    Malformed,
+    Received,
+)
+from actors.stream.wire.checks import Refusal, receive_ceiling, text
 from actors.stream.wire.decode import decode_frame
 from actors.stream.wire.events import HeartbeatAcked
+from actors.stream.wire.head import frame_head
 from nodeconfig.model import GovernanceLimitsConfig
 from protocol import governance_pb2
 from protocol.errors import MalformedFrame
 
 STREAM_METHOD = "/governance.v1.GovernanceStream/Stream"
+CAPABILITIES_METHOD = "/governance.v1.GovernanceStream/GetCapabilities"
+# The StreamResponse payloads governance pushes: a refused one is still acknowledged.
+PUSH_PAYLOADS = frozenset({"federation_update", "proposal_notification"})
 # How grpc core words the status when max_receive_message_length refuses a message:
 # "Received message larger than max (2097152 vs. 1048576)" (grpcio 1.85).
 _FRAME_REFUSED = "larger than max"
@@ -101,9 +115,11 @@ class GovernanceConnection:
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
             ("grpc.enable_retries", 0),  # the actor decides about reconnects
-            # A larger frame is refused by gRPC before the reader gets it (and the call
-            # ends): decoding it would cost seconds and hundreds of MB.
-            ("grpc.max_receive_message_length", settings.limits.max_frame_bytes),
+            # A frame over the cap reaches the reader, which refuses it unparsed and
+            # acknowledges it if it is a push (else governance would push it again on
+            # every session and end each one). Past this ceiling gRPC refuses it and
+            # ends the call: nothing can skip one message of a stream.
+            ("grpc.max_receive_message_length", receive_ceiling(settings.limits)),
         ]
         if settings.tls_enabled:
             credentials = grpc.ssl_channel_credentials(
@@ -125,6 +141,38 @@ class GovernanceConnection:
         self._call = frames
         threading.Thread(target=self._read, args=(frames,),
                          name=f"governance-reader-{self.generation}", daemon=True).start()
+
+    def ask_capabilities(self, node_id: str, timeout_s: float) -> None:
+        """Call `GetCapabilities` on this connection's channel, without waiting: the answer
+        reaches the actor as a `CapabilitiesAnswered` event, whatever happens (a server
+        without the RPC answers UNIMPLEMENTED; one that never answers meets the deadline)."""
+        assert self._channel is not None  # asked right after `open`
+        call = self._channel.unary_unary(
+            CAPABILITIES_METHOD,
+            request_serializer=governance_pb2.CapabilitiesRequest.SerializeToString,
+            response_deserializer=governance_pb2.CapabilitiesResponse.FromString,
+        )
+        token = self.settings.token
+        metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        future = call.future(governance_pb2.CapabilitiesRequest(node_id=node_id),
+                             timeout=timeout_s, metadata=metadata)
+        future.add_done_callback(self._capabilities_answered)
+
+    def _capabilities_answered(self, future: grpc.Future[governance_pb2.CapabilitiesResponse],
+                               ) -> None:
+        # On a gRPC thread: only the inbox is touched.
+        try:
+            response = future.result()
+        except grpc.RpcError as exc:
+            code = exc.code()
+            details = text(exc.details() or "")
+            name = code.name if code else "UNKNOWN"
+            self._deliver(CapabilitiesAnswered(self.generation, False, f"{name} {details}"))
+        except Exception as exc:  # cancelled by close(), or a bug: the feature is absent
+            self._deliver(CapabilitiesAnswered(self.generation, False, repr(exc)))
+        else:
+            self._deliver(CapabilitiesAnswered(
+                self.generation, advertises_push_acks(response.features)))
 
     def send(self, request: governance_pb2.StreamRequest) -> None:
         self._outbound.put(request)
@@ -157,7 +205,7 @@ class GovernanceConnection:
                 inbound = decode_frame(frame, limits)  # total: an event or a refusal
                 if isinstance(inbound, MalformedFrame):
                     if not self._deliver(Malformed(self.generation, str(inbound),
-                                                   inbound.kind)):
+                                                   inbound.kind, _push_id(inbound, frame))):
                         return
                     continue
                 if not self._deliver(Received(self.generation, inbound), len(frame),
@@ -171,7 +219,7 @@ class GovernanceConnection:
             if code is grpc.StatusCode.RESOURCE_EXHAUSTED and _FRAME_REFUSED in details:
                 self._deliver(Malformed(
                     self.generation,
-                    f"a frame over governance.limits.max_frame_bytes ({limits.max_frame_bytes})"
+                    f"a frame past the receive ceiling ({receive_ceiling(limits)} bytes)"
                     f" was refused by gRPC, which ends the call: {details}",
                     Refusal.TOO_LARGE))
             self._deliver(Closed(self.generation, code.name if code else "UNKNOWN", details))
@@ -189,3 +237,14 @@ class GovernanceConnection:
             except queue.Full:
                 continue
         return False
+
+
+def _push_id(refused: MalformedFrame, frame: bytes) -> str | None:
+    """The id to acknowledge if the refused frame is a push whose id could be read.
+
+    Only a frame with a valid id is parsed again, to see its payload: refusals are
+    rare, and a frame that does not parse at all has no id to acknowledge."""
+    if refused.request_id is None:
+        return None
+    _, payload = frame_head(frame)  # the head only: the frame may be over the cap
+    return refused.request_id if payload in PUSH_PAYLOADS else None

@@ -19,6 +19,11 @@ Nothing here is fatal: a frame that does not parse, a response to an unknown
 or already answered request, an acknowledgement nobody waits for, a push
 before the session is registered: each is counted
 (`alys_stream_unexpected_frames_total{kind}`) and logged.
+
+Pushes are acknowledged (convention 8) by the actor once the chain's `Handled`
+comes; here, a push the router already saw handled is acknowledged again at
+once (governance missed the first acknowledgement), and so is a push refused
+as malformed, which no `Handled` will ever follow.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from thespian.actors import ActorAddress
 
 from actors.messages import Delivered, GovernanceError
 from actors.stream import metrics
-from actors.stream.inbox import Closed, InboxEvent, Malformed, Received
+from actors.stream.acks import AckMode, PushAcks
+from actors.stream.inbox import CapabilitiesAnswered, Closed, InboxEvent, Malformed, Received
 from actors.stream.liveness import Liveness
 from actors.stream.outbound import Outgoing
 from actors.stream.pending import PendingRequest, PendingRequests
@@ -91,6 +97,13 @@ class Session(Protocol):
     def reply(self, to: ActorAddress | None, message: object) -> None:
         """Tell the sender of a request about its answer (no one if None)."""
 
+    def acknowledge(self, request_id: str, reason: str) -> None:
+        """Acknowledge push `request_id` if the session takes acknowledgements; `reason`
+        (`repeat`, `refused`) labels the metric."""
+
+    def capabilities_known(self, advertised: bool, error: str | None) -> None:
+        """GetCapabilities answered (or failed: `error`): the session can register."""
+
 
 class InboundHandler:
     def __init__(
@@ -104,13 +117,16 @@ class InboundHandler:
         log: logging.Logger,
         max_retry_after_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        acks: PushAcks | None = None,
     ) -> None:
         """`timed_out`: signature requests that timed out, oldest first, shared with the
         outbound side that fills it; a late answer to one of them is still routed.
         `max_retry_after_s`: the longest `retry_after` honoured (`governance.max_retry_after_s`).
         `clock` is monotonic, the outbound side's: it times answers and moves deadlines
-        (tests pass a fake one)."""
+        (tests pass a fake one). `acks`: the actor's push acknowledgements, told which frame
+        id each routed push is to be acknowledged under."""
         self._session = session
+        self._acks = acks if acks is not None else PushAcks(AckMode.ON)
         self._max_retry_after_s = max_retry_after_s
         self._pending = pending
         self._timed_out = timed_out
@@ -128,8 +144,16 @@ class InboundHandler:
             self._on_inbound(event.inbound, targets)
         elif isinstance(event, Malformed):
             self._unexpected(event.kind, event.reason)
+            if event.push_id is not None:
+                # Refused for good: a re-send would be refused again, so say it was taken.
+                self._session.acknowledge(event.push_id, "refused")
         elif isinstance(event, Closed):
             self._on_closed(event.code, event.details)
+        elif isinstance(event, CapabilitiesAnswered):
+            if event.error is not None:
+                self._log.info("GetCapabilities failed (%s): taken as no push-ack feature",
+                               event.error)
+            self._session.capabilities_known(event.advertised, event.error)
 
     def export_received(self) -> None:
         """Add what was received since the last call to the metrics: once per drain, not
@@ -150,11 +174,12 @@ class InboundHandler:
         if isinstance(inbound, SignaturesReceived):
             self._on_signatures(inbound, targets)
         elif isinstance(inbound, FederationReceived):
-            self._on_push(inbound.request_id, inbound.update, targets)
+            self._on_push(inbound.request_id, inbound.request_id, inbound.update, targets)
         elif isinstance(inbound, Acknowledged):
             self._on_acknowledged(inbound)
         elif isinstance(inbound, ProposalArrived):
-            self._on_push(inbound.proposal.proposal_id, inbound.proposal, targets)
+            self._on_push(inbound.proposal.proposal_id, inbound.request_id, inbound.proposal,
+                          targets)
         elif isinstance(inbound, HeartbeatAcked):
             self._on_heartbeat_ack(inbound)
         elif isinstance(inbound, ErrorReceived):
@@ -194,8 +219,11 @@ class InboundHandler:
 
     # -- one method per kind that needs more than a route ------------------------------
 
-    def _on_push(self, request_id: str, message: Routable, targets: set[str]) -> None:
+    def _on_push(self, key: str, request_id: str, message: Routable,
+                 targets: set[str]) -> None:
         """A federation update or a proposal: the chain's, once the session is registered.
+        `key` is what the chain knows it by (a proposal: its proposal_id), `request_id`
+        the frame's id, which its acknowledgement names.
 
         Before the registration ack the node does not know governance took it as a
         session: a push is dropped and counted, and governance pushes it again on the
@@ -204,7 +232,15 @@ class InboundHandler:
             self._unexpected("before_registration",
                              f"{request_id} pushed while {self._session.state.value}: dropped")
             return
-        self._route("chain", request_id, message, targets)
+        if self._router.was_handled(key, "chain"):
+            # Committed by the chain already: governance pushes again because it never saw
+            # the acknowledgement. Nothing to apply; acknowledge again (convention 8).
+            metrics.UNEXPECTED.labels(kind="duplicate").inc()
+            self._log.info("push %s was handled before: acknowledged again", request_id)
+            self._session.acknowledge(request_id, "repeat")
+            return
+        self._acks.track(key, request_id)
+        self._route("chain", key, message, targets)
 
     def _on_signatures(self, received: SignaturesReceived, targets: set[str]) -> None:
         request_id = received.request_id

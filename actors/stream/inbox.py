@@ -21,7 +21,8 @@ Both lanes are bounded, and neither ever drops an event:
 
 What the reader thread hands over is one of three events, each tagged with
 the generation of the connection that read it: `Received` (a decoded frame),
-`Malformed` (a frame the node cannot use) or `Closed` (the call ended).
+`Malformed` (a frame the node cannot use) or `Closed` (the call ended); a
+fourth, `CapabilitiesAnswered`, comes from the unary `GetCapabilities` call.
 They live here, not beside the reader in connection.py, so that the actor's
 inbound handling and its tests never import grpc.
 """
@@ -52,6 +53,21 @@ class Malformed:
     generation: int
     reason: str
     kind: str = "malformed"  # the refusal (actors.stream.wire.checks.Refusal), a metric label
+    # The request id of a push (federation update, proposal) refused here, when it had a
+    # valid one: it is acknowledged all the same (convention 8), or governance would
+    # push it again on every session.
+    push_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CapabilitiesAnswered:
+    """What `GetCapabilities`, asked when the connection opened, said about push acks:
+    `error` set (and `advertised` False) when the call failed, timed out, or governance
+    has no such RPC."""
+
+    generation: int
+    advertised: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ class Closed:
     details: str
 
 
-InboxEvent = Received | Malformed | Closed
+InboxEvent = Received | Malformed | Closed | CapabilitiesAnswered
 Event = TypeVar("Event")
 
 

@@ -43,3 +43,7 @@ UNEXPECTED = Counter("alys_stream_unexpected_frames_total",
 UNHANDLED = Gauge("alys_stream_unhandled_messages",
                   "Messages routed to the bridge or chain and not yet confirmed Handled.",
                   multiprocess_mode="livemax")
+PUSH_ACKS = Counter("alys_stream_push_acks_total",
+                    "Pushes acknowledged to governance (convention 8), by why: handled (the "
+                    "chain committed it), repeat (pushed again after it was handled), "
+                    "refused (malformed, never routed).", ["reason"])

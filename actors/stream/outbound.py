@@ -36,6 +36,7 @@ from actors.messages import (
     RequestTimedOut,
 )
 from actors.stream import metrics
+from actors.stream.acks import ACK_KIND
 from actors.stream.outbox import Outbox, OutboxItem
 from actors.stream.pending import PendingRequest, PendingRequests
 from actors.stream.priorities import PRIORITY_BY_KIND
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from nodeconfig import RequestTimeoutsConfig
 
 FLUSH_BATCH = 500  # outbox items written per turn while flushing
+ACK_PRIORITY = PRIORITY_BY_KIND[ACK_KIND].name.lower()
 LATE_ANSWERS_KEPT = 10_000  # timed-out signature request ids whose late answer is still routed
 
 
@@ -103,6 +105,10 @@ class OutboundRequests:
         # inbound handler takes an id out of it when that answer arrives.
         self.timed_out: OrderedDict[str, None] = OrderedDict()
         self.block_height = 0  # the chain's latest, carried by status updates
+        # Whether the session takes push acknowledgements (convention 8); the actor sets it
+        # on each connect. One queued for a session that does not is dropped when its turn
+        # comes: governance pushes again what it never saw acknowledged.
+        self.acks_wanted = True
         self._timeouts_due_at: float | None = None
 
     @property
@@ -146,6 +152,20 @@ class OutboundRequests:
             self._session.reply(sender, RequestQueued(request_id))
         metrics.OUTBOX.set(len(self._outbox))
 
+    def acknowledge(self, request_id: str) -> None:
+        """Acknowledge a handled push (convention 8): written at once if the session is up
+        and nothing queues before it, else kept in the outbox like any request, so one that
+        could not be sent goes after the reconnect. Never pending: nothing answers it."""
+        if (self.acks_wanted and self._session.state is State.CONNECTED
+                and not len(self._outbox)):
+            # The common case, one per push: straight to the wire, without the bookkeeping
+            # of a request that awaits an answer.
+            self._session.write(encode.push_ack(
+                request_id=request_id, node_id=self._node_id, now=int(time.time()),
+                priority=ACK_PRIORITY), ACK_KIND)
+            return
+        self.submit(ACK_KIND, request_id, None, None)
+
     def flush(self) -> None:
         """Write the outbox in order, a slice per turn, while the session is up."""
         if self._session.state is not State.CONNECTED:
@@ -184,6 +204,9 @@ class OutboundRequests:
         node_id, now = self._node_id, int(time.time())
         priority = PRIORITY_BY_KIND[kind].name.lower()
         timeouts = self._timeouts
+        if kind == ACK_KIND:
+            return Outgoing(encode.push_ack(request_id=request_id, node_id=node_id, now=now,
+                                            priority=priority), 0.0)
         if isinstance(message, RequestSignatures):
             request = encode.signature_request(message, request_id=request_id,
                                                node_id=node_id, now=now, priority=priority)
@@ -197,6 +220,12 @@ class OutboundRequests:
         return Outgoing(request, timeouts.status)
 
     def _send(self, item: OutboxItem[Outgoing]) -> None:
+        if item.kind == ACK_KIND:
+            if self.acks_wanted:
+                self._session.write(item.payload.request, item.kind)
+            else:
+                metrics.DROPS.labels(reason="acks_not_wanted").inc()
+            return
         now = self._clock()
         self._session.write(item.payload.request, item.kind)
         deadline = now + item.payload.timeout_s

@@ -24,4 +24,8 @@ PRIORITY_BY_KIND: Mapping[str, RequestPriority] = MappingProxyType({
     "signature": RequestPriority.HIGH,
     "pegin": RequestPriority.NORMAL,
     "status": RequestPriority.LOW,
+    # An acknowledgement of a push (convention 8) is the one request whose loss governance
+    # repairs itself (it pushes again, the node acknowledges the repeat): it never goes
+    # ahead of, or evicts, a request whose loss costs the node something.
+    "push_ack": RequestPriority.LOW,
 })

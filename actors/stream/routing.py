@@ -130,6 +130,10 @@ class InboundRouter:
             self._handled.popitem(last=False)
         return target
 
+    def was_handled(self, request_id: str, target: str) -> bool:
+        """Whether `target` confirmed `request_id` recently (within `remember` ids)."""
+        return (target, request_id) in self._handled
+
     def requeue(self, target: str) -> int:
         """The target was replaced: everything it has not confirmed waits to be sent again."""
         keys = [key for key in self._unhandled if key[0] == target]

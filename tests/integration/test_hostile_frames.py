@@ -2,8 +2,9 @@
 
 The decoder's own tests (tests/unit/stream/test_wire_limits.py) cover every
 bound; here only what needs gRPC and the actor: that a refused frame is
-counted by its kind and the stream stays up, and that a frame over
-`governance.limits.max_frame_bytes`, which gRPC itself refuses by ending the
+counted by its kind and the stream stays up, that a frame over
+`governance.limits.max_frame_bytes` is refused unparsed and the stream stays up,
+and that one past the receive ceiling, which gRPC itself refuses by ending the
 call, is counted as `too_large` and followed by a reconnect, not a loop.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.stream.wire.checks import MIN_RECEIVE_CEILING
 from harness.mock import MockGovernance, start_mock_governance
 from harness.stream import stream_node, wait_state
 from harness.waiting import wait_until
@@ -56,7 +58,7 @@ def unexpected(kind: str) -> float:
     return 0.0
 
 
-def test_refused_frames_are_counted_by_kind_and_an_oversized_one_costs_a_reconnect(
+def test_refused_frames_are_counted_by_kind_and_only_one_past_the_ceiling_reconnects(
     tmp_path: Path, mock: MockGovernance
 ) -> None:
     limits = {"max_frame_bytes": FRAME_CAP, "max_proposal_data_bytes": FRAME_CAP // 2}
@@ -76,12 +78,23 @@ def test_refused_frames_are_counted_by_kind_and_an_oversized_one_costs_a_reconne
         status = node.client.connection_status()
         assert (status.state, status.reconnects) == ("connected", 0)
 
-        # Over the cap: gRPC refuses it before the reader sees it, and ends the call.
+        # Over the cap: refused unparsed, by its head (a push is acknowledged by its id),
+        # and the stream stays up.
         push_raw(mock, pushed("big", proposal_notification=pb.ProposalNotification(
             proposal_id="p", proposal_type=pb.PROPOSAL_TYPE_UPGRADE,
             proposal_data=b"x" * (2 * FRAME_CAP))))
         wait_until(lambda: unexpected("too_large") >= 1, timeout=30,
                    message="the oversized frame was not counted as too_large")
+        status = node.client.connection_status()
+        assert (status.state, status.reconnects) == ("connected", 0)
+
+        # Past the receive ceiling gRPC refuses it itself, and ends the call: one
+        # reconnect, not a loop.
+        push_raw(mock, pushed("huge", proposal_notification=pb.ProposalNotification(
+            proposal_id="p", proposal_type=pb.PROPOSAL_TYPE_UPGRADE,
+            proposal_data=b"x" * (MIN_RECEIVE_CEILING + 1))))
+        wait_until(lambda: unexpected("too_large") >= 2, timeout=30,
+                   message="the frame past the ceiling was not counted as too_large")
         wait_until(lambda: node.client.connection_status().reconnects >= 1, timeout=30,
                    message="the call gRPC ended was not followed by a reconnect")
         wait_state(node.client, "connected")

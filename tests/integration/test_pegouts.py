@@ -105,10 +105,14 @@ def test_finished_pegouts_stay_in_storage_and_are_read_back_when_asked_for(
         os.kill(bridge_pid, signal.SIGKILL)
         wait_until(lambda: running_pid(node, "bridge") not in (None, bridge_pid), timeout=30)
 
-        # The new bridge loaded the open peg-out, and only the ids of the finished ones ...
-        wait_until(lambda: "loaded 1 open peg-outs (1 awaiting_signatures), 3 finished ones"
-                   in log_text(node.config), timeout=30, message="the new bridge's load line")
-        # ... which it reads back from storage for a status, a listing and a reused id.
+        # The new bridge loaded the open peg-out and nothing of the finished ones, not even
+        # their ids ...
+        wait_until(lambda: "loaded 1 open peg-outs (1 awaiting_signatures) and 0 "
+                   "unacknowledged peg-ins; finished peg-outs and acknowledged peg-ins stay "
+                   "in storage" in log_text(node.config), timeout=30,
+                   message="the new bridge's load line")
+        # ... and reads them back from storage for a status and a listing; a reused id is
+        # found by the new record's insert-if-absent, and decided on the stored record.
         assert {r.request_id: status(node, r.request_id).txid for r in done} == txids
         listed = node.client.list_pegouts()
         assert {(s.request_id, s.state) for s in listed} == {

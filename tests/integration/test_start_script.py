@@ -51,7 +51,7 @@ def test_start_prints_ready_status_reports_and_sigterm_leaves_nothing(
                message="the stream did not connect to the local mock governance server")
     assert set(report["stream"]) == {"state", "endpoint", "connected_since", "last_heartbeat_ack",
                                      "messages_sent", "messages_received", "buffered", "pending",
-                                     "reconnects", "circuit", "unhandled"}
+                                     "reconnects", "circuit", "unhandled", "reason", "last_error"}
     human = run_status(config_path)
     assert human.returncode == 0 and "stream" in human.stdout
 

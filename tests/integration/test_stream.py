@@ -210,7 +210,8 @@ def test_retry_after_suspends_the_stream_until_it_elapses(
         assert mock.post("/behaviour", {"error_next": error}).status == 200
         assert submit(node, [signature_request(1)]) == [RequestQueued("sig-1")]
         answer = collect(node, 1)[0]
-        assert answer == GovernanceError("sig-1", "rate_limited", "slow down", 2.0)
+        assert answer == GovernanceError("sig-1", "rate_limited", "slow down", 2.0,
+                                          "signature")
         wait_state(node.client, "suspended")
         assert submit(node, [signature_request(2)]) == [RequestQueued("sig-2")]
         assert node.client.connection_status().buffered == 1  # held back while suspended
@@ -229,7 +230,7 @@ def test_an_unanswered_request_times_out_and_its_sender_is_told(
         wait_state(node.client, "connected")
         assert mock.post("/behaviour", {"silent": True}).status == 200
         assert submit(node, [signature_request(1)]) == [RequestQueued("sig-1")]
-        assert collect(node, 1) == [RequestTimedOut("sig-1")]
+        assert collect(node, 1) == [RequestTimedOut("sig-1", "signature")]
         assert node.client.connection_status().pending == 0
 
 
@@ -399,7 +400,8 @@ def test_a_huge_retry_after_suspends_the_stream_no_longer_than_the_cap(
         wait_state(node.client, "connected")
         assert mock.post("/behaviour", {"error_next": error}).status == 200
         assert submit(node, [signature_request(1)]) == [RequestQueued("sig-1")]
-        assert collect(node, 1) == [GovernanceError("sig-1", "rate_limited", "tomorrow", 1.0)]
+        assert collect(node, 1) == [GovernanceError("sig-1", "rate_limited", "tomorrow", 1.0,
+                                                     "signature")]
         suspended = wait_state(node.client, "suspended")
         assert suspended.reason == "governance asked to hold off for 1s"
         assert submit(node, [signature_request(2)]) == [RequestQueued("sig-2")]

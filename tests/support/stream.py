@@ -27,11 +27,15 @@ FEDERATION_UPDATE = {
 }
 
 
+METADATA_ONLY = "metadata_only"  # a push acknowledgement (README, convention 8)
+
+
 def payload_kind(request: dict[str, Any]) -> str:
-    """Which oneof member a recorded StreamRequest (protobuf JSON) carries."""
+    """Which oneof member a recorded StreamRequest (protobuf JSON) carries; METADATA_ONLY
+    for none."""
     kinds = [key for key in request if key != "metadata"]
-    assert len(kinds) == 1, request
-    return kinds[0]
+    assert len(kinds) <= 1, request
+    return kinds[0] if kinds else METADATA_ONLY
 
 
 def sent_by_node(mock: MockGovernance) -> list[dict[str, Any]]:

@@ -15,6 +15,10 @@ only for a value that failed, so an honest frame pays almost nothing.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nodeconfig.model import GovernanceLimitsConfig
 
 __all__ = [
     "INT64_MAX",
@@ -142,3 +146,16 @@ def count_over(count: int, field: str, cap: int, key: str) -> InvalidField:
 def bytes_over(size: int, field: str, cap: int, cap_name: str) -> InvalidField:
     return InvalidField(f"{field} is {size} bytes, more than {cap_name} ({cap})",
                         Refusal.TOO_LARGE)
+
+
+# How far past `max_frame_bytes` a frame is still received (then refused unparsed, by
+# id): gRPC's own default of 4 MiB at least, so that a governance keeping to gRPC's
+# defaults never ends a session with one frame.
+RECEIVE_CEILING_FACTOR = 8
+MIN_RECEIVE_CEILING = 4 * 1024 * 1024
+
+
+def receive_ceiling(limits: GovernanceLimitsConfig) -> int:
+    """The channel's `grpc.max_receive_message_length`."""
+    return max(limits.max_frame_bytes * RECEIVE_CEILING_FACTOR, MIN_RECEIVE_CEILING)
+

@@ -65,6 +65,7 @@ from actors.stream.wire.events import (
     RegistrationAck,
     SignaturesReceived,
 )
+from actors.stream.wire.head import frame_head
 from nodeconfig.model import GovernanceLimitsConfig
 from protocol import governance_pb2 as pb
 from protocol.errors import MalformedFrame
@@ -92,11 +93,15 @@ def decode_frame(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Inbound | Malf
 def decode_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Inbound:
     """Decode one raw frame, as read off the stream with a pass-through deserializer."""
     if len(data) > limits.max_frame_bytes:
-        # gRPC refuses these first (max_receive_message_length); this keeps the
-        # decoder bounded on its own, whoever calls it.
+        # Refused unparsed; only its head is read, for the id a refused push is
+        # acknowledged by (gRPC itself refuses what is past `receive_ceiling`).
+        metadata, payload = frame_head(data)
+        request_id = metadata.request_id if metadata is not None else ""
+        valid_id = 0 < len(request_id) <= MAX_ID_CHARS and request_id.isprintable()
         raise MalformedFrame(
             f"frame is {len(data)} bytes, more than governance.limits.max_frame_bytes "
-            f"({limits.max_frame_bytes})", kind=Refusal.TOO_LARGE)
+            f"({limits.max_frame_bytes}); payload {payload or 'unknown'}",
+            request_id=request_id if valid_id else None, kind=Refusal.TOO_LARGE)
     response = pb.StreamResponse()
     try:
         response.ParseFromString(data)

@@ -27,6 +27,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "heartbeat",
     "pegin_notification",
+    "push_ack",
     "registration",
     "signature_request",
     "status_update",
@@ -173,3 +174,13 @@ def heartbeat(
         return pb.StreamRequest(
             metadata=_metadata(request_id, node_id, timestamp, priority), heartbeat=beat
         )
+
+
+def push_ack(
+    *, request_id: str, node_id: str, now: int, priority: str = "low"
+) -> pb.StreamRequest:
+    """The acknowledgement of a push (convention 8): the push's `request_id` in the
+    metadata and no payload. Governance tells it from every other request by the
+    missing payload, as the node tells governance's acknowledgements (convention 7)."""
+    with _encoding(f"push acknowledgement {request_id!r}"):
+        return pb.StreamRequest(metadata=_metadata(request_id, node_id, now, priority))

@@ -1,12 +1,15 @@
-"""What the bridge keeps in memory: open peg-outs, and a parsed transaction only while its
-peg-out waits for signatures; a finished peg-out leaves once its last state is committed."""
+"""What the bridge keeps in memory: open peg-outs, unacknowledged peg-ins, and a parsed
+transaction only while its peg-out waits for signatures; a finished peg-out and an
+acknowledged peg-in leave, id and all, once their last state is committed."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from actors.bridge.book import Book
 from actors.bridge.ledger import transition
 from actors.messages import PegoutState
-from actors.storage.records import FinishedPegouts, PeginRecord, PegoutRecord
+from actors.storage.records import SPOOL_READ_FROM, MetaValue, PeginRecord, PegoutRecord
 
 NOW = 1_700_000_000.0
 PARSED = object()  # stands for a parsed transaction: only its identity matters here
@@ -43,12 +46,12 @@ def test_a_finished_peg_out_leaves_memory_once_its_state_is_committed() -> None:
     signed = transition(awaiting("p1"), PegoutState.SIGNED, NOW + 1, signed_tx_hex="01")
     book.put(signed)
     book.committed(signed)
-    assert book.lookup("p1") == (signed, False)  # open: stays
+    assert book.lookup("p1") == signed  # open: stays
     broadcast = transition(signed, PegoutState.BROADCAST, NOW + 2)
     book.put(broadcast)
-    assert book.lookup("p1") == (broadcast, False)  # not committed yet
+    assert book.lookup("p1") == broadcast  # not committed yet
     book.committed(broadcast)
-    assert book.lookup("p1") == (None, True)
+    assert book.lookup("p1") is None  # and no id of it is kept
 
 
 def test_a_peg_out_changed_again_before_the_commit_stays() -> None:
@@ -58,7 +61,7 @@ def test_a_peg_out_changed_again_before_the_commit_stays() -> None:
     book.put(failed)
     book.put(record)  # (as if) replaced in memory before the commit came
     book.committed(failed)
-    assert book.lookup("p1") == (record, False)
+    assert book.lookup("p1") == record
 
 
 def test_a_new_record_that_was_not_stored_is_forgotten() -> None:
@@ -68,11 +71,25 @@ def test_a_new_record_that_was_not_stored_is_forgotten() -> None:
     book.put(pegin)
     book.drop(record)
     book.drop(pegin)
-    assert book.lookup("p1") == (None, False) and book.awaiting == 0 and not book.pegins
+    assert book.lookup("p1") is None and book.awaiting == 0 and not book.pegins
 
 
-def test_loading_takes_open_records_and_finished_ids() -> None:
+def test_an_acknowledged_peg_in_leaves_memory_once_committed() -> None:
     book = Book()
-    book.load([awaiting("p1"), FinishedPegouts(("p0", "p00"))])
-    assert book.awaiting == 1 and book.lookup("p0") == (None, True)
+    pegin = PeginRecord("i1", "ab" * 32, 0, 1, "0x" + "0" * 40, 6)
+    book.put(pegin)
+    book.committed(pegin)
+    assert "i1" in book.pegins  # unacknowledged: re-sent until governance says so
+    acknowledged = dataclasses.replace(pegin, acknowledged=True, revision=2)
+    book.put(acknowledged)
+    book.committed(acknowledged)
+    assert "i1" not in book.pegins
+
+
+def test_loading_takes_open_records_and_the_spool_offset() -> None:
+    book = Book()
+    acknowledged = PeginRecord("i0", "ab" * 32, 0, 1, "0x" + "0" * 40, 6, acknowledged=True)
+    book.load([awaiting("p1"), acknowledged, MetaValue(SPOOL_READ_FROM, "1234", 1235)])
+    assert book.awaiting == 1 and book.lookup("p0") is None and not book.pegins
+    assert book.spool_read_from == 1234
     assert book.counts() == "1 awaiting_signatures"

@@ -75,7 +75,7 @@ def test_an_update_that_cannot_be_stored_is_rejected_and_the_same_version_can_co
         chain: RecordingChain) -> None:
     chain.receiveMessage(update("fed-never", 1, 2**64 - 1), STREAM)
     assert chain.book.scheduled == {} and chain.book.latest_version == 0
-    assert chain.handled["fed-never"].startswith(
+    assert (chain.handled.get("fed-never") or "").startswith(
         "rejected: not stored: FederationRecord 1: effective_height is 18446744073709551615")
     [rejection] = chain.stored()
     assert isinstance(rejection, InboundHandled) and rejection.request_id == "fed-never"
@@ -102,7 +102,7 @@ def test_a_proposal_that_cannot_be_stored_is_not_listed_but_is_handled(
         chain: RecordingChain) -> None:
     chain.receiveMessage(ProposalReceived("prop-never", "upgrade", b"", INT64_MAX + 1, 3),
                          STREAM)
-    assert chain.proposals == {} and chain.stored() == []
+    assert len(chain.proposals) == 0 and chain.stored() == []
     assert chain.replies(STREAM) == [Handled("prop-never")]
     chain.receiveMessage(ProposalReceived("prop-next", "upgrade", b"", 1900000000, 3), STREAM)
     assert [type(r) for r in chain.stored()] == [ProposalRecord]

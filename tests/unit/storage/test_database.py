@@ -12,12 +12,12 @@ from actors.storage.database import Database
 from actors.storage.errors import SchemaTooNew, StorageCorrupt, StorageFull
 from actors.storage.records import (
     FederationRecord,
-    FinishedPegouts,
     InboundHandled,
     MetaValue,
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
+    ProposalSeen,
 )
 from actors.storage.schema import LATEST
 
@@ -74,12 +74,20 @@ def test_every_record_kind_survives_a_reopen(path: str) -> None:
         chain = database.load("chain")
     finally:
         database.close()
-    # The open peg-out, no finished one, the peg-in, and only the applied federation.
-    assert bridge == (records[0], FinishedPegouts(()), records[1], records[2])
-    assert chain == (records[2], records[3], records[4], records[5], records[6])
+    # The open peg-out, not the acknowledged peg-in, and only the applied federation.
+    assert bridge == (records[0], records[2])
+    # The proposal's id and time, not its data, which is read when listed.
+    assert chain == (records[2], records[3], ProposalSeen("prop-1", 4.0), records[5],
+                     records[6])
+    database = Database.open(path)
+    try:
+        assert database.proposals() == [records[4]]
+        assert database.pegins(request_id="in-1") == [records[1]]
+    finally:
+        database.close()
 
 
-def test_the_bridge_loads_open_peg_outs_and_only_the_ids_of_finished_ones(path: str) -> None:
+def test_the_bridge_loads_open_peg_outs_and_nothing_of_finished_ones(path: str) -> None:
     database = Database.open(path)
     try:
         database.write([pegout(request_id="open-1"), pegout(request_id="done-1", state="broadcast"),
@@ -88,8 +96,8 @@ def test_the_bridge_loads_open_peg_outs_and_only_the_ids_of_finished_ones(path: 
         loaded = database.load("bridge")
         assert [r.request_id for r in loaded if isinstance(r, PegoutRecord)] == ["open-1",
                                                                                  "open-2"]
-        assert [r for r in loaded if isinstance(r, FinishedPegouts)] == [
-            FinishedPegouts(("done-1", "done-2"))]
+        assert all(not isinstance(r, str) and getattr(r, "request_id", "") not in
+                   ("done-1", "done-2") for r in loaded)
         assert [p.state for p in database.pegouts(request_id="done-1")] == ["broadcast"]
         assert database.pegouts(request_id="nowhere") == []
         assert [p.request_id for p in database.pegouts(states=("failed", "broadcast"))] == [

@@ -28,6 +28,7 @@ from actors.storage.limits import (
     refusal,
 )
 from actors.storage.records import (
+    Expired,
     FederationRecord,
     InboundHandled,
     MetaValue,
@@ -52,6 +53,7 @@ SAMPLES: dict[type, Record] = {
     ProposalRecord: ProposalRecord("prop-1", "upgrade", b"\x00\x01", 99, 3, 4.0),
     InboundHandled: InboundHandled("fed-1", "chain", "applied", 5.0),
     MetaValue: MetaValue("height", "42", 42),
+    Expired: Expired("inbound_handled", "chain", 6.0),
 }
 
 SURROGATE = "\ud800"

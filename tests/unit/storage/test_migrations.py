@@ -6,7 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from actors.storage.database import Database
+from actors.storage.errors import StorageCorrupt
 from actors.storage.schema import LATEST, MIGRATIONS
 
 
@@ -39,3 +42,23 @@ def test_a_first_release_database_counts_its_failed_attempts_as_the_current_seri
     assert record.series_failures == 2 and record.series_started_at == 0.0
     assert record.series_start == record.created_at == 5.0
     assert record.failures == ("attempt 1: a", "attempt 2: b")
+
+
+def test_the_header_check_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    path.write_bytes(b"not a database, whatever it says" * 200)
+
+    with pytest.raises(StorageCorrupt):
+        Database.open(str(path), integrity="header")
+
+
+def test_the_header_check_opens_a_sound_database_without_reading_every_page(
+        tmp_path: Path) -> None:
+    path = tmp_path / "data" / "node.sqlite3"
+    version_one_database(path)
+
+    database = Database.open(str(path), integrity="header")
+    try:
+        assert database.schema_version == LATEST
+    finally:
+        database.close()

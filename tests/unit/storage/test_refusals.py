@@ -254,7 +254,7 @@ def test_the_storage_refuses_a_bad_record_for_good_before_writing_anything(stora
 
 def test_an_unexpected_error_in_a_write_is_answered_as_a_failure_for_good(
         storage: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(records: Sequence[Record]) -> None:
+    def broken(records: Sequence[Record], first: object = ()) -> None:
         raise KeyError("surprise")
 
     monkeypatch.setattr(storage.database, "write", broken)
@@ -266,7 +266,7 @@ def test_an_unexpected_error_in_a_write_is_answered_as_a_failure_for_good(
 
 def test_a_full_disk_is_answered_as_a_failure_that_may_pass(
         storage: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(records: Sequence[Record]) -> None:
+    def full(records: Sequence[Record], first: object = ()) -> None:
         raise StorageFull(storage.database.path, "database or disk is full")
 
     monkeypatch.setattr(storage.database, "write", full)

@@ -14,7 +14,12 @@ def test_priorities_have_the_values_of_the_proto_enum() -> None:
 
 def test_registration_outranks_signatures_which_outrank_pegins_then_status() -> None:
     kinds = sorted(PRIORITY_BY_KIND, key=PRIORITY_BY_KIND.__getitem__, reverse=True)
-    assert kinds == ["registration", "signature", "pegin", "status"]
+    assert kinds == ["registration", "signature", "pegin", "status", "push_ack"]
+
+
+def test_push_acknowledgements_never_outrank_a_request_whose_loss_costs_the_node() -> None:
+    # Governance repairs a lost acknowledgement itself (it pushes again): lowest priority.
+    assert PRIORITY_BY_KIND["push_ack"] == min(PRIORITY_BY_KIND.values())
 
 
 def test_heartbeats_have_no_priority_because_they_are_never_buffered() -> None:

@@ -380,8 +380,10 @@ def test_a_frame_over_the_cap_is_refused_before_it_is_parsed() -> None:
     refusal = refused(data, limits)
     assert refusal.kind == "too_large"
     assert refusal.reason == (f"frame is {len(data)} bytes, more than "
-                              "governance.limits.max_frame_bytes (4096)")
-    assert refusal.request_id is None  # not parsed, so not known
+                              "governance.limits.max_frame_bytes (4096); "
+                              "payload proposal_notification")
+    # Not parsed: only its head was read, for the id a refused push is acknowledged by.
+    assert refusal.request_id == big.metadata.request_id
 
 
 def test_a_request_id_with_a_newline_is_a_bad_id_and_is_not_logged_raw() -> None:
