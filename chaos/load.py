@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from thespian.actors import ActorAddress
 
-from actors.bridge.broadcast import read_spool
+from actors.bridge.spool import read_spool
 from actors.messages import Batch, InitiatePegout, PegoutAccepted, PegoutRejected
 from client import NodeClient
 from harness.pegouts import Federation, txid_of, unsigned_pegout

@@ -1,11 +1,11 @@
 """BridgeActor: peg-outs signed by governance, and peg-in notices.
 
-Read in this order: ``workflow`` (the peg-out workflow, pure: a record and an
-event in, the new record and the effects out) and ``pegins`` (the same for
-peg-in notices); ``effects`` (what they ask for, as data); ``ledger`` (a
-record's state transitions and ids); ``book`` (what stays in memory);
-``actor`` (carries the effects out); ``observe`` (metrics and log lines from
-the workflows' notes); ``queries``, ``resends``; ``broadcast`` (where signed
-transactions go: a spool file or Bitcoin Core's JSON-RPC). The Bitcoin rules
-(parsing, sighash, signature checks, witnesses) live in the ``btc`` package.
+Read in this order: ``workflow`` (the peg-out workflow, pure: a record and an event in,
+the new record and the effects out), with ``situation`` (what a decision reads and
+returns) and ``effects`` (what it asks for, as data); ``pegins`` (the same for peg-in
+notices); ``ledger`` (a record's transitions and ids); ``book`` (what stays in memory);
+then ``actor``, which carries effects out with ``attempts``, ``broadcasting``,
+``handover``, ``resends``, ``queries``, ``outcomes`` and ``observe`` (metrics and log
+lines). ``broadcast``, ``spool`` and ``rpc`` are where signed transactions go. The
+Bitcoin rules (parsing, sighash, signature checks, witnesses) live in ``btc``.
 """

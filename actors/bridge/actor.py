@@ -1,17 +1,12 @@
 """BridgeActor: carries out the peg-out and peg-in workflows, every step persisted first.
 
-The decisions are the pure workflows' (`workflow` for peg-outs, `pegins` for
-peg-in notices): this actor turns each message into a call, with the
-`Situation` it is in, and carries out the effects that come back, in order
-(`_carry_out`). What must wait for durability waits inside `Persist.then`, so
-nothing is acted on before its record is committed. Metrics and log lines come
-from the workflows' `Note`s (`observe`).
-
-Besides, the actor does what needs a process: it keeps the federation in force
-(from the chain's `FederationChanged`), batches broadcasts per turn, re-sends
-open requests after a StreamActor restart (paced, in slices), re-sends
-`PegoutCompleted` notices to a restarted chain, and reads a finished peg-out
-back from storage when a query or a reused id needs it (`book`).
+The decisions are the pure workflows' (`workflow`, `pegins`): this actor turns each
+message into a call, with the `Situation` it is in, and carries out the effects that
+come back, in order (`_carry_out`); what waits inside `Persist.then` runs only once
+its record is committed. Besides, it keeps the federation in force, batches
+broadcasts per turn (`broadcasting`), watches attempts (`attempts`), re-sends open
+requests to a restarted stream (`resends`) and `PegoutCompleted` to a restarted
+chain, and reads finished peg-outs back from storage when asked (`queries`).
 """
 
 from __future__ import annotations
@@ -22,14 +17,14 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from actors.bridge import metrics, pegins, queries, workflow
-from actors.bridge.book import AttemptClock, Book
+from actors.bridge import metrics, outcomes, pegins, queries, workflow
+from actors.bridge.attempts import AttemptsDue, AttemptWatch
+from actors.bridge.book import Book
 from actors.bridge.broadcast import (
-    Broadcaster,
     BroadcastError,
-    SpoolBroadcaster,
     make_broadcaster,
 )
+from actors.bridge.broadcasting import Broadcasting
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
@@ -42,11 +37,10 @@ from actors.bridge.effects import (
     Reply,
     SendNotice,
 )
-from actors.bridge.handover import hand_over
+from actors.bridge.firstwrites import FirstWrites, first_key
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.observe import observe
 from actors.bridge.resends import ResendDue, Resends
-from actors.bridge.spoolmarks import SpoolMarks
 from actors.bridge.workflow import Rules, Situation
 from actors.lifecycle import _FatalError, _Start
 from actors.messages import (
@@ -69,21 +63,14 @@ from actors.messages import (
     RetryPegout,
 )
 from actors.owner import OwnerActor
-from actors.storage.records import SPOOL_READ_FROM, MetaValue, PeginRecord, PegoutRecord
+from actors.storage.records import PeginRecord, PegoutRecord
 from btc.federation import Federation
 
 BROADCAST_RETRY_S = 2.0
-# The attempt clock is looked at no more often than this: a peg-out's attempt lasts a
-# minute or more, so half a second late is nothing, and bursts share one wakeup.
-ATTEMPT_SWEEP_MIN_S = 0.5
 
 
 class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
-
-
-class _AttemptsDue:
-    """Wakeup payload: end the attempts that had their time (`AttemptClock`)."""
 
 
 class _RequestDue:
@@ -103,33 +90,27 @@ class BridgeActor(OwnerActor):
     def __init__(self) -> None:
         super().__init__()
         self.book = Book()
-        self.clock = AttemptClock()
-        self._sweep_armed = False
+        self.attempts = AttemptWatch(
+            lambda delay_s, payload: self.wakeupAfter(delay_s, payload=payload), time.time)
         self.federation: Federation[Member] | None = None
         self.rules = Rules(max_pegout_sat=0, signature_retries=0)  # from the config at start
-        self.broadcaster: Broadcaster | None = None
-        self._to_broadcast: list[str] = []
+        self.broadcasting: Broadcasting | None = None  # from the config at start
         self.resends = Resends(self.send,
                                lambda delay_s, payload: self.wakeupAfter(delay_s, payload=payload))
-        self._broadcast_armed = False
         # PegoutCompleted notices the ChainActor has not confirmed yet: sent again to a
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
-        # New records whose first write (insert if absent) is not answered yet, by kind and
-        # id: a request for the same id meanwhile waits here, to be decided once storage
-        # has said whether the id was free.
-        self._first_writes: dict[tuple[str, str], list[Callable[[], None]]] = {}
-        self.marks: SpoolMarks | None = None  # spool broadcasters only
-        self._read_from_written = -1
+        self.first_writes = FirstWrites()  # new records whose first write is unanswered
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
         # A spool is opened and locked here, and read (from where the stored offset says)
         # once the state is loaded.
-        self.broadcaster = make_broadcaster(self.config.bridge.broadcaster)
+        self.broadcasting = Broadcasting(make_broadcaster(self.config.bridge.broadcaster),
+                                         self.log)
 
     def on_stop(self) -> None:
-        close = getattr(self.broadcaster, "close", None)
+        close = getattr(self.broadcasting and self.broadcasting.broadcaster, "close", None)
         if close is not None:
             close()
 
@@ -150,10 +131,10 @@ class BridgeActor(OwnerActor):
                 case AskSignatures():
                     self._ask(effect)
                 case Broadcast(request_id=request_id):
-                    self._to_broadcast.append(request_id)
+                    self._broadcasting().queue((request_id,))
                 case BroadcastLater():
-                    if not self._broadcast_armed:
-                        self._broadcast_armed = True
+                    if not self._broadcasting().retry_armed:
+                        self._broadcasting().retry_armed = True
                         self.wakeupAfter(BROADCAST_RETRY_S, payload=_BroadcastDue())
                 case NotifyChain(request_id=request_id, txid=txid):
                     self._completions[request_id] = txid
@@ -169,89 +150,49 @@ class BridgeActor(OwnerActor):
         record = effect.record
         if record is not None:
             self.book.put(record)
-        first = _first_key(record) if effect.request is not None else None
+        first = first_key(record) if effect.request is not None else None
         if first is not None:
-            self._first_writes.setdefault(first, [])
+            self.first_writes.started(first)
 
         def committed() -> None:
             self._carry_out(effect.then)
             if record is not None:
                 self.book.committed(record)
-                if (self.marks is not None and isinstance(record, PegoutRecord)
-                        and record.state != PegoutState.SIGNED.value):
-                    self.marks.committed(record.request_id)
-            self._first_settled(first)
+                if isinstance(record, PegoutRecord) and self.broadcasting is not None:
+                    self.broadcasting.committed(record)
+            self.first_writes.settled(first)
 
         def refused(reason: str) -> None:
             assert record is not None
-            if isinstance(record, PegoutRecord):
-                self._carry_out(workflow.not_stored(record, effect.refused_for, reason))
-            else:
-                self._carry_out(pegins.not_stored(record, effect.refused_for, reason))
-            self._first_settled(first)
+            self._carry_out(outcomes.not_stored(record, effect.refused_for, reason))
+            self.first_writes.settled(first)
 
         def found(stored: Any) -> None:
-            # The id was taken in storage: nothing was written, `then` is not carried out.
-            if isinstance(record, PegoutRecord) and isinstance(stored, PegoutRecord):
-                self._carry_out(workflow.already_stored(stored, effect.request,
-                                                        effect.refused_for, self.situation(),
-                                                        written=record).effects)
-            elif isinstance(record, PeginRecord) and isinstance(stored, PeginRecord):
-                self._carry_out(pegins.already_stored(stored, effect.request,
-                                                      effect.refused_for, written=record))
-            self._first_settled(first)
+            self._carry_out(outcomes.already_stored(record, stored, effect.request,
+                                                    effect.refused_for, self.situation()))
+            self.first_writes.settled(first)
 
         new = record is not None and effect.refused_for is not None
         self.store.write([record] if record is not None else [], then=committed,
                          otherwise=refused if new else None,
                          found=found if first is not None else None)
 
-    def _first_settled(self, key: tuple[str, str] | None) -> None:
-        """Storage has answered a new record's first write: handle what waited for it."""
-        if key is None:
-            return
-        for handle in self._first_writes.pop(key, ()):
-            handle()
-
-    def _waits_for_first_write(self, key: tuple[str, str], handle: Callable[[], None]) -> bool:
-        """Whether the id's first write is unanswered; if so, `handle` runs once it is."""
-        waiting = self._first_writes.get(key)
-        if waiting is None:
-            return False
-        waiting.append(handle)
-        return True
-
     def _ask(self, effect: AskSignatures) -> None:
         record = self.book.pegouts.get(effect.request_id)
         if record is None or record.attempt != effect.attempt:
             return  # finished meanwhile, or a newer attempt asks for itself
-        self._watch(record, effect.delay_s)
+        self.attempts.watch(record, self.rules.attempt_timeout_s, effect.delay_s)
         if effect.delay_s > 0:
             self.wakeupAfter(effect.delay_s, payload=_RequestDue((effect.request_id,)))
             return
         self._request_signatures(record)
 
-    def _watch(self, record: PegoutRecord, delay_s: float = 0.0) -> None:
-        """Start the bridge's own clock on the record's current attempt."""
-        due_at = time.time() + delay_s + self.rules.attempt_timeout_s
-        self.clock.watch(record.request_id, record.attempt, due_at)
-        self._arm_sweep()
-
-    def _arm_sweep(self) -> None:
-        due_at = self.clock.next_due()
-        if due_at is not None and not self._sweep_armed:
-            self._sweep_armed = True
-            self.wakeupAfter(max(ATTEMPT_SWEEP_MIN_S, due_at - time.time()),
-                             payload=_AttemptsDue())
-
-    def _sweep_attempts(self) -> None:
-        self._sweep_armed = False
+    def _attempts_due(self) -> None:
         situation = self.situation()
-        for request_id, attempt in self.clock.overdue(situation.now_s):
+        for request_id, attempt in self.attempts.due(situation.now_s):
             record = self.book.pegouts.get(request_id)
             if record is not None:
                 self._carry_out(workflow.expired(record, attempt, situation).effects)
-        self._arm_sweep()
 
     def _request_signatures(self, record: PegoutRecord) -> None:
         stream = self.peers.get("stream")
@@ -281,33 +222,23 @@ class BridgeActor(OwnerActor):
                       "peg-outs and acknowledged peg-ins stay in storage; federation version "
                       "%s", len(self.book.pegouts), self.book.counts(), len(self.book.pegins),
                       self.federation.version if self.federation else "none")
-        self._to_broadcast.extend(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
+        self._broadcasting().queue(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
         self._queue_resends()
 
     def _index_spool(self) -> None:
-        """Read the spool from the stored offset on: what may hold txids of peg-outs still
-        `signed` here (spooled, then the commit lost), not the whole history."""
-        spool = self.broadcaster
-        if not isinstance(spool, SpoolBroadcaster):
-            return
-        read_from = self.book.spool_read_from
         try:
-            spool.index(read_from)
+            self._broadcasting().index(self.book.spool_read_from,
+                                       self.book.in_state(PegoutState.SIGNED))
         except BroadcastError as exc:
             # A malformed line: nothing can be broadcast safely until a person looks.
-            self.log.error("cannot go on: spool %s: %s", spool.path, exc)
+            self.log.error("cannot go on: spool: %s", exc)
             if self.supervisor_address is not None:
                 self.send(self.supervisor_address, _FatalError(self.name, str(exc)))
             self.send(self.myAddress, ActorExitRequest())
-            return
-        known = spool.txids()
-        pending = [r.request_id for r in self.book.in_state(PegoutState.SIGNED)
-                   if r.txid in known]
-        self.marks = SpoolMarks(read_from, spool.offset, pending)
-        self._read_from_written = read_from
-        self.log.info("spool %s read from byte %d of %d: %d txids, %d of them signed "
-                      "peg-outs not yet committed as broadcast", spool.path, read_from,
-                      spool.offset, len(known), len(pending))
+
+    def _broadcasting(self) -> Broadcasting:
+        assert self.broadcasting is not None  # made in on_start, before any message
+        return self.broadcasting
 
     def _set_federation(self, federation: Federation[Member]) -> None:
         self.federation = federation
@@ -321,8 +252,11 @@ class BridgeActor(OwnerActor):
                                            for rid, txid in self._completions.items())))
 
     def after_messages(self) -> None:
-        if self._to_broadcast:
-            self._broadcast_signed()
+        if self.broadcasting:
+            effects, offset = self.broadcasting.turn(self.book, self.situation())
+            self._carry_out(effects)
+            if offset is not None:
+                self.store.write([offset])
         metrics.AWAITING.set(self.book.awaiting)
 
     # -- peg-outs -------------------------------------------------------------------
@@ -343,7 +277,7 @@ class BridgeActor(OwnerActor):
         """Decide on the peg-out under `request_id`, from memory, or, with `read_back`, read
         back from storage when memory has none (a finished one, or none at all). While the
         id's first write is unanswered, the decision waits for it."""
-        if self._waits_for_first_write(("pegout", request_id), lambda: self._with_record(
+        if self.first_writes.wait(("pegout", request_id), lambda: self._with_record(
                 request_id, client, decide, read_back=read_back)):
             return
         record = self.book.lookup(request_id)
@@ -389,18 +323,8 @@ class BridgeActor(OwnerActor):
 
     def _unanswered(self, request_id: str, request_kind: str, kind: str, reason: str,
                     delay_s: float = 0.0, code: str = "") -> None:
-        # A peg-in notice and a peg-out attempt may share an id (`x/1`): the stream says
-        # which kind of request it was; a sender that does not is taken by the id.
-        pegin = request_kind == "pegin" or (not request_kind and request_id in self.book.pegins)
-        if pegin:
-            self._carry_out(pegins.unanswered(self.book.pegins.get(request_id), reason,
-                                              delay_s))
-            return
-        parsed = split_governance_id(request_id)
-        if parsed is not None:
-            record = self.book.lookup(parsed[0])
-            self._carry_out(workflow.unanswered(record, parsed[1], kind, reason,
-                                                self.situation(), delay_s, code).effects)
+        self._carry_out(outcomes.unanswered(self.book, request_id, request_kind, kind, reason,
+                                            self.situation(), delay_s, code))
 
     def receiveMsg_Handled(self, message: Handled, sender: Any) -> None:
         self._completions.pop(message.request_id, None)  # the chain has the PegoutCompleted
@@ -408,37 +332,11 @@ class BridgeActor(OwnerActor):
     def receiveMsg_RequestQueued(self, message: RequestQueued, sender: Any) -> None:
         pass  # the stream has it; the answer comes as ApplySignatures or Delivered
 
-    def _broadcast_signed(self) -> None:
-        ready = workflow.broadcastable([record for rid in self._to_broadcast
-                                        if (record := self.book.pegouts.get(rid)) is not None])
-        self._to_broadcast = []
-        if self.broadcaster is None:
-            return
-        spool = self.broadcaster if isinstance(self.broadcaster, SpoolBroadcaster) else None
-        start = spool.offset if spool is not None else 0
-        effects = hand_over(self.broadcaster, ready, self.situation(), self.log)
-        if spool is not None and self.marks is not None and spool.offset != start:
-            self.marks.appended(start, spool.offset, (r.request_id for r in ready))
-        self._carry_out(effects)
-        self._write_read_from()
-
-    def _write_read_from(self) -> None:
-        """Store where the next start reads the spool from, with this turn's writes (one
-        small row in the same transaction as the broadcast states: no round trip)."""
-        if self.marks is None:
-            return
-        read_from = self.marks.read_from()
-        if read_from != self._read_from_written:
-            self._read_from_written = read_from
-            # The offset is its own revision: a write that arrives late never moves it back.
-            self.store.write([MetaValue(SPOOL_READ_FROM, str(read_from),
-                                        revision=read_from + 1)])
-
     # -- peg-ins --------------------------------------------------------------------
 
     def receiveMsg_NotifyPegin(self, message: NotifyPegin, sender: Any) -> None:
-        if self._waits_for_first_write(("pegin", message.request_id),
-                                       lambda: self.receiveMsg_NotifyPegin(message, sender)):
+        if self.first_writes.wait(("pegin", message.request_id),
+                                  lambda: self.receiveMsg_NotifyPegin(message, sender)):
             return
         # Memory holds unacknowledged peg-ins only; an id it does not know is decided as
         # new, and its first write finds an acknowledged one (`pegins.already_stored`).
@@ -477,8 +375,8 @@ class BridgeActor(OwnerActor):
         """Queue every open request for the stream; sent a slice per turn."""
         situation = self.situation()
         awaiting = list(self.book.in_state(PegoutState.AWAITING_SIGNATURES))
-        for record in awaiting:
-            self._watch(record)  # asked again now (or, halted, still on the clock)
+        for record in awaiting:  # asked again now (or, halted, still on the clock)
+            self.attempts.watch(record, self.rules.attempt_timeout_s)
         requests = (workflow.signature_request(record, situation) for record in awaiting)
         self.resends.queue(request for request in requests if request is not None)
         self.resends.queue(pegins.notice_of(r) for r in self.book.unacknowledged())
@@ -487,14 +385,14 @@ class BridgeActor(OwnerActor):
             self.resends.pump(self.peers.get("stream"))
 
     def on_wakeup(self, payload: Any) -> None:
-        if isinstance(payload, _AttemptsDue):
-            self._sweep_attempts()
+        if isinstance(payload, AttemptsDue):
+            self._attempts_due()
         elif isinstance(payload, ResendDue):
             self.resends.due(self.peers.get("stream"))
         elif isinstance(payload, _BroadcastDue):
-            self._broadcast_armed = False
-            self._to_broadcast.extend(r.request_id
-                                      for r in self.book.in_state(PegoutState.SIGNED))
+            self._broadcasting().retry_armed = False
+            self._broadcasting().queue(r.request_id
+                                       for r in self.book.in_state(PegoutState.SIGNED))
         elif isinstance(payload, _RequestDue):
             for rid in payload.request_ids:
                 if rid in self.book.pegins:
@@ -515,11 +413,3 @@ class BridgeActor(OwnerActor):
     def _fetch(self, answer: queries.Answer, **query: Any) -> None:
         self.fetches.fetch(self._storage, answer, **query)
 
-
-def _first_key(record: PegoutRecord | PeginRecord | None) -> tuple[str, str] | None:
-    """A new record's id, by kind: peg-outs and peg-ins have ids of their own."""
-    if isinstance(record, PegoutRecord):
-        return ("pegout", record.request_id)
-    if isinstance(record, PeginRecord):
-        return ("pegin", record.request_id)
-    return None

@@ -19,6 +19,12 @@ committed yet, including the one the value is written with.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from actors.storage.records import SPOOL_READ_FROM, MetaValue, PegoutRecord
+
+if TYPE_CHECKING:
+    from actors.bridge.broadcast import SpoolBroadcaster
 
 
 class SpoolMarks:
@@ -55,3 +61,23 @@ class SpoolMarks:
 
     def __len__(self) -> int:
         return len(self._where)
+
+
+def index_spool(spool: SpoolBroadcaster, read_from: int,
+                signed: Iterable[PegoutRecord]) -> tuple[SpoolMarks, str]:
+    """Read the spool from `read_from` on (raises `BroadcastError` on a malformed line):
+    the marks to keep, and a line for the log. Only the tail can hold txids of peg-outs
+    still `signed` (spooled, then the commit lost), not the whole history."""
+    spool.index(read_from)
+    known = spool.txids()
+    pending = [record.request_id for record in signed if record.txid in known]
+    summary = (f"spool {spool.path} read from byte {read_from} of {spool.offset}: "
+               f"{len(known)} txids, {len(pending)} of them signed peg-outs not yet "
+               "committed as broadcast")
+    return SpoolMarks(read_from, spool.offset, pending), summary
+
+
+def read_from_record(read_from: int) -> MetaValue:
+    """The stored offset a start reads the spool from. It is its own revision: a write
+    that arrives late never moves it back."""
+    return MetaValue(SPOOL_READ_FROM, str(read_from), revision=read_from + 1)

@@ -2,20 +2,17 @@
 
 No actors here, so it is tested directly. Every write is one transaction;
 `synchronous=FULL` makes a commit durable against power loss, not only a
-SIGKILL, before the StorageActor acknowledges it.
+SIGKILL, before the StorageActor acknowledges it. What a row or a record
+looks like in SQL is `rows.py`'s business.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Sequence
-from functools import cache
 from types import TracebackType
-from typing import Any
 
-from actors.messages import Member
 from actors.storage.errors import (
     SchemaTooNew,
     StorageCorrupt,
@@ -28,8 +25,6 @@ from actors.storage.limits import describe
 from actors.storage.records import (
     BRIDGE_META,
     OPEN_PEGOUT_STATES,
-    PRUNABLE,
-    Expired,
     FederationRecord,
     InboundHandled,
     Loaded,
@@ -40,15 +35,22 @@ from actors.storage.records import (
     ProposalSeen,
     Record,
 )
+from actors.storage.rows import (
+    Row,
+    SqlValue,
+    federation_from_row,
+    handled_from_row,
+    if_absent,
+    meta_from_row,
+    pegin_from_row,
+    pegout_from_row,
+    proposal_from_row,
+    proposal_seen_from_row,
+    upsert,
+)
 from actors.storage.schema import LATEST, MIGRATIONS
 
 OWNERS = ("bridge", "chain")
-
-# What sqlite3 stores and returns for the node's columns.
-SqlValue = int | float | str | bytes | None
-# A row by column name. Its values are Any: each column's type is the schema's
-# (schema.py), which the type checker cannot see through a query.
-Row = dict[str, Any]
 
 
 class Database:
@@ -149,7 +151,7 @@ class Database:
                         if existing is not None and existing != record:
                             found.append((index, existing))
                         continue
-                    sql, values = _upsert(record)
+                    sql, values = upsert(record)
                     self._db.execute(sql, values)
                 except (ValueError, TypeError, OverflowError) as exc:
                     # Raised by sqlite3 while binding (an int past int64, a lone surrogate)
@@ -169,8 +171,8 @@ class Database:
         else:
             raise TypeError(f"only a peg-out or a peg-in is written if absent, not "
                             f"{type(record).__name__}")
-        sql, values = _upsert(record)
-        if self._db.execute(_if_absent(sql), values).rowcount == 1:
+        sql, values = upsert(record)
+        if self._db.execute(if_absent(sql), values).rowcount == 1:
             return None
         rows = stored(request_id=record.request_id)
         return rows[0] if rows else None
@@ -210,20 +212,7 @@ class Database:
             where, values = "", ()
         rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, request_id",
                            values)
-        return [
-            PegoutRecord(
-                request_id=r["request_id"], tx_hex=r["tx_hex"],
-                input_indices=tuple(json.loads(r["input_indices"])),
-                amounts=tuple(json.loads(r["amounts"])), state=r["state"],
-                attempt=r["attempt"], signatures_required=r["signatures_required"],
-                signatures_collected=r["signatures_collected"], error=r["error"],
-                signed_tx_hex=r["signed_tx_hex"], txid=r["txid"],
-                failures=tuple(json.loads(r["failures"])), created_at=r["created_at"],
-                updated_at=r["updated_at"], revision=r["revision"],
-                series_failures=r["series_failures"], series_started_at=r["series_started_at"],
-            )
-            for r in rows
-        ]
+        return [pegout_from_row(r) for r in rows]
 
     def pegins(self, *, unacknowledged: bool = False,
                request_id: str | None = None) -> list[PeginRecord]:
@@ -234,51 +223,30 @@ class Database:
             where = "WHERE acknowledged = 0" if unacknowledged else ""
         rows = self._query(f"SELECT * FROM pegins {where} ORDER BY created_at, request_id",
                            values)
-        return [
-            PeginRecord(r["request_id"], r["btc_txid"], r["vout"], r["amount"],
-                        r["evm_address"], r["confirmations"], bool(r["acknowledged"]),
-                        r["created_at"], r["revision"])
-            for r in rows
-        ]
+        return [pegin_from_row(r) for r in rows]
 
     def federations(self, state: str | None = None) -> list[FederationRecord]:
         where, values = ("WHERE state = ?", (state,)) if state else ("", ())
         rows = self._query(f"SELECT * FROM federations {where} ORDER BY version", values)
-        return [
-            FederationRecord(
-                version=r["version"], update_type=r["update_type"],
-                members=tuple(Member(m, bytes.fromhex(k), w, bool(a))
-                              for m, k, w, a in json.loads(r["members"])),
-                threshold=r["threshold"], effective_height=r["effective_height"],
-                witness_script=bytes(r["witness_script"]), address=r["address"],
-                state=r["state"], request_id=r["request_id"], recorded_at=r["recorded_at"],
-                revision=r["revision"],
-            )
-            for r in rows
-        ]
+        return [federation_from_row(r) for r in rows]
 
     def proposals(self, since: float = 0.0) -> list[ProposalRecord]:
         rows = self._query("SELECT * FROM proposals WHERE received_at >= ? "
                            "ORDER BY received_at, proposal_id", (since,))
-        return [
-            ProposalRecord(r["proposal_id"], r["proposal_type"], bytes(r["data"]),
-                           r["voting_deadline"], r["required_votes"], r["received_at"])
-            for r in rows
-        ]
+        return [proposal_from_row(r) for r in rows]
 
     def proposal_ids(self, since: float = 0.0) -> list[ProposalSeen]:
         rows = self._query("SELECT proposal_id, received_at FROM proposals "
                            "WHERE received_at >= ? ORDER BY received_at, proposal_id", (since,))
-        return [ProposalSeen(r["proposal_id"], r["received_at"]) for r in rows]
+        return [proposal_seen_from_row(r) for r in rows]
 
     def inbound_handled(self, owner: str, since: float = 0.0) -> list[InboundHandled]:
         rows = self._query("SELECT * FROM inbound_handled WHERE owner = ? AND at >= ? "
                            "ORDER BY at", (owner, since))
-        return [InboundHandled(r["request_id"], r["owner"], r["outcome"], r["at"]) for r in rows]
+        return [handled_from_row(r) for r in rows]
 
     def meta(self) -> list[MetaValue]:
-        return [MetaValue(r["key"], r["value"], r["revision"])
-                for r in self._query("SELECT * FROM meta ORDER BY key")]
+        return [meta_from_row(r) for r in self._query("SELECT * FROM meta ORDER BY key")]
 
     def _query(self, sql: str, values: Sequence[SqlValue] = ()) -> list[Row]:
         try:
@@ -339,81 +307,3 @@ def _statements(script: str) -> Iterable[str]:
         if statement.strip():
             yield statement
 
-
-def _upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
-    if isinstance(record, PegoutRecord):
-        return _guarded("pegouts", ("request_id",), {
-            "request_id": record.request_id, "tx_hex": record.tx_hex,
-            "input_indices": json.dumps(list(record.input_indices)),
-            "amounts": json.dumps(list(record.amounts)), "state": record.state,
-            "attempt": record.attempt, "signatures_required": record.signatures_required,
-            "signatures_collected": record.signatures_collected, "error": record.error,
-            "signed_tx_hex": record.signed_tx_hex, "txid": record.txid,
-            "failures": json.dumps(list(record.failures)), "created_at": record.created_at,
-            "updated_at": record.updated_at, "revision": record.revision,
-            "series_failures": record.series_failures,
-            "series_started_at": record.series_started_at,
-        })
-    if isinstance(record, PeginRecord):
-        return _guarded("pegins", ("request_id",), {
-            "request_id": record.request_id, "btc_txid": record.btc_txid, "vout": record.vout,
-            "amount": record.amount, "evm_address": record.evm_address,
-            "confirmations": record.confirmations, "acknowledged": int(record.acknowledged),
-            "created_at": record.created_at, "revision": record.revision,
-        })
-    if isinstance(record, FederationRecord):
-        members = [[m.member_id, m.public_key.hex(), m.weight, m.active] for m in record.members]
-        return _guarded("federations", ("version",), {
-            "version": record.version, "update_type": record.update_type,
-            "members": json.dumps(members), "threshold": record.threshold,
-            "effective_height": record.effective_height,
-            "witness_script": record.witness_script, "address": record.address,
-            "state": record.state, "request_id": record.request_id,
-            "recorded_at": record.recorded_at, "revision": record.revision,
-        })
-    if isinstance(record, MetaValue):
-        return _guarded("meta", ("key",), {"key": record.key, "value": record.value,
-                                           "revision": record.revision})
-    if isinstance(record, ProposalRecord):
-        # A proposal never changes: the first copy stays.
-        return (
-            "INSERT INTO proposals VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (record.proposal_id, record.proposal_type, record.data, record.voting_deadline,
-             record.required_votes, record.received_at),
-        )
-    if isinstance(record, InboundHandled):
-        return (
-            "INSERT INTO inbound_handled VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (record.request_id, record.owner, record.outcome, record.at),
-        )
-    if isinstance(record, Expired):
-        column = PRUNABLE.get(record.table)
-        if column is None:
-            raise TypeError(f"{record.table!r} is not a table that retention prunes")
-        if record.table == "inbound_handled":
-            return (f"DELETE FROM inbound_handled WHERE owner = ? AND {column} < ?",
-                    (record.owner, record.before))
-        return f"DELETE FROM {record.table} WHERE {column} < ?", (record.before,)
-    raise TypeError(f"not a storage record: {type(record).__name__}")
-
-
-def _guarded(table: str, key: tuple[str, ...],
-             row: dict[str, SqlValue]) -> tuple[str, tuple[SqlValue, ...]]:
-    """An upsert that replaces the stored row only with a higher revision."""
-    return _guarded_sql(table, key, tuple(row)), tuple(row.values())
-
-
-@cache
-def _if_absent(upsert: str) -> str:
-    """The guarded upsert's INSERT, with its update replaced by nothing."""
-    return upsert.split(" ON CONFLICT ", 1)[0] + " ON CONFLICT DO NOTHING"
-
-
-@cache
-def _guarded_sql(table: str, key: tuple[str, ...], columns: tuple[str, ...]) -> str:
-    # Built once per table: it was a sixth of the StorageActor's time when built per row.
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} "
-            f"WHERE excluded.revision > {table}.revision")

@@ -1,11 +1,13 @@
 """StreamActor: the node's one gateway to Anduro Governance.
 
 It owns one `GovernanceConnection` at a time (a gRPC channel and call whose
-threads feed the actor's `Inbox`) and everything about it: the connection
-state machine, registration, heartbeats and status updates, reconnect
-backoff, the circuit breaker and endpoint failover. Two parts it is composed
-of do the rest, each with the actor as its `Session`:
+threads feed the actor's `Inbox`), its generation, the connection state
+machine, the timers (heartbeats, status updates) and the Thespian glue.
+Three parts it is composed of do the rest, each with the actor as its
+`Session`:
 
+- `Connector` (connector.py): connect, register, lose and reconnect, with
+  the backoff, the circuit breaker and endpoint failover;
 - `OutboundRequests` (outbound.py): the outbox, pending requests and their
   timeouts;
 - `InboundHandler` (inbound.py): what each frame from governance means,
@@ -18,9 +20,6 @@ generation, so a timer of a connection already replaced does nothing.
 
 from __future__ import annotations
 
-import math
-import os
-import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,10 +38,8 @@ from actors.messages import (
     RequestSignatures,
 )
 from actors.stream import metrics
-from actors.stream.acks import PUSH_ACK_FEATURE, PushAcks
-from actors.stream.backoff import ReconnectPolicy, ReconnectSchedule
-from actors.stream.breaker import CircuitBreaker, CircuitState
-from actors.stream.endpoints import Endpoint, EndpointRotation
+from actors.stream.acks import PushAcks
+from actors.stream.connector import Connector
 from actors.stream.inbound import InboundHandler
 from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
@@ -60,10 +57,6 @@ if TYPE_CHECKING:
 INBOX_CAPACITY = 20_000
 DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
 ROUTE_BATCH = 500  # messages per Batch sent to a target
-NODE_VERSION = "alys-node/0.1"
-CAPABILITIES = ("signatures", "pegin", "federation_updates", "proposals")
-# The longest wait for GetCapabilities before registering without it (convention 8).
-CAPABILITIES_TIMEOUT_S = 5.0
 
 State = ConnectionState
 
@@ -93,14 +86,7 @@ class StreamActor(NodeActor):
 
     def on_start(self, start: _Start) -> None:
         governance = self.config.governance
-        self.rng = random.Random()
         self.machine = ConnectionStateMachine()
-        self.backoff = ReconnectSchedule(ReconnectPolicy.from_config(governance.reconnect))
-        breaker = governance.circuit_breaker
-        self.breaker = CircuitBreaker(breaker.failure_threshold, breaker.reset_timeout_s,
-                                      time.monotonic)
-        self.endpoints = EndpointRotation(
-            [Endpoint(e.url, e.priority) for e in governance.endpoints])
         pending = PendingRequests[Outgoing]()
         self.outbound = OutboundRequests(
             self, node_id=self.config.node.id, timeouts=governance.request_timeout_s,
@@ -121,11 +107,11 @@ class StreamActor(NodeActor):
         self.inbox = Inbox[InboxEvent](INBOX_CAPACITY, max_bytes=governance.inbox_max_bytes)
         self.generation = 0
         self.connection: GovernanceConnection | None = None
-        self.connected_since: float | None = None
+        self.connector = Connector(
+            self, governance=governance, node_id=self.config.node.id, inbox=self.inbox,
+            outbound=self.outbound, liveness=self.liveness, acks=self.acks, log=self.log)
         self.sent = 0
-        self.reconnects = 0
         self.reason = "not started"  # why the stream is in its state: the last move's reason
-        self.last_error: str | None = None  # why the last connection failed; None once up
         self.routed_to: dict[str, ActorAddress] = {}
         self._handled_from: ActorAddress | None = None
         self._handled_target: str | None = None
@@ -143,7 +129,7 @@ class StreamActor(NodeActor):
         if self.inbox is not None and self.connection is not None:
             self.connection.close()
 
-    # -- the connection's life (also the `Session` of the inbound and outbound parts) ----
+    # -- the `Session` of the connector, the inbound and the outbound parts ----------
 
     @property
     def state(self) -> ConnectionState:
@@ -159,131 +145,16 @@ class StreamActor(NodeActor):
         metrics.UP.set(1 if target is State.CONNECTED else 0)
         self.log.info("stream state %s -> %s (%s)", source.value, target.value, reason)
 
-    def _connect(self) -> None:
-        """Open a connection to the current endpoint and register, unless the circuit is open."""
-        if not self.breaker.allow():
-            self._export_circuit()
-            if self.state is not State.FAILED:
-                self.move(State.FAILED, "circuit open")
-            wait_s = self.breaker.seconds_until_trial()
-            if math.isfinite(wait_s):  # infinite while a half-open trial is still in flight
-                self.schedule("reconnect", max(wait_s, 0.01))
-            return
-        self._export_circuit()
-        from actors.stream.connection import ConnectionSettings, GovernanceConnection
-
-        governance = self.config.governance
-        endpoint = self.endpoints.current
-        token_env = governance.auth.token_env
-        token = os.environ.get(token_env) if token_env else None
-        settings = ConnectionSettings(
-            endpoint=endpoint.url, tls_enabled=governance.tls.enabled,
-            ca_file=governance.tls.ca_file, cert_file=governance.tls.cert_file,
-            key_file=governance.tls.key_file, token=token,
-            keepalive_time_s=governance.heartbeat_interval_s,
-            keepalive_timeout_s=governance.heartbeat_timeout_s, limits=governance.limits)
-        self.generation += 1
-        self.move(State.CONNECTING, f"endpoint={endpoint.url} attempt={self.backoff.attempt + 1}")
-        assert self.inbox is not None  # made in on_start, before the first connect
-        self.connection = GovernanceConnection(settings, self.generation, self.inbox)
-        try:
-            self.connection.open()
-        except (OSError, ValueError) as exc:  # e.g. an unreadable certificate file
-            self.log.error("cannot open a channel to %s: %s", endpoint.url, exc)
-            self.lost(f"cannot open a channel: {exc}")
-            return
-        if self.acks.needs_capabilities:
-            # Asked first, so the registration can say whether this node acknowledges
-            # pushes, and no acknowledgement reaches a governance that did not ask for it.
-            # One round trip per connect; the stream call is already open meanwhile.
-            timeout_s = min(governance.heartbeat_timeout_s, CAPABILITIES_TIMEOUT_S)
-            self.connection.ask_capabilities(self.config.node.id, timeout_s)
-            self.schedule("capabilities", timeout_s + 1.0)  # in case no answer ever comes
-            return
-        self._register(token)
+    # The connector's moves, named here as the inbound part's `Session` calls them.
 
     def capabilities_known(self, advertised: bool, error: str | None) -> None:
-        if self.state is not State.CONNECTING:
-            return  # the connection was lost meanwhile, or the fallback timer came first
-        if self.acks.advertised is not advertised:
-            self.log.info("governance at %s %s push acknowledgements", self.endpoints.current.url,
-                          "asks for" if advertised else "does not ask for")
-        self.acks.advertised = advertised
-        self.outbound.acks_wanted = self.acks.wanted
-        token_env = self.config.governance.auth.token_env
-        self._register(os.environ.get(token_env) if token_env else None)
-
-    def _register(self, token: str | None) -> None:
-        capabilities = CAPABILITIES + ((PUSH_ACK_FEATURE,) if self.acks.wanted else ())
-        self.write(encode.registration(
-            self.config.node.id, public_key="", version=NODE_VERSION,
-            capabilities=capabilities, token=token, now=int(time.time()),
-            request_id=f"register/{self.generation}"), "registration")
-        self.move(State.REGISTERING, "registration sent")
-        self.schedule("registration", self.config.governance.heartbeat_timeout_s)
+        self.connector.capabilities_known(advertised, error)
 
     def registered(self) -> None:
-        self.breaker.record_success()
-        self._export_circuit()
-        # The backoff is reset only once the session has proved stable (`lost`): a
-        # governance that ends every session at once (an oversized frame each time) must
-        # meet a growing backoff, not a reconnect a second forever.
-        self.last_error = None
-        self.connected_since = time.time()
-        self.move(State.CONNECTED, f"registered at {self.endpoints.current.url}")
-        self.liveness.start()
-        self.schedule("heartbeat", self.config.governance.heartbeat_interval_s)
-        self.schedule("status", self.config.governance.status_interval_s)
-        self.outbound.resend_pending()
-        self.outbound.flush()
+        self.connector.registered()
 
     def lost(self, reason: str) -> None:
-        """The connection is gone or unusable: close it and schedule the next attempt."""
-        was_up = self.state in (State.CONNECTED, State.SUSPENDED)
-        # A session that outlived one heartbeat timeout was a working one: the backoff
-        # starts afresh after it; a shorter one counts as one more failed attempt.
-        stable_s = self.config.governance.heartbeat_timeout_s
-        if was_up and self.connected_since is not None and (
-                time.time() - self.connected_since >= stable_s):
-            self.backoff.reset()
-        self.last_error = reason
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-        self.connected_since = None
-        if was_up:
-            self.reconnects += 1
-            metrics.RECONNECTS.inc()
-        else:
-            self.breaker.record_failure()  # it never got as far as a working session
-        self._export_circuit()
-        self.generation += 1  # everything of the old connection is stale from here
-        if was_up:
-            # A working session ended: back off, then start again from the preferred endpoint.
-            self.endpoints.restart_round()
-            delay = self.backoff.next(self.rng)
-        else:
-            # Fail over to the next endpoint at once; back off only after a whole round.
-            new_round = self.endpoints.fail_over() or len(self.endpoints) == 1
-            delay = self.backoff.next(self.rng) if new_round else 0.0
-        if self.breaker.state is CircuitState.OPEN:
-            self.move(State.FAILED, f"{reason}; circuit open")
-            self.schedule("reconnect", self.breaker.seconds_until_trial())
-            return
-        if self.backoff.exhausted and delay:
-            # Never parked: past max_attempts it keeps trying, at the longest backoff, and
-            # says so (status, /readyz) until governance is back.
-            attempts = self.config.governance.reconnect.max_attempts
-            self.move(State.FAILED, f"{reason}; reconnect attempts exhausted "
-                      f"(max_attempts={attempts}), still trying: next in {delay:.2f}s")
-        else:
-            self.move(State.RECONNECTING, f"{reason}; next attempt in {delay:.2f}s")
-        self.schedule("reconnect", delay)
-
-    def _export_circuit(self) -> None:
-        for change in self.breaker.drain_transitions():
-            metrics.CIRCUIT.labels(state=change.target.value).inc()
-            self.log.warning("circuit %s -> %s", change.source.value, change.target.value)
+        self.connector.lost(reason)
 
     def write(self, request: pb.StreamRequest, kind: str) -> None:
         assert self.connection is not None  # written only while a connection is open
@@ -320,11 +191,11 @@ class StreamActor(NodeActor):
 
     def _on_connect_tick(self) -> None:
         if self.state is State.DISCONNECTED:
-            self._connect()
+            self.connector.connect()
 
     def _on_reconnect_tick(self) -> None:
         if self.state in (State.RECONNECTING, State.FAILED):
-            self._connect()
+            self.connector.connect()
 
     def _on_capabilities_tick(self) -> None:
         if self.state is State.CONNECTING:
@@ -440,18 +311,19 @@ class StreamActor(NodeActor):
 
     def receiveMsg_GetConnectionStatus(self, message: GetConnectionStatus,
                                        sender: ActorAddress) -> None:
+        connector = self.connector
         self.send(sender, ConnectionStatus(
             state=self.state.value,
-            endpoint=self.endpoints.current.url,
-            connected_since=self.connected_since,
+            endpoint=connector.endpoints.current.url,
+            connected_since=connector.connected_since,
             last_heartbeat_ack=self.liveness.last_ack_wall_time,
             messages_sent=self.sent,
             messages_received=self.inbound.received,
             buffered=self.outbound.buffered,
             pending=self.outbound.pending,
-            reconnects=self.reconnects,
-            circuit=self.breaker.state.value,
+            reconnects=connector.reconnects,
+            circuit=connector.breaker.state.value,
             unhandled=len(self.router),
             reason=self.reason,
-            last_error=self.last_error,
+            last_error=connector.last_error,
         ))

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from actors.bridge.broadcast import read_spool
+from actors.bridge.spool import read_spool
 from harness.nodes import LocalNode, log_text
 from harness.waiting import wait_until
 from tests.support.pegouts import (

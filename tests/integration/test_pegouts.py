@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from actors.bridge.broadcast import read_spool
+from actors.bridge.spool import read_spool
 from actors.messages import (
     NotifyPegin,
     PeginAccepted,

@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 
 from actors.bridge.broadcast import (
-    BitcoinRpcBroadcaster,
     BroadcasterMisconfigured,
     BroadcastError,
     BroadcastRejected,
     BroadcastUnavailable,
-    SpoolBroadcaster,
     SpoolCorrupt,
     make_broadcaster,
-    read_spool,
 )
+from actors.bridge.rpc import BitcoinRpcBroadcaster
+from actors.bridge.spool import SpoolBroadcaster, read_spool
 from nodeconfig import BroadcasterConfig
 from tests.support.jsonrpc import JsonRpcServer, RpcFault
 

@@ -8,9 +8,9 @@ import dataclasses
 from pathlib import Path
 
 from actors.bridge import pegins, workflow
-from actors.bridge.broadcast import SpoolBroadcaster
 from actors.bridge.effects import Drop, Persist, Reply
 from actors.bridge.ledger import transition
+from actors.bridge.spool import SpoolBroadcaster
 from actors.bridge.spoolmarks import SpoolMarks
 from actors.messages import (
     NotifyPegin,

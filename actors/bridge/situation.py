@@ -1,0 +1,75 @@
+"""What a peg-out decision reads besides the record, and what it returns (pure).
+
+`Rules` is the config the workflow decides by; `Situation` the federation in force,
+the rules, the time and the parsed-transaction cache; `Step` a decision: the record
+afterwards and the effects, in order. `actors.bridge.workflow` re-exports all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from actors.bridge.effects import Effects
+from actors.messages import Member
+from actors.storage.records import PegoutRecord
+from btc.federation import Federation
+from btc.pegout import UnsignedPegout, parse_pegout
+
+if TYPE_CHECKING:
+    from nodeconfig import NodeConfig
+
+
+def parse_record(record: PegoutRecord) -> UnsignedPegout:
+    """The stored unsigned transaction, parsed again (it was checked when it was accepted)."""
+    return parse_pegout(record.tx_hex, record.input_indices, record.amounts,
+                        max_pegout_sat=max(sum(record.amounts), 1))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The config the workflow decides by (`bridge.*`, `governance.max_retry_after_s`)."""
+
+    max_pegout_sat: int
+    signature_retries: int
+    signature_deadline_s: float = 3600.0
+    attempt_timeout_s: float = 90.0
+    transient_retry_s: float = 5.0
+    max_retry_after_s: float = 300.0
+
+    @classmethod
+    def of(cls, config: NodeConfig) -> Rules:
+        bridge = config.bridge
+        return cls(max_pegout_sat=bridge.max_pegout_sat,
+                   signature_retries=bridge.signature_retries,
+                   signature_deadline_s=bridge.signature_deadline_s,
+                   attempt_timeout_s=bridge.attempt_timeout_s,
+                   transient_retry_s=bridge.transient_retry_s,
+                   max_retry_after_s=config.governance.max_retry_after_s)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a decision may read besides the record: the federation in force, the rules, the
+    time, and how to get a record's parsed transaction (the actor keeps a cache)."""
+
+    federation: Federation[Member] | None
+    rules: Rules
+    now_s: float
+    unsigned: Callable[[PegoutRecord], UnsignedPegout] = parse_record
+
+    @property
+    def halted(self) -> bool:
+        """Nothing is signed or broadcast without a federation or during an emergency halt."""
+        return self.federation is None or self.federation.halted
+
+
+@dataclass(frozen=True)
+class Step:
+    """A decision: the peg-out's record afterwards (None: there is none to keep) and the
+    effects, in order. `parsed` is the transaction a new peg-out was checked with."""
+
+    record: PegoutRecord | None
+    effects: Effects = ()
+    parsed: UnsignedPegout | None = field(default=None, compare=False)
