@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from actors.storage.database import Database
 from actors.storage.records import SPOOL_READ_FROM
 from bench.footprint.launched import bytecode_cache, running
@@ -77,6 +79,12 @@ def build(directory: Path, count: int) -> Path:
     return config_path
 
 
+def _set_integrity_check(config_path: Path, check: str) -> None:
+    document = yaml.safe_load(config_path.read_text())
+    document.setdefault("storage", {})["integrity_check"] = check
+    config_path.write_text(yaml.safe_dump(document))
+
+
 def _mb(path: Path) -> float:
     total = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     return round(total / 1e6, 1)
@@ -94,6 +102,7 @@ def measure(directory: Path, sizes: tuple[int, ...] = SIZES) -> list[dict[str, A
             started = time.perf_counter()
             config_path = build(where, count)
             built_s = time.perf_counter() - started
+            _set_integrity_check(config_path, "full")
             config = load_config(config_path)
             with running(config_path, where / "start.out", env) as node:
                 attached = connect(config)
@@ -101,8 +110,14 @@ def measure(directory: Path, sizes: tuple[int, ...] = SIZES) -> list[dict[str, A
                 time.sleep(IDLE_AFTER_S)
                 usage = snapshot({role: roles[role] for role in ROLES})
                 oldest = attached.pegout_status("hist-00000000").state if count else "none"
+            # Again with `storage.integrity_check: header`, the default: start-up without
+            # the launcher's full read of the database.
+            _set_integrity_check(config_path, "header")
+            with running(config_path, where / "start-header.out", env) as quick:
+                header_ready_s = quick.ready_s
             results.append({
                 "finished_pegouts": count, "ready_s": round(node.ready_s, 3),
+                "ready_header_check_s": round(header_ready_s, 3),
                 **{f"{role}_rss_mb": round(usage[role].rss / 1e6, 1) for role in ROLES},
                 "database_mb": _mb(Path(config.storage.path)),
                 "spool_mb": _mb(Path(config.bridge.broadcaster.spool_path)),
@@ -116,10 +131,11 @@ def measure(directory: Path, sizes: tuple[int, ...] = SIZES) -> list[dict[str, A
 def print_table(results: list[dict[str, Any]]) -> None:
     print("growth: a node with N finished peg-outs (SQLite rows and spool lines), started "
           "with scripts/start; RSS a few seconds after ready")
-    print(f"{'finished':>10} {'ready s':>8} {'bridge MB':>10} {'chain MB':>9} "
+    print(f"{'finished':>10} {'full s':>8} {'header s':>9} {'bridge MB':>10} {'chain MB':>9} "
           f"{'storage MB':>11} {'db MB':>8} {'spool MB':>9}  oldest status")
     for r in results:
-        print(f"{r['finished_pegouts']:>10,} {r['ready_s']:>8.2f} {r['bridge_rss_mb']:>10.1f} "
+        print(f"{r['finished_pegouts']:>10,} {r['ready_s']:>8.2f} "
+              f"{r['ready_header_check_s']:>9.2f} {r['bridge_rss_mb']:>10.1f} "
               f"{r['chain_rss_mb']:>9.1f} {r['storage_rss_mb']:>11.1f} {r['database_mb']:>8.1f} "
               f"{r['spool_mb']:>9.1f}  {r['oldest_status']}")
 
