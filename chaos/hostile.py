@@ -72,9 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--minutes", type=float, default=None,
                        help="how long to inject (default: --duration-s)")
     group.add_argument("--oversized-push", action="store_true",
-                       help="also push oversized ProposalNotifications: the node cannot "
-                       "acknowledge one, and a governance that re-sends unacknowledged "
-                       "pushes then ends every session it opens")
+                       help="also push ProposalNotifications over the node's frame cap "
+                       "(refused unparsed and acknowledged by id)")
     group.add_argument("--federation-every-s", type=float, default=2.0,
                        help="pause between one federation version stored and the next pushed")
 
@@ -191,6 +190,10 @@ def drain(node: NodeClient, mock: MockControlClient, config: NodeConfig, load: P
         load.listen(POLL_S)
 
 
+# How long the record of acknowledgements may lag the last commit.
+ACK_WAIT_S = 10.0
+
+
 def report(args: argparse.Namespace, config: NodeConfig, load: PegoutLoad,
            feed: FederationFeed, run: HostileRun, *, memory_before: dict[str, int | None],
            memory_after: dict[str, int | None], duration_s: float, drain_s: float,
@@ -248,7 +251,8 @@ def broken_parts(result: dict[str, Any]) -> list[str]:
              ("failed peg-outs in the spool", pegouts["inconsistent"]),
              ("lost federation versions", federations["lost"]),
              ("duplicated federation versions", federations["duplicated"]),
-             ("federation versions taken from hostile pushes", federations["wrongly_applied"]))
+             ("federation versions taken from hostile pushes", federations["wrongly_applied"]),
+             ("pushes never acknowledged", federations.get("unacknowledged")))
     return [part for part, bad in parts if bad]
 
 
@@ -275,6 +279,26 @@ def run_hostile(args: argparse.Namespace, node: NodeClient, config: NodeConfig,
         node_stopped = str(exc)
         duration_s = time.monotonic() - started
     memory_after = {} if node_stopped else verdict.memory(node)
-    return report(args, config, load, feed, run, memory_before=memory_before,
-                  memory_after=memory_after, duration_s=duration_s, drain_s=drain_s,
-                  node_stopped=node_stopped)
+    result = report(args, config, load, feed, run, memory_before=memory_before,
+                    memory_after=memory_after, duration_s=duration_s, drain_s=drain_s,
+                    node_stopped=node_stopped)
+    result["federation"].update(unacknowledged_pushes(mock, config.node.id, feed))
+    return result
+
+
+def unacknowledged_pushes(mock: MockControlClient, node_id: str,
+                          feed: FederationFeed) -> dict[str, Any]:
+    """Convention 8, judged from the mock's record: every valid push acknowledged by the
+    node (when it acknowledges at all). An ack follows its commit by a hop or two: the
+    record is read again for a few seconds before anything counts as missing."""
+    give_up = time.monotonic() + ACK_WAIT_S
+    while True:
+        record = mock.acks(node_id)["nodes"].get(node_id, {})
+        acked = set(record.get("acked", {}))
+        missing = sorted(rid for rid in feed.pushed.values() if rid not in acked)
+        if not missing or not record.get("acknowledges") or time.monotonic() > give_up:
+            break
+        time.sleep(POLL_S)  # polling another process's record: nothing to wait on instead
+    acknowledges = bool(record.get("acknowledges"))
+    return {"acknowledges": acknowledges,
+            "unacknowledged": missing[:verdict.SHOWN_IDS] if acknowledges else []}

@@ -57,5 +57,7 @@ def test_a_short_hostile_run_strands_loses_and_duplicates_nothing(
     federation = report["federation"]
     assert federation["pushed"] >= 1 and federation["stored"] == federation["pushed"], federation
     assert not (federation["lost"] or federation["duplicated"] or federation["wrongly_applied"])
+    # Convention 8, from the mock's record: the node acknowledged every valid push.
+    assert federation["acknowledges"] and federation["unacknowledged"] == [], federation
     assert report["memory_kib"]["before"] and report["memory_kib"]["after"]
     assert streams == 1 and stopped == 0
