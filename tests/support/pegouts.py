@@ -34,6 +34,7 @@ from harness.pegouts import Federation, unsigned_pegout
 from harness.pegouts import pegout_node as federation_node
 from harness.stream import FAST_GOVERNANCE
 from harness.waiting import wait_until
+from tests.support.kernel import kernel_verify, p2wsh_script_pubkey
 
 SEED = "pegout-tests"
 FEDERATION_SIZE = 5
@@ -159,3 +160,7 @@ def verify_signed(signed_tx_hex: str, request: InitiatePegout, keys: tuple[bytes
                     break
             else:
                 raise AssertionError(f"input {index}: a signature matches no remaining key")
+    # And Bitcoin Core's consensus engine, input by input, as a node would judge it.
+    script_pubkey = p2wsh_script_pubkey(bytes(script))
+    kernel_verify(signed_tx_hex, [(index, script_pubkey, amount) for index, amount
+                                  in zip(request.input_indices, request.amounts, strict=True)])

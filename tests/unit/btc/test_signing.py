@@ -18,6 +18,7 @@ from btc.federation import Federation
 from btc.pegout import UnsignedPegout, parse_pegout
 from btc.signing import SignedPegout, assemble
 from btc.testing import make_unsigned_pegout
+from tests.support.kernel import kernel_verify, p2wsh_script_pubkey
 from tests.unit.btc import federation, index_of, members, public_key, sign_digest
 
 FED = federation(5, 3)
@@ -77,6 +78,10 @@ def verify_independently(
         for sig in stack[1:-1]:
             assert sig[-1] == SIGHASH_ALL
             assert any(PublicKey(key).verify(sig[:-1], message, hasher=None) for key in keys)
+    # Bitcoin Core's consensus engine has the last word.
+    script_pubkey = p2wsh_script_pubkey(fed.witness_script)
+    kernel_verify(signed.tx_hex, [(index, script_pubkey, amount) for index, amount
+                                  in zip(unsigned.input_indices, unsigned.amounts, strict=True)])
 
 
 def test_a_complete_response_assembles_a_valid_transaction() -> None:
