@@ -214,9 +214,7 @@ class BridgeActor(OwnerActor):
     def on_loaded(self, records: tuple[Any, ...]) -> None:
         federation = self.book.load(records)
         if federation is not None:
-            self._set_federation(Federation(federation.version, federation.members,
-                                            federation.threshold,
-                                            halted=federation.update_type == "emergency_halt"))
+            self._set_federation(federation.federation())
         self._index_spool()
         self.log.info("loaded %d open peg-outs (%s) and %d unacknowledged peg-ins; finished "
                       "peg-outs and acknowledged peg-ins stay in storage; federation version "

@@ -8,12 +8,47 @@ minute, so bursts of attempts share one wakeup.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 
-from actors.bridge.book import AttemptClock
 from actors.storage.records import PegoutRecord
 
 SWEEP_MIN_S = 0.5
+
+
+class AttemptClock:
+    """When each open attempt is due to have been answered: the bridge's own deadline,
+    so that no peg-out depends on the stream's pending table alone (a lost frame, a lost
+    timeout, a restarted stream). In memory only: after a restart every open peg-out is
+    asked again, and watched again from then."""
+
+    def __init__(self) -> None:
+        self._due: dict[str, tuple[int, float]] = {}  # request id -> (attempt, due at)
+        self._heap: list[tuple[float, str, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def watch(self, request_id: str, attempt: int, due_at: float) -> None:
+        """Watch this attempt (it replaces the peg-out's earlier one)."""
+        self._due[request_id] = (attempt, due_at)
+        heapq.heappush(self._heap, (due_at, request_id, attempt))
+
+    def overdue(self, now: float) -> list[tuple[str, int]]:
+        """The attempts due by `now`, each once, oldest first; they are no longer watched."""
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            due_at, request_id, attempt = heapq.heappop(self._heap)
+            if self._due.get(request_id) == (attempt, due_at):  # not replaced since
+                del self._due[request_id]
+                due.append((request_id, attempt))
+        return due
+
+    def next_due(self) -> float | None:
+        while self._heap and self._due.get(self._heap[0][1]) != (self._heap[0][2],
+                                                                 self._heap[0][0]):
+            heapq.heappop(self._heap)  # replaced: drop it
+        return self._heap[0][0] if self._heap else None
 
 
 class AttemptsDue:

@@ -12,10 +12,9 @@ signatures: it serves to check them.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator
 
-from actors.bridge.workflow import parse_record
+from actors.bridge.situation import parse_record
 from actors.messages import PegoutState
 from actors.storage.records import (
     SPOOL_READ_FROM,
@@ -115,39 +114,3 @@ class Book:
         for record in self.pegouts.values():
             counts[record.state] = counts.get(record.state, 0) + 1
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
-
-
-class AttemptClock:
-    """When each open attempt is due to have been answered: the bridge's own deadline,
-    so that no peg-out depends on the stream's pending table alone (a lost frame, a lost
-    timeout, a restarted stream). In memory only: after a restart every open peg-out is
-    asked again, and watched again from then."""
-
-    def __init__(self) -> None:
-        self._due: dict[str, tuple[int, float]] = {}  # request id -> (attempt, due at)
-        self._heap: list[tuple[float, str, int]] = []
-
-    def __len__(self) -> int:
-        return len(self._due)
-
-    def watch(self, request_id: str, attempt: int, due_at: float) -> None:
-        """Watch this attempt (it replaces the peg-out's earlier one)."""
-        self._due[request_id] = (attempt, due_at)
-        heapq.heappush(self._heap, (due_at, request_id, attempt))
-
-    def overdue(self, now: float) -> list[tuple[str, int]]:
-        """The attempts due by `now`, each once, oldest first; they are no longer watched."""
-        due = []
-        while self._heap and self._heap[0][0] <= now:
-            due_at, request_id, attempt = heapq.heappop(self._heap)
-            if self._due.get(request_id) == (attempt, due_at):  # not replaced since
-                del self._due[request_id]
-                due.append((request_id, attempt))
-        return due
-
-    def next_due(self) -> float | None:
-        while self._heap and self._due.get(self._heap[0][1]) != (self._heap[0][2],
-                                                                 self._heap[0][0]):
-            heapq.heappop(self._heap)  # replaced: drop it
-        return self._heap[0][0] if self._heap else None
-

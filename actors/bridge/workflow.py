@@ -17,7 +17,7 @@ the effects to carry out.
     RetryPegout of a failed peg-out never signed --> awaiting_signatures (a new series)
 
 Liveness: every attempt ends, answered or not, within `attempt_timeout_s` (the
-bridge keeps its own clock, `actors.bridge.book.AttemptClock`), and a series
+bridge keeps its own clock, `actors.bridge.attempts`), and a series
 within `signature_deadline_s` plus one attempt, whatever governance sends,
 withholds or repeats; an emergency halt does not stop that clock.
 

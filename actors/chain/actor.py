@@ -35,7 +35,6 @@ from actors.chain.book import (
     APPLIED,
     FederationBook,
     changed_message,
-    federation_of,
     record_for,
     record_from_update,
 )
@@ -249,7 +248,7 @@ class ChainActor(OwnerActor):
         self.log.info("federation update %s: version %d (%s) %s at height %d: %d-of-%d, %s",
                       update.request_id, record.version, record.update_type, outcome,
                       record.effective_height, record.threshold,
-                      len(federation_of(record).keys), record.address)
+                      len(record.federation().keys), record.address)
 
         def committed() -> None:
             if record.state == APPLIED:
@@ -299,7 +298,7 @@ class ChainActor(OwnerActor):
                               "on record only", record.version, current.version)
                 continue
             self.log.info("federation version %d in force%s", record.version,
-                          " (emergency halt)" if record.update_type == "emergency_halt" else "")
+                          " (emergency halt)" if record.halted else "")
         self._announce()
 
     # -- proposals and notices ------------------------------------------------------
@@ -358,7 +357,7 @@ class ChainActor(OwnerActor):
             threshold=current.threshold if current else None,
             members=self.book.active_keys_hex(),
             scheduled=self.book.schedule_summary(),
-            halted=bool(current and current.update_type == "emergency_halt"),
+            halted=bool(current and current.halted),
         )
 
 

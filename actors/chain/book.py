@@ -18,16 +18,11 @@ SCHEDULED = "scheduled"
 APPLIED = "applied"
 
 
-def federation_of(record: FederationRecord) -> Federation[Member]:
-    return Federation(record.version, record.members, record.threshold,
-                      halted=record.update_type == "emergency_halt")
-
-
 def changed_message(record: FederationRecord) -> FederationChanged:
     return FederationChanged(
         version=record.version, members=record.members, threshold=record.threshold,
         witness_script=record.witness_script, address=record.address,
-        halted=record.update_type == "emergency_halt",
+        halted=record.halted,
     )
 
 
@@ -101,7 +96,7 @@ class FederationBook:
     def active_keys_hex(self) -> tuple[str, ...]:
         if self.current is None:
             return ()
-        return tuple(k.hex() for k in federation_of(self.current).keys)
+        return tuple(k.hex() for k in self.current.federation().keys)
 
     def schedule_summary(self) -> tuple[tuple[int, int], ...]:
         return tuple(sorted((v, r.effective_height) for v, r in self.scheduled.items()))

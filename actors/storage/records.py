@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.messages import Member, PegoutState
+from btc.federation import Federation
 
 # The open peg-outs are loaded at start; the finished ones stay in SQLite until asked for.
 OPEN_PEGOUT_STATES = tuple(state.value for state in PegoutState if state.is_open)
@@ -79,6 +80,14 @@ class FederationRecord:
     request_id: str | None = None
     recorded_at: float = 0.0
     revision: int = 1
+
+    @property
+    def halted(self) -> bool:
+        """While this version is in force, nothing is signed or broadcast."""
+        return self.update_type == "emergency_halt"
+
+    def federation(self) -> Federation[Member]:
+        return Federation(self.version, self.members, self.threshold, halted=self.halted)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The generated governance.v1 code matches the wire sheet (PROTOCOL.md) and round-trips.
+"""The generated governance.v1 code matches the public wire sheet (written out below) and
+round-trips.
 
 The sheet is encoded below as data; the checks read the compiled descriptor
 (as a FileDescriptorProto), so they see exactly what goes on the wire.
@@ -21,7 +22,7 @@ from protocol import governance_pb2 as pb
 
 PACKAGE = "governance.v1"
 
-# PROTOCOL.md, "Messages": message -> [(field, number, type)], in sheet order.
+# The sheet, "Messages": message -> [(field, number, type)], in sheet order.
 MESSAGES: dict[str, list[tuple[str, int, str]]] = {
     "StreamRequest": [
         ("metadata", 1, "RequestMetadata"),
@@ -191,7 +192,7 @@ MESSAGES: dict[str, list[tuple[str, int, str]]] = {
     ],
 }
 
-# PROTOCOL.md, "Envelopes": the members of each envelope's `oneof payload`.
+# The sheet, "Envelopes": the members of each envelope's `oneof payload`.
 PAYLOAD_ONEOFS: dict[str, list[str]] = {
     "StreamRequest": [
         "node_registration",
@@ -210,7 +211,7 @@ PAYLOAD_ONEOFS: dict[str, list[str]] = {
     ],
 }
 
-# PROTOCOL.md, "Enums": values numbered from 1; <ENUM>_UNSPECIFIED = 0 is implied.
+# The sheet, "Enums": values numbered from 1; <ENUM>_UNSPECIFIED = 0 is implied.
 ENUMS: dict[str, list[str]] = {
     "RequestPriority": ["LOW", "NORMAL", "HIGH", "CRITICAL"],
     "StatusCode": [
@@ -246,7 +247,7 @@ ENUMS: dict[str, list[str]] = {
     ],
 }
 
-# PROTOCOL.md, "Service GovernanceStream": rpc -> (request, response, client/server streaming).
+# The sheet, "Service GovernanceStream": rpc -> (request, response, client/server streaming).
 METHODS: dict[str, tuple[str, str, bool, bool]] = {
     "Stream": ("StreamRequest", "StreamResponse", True, True),
     "Health": ("HealthRequest", "HealthResponse", False, False),
