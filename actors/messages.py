@@ -282,14 +282,21 @@ class HeightObserved:
 class InitiatePegout:
     """Have governance sign an unsigned peg-out transaction, then broadcast it (outside -> bridge).
 
-    `tx_hex` spends federation P2WSH outputs; `input_indices` are the inputs to
-    sign and `amounts` the value in satoshi of the output each of them spends.
+    `tx_hex` spends coins of the federation in force (P2WSH outputs): `input_indices` names
+    every input, and `amounts` the value in satoshi of the coin each of them spends. The
+    bridge checks it against its spending policy (`bridge.policy`) before anything is stored
+    or signed, and reserves each coin for this peg-out alone.
+
+    `replaces`: the request id of a peg-out this one replaces (to bump its fee, or because
+    it is stuck). The replacement must spend at least one coin of the original, so that at
+    most one of them can confirm; once it is broadcast, the original becomes `replaced`.
     """
 
     request_id: str
     tx_hex: str
     input_indices: tuple[int, ...]
     amounts: tuple[int, ...]
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +307,41 @@ class RetryPegout:
     signed once: a signed transaction may have been paid, so it is never signed again)."""
 
     request_id: str
+
+
+@dataclass(frozen=True)
+class ResolvePegout:
+    """An operator's verdict on a `needs_review` peg-out (outside -> bridge): `outcome` is
+    `paid` (it becomes `confirmed`) or `not_paid` (`failed`; its coins are released unless
+    it was signed). Recorded with the time; answered `PegoutResolved` or `PegoutRejected`."""
+
+    request_id: str
+    outcome: str
+
+
+PAID = "paid"
+NOT_PAID = "not_paid"
+RESOLUTIONS = (PAID, NOT_PAID)  # what a `ResolvePegout.outcome` may be
+
+
+@dataclass(frozen=True)
+class PegoutResolved:
+    request_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class ResetOutflowWindow:
+    """Lift the outflow circuit breaker (outside -> bridge): what was paid out before now no
+    longer counts against `bridge.outflow.max_sat`. Answered `OutflowReset`."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OutflowReset:
+    at: float
+    previously_used_sat: int
 
 
 @dataclass(frozen=True)
@@ -324,21 +366,40 @@ class PegoutState(StrEnum):
     """A peg-out's states, the one place they are named. A `PegoutStatus.state` holds one of
     these values as a plain string (or `unknown` for an id the bridge has never seen).
 
-        awaiting_signatures -> signed -> broadcast
-        awaiting_signatures -> failed   (no usable signatures once the retries are spent)
-        signed -> failed                (the network refused the transaction for good)
+        awaiting_signatures -> signed -> broadcast -> confirmed
+        awaiting_signatures -> failed   (no usable signatures: retries or deadline spent)
+        signed -> failed                (the network refused it, for a reason that proves
+                                         it was not paid)
+        signed | broadcast -> needs_review  (the network says its coins are spent, and the
+                                         node cannot tell whether by this transaction)
+        broadcast -> confirmed          (`bridge.confirmations` deep, with `bitcoin_rpc`; a
+                                         reorg before that sets its confirmations back)
+        signed | broadcast | needs_review | failed (signed) -> replaced
+                                        (a replacement that spends its coins was broadcast)
+        needs_review -> confirmed | failed  (`ResolvePegout`: paid, or not paid)
         failed -> awaiting_signatures   (`RetryPegout`, only if it was never signed)
+
+    Final: `confirmed`, `failed`, `replaced`. Parked: `needs_review`, until an operator
+    decides. With the spool broadcaster a peg-out rests at `broadcast`: the spool is a
+    hand-off, and nothing follows the transaction after it.
     """
 
     AWAITING_SIGNATURES = "awaiting_signatures"
     SIGNED = "signed"
     BROADCAST = "broadcast"
+    CONFIRMED = "confirmed"
     FAILED = "failed"
+    REPLACED = "replaced"
+    NEEDS_REVIEW = "needs_review"
 
     @property
     def is_open(self) -> bool:
-        """Still the bridge's work (kept in its memory); the others are finished."""
+        """Still the bridge's work to sign or hand over (kept in its memory)."""
         return self in (PegoutState.AWAITING_SIGNATURES, PegoutState.SIGNED)
+
+    @property
+    def is_final(self) -> bool:
+        return self in (PegoutState.CONFIRMED, PegoutState.FAILED, PegoutState.REPLACED)
 
 
 UNKNOWN_PEGOUT = "unknown"  # the `state` of a `PegoutStatus` for an id the bridge never saw
@@ -346,7 +407,9 @@ UNKNOWN_PEGOUT = "unknown"  # the `state` of a `PegoutStatus` for an id the brid
 
 @dataclass(frozen=True)
 class PegoutStatus:
-    """A peg-out's state: a `PegoutState` value, or `unknown`."""
+    """A peg-out's state: a `PegoutState` value, or `unknown`. `confirmations` is the
+    depth of its transaction when the bridge last looked (with `bitcoin_rpc`);
+    `resolution` is an operator's `ResolvePegout` outcome, with `resolved_at`."""
 
     request_id: str
     state: str
@@ -356,6 +419,13 @@ class PegoutStatus:
     error: str | None = None
     signed_tx_hex: str | None = None
     attempts: int = 0
+    fee_sat: int = 0
+    payout_sat: int = 0
+    confirmations: int = 0
+    replaces: str | None = None
+    replaced_by: str | None = None
+    resolution: str | None = None
+    resolved_at: float = 0.0
 
 
 @dataclass(frozen=True)

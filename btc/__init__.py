@@ -2,6 +2,8 @@
 
 - `federation`: member keys, the P2WSH multisig script and address, update checks.
 - `pegout`: parse and check an unsigned peg-out; its BIP-143 sighashes.
+- `policy`: the spending policy a peg-out must meet (fees, dust, payout, change),
+  Bitcoin Core's dust limits and the signed size.
 - `signing`: verify governance's signatures and assemble the witnesses.
 - `pegin`: sanity checks on a peg-in notification.
 - `errors`: `BtcError` and its subclasses.

@@ -18,6 +18,25 @@ SIGNATURE_ERROR_KINDS = frozenset(
     }
 )
 
+# The rules of `btc.policy.check_spend`, one label each (also a metric label).
+POLICY_VIOLATION_KINDS = frozenset(
+    {
+        "inputs_not_covered",
+        "duplicate_outpoint",
+        "outputs_exceed_inputs",
+        "too_many_outputs",
+        "dust",
+        "burn",
+        "fee_rate_low",
+        "fee_rate_high",
+        "fee_high",
+        "payout_high",
+        "change_outputs",
+        "version",
+        "locktime",
+    }
+)
+
 
 class BtcError(ValueError):
     """Root of every error raised by `btc/`."""
@@ -61,6 +80,28 @@ def _rebuild_signatures_invalid(
     message: str, kind: str, input_index: int | None, public_key: bytes | None
 ) -> SignaturesInvalid:
     return SignaturesInvalid(message, kind=kind, input_index=input_index, public_key=public_key)
+
+
+class PolicyViolation(BtcError):
+    """A well-formed peg-out that the node's spending policy forbids.
+
+    `kind` is one of `POLICY_VIOLATION_KINDS`: which rule refused it, for
+    counting refusals by cause; the message gives the numbers.
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        if kind not in POLICY_VIOLATION_KINDS:
+            raise ValueError(f"unknown PolicyViolation kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # As for SignaturesInvalid: the keyword-only kind would not survive pickling.
+        return (_rebuild_policy_violation, (str(self), self.kind))
+
+
+def _rebuild_policy_violation(message: str, kind: str) -> PolicyViolation:
+    return PolicyViolation(message, kind=kind)
 
 
 class FederationInvalid(BtcError):

@@ -24,6 +24,25 @@ _PARSE_ERRORS = (EmbitError, ValueError, RuntimeError, TypeError, IndexError, Ov
 
 
 @dataclass(frozen=True)
+class PegoutInput:
+    """An input as the transaction has it: the coin it spends and its sequence number."""
+
+    prev_txid: str  # hex, as block explorers and Bitcoin Core display it
+    vout: int
+    sequence: int
+
+    @property
+    def outpoint(self) -> str:
+        return f"{self.prev_txid}:{self.vout}"
+
+
+@dataclass(frozen=True)
+class PegoutOutput:
+    value_sat: int
+    script_pubkey: bytes
+
+
+@dataclass(frozen=True)
 class UnsignedPegout:
     """A checked peg-out: the transaction, the federation inputs it spends, their amounts.
 
@@ -42,6 +61,33 @@ class UnsignedPegout:
     _sighashes: dict[bytes, tuple[bytes, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+    @property
+    def version(self) -> int:
+        return self._tx.version
+
+    @property
+    def locktime(self) -> int:
+        return self._tx.locktime
+
+    @property
+    def inputs(self) -> tuple[PegoutInput, ...]:
+        return tuple(
+            PegoutInput(tx_input.txid.hex(), tx_input.vout, tx_input.sequence)
+            for tx_input in self._tx.vin
+        )
+
+    @property
+    def outputs(self) -> tuple[PegoutOutput, ...]:
+        return tuple(
+            PegoutOutput(tx_output.value, tx_output.script_pubkey.data)
+            for tx_output in self._tx.vout
+        )
+
+    @property
+    def size_bytes(self) -> int:
+        """The unsigned transaction's size: its serialization without witnesses."""
+        return len(self.tx_hex) // 2
 
 
 def parse_pegout(

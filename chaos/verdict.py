@@ -4,8 +4,9 @@ Read-only: the database is opened with `mode=ro`, which WAL lets run beside
 the StorageActor, the only writer. Nothing here asks the node what it thinks
 happened; the node's counters are what a hostile run is trying to fool.
 
-- stranded: an accepted peg-out that is neither final (`broadcast`,
-  `failed`) nor parked (`signed` while an emergency halt is in force);
+- stranded: an accepted peg-out that is neither final (`confirmed`, `failed`,
+  `replaced`, or `broadcast`, where a spool hand-off rests) nor parked
+  (`needs_review`, or `signed` while an emergency halt is in force);
 - paid twice: a txid with more than one spool line written by this run;
 - lost peg-out: `broadcast` in the database, and not in the spool;
 - inconsistent: `failed` in the database, and in the spool (paid, yet
@@ -29,7 +30,9 @@ import psutil
 from actors.messages import PegoutState
 from client import NodeClient, NoReply
 
-FINAL = frozenset({PegoutState.BROADCAST.value, PegoutState.FAILED.value})
+# `broadcast` is where a peg-out handed to the spool rests: nothing follows it further.
+FINAL = frozenset({state.value for state in PegoutState if state.is_final}
+                  | {PegoutState.BROADCAST.value})
 HALT = "emergency_halt"
 SHOWN_IDS = 20  # ids listed in a report, enough to look them up in the log
 
@@ -80,7 +83,8 @@ def open_pegouts(rows: Mapping[str, PegoutRow], accepted: Iterable[str], *,
         row = rows.get(rid)
         if row is not None and row.state in FINAL:
             continue
-        if row is not None and halt and row.state == PegoutState.SIGNED.value:
+        if row is not None and (row.state == PegoutState.NEEDS_REVIEW.value
+                                or (halt and row.state == PegoutState.SIGNED.value)):
             parked.append(rid)
         else:
             stranded.append(rid)  # a row missing for an accepted peg-out is stranded too

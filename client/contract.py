@@ -26,16 +26,20 @@ from actors.messages import (
     NodeStatus,
     NodeStatusReport,
     NotifyPegin,
+    OutflowReset,
     PeginAccepted,
     PeginRejected,
     PegoutAccepted,
     PegoutList,
     PegoutRejected,
+    PegoutResolved,
     PegoutStatus,
     Ping,
     Pong,
     Proposal,
     ProposalList,
+    ResetOutflowWindow,
+    ResolvePegout,
     RetryPegout,
 )
 from client.errors import NoReply
@@ -83,6 +87,17 @@ class NodeClient(Session):
         `PegoutAccepted`, or `PegoutRejected` saying why not."""
         return self.ask("bridge", RetryPegout(request_id), (PegoutAccepted, PegoutRejected),
                         timeout_s)
+
+    def resolve_pegout(self, request_id: str, outcome: str,
+                       timeout_s: float = ASK_TIMEOUT_S) -> PegoutResolved | PegoutRejected:
+        """An operator's verdict on a `needs_review` peg-out: `paid` or `not_paid`."""
+        return self.ask("bridge", ResolvePegout(request_id, outcome),
+                        (PegoutResolved, PegoutRejected), timeout_s)
+
+    def reset_outflow_window(self, reason: str = "",
+                             timeout_s: float = ASK_TIMEOUT_S) -> OutflowReset:
+        """Lift the outflow circuit breaker: what was paid out so far no longer counts."""
+        return self.ask("bridge", ResetOutflowWindow(reason), OutflowReset, timeout_s)
 
     def submit_pegouts(self, requests: Sequence[InitiatePegout], *, size: int = BATCH_SIZE,
                        timeout_s: float = MANY_TIMEOUT_S) -> list[PegoutReply]:

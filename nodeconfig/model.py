@@ -11,8 +11,8 @@ module-level and enumerated values are plain strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Literal, get_args
 
 from nodeconfig.names import ACTOR_NAMES, ROOT, SUPERVISORS
 from nodeconfig.rules import (
@@ -30,7 +30,11 @@ from nodeconfig.rules import (
     positive,
     private_ip,
     setting,
+    tx_versions,
 )
+
+if TYPE_CHECKING:
+    from btc.policy import SpendPolicy
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 Restart = Literal["permanent", "transient", "temporary"]
@@ -253,6 +257,40 @@ class BroadcasterConfig:
 
 
 @dataclass(frozen=True)
+class BridgePolicyConfig:
+    """The peg-out spending policy: a peg-out that breaks it is refused before it is
+    stored or signed. The fields and defaults are `btc.policy.SpendPolicy`'s, which says
+    why each default; configs/README.md says what each rule refuses."""
+
+    max_outputs: int = setting(at_least(1), default=100)
+    min_fee_rate_sat_vb: float = setting(positive, default=1.0)
+    max_fee_rate_sat_vb: float = setting(positive, default=500.0)
+    max_fee_sat: int = setting(at_least(1), default=1_000_000)
+    # Paid to others than the federation, per peg-out: 10 BTC.
+    max_payout_sat: int = setting(at_least(1), default=1_000_000_000)
+    versions: tuple[int, ...] = setting(tx_versions, default=(2,))
+    # 0: no lock time. Heights below 500,000,000, Unix times from there.
+    max_locktime: int = setting(non_negative, at_most(0xFFFF_FFFF), default=0)
+    max_change_outputs: int = setting(at_least(0), default=1)
+    dust_relay_fee_sat_kvb: int = setting(non_negative, default=3000)
+
+    def spend_policy(self) -> SpendPolicy:
+        # Imported here: btc.policy loads embit, which reading a config does not need.
+        from btc.policy import SpendPolicy
+
+        return SpendPolicy(**{spec.name: getattr(self, spec.name) for spec in fields(self)})
+
+
+@dataclass(frozen=True)
+class OutflowConfig:
+    """The outflow circuit breaker: at most `max_sat` paid out in any `window_s`."""
+
+    window_s: float = setting(positive, default=86_400.0)
+    # 50 BTC a day: five peg-outs at bridge.policy.max_payout_sat.
+    max_sat: int = setting(at_least(1), default=5_000_000_000)
+
+
+@dataclass(frozen=True)
 class BridgeConfig:
     broadcaster: BroadcasterConfig = setting(factory=BroadcasterConfig)
     max_pegout_sat: int = setting(at_least(1), default=1_000_000_000)
@@ -266,6 +304,12 @@ class BridgeConfig:
     # The pause before asking again after a transient failure (not after a timeout).
     transient_retry_s: float = setting(non_negative, default=5.0)
     min_pegin_confirmations: int = setting(at_least(0), default=6)
+    policy: BridgePolicyConfig = setting(factory=BridgePolicyConfig)
+    outflow: OutflowConfig = setting(factory=OutflowConfig)
+    # A broadcast peg-out is final once its transaction has this many confirmations.
+    confirmations: int = setting(at_least(1), default=6)
+    # How often the bridge asks Bitcoin Core about the transactions it broadcast.
+    follow_interval_s: float = setting(positive, default=30.0)
 
 
 @dataclass(frozen=True)

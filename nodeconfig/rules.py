@@ -85,6 +85,15 @@ def at_most(maximum: float) -> Check:
     return check
 
 
+def tx_versions(value: tuple[int, ...]) -> str | None:
+    if not value:
+        return "must list at least one transaction version"
+    for version in value:
+        if not 1 <= version <= 3:
+            return f"each version must be 1, 2 or 3 (those Bitcoin Core relays), got {version}"
+    return None
+
+
 def port_number(value: int) -> str | None:
     if 1 <= value <= 65535:
         return None

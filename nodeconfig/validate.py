@@ -18,6 +18,7 @@ def validate(config: NodeConfig) -> None:
         _backoff_bounds,
         _broadcaster,
         _signature_clock,
+        _spending,
         _chain,
         _federation,
         _governance_limits,
@@ -106,6 +107,19 @@ def _signature_clock(config: NodeConfig) -> None:
         raise _fail(config, "bridge.signature_deadline_s",
                     f"must be at least bridge.attempt_timeout_s ({bridge.attempt_timeout_s:g}),"
                     f" got {bridge.signature_deadline_s:g}")
+
+
+def _spending(config: NodeConfig) -> None:
+    policy, outflow = config.bridge.policy, config.bridge.outflow
+    if policy.min_fee_rate_sat_vb > policy.max_fee_rate_sat_vb:
+        raise _fail(config, "bridge.policy.min_fee_rate_sat_vb",
+                    f"must be at most bridge.policy.max_fee_rate_sat_vb "
+                    f"({policy.max_fee_rate_sat_vb:g}), got {policy.min_fee_rate_sat_vb:g}")
+    # Otherwise a peg-out the policy accepts might never fit the outflow window.
+    if outflow.max_sat < policy.max_payout_sat:
+        raise _fail(config, "bridge.outflow.max_sat",
+                    f"must be at least bridge.policy.max_payout_sat ({policy.max_payout_sat}), "
+                    f"got {outflow.max_sat}")
 
 
 def _broadcaster(config: NodeConfig) -> None:

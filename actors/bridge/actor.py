@@ -17,9 +17,9 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from actors.bridge import metrics, outcomes, pegins, queries, workflow
+from actors.bridge import following, metrics, outcomes, pegins, queries, workflow
 from actors.bridge.attempts import AttemptsDue, AttemptWatch
-from actors.bridge.book import Book
+from actors.bridge.book import Book, kept_states
 from actors.bridge.broadcast import (
     BroadcastError,
     make_broadcaster,
@@ -29,17 +29,22 @@ from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
     BroadcastLater,
+    CountOutflow,
     Drop,
     Effects,
     Note,
     NotifyChain,
     Persist,
+    Rebroadcast,
     Reply,
     SendNotice,
+    Supersede,
 )
 from actors.bridge.firstwrites import FirstWrites, first_key
+from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.observe import observe
+from actors.bridge.outflow import OutflowWindow
 from actors.bridge.resends import ResendDue, Resends
 from actors.bridge.workflow import Rules, Situation
 from actors.lifecycle import _FatalError, _Start
@@ -55,15 +60,26 @@ from actors.messages import (
     ListPegouts,
     Member,
     NotifyPegin,
+    OutflowReset,
     PegoutCompleted,
     PegoutState,
     RequestQueued,
     RequestRejected,
     RequestTimedOut,
+    ResetOutflowWindow,
+    ResolvePegout,
     RetryPegout,
 )
 from actors.owner import OwnerActor
-from actors.storage.records import PeginRecord, PegoutRecord
+from actors.storage.protocol import _Load
+from actors.storage.records import (
+    OUTFLOW_RESET_AT,
+    Held,
+    MetaValue,
+    OutflowEntry,
+    PeginRecord,
+    PegoutRecord,
+)
 from btc.federation import Federation
 
 BROADCAST_RETRY_S = 2.0
@@ -71,6 +87,10 @@ BROADCAST_RETRY_S = 2.0
 
 class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
+
+
+class _FollowDue:
+    """Wakeup payload: look at the broadcast peg-outs' transactions in Bitcoin Core."""
 
 
 class _RequestDue:
@@ -85,7 +105,7 @@ class BridgeActor(OwnerActor):
     owner = "bridge"
     needs_state = (InitiatePegout, RetryPegout, ApplySignatures, NotifyPegin, Delivered,
                    GetPegoutStatus, ListPegouts, RequestTimedOut, RequestRejected, GovernanceError,
-                   FederationChanged)
+                   FederationChanged, ResolvePegout, ResetOutflowWindow)
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,13 +121,29 @@ class BridgeActor(OwnerActor):
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
         self.first_writes = FirstWrites()  # new records whose first write is unanswered
+        self.outflow = OutflowWindow(86_400.0, 0)  # from the config at start
+        self._reset_revision = 0  # of the stored `OUTFLOW_RESET_AT`
+        self._outflow_moved = False  # the gauge is set once per turn, not per peg-out
+        self.follower: Follower | None = None  # from the config at start
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
+        outflow = self.config.bridge.outflow
+        self.outflow = OutflowWindow(outflow.window_s, outflow.max_sat)
         # A spool is opened and locked here, and read (from where the stored offset says)
         # once the state is loaded.
-        self.broadcasting = Broadcasting(make_broadcaster(self.config.bridge.broadcaster),
-                                         self.log)
+        broadcaster = make_broadcaster(self.config.bridge.broadcaster)
+        self.broadcasting = Broadcasting(broadcaster, self.log)
+        self.follower = Follower(broadcaster, self.log)
+        self.book = Book(following=self.follower.enabled)
+
+    def load_request(self) -> _Load:
+        """The peg-outs memory holds, and the payouts still inside the outflow window."""
+        return _Load(self.owner, pegout_states=kept_states(self._following()),
+                     outflow_since=time.time() - self.outflow.window_s)
+
+    def _following(self) -> bool:
+        return self.follower is not None and self.follower.enabled
 
     def on_stop(self) -> None:
         close = getattr(self.broadcasting and self.broadcasting.broadcaster, "close", None)
@@ -115,7 +151,8 @@ class BridgeActor(OwnerActor):
             close()
 
     def situation(self) -> Situation:
-        return Situation(self.federation, self.rules, time.time(), self.book.unsigned)
+        return Situation(self.federation, self.rules, time.time(), self.book.unsigned,
+                         self.outflow.refusal)
 
     # -- carrying out ---------------------------------------------------------------
 
@@ -145,6 +182,16 @@ class BridgeActor(OwnerActor):
                     self._send_notice(record, delay_s)
                 case Drop(record=record):
                     self.book.drop(record)
+                case CountOutflow(at=at, sat=sat):
+                    if sat >= 0:
+                        self.outflow.add(at, sat)
+                    else:
+                        self.outflow.take_back(at, -sat)
+                    self._outflow_moved = True
+                case Rebroadcast(request_id=request_id):
+                    self._rebroadcast(request_id)
+                case Supersede():
+                    self._supersede(effect)
 
     def _persist(self, effect: Persist) -> None:
         record = effect.record
@@ -172,9 +219,17 @@ class BridgeActor(OwnerActor):
                                                     effect.refused_for, self.situation()))
             self.first_writes.settled(first)
 
-        new = record is not None and effect.refused_for is not None
-        self.store.write([record] if record is not None else [], then=committed,
-                         otherwise=refused if new else None,
+        def reclaim_refused(held: Any) -> None:
+            assert isinstance(record, PegoutRecord) and isinstance(held, Held)
+            self._carry_out(workflow.reclaim_refused(record, held, effect.refused_for,
+                                                     self.situation()).effects)
+
+        new = record is not None and effect.refused_for is not None and not effect.reclaim
+        records = [*effect.extra, *([record] if record is not None else [])]
+        if effect.reclaim:
+            self.store.write(records, then=committed, found=reclaim_refused, insert_new=False)
+            return
+        self.store.write(records, then=committed, otherwise=refused if new else None,
                          found=found if first is not None else None)
 
     def _ask(self, effect: AskSignatures) -> None:
@@ -215,6 +270,7 @@ class BridgeActor(OwnerActor):
         federation = self.book.load(records)
         if federation is not None:
             self._set_federation(federation.federation())
+        self._load_outflow(records)
         self._index_spool()
         self.log.info("loaded %d open peg-outs (%s) and %d unacknowledged peg-ins; finished "
                       "peg-outs and acknowledged peg-ins stay in storage; federation version "
@@ -222,6 +278,26 @@ class BridgeActor(OwnerActor):
                       self.federation.version if self.federation else "none")
         self._broadcasting().queue(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
         self._queue_resends()
+
+    def _load_outflow(self, records: tuple[Any, ...]) -> None:
+        for record in records:
+            if isinstance(record, OutflowEntry):
+                self.outflow.add(record.at, record.payout_sat)
+            elif isinstance(record, MetaValue) and record.key == OUTFLOW_RESET_AT:
+                self.outflow.reset(float(record.value))
+                self._reset_revision = record.revision
+        now = time.time()
+        metrics.OUTFLOW_USED.set(self.outflow.used(now))
+        if self._following():
+            self.wakeupAfter(self.config.bridge.follow_interval_s, payload=_FollowDue())
+
+    def _follow(self) -> None:
+        assert self.follower is not None
+        situation = self.situation()
+        self._carry_out(self.follower.tick(list(self.book.pegouts.values()), situation))
+        metrics.OLDEST_UNCONFIRMED.set(
+            self.follower.oldest_unconfirmed(self.book.pegouts.values(), situation.now_s))
+        self.wakeupAfter(self.config.bridge.follow_interval_s, payload=_FollowDue())
 
     def _index_spool(self) -> None:
         try:
@@ -256,14 +332,73 @@ class BridgeActor(OwnerActor):
             if offset is not None:
                 self.store.write([offset])
         metrics.AWAITING.set(self.book.awaiting)
+        metrics.NEEDS_REVIEW.set(self.book.by_state[PegoutState.NEEDS_REVIEW.value])
+        if self._outflow_moved:
+            self._outflow_moved = False
+            metrics.OUTFLOW_USED.set(self.outflow.used(time.time()))
 
     # -- peg-outs -------------------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
-        self._with_record(message.request_id, sender, lambda record: workflow.requested(
-            record, message, sender, self.situation()), read_back=False)
+        replaces = getattr(message, "replaces", None)
+        if replaces is None or not isinstance(replaces, str):
+            self._with_record(message.request_id, sender, lambda record: workflow.requested(
+                record, message, sender, self.situation()), read_back=False)
+            return
+
+        def decide(original: PegoutRecord | None) -> None:
+            self._with_record(message.request_id, sender, lambda record: workflow.requested(
+                record, message, sender, self.situation(), original), read_back=False)
+        # A replacement is decided with its original, from memory or read back.
+        self._read(replaces, decide, sender)
+
+    def _read(self, request_id: str, then: Callable[[PegoutRecord | None], None],
+              client: Any) -> None:
+        """The peg-out under `request_id`, from memory, or read back from storage."""
+        record = self.book.lookup(request_id)
+        if record is not None:
+            then(record)
+            return
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if records is not None:
+                then(records[0] if records else None)
+            elif client is not None:
+                self._carry_out(workflow.unreadable(request_id, client, error or "unknown"))
+            else:
+                self.log.error("could not read peg-out %s back: %s", request_id, error)
+        self._fetch(answer, request_id=request_id)
+
+    def receiveMsg_ResolvePegout(self, message: ResolvePegout, sender: Any) -> None:
+        self._with_record(message.request_id, sender, lambda record: following.resolve(
+            record, message.request_id, message.outcome, sender, self.situation()),
+            read_back=True)
+
+    def receiveMsg_ResetOutflowWindow(self, message: ResetOutflowWindow, sender: Any) -> None:
+        now = time.time()
+        used = self.outflow.used(now)
+        self.outflow.reset(now)
+        metrics.OUTFLOW_USED.set(0)
+        self.log.warning("outflow window reset by an operator (%s): %d sat paid out in the "
+                         "last %.0f s no longer count against the %d sat cap",
+                         message.reason or "no reason given", used, self.outflow.window_s,
+                         self.outflow.cap_sat)
+        self._reset_revision += 1
+        self.store.write([MetaValue(OUTFLOW_RESET_AT, repr(now), self._reset_revision)],
+                         then=lambda: self.send(sender, OutflowReset(now, used)))
+
+    def _rebroadcast(self, request_id: str) -> None:
+        followed = self.book.pegouts.get(request_id)
+        if followed is not None and self.follower is not None:
+            self._carry_out(self.follower.rebroadcast(followed, self.situation()))
+
+    def _supersede(self, effect: Supersede) -> None:
+        def decide(original: PegoutRecord | None) -> None:
+            self._carry_out(following.superseded(original, effect.by, effect.outpoints,
+                                                 self.situation()).effects)
+        self._read(effect.original, decide, None)
 
     def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
         self._with_record(message.request_id, sender, lambda record: workflow.retry(
@@ -387,6 +522,8 @@ class BridgeActor(OwnerActor):
             self._attempts_due()
         elif isinstance(payload, ResendDue):
             self.resends.due(self.peers.get("stream"))
+        elif isinstance(payload, _FollowDue):
+            self._follow()
         elif isinstance(payload, _BroadcastDue):
             self._broadcasting().retry_armed = False
             self._broadcasting().queue(r.request_id

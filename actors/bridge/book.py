@@ -1,7 +1,9 @@
 """What the bridge holds in memory, and when a record may leave it (pure).
 
-Open peg-outs (awaiting signatures or signed) and unacknowledged peg-ins live
-here; a finished peg-out leaves once its last state is committed, and so does
+Open peg-outs (awaiting signatures or signed), parked ones (`needs_review`), broadcast
+ones while the bridge follows transactions (`bitcoin_rpc` with a txindex), and
+unacknowledged peg-ins live here; any other peg-out leaves once its state is committed,
+and so does
 an acknowledged peg-in, id and all, so that what the bridge holds and loads
 does not grow with its history. A finished record is read back from storage
 when asked for, and a reused id is found by the new record's first write,
@@ -12,6 +14,7 @@ signatures: it serves to check them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from actors.bridge.situation import parse_record
@@ -28,13 +31,27 @@ from btc.pegout import UnsignedPegout
 AWAITING = PegoutState.AWAITING_SIGNATURES.value
 
 
+def kept_states(following: bool) -> tuple[str, ...]:
+    """The peg-out states the bridge holds in memory (and loads at start)."""
+    kept = [state.value for state in PegoutState if state.is_open]
+    kept.append(PegoutState.NEEDS_REVIEW.value)
+    if following:
+        kept.append(PegoutState.BROADCAST.value)
+    return tuple(kept)
+
+
 class Book:
-    def __init__(self) -> None:
-        self.pegouts: dict[str, PegoutRecord] = {}  # open ones
+    def __init__(self, following: bool = False) -> None:
+        self.pegouts: dict[str, PegoutRecord] = {}  # open, parked, and followed ones
         self.pegins: dict[str, PeginRecord] = {}  # unacknowledged ones
         self.spool_read_from = 0  # where this start reads the spool from (`spoolmarks`)
-        self.awaiting = 0  # peg-outs awaiting signatures, for the gauge
+        self.by_state: Counter[str] = Counter()  # the peg-outs in memory, for the gauges
+        self.kept = frozenset(kept_states(following))
         self._parsed: dict[str, UnsignedPegout] = {}
+
+    @property
+    def awaiting(self) -> int:
+        return self.by_state[AWAITING]
 
     def load(self, records: Iterable[object]) -> FederationRecord | None:
         """Take what storage loaded at start; returns the federation record, if any."""
@@ -60,8 +77,9 @@ class Book:
             self.pegins[record.request_id] = record
             return
         previous = self.pegouts.get(record.request_id)
-        self.awaiting += ((record.state == AWAITING)
-                          - (previous is not None and previous.state == AWAITING))
+        if previous is not None:
+            self.by_state[previous.state] -= 1
+        self.by_state[record.state] += 1
         self.pegouts[record.request_id] = record
         if record.state != AWAITING:
             # Past its signatures, the parsed transaction would only take room.
@@ -74,10 +92,11 @@ class Book:
             if record.acknowledged and self.pegins.get(record.request_id) is record:
                 del self.pegins[record.request_id]
             return
-        if PegoutState(record.state).is_open:
+        if record.state in self.kept:
             return
         if self.pegouts.get(record.request_id) is record:
             del self.pegouts[record.request_id]
+            self.by_state[record.state] -= 1
 
     def drop(self, record: PegoutRecord | PeginRecord) -> None:
         """A new record whose first write failed: it never existed."""
@@ -87,7 +106,7 @@ class Book:
         elif self.pegouts.get(record.request_id) is record:
             del self.pegouts[record.request_id]
             self._parsed.pop(record.request_id, None)
-            self.awaiting -= record.state == AWAITING
+            self.by_state[record.state] -= 1
 
     def remember_parsed(self, request_id: str, pegout: UnsignedPegout) -> None:
         self._parsed[request_id] = pegout

@@ -14,7 +14,12 @@ expected. Calls run inside an actor, so they never sleep and every network
 call carries a short timeout; failures raise a ``BroadcastError`` whose
 ``retryable`` tells the caller whether to try again later (`broadcast_errors.py`).
 
-This module is the interface the bridge uses: the protocol, the errors and
+Only the Bitcoin Core broadcaster can also tell what became of a transaction
+(it is `Followable`: ``find``, ``follow``, ``txindex``, ``block_count``, answering
+`Seen`); the spool is a hand-off to someone else and is never followed. ``follows``
+says which a broadcaster is, and `followable` gives it the type that can.
+
+This module is the interface the bridge uses: the protocols, the errors and
 the factory that picks a broadcaster from the config.
 """
 
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 # The errors are part of this interface: callers catch them through this module.
 from actors.bridge.broadcast_errors import (
@@ -32,7 +37,7 @@ from actors.bridge.broadcast_errors import (
     BroadcastUnavailable,
     SpoolCorrupt,
 )
-from actors.bridge.rpc import BitcoinRpcBroadcaster
+from actors.bridge.rpc import BitcoinRpcBroadcaster, Seen
 from actors.bridge.spool import SpoolBroadcaster
 
 if TYPE_CHECKING:
@@ -45,16 +50,42 @@ __all__ = [
     "BroadcastUnavailable",
     "Broadcaster",
     "BroadcasterMisconfigured",
+    "Followable",
+    "Seen",
     "SpoolBroadcaster",
     "SpoolCorrupt",
+    "followable",
     "make_broadcaster",
 ]
 
 
 class Broadcaster(Protocol):
+    @property
+    def follows(self) -> bool: ...
+
     def broadcast(self, tx_hex: str, txid: str) -> bool: ...
 
     def broadcast_many(self, items: Sequence[tuple[str, str]]) -> int: ...
+
+
+@runtime_checkable
+class Followable(Broadcaster, Protocol):
+    """A broadcaster that can also look up what it broadcast (`rpc.BitcoinRpcBroadcaster`)."""
+
+    def find(self, txid: str, tx_hex: str) -> Seen: ...
+
+    def follow(self, items: Sequence[tuple[str, str]]) -> dict[str, Seen]: ...
+
+    def txindex(self) -> bool | None: ...
+
+    def block_count(self) -> int: ...
+
+
+def followable(broadcaster: Broadcaster) -> Followable | None:
+    """`broadcaster` as a `Followable`, or None for one that is never followed (the spool)."""
+    if broadcaster.follows and isinstance(broadcaster, Followable):
+        return broadcaster
+    return None
 
 
 def _credential(env: Mapping[str, str], name: str | None, key: str) -> str | None:

@@ -15,8 +15,35 @@ class BroadcastError(Exception):
     retryable: bool = False
 
 
+# Bitcoin Core's reasons for refusing a transaction because its inputs are gone:
+#   "bad-txns-inputs-missingorspent"  (-25) no unspent coin for an input, in the chain
+#       or the mempool; "Inputs missing or spent" when Core has no reason string, and
+#       "Missing inputs" from older nodes;
+#   "txn-mempool-conflict"  (-26) a mempool transaction spends an input and may not be
+#       replaced;
+#   "rejecting replacement"  (-26) the same, refused by the replacement (RBF) rules:
+#       "insufficient fee, rejecting replacement <txid>...", "too many potential
+#       replacements, rejecting replacement ...".
+# Each means "something else spends our inputs, or they never existed", and also
+# follows when our own transaction confirmed (then its inputs are spent by itself):
+# only a look-up of our txid tells which. Matched in lower case, with -25 or -26.
+_INPUTS_SPENT_CODES = frozenset({-25, -26})
+_INPUTS_SPENT_REASONS = (
+    "missingorspent",
+    "inputs missing or spent",
+    "missing inputs",
+    "txn-mempool-conflict",
+    "rejecting replacement",
+)
+
+
 class BroadcastRejected(BroadcastError):
-    """The network refused this transaction for good: retrying the same bytes cannot succeed."""
+    """The network refused this transaction for good: retrying the same bytes cannot succeed.
+
+    ``inputs_spent`` marks a refusal because the inputs are missing or spent by another
+    transaction; that is also what Core answers when the transaction itself already
+    spent them, so the caller asks about its own txid before it calls the peg-out failed.
+    """
 
     retryable = False
 
@@ -25,6 +52,12 @@ class BroadcastRejected(BroadcastError):
         super().__init__(code, message)
         self.code = code
         self.message = message
+
+    @property
+    def inputs_spent(self) -> bool:
+        lowered = self.message.lower()
+        return self.code in _INPUTS_SPENT_CODES and any(
+            reason in lowered for reason in _INPUTS_SPENT_REASONS)
 
     def __str__(self) -> str:
         return f"transaction rejected (RPC error {self.code}): {self.message}"

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from actors.bridge import workflow
+from actors.bridge import following
 from actors.bridge.book import Book
 from actors.bridge.broadcast import Broadcaster, SpoolBroadcaster
 from actors.bridge.effects import Effects
 from actors.bridge.handover import hand_over
+from actors.bridge.situation import Situation
 from actors.bridge.spoolmarks import SpoolMarks, index_spool, read_from_record
-from actors.bridge.workflow import Situation
 from actors.messages import PegoutState
 from actors.storage.records import MetaValue, PegoutRecord
 
@@ -54,7 +54,7 @@ class Broadcasting:
         """Hand this turn's signed peg-outs over: the workflow's effects, and the spool
         offset to store with this turn's writes (one small row in the same transaction as
         the broadcast states: no round trip), if it moved."""
-        ready = workflow.broadcastable([record for rid in self._queued
+        ready = following.broadcastable([record for rid in self._queued
                                         if (record := book.pegouts.get(rid)) is not None])
         self._queued = []
         spool = self.spool

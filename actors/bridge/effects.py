@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from actors.storage.records import PeginRecord, PegoutRecord
+from actors.storage.records import PeginRecord, PegoutRecord, Record
 
 
 class Event(Enum):
@@ -33,6 +33,14 @@ class Event(Enum):
     DUPLICATE_ANSWER = "duplicate_answer"
     UNKNOWN_ANSWER = "unknown_answer"
     SET_ASIDE = "set_aside"
+    NEEDS_REVIEW = "needs_review"
+    SPENT_ELSEWHERE = "spent_elsewhere"  # "inputs spent", and our own txid was found
+    CONFIRMATIONS = "confirmations"
+    CONFIRMED = "confirmed"
+    UNCONFIRMED = "unconfirmed"  # a reorg took it out of the chain
+    LEFT_MEMPOOL = "left_mempool"
+    REPLACED = "replaced"
+    RESOLVED = "resolved"
     PEGIN_ACCEPTED = "pegin_accepted"
     PEGIN_REJECTED = "pegin_rejected"
     PEGIN_DELIVERED = "pegin_delivered"
@@ -97,6 +105,33 @@ class SendNotice:
 
 
 @dataclass(frozen=True)
+class CountOutflow:
+    """Count `sat` (negative: take back) against the outflow window, as paid out at `at`."""
+
+    at: float
+    sat: int
+
+
+@dataclass(frozen=True)
+class Rebroadcast:
+    """Hand a broadcast transaction that left the mempool unconfirmed to Bitcoin Core
+    again."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Supersede:
+    """The replacement `by` was broadcast: the peg-out it replaces becomes `replaced`
+    (read back from storage if memory has it not), and the coins they share are the
+    replacement's from now on."""
+
+    original: str
+    by: str
+    outpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Drop:
     """A new record could not be stored: forget it from memory."""
 
@@ -120,8 +155,14 @@ class Persist:
     then: tuple[Effect, ...] = ()
     refused_for: Any = None
     request: Any = None
+    # Records written in the same write, before `record`: a peg-out's coin reservations
+    # (`Claim`, `Release`, `Transfer`).
+    extra: tuple[Record, ...] = ()
+    # A `Claim` in `extra` on an existing record (`RetryPegout`): if a coin is held by
+    # another peg-out, nothing is written and the workflow's `reclaim_refused` decides.
+    reclaim: bool = False
 
 
 Effect = Note | Reply | AskSignatures | Broadcast | BroadcastLater | NotifyChain | SendNotice \
-    | Drop | Persist
+    | Drop | Persist | CountOutflow | Rebroadcast | Supersede
 Effects = tuple[Effect, ...]

@@ -2,8 +2,14 @@
 
     awaiting_signatures --(valid signatures)--> signed --(broadcast)--> broadcast
     awaiting_signatures --(bad answer, retries left)--> awaiting_signatures (attempt + 1)
-    awaiting_signatures --(bad answer, no retries left)--> failed
-    signed --(the network refuses it for good)--> failed
+    awaiting_signatures --(no retries or time left)--> failed
+    signed --(the network refuses it, proving it unpaid)--> failed
+    signed | broadcast --(its coins are spent, by what the node cannot tell)--> needs_review
+    broadcast --(a confirmation more, or a reorg that takes it out of the chain)--> broadcast
+    broadcast --(`bridge.confirmations` deep)--> confirmed
+    signed | broadcast | needs_review | failed (if signed) --(its replacement broadcast)-->
+        replaced
+    needs_review --(ResolvePegout)--> confirmed (paid) | failed (not paid)
     failed --(RetryPegout, if it was never signed)--> awaiting_signatures (a new series)
 
 Every transition returns a new record with the revision raised; the bridge
@@ -20,13 +26,20 @@ from typing import TypedDict, Unpack
 from actors.messages import PegoutState, PegoutStatus
 from actors.storage.records import PegoutRecord
 
+A, S, B, C = (PegoutState.AWAITING_SIGNATURES, PegoutState.SIGNED, PegoutState.BROADCAST,
+              PegoutState.CONFIRMED)
+F, R, N = PegoutState.FAILED, PegoutState.REPLACED, PegoutState.NEEDS_REVIEW
+
 _ALLOWED: dict[PegoutState, frozenset[PegoutState]] = {
-    PegoutState.AWAITING_SIGNATURES: frozenset({PegoutState.AWAITING_SIGNATURES,
-                                                PegoutState.SIGNED, PegoutState.FAILED}),
-    PegoutState.SIGNED: frozenset({PegoutState.BROADCAST, PegoutState.FAILED}),
-    PegoutState.BROADCAST: frozenset(),
-    # Only `workflow.retry` takes this, and only for a peg-out never signed.
-    PegoutState.FAILED: frozenset({PegoutState.AWAITING_SIGNATURES}),
+    A: frozenset({A, S, F}),
+    S: frozenset({B, F, N, R}),
+    B: frozenset({B, C, N, R}),
+    C: frozenset(),
+    N: frozenset({C, F, R}),
+    # Only `workflow.retry` takes this, and only for a peg-out never signed; a signed
+    # one that failed can still be replaced (its coins stay reserved until then).
+    F: frozenset({A, R}),
+    R: frozenset(),
 }
 
 
@@ -49,6 +62,11 @@ class Changes(TypedDict, total=False):
     failures: tuple[str, ...]
     series_failures: int
     series_started_at: float
+    replaced_by: str | None
+    confirmations: int
+    broadcast_at: float
+    resolution: str | None
+    resolved_at: float
 
 
 def transition(record: PegoutRecord, state: PegoutState, now_s: float,
@@ -97,10 +115,10 @@ def split_governance_id(governance_request_id: str) -> tuple[str, int] | None:
 
 
 def same_request(record: PegoutRecord, tx_hex: str, input_indices: Sequence[int],
-                 amounts: Sequence[int]) -> bool:
+                 amounts: Sequence[int], replaces: str | None = None) -> bool:
     return (record.tx_hex.lower() == tx_hex.lower()
             and record.input_indices == tuple(input_indices)
-            and record.amounts == tuple(amounts))
+            and record.amounts == tuple(amounts) and record.replaces == replaces)
 
 
 def status_of(record: PegoutRecord) -> PegoutStatus:
@@ -108,5 +126,8 @@ def status_of(record: PegoutRecord) -> PegoutStatus:
         request_id=record.request_id, state=record.state, txid=record.txid,
         signatures_collected=record.signatures_collected,
         signatures_required=record.signatures_required, error=record.error,
-        signed_tx_hex=record.signed_tx_hex, attempts=record.attempt,
+        signed_tx_hex=record.signed_tx_hex, attempts=record.attempt, fee_sat=record.fee_sat,
+        payout_sat=record.payout_sat, confirmations=record.confirmations,
+        replaces=record.replaces, replaced_by=record.replaced_by, resolution=record.resolution,
+        resolved_at=record.resolved_at,
     )

@@ -22,6 +22,22 @@ BROADCAST_ERRORS = Counter("alys_pegout_broadcast_errors_total",
                            "Broadcast attempts that failed, by retryable or not.", ["retryable"])
 AWAITING = Gauge("alys_pegouts_awaiting_signatures", "Peg-outs waiting for signatures.",
                  multiprocess_mode="livemax")
+NEEDS_REVIEW = Gauge("alys_pegouts_needs_review",
+                     "Peg-outs parked in needs_review: the node cannot tell whether they were "
+                     "paid, and an operator must decide (ResolvePegout).",
+                     multiprocess_mode="livemax")
+OLDEST_UNCONFIRMED = Gauge("alys_pegout_oldest_unconfirmed_seconds",
+                           "Seconds since the oldest broadcast, unconfirmed peg-out was "
+                           "broadcast (0: none; followed with bitcoin_rpc only).",
+                           multiprocess_mode="livemax")
+OUTFLOW_USED = Gauge("alys_bridge_outflow_window_sat",
+                     "Satoshi paid out by peg-outs accepted within bridge.outflow.window_s.",
+                     multiprocess_mode="livemax")
+FOLLOWED = Counter("alys_pegout_followed_total",
+                   "What following broadcast transactions found: confirmed, unconfirmed (a "
+                   "reorg), left_mempool (handed over again), spent_elsewhere (its own "
+                   "transaction found after inputs spent), needs_review, replaced, resolved.",
+                   ["event"])
 PEGINS = Counter("alys_pegins_total", "Peg-in notices: accepted, rejected, delivered.", ["event"])
 HALTED = Gauge("alys_bridge_halted", "1 while an emergency halt is in force.",
                multiprocess_mode="livemax")

@@ -56,6 +56,32 @@ def observe(note: Note, log: logging.Logger) -> None:
             log.warning("an answer for %r, which is no peg-out of this node", rid)
         case Event.SET_ASIDE:
             log.info("answer %s set aside: emergency halt", rid)
+        case Event.NEEDS_REVIEW:
+            metrics.FOLLOWED.labels(event="needs_review").inc()
+            log.error("peg-out %s NEEDS REVIEW: %s", rid, note.detail)
+        case Event.SPENT_ELSEWHERE:
+            metrics.FOLLOWED.labels(event="spent_elsewhere").inc()
+            log.warning("peg-out %s: %s", rid, note.detail)
+        case Event.CONFIRMATIONS:
+            log.debug("peg-out %s: %d confirmations", rid, note.attempt)
+        case Event.CONFIRMED:
+            metrics.PEGOUTS.labels(event="confirmed").inc()
+            log.info("peg-out %s confirmed: %s", rid, note.detail)
+        case Event.UNCONFIRMED:
+            metrics.FOLLOWED.labels(event="unconfirmed").inc()
+            log.warning("peg-out %s: a reorg took its transaction out of the chain (%s)", rid,
+                        note.detail)
+        case Event.LEFT_MEMPOOL:
+            metrics.FOLLOWED.labels(event="left_mempool").inc()
+            log.warning("peg-out %s: its transaction left the mempool unconfirmed (%s); "
+                        "handing it over again", rid, note.detail)
+        case Event.REPLACED:
+            metrics.PEGOUTS.labels(event="replaced").inc()
+            log.info("peg-out %s replaced %s", rid, note.detail)
+        case Event.RESOLVED:
+            metrics.FOLLOWED.labels(event="resolved").inc()
+            log.warning("peg-out %s resolved by an operator as %s: %s", rid, note.kind,
+                        note.detail)
         case Event.PEGIN_ACCEPTED:
             metrics.PEGINS.labels(event="accepted").inc()
         case Event.PEGIN_REJECTED:

@@ -10,7 +10,7 @@ from actors.bridge.book import Book
 from actors.bridge.effects import Effects
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.workflow import Situation
-from actors.storage.records import PeginRecord, PegoutRecord
+from actors.storage.records import Held, PeginRecord, PegoutRecord
 
 
 def not_stored(record: PegoutRecord | PeginRecord, client: Any, reason: str) -> Effects:
@@ -21,7 +21,10 @@ def not_stored(record: PegoutRecord | PeginRecord, client: Any, reason: str) -> 
 
 def already_stored(written: PegoutRecord | PeginRecord | None, stored: object, request: Any,
                    client: Any, situation: Situation) -> Effects:
-    """Nothing was written: the id holds `stored`, and `then` is not carried out."""
+    """Nothing was written: the id holds `stored` (or, `Held`, one of the new peg-out's
+    coins is another's), and `then` is not carried out."""
+    if isinstance(written, PegoutRecord) and isinstance(stored, Held):
+        return workflow.coin_held(stored, written, client)
     if isinstance(written, PegoutRecord) and isinstance(stored, PegoutRecord):
         return workflow.already_stored(stored, request, client, situation,
                                        written=written).effects

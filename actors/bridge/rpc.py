@@ -1,24 +1,26 @@
-"""Bitcoin Core's ``sendrawtransaction`` over JSON-RPC 1.0 with Basic auth.
+"""The Bitcoin Core broadcaster: ``sendrawtransaction``, and what became of each transaction.
 
-Every call carries a short timeout (it runs inside an actor), and Core's
-answers are sorted into "new", "already known" (both success), a rejection
-for good (`BroadcastRejected`) and trouble worth a retry (`BroadcastUnavailable`).
+Core's answers to a broadcast are sorted into "new", "already known" (both success),
+a rejection for good (`BroadcastRejected`, whose ``inputs_spent`` marks "inputs missing
+or spent") and trouble worth a retry (`BroadcastUnavailable`). The look-ups (`find`,
+`follow`) answer, per txid, a `Seen`: in the mempool, confirmed (with how many
+confirmations) or unknown. The calls go through `core.CoreRpc`; each carries a short
+timeout, since they run inside an actor.
 """
 
 from __future__ import annotations
 
-import base64
-import http.client
-import itertools
-import json
 import logging
-import urllib.error
-import urllib.request
+import re
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from embit.base import EmbitError
+from embit.transaction import Transaction
 
 from actors.bridge.broadcast_errors import BroadcastRejected, BroadcastUnavailable, check_tx
+from actors.bridge.core import METHOD_NOT_FOUND, CoreRpc, Fault, Reply
 
 # Shared with spool.py: operators and tests filter on one broadcast logger.
 log = logging.getLogger("alys.bridge.broadcast")
@@ -42,7 +44,8 @@ log = logging.getLogger("alys.bridge.broadcast")
 # the mempool reasons come from older nodes and from other implementations.
 # Deliberately NOT here: "bad-txns-inputs-missingorspent" / "Inputs missing or
 # spent", which also follows when our tx confirmed and its outputs were spent
-# since; the node cannot tell that from a double spend, so it stays a rejection.
+# since. The answer alone cannot tell that from a double spend, so it stays a
+# rejection, marked `inputs_spent`, and the caller looks its own txid up (`find`).
 _ALREADY_IN_UTXO_SET = -27
 _ALREADY_KNOWN_REASONS = (
     "txn-already-in-mempool",
@@ -55,6 +58,14 @@ _ALREADY_KNOWN_REASONS = (
 # (warming up -28, method not found, ...) says nothing about the tx: retryable.
 _DESERIALIZATION_ERROR = -22
 _VERDICT_CODES = frozenset({_DESERIALIZATION_ERROR, -25, -26})
+# RPC_INVALID_ADDRESS_OR_KEY: getrawtransaction's "no such transaction".
+_NOT_FOUND = -5
+_TXID = re.compile(r"[0-9a-fA-F]{64}")
+# Core never puts an output into the UTXO set whose script begins with OP_RETURN or is
+# over the script size limit, so gettxout is not asked about those.
+_OP_RETURN = 0x6A
+_MAX_SCRIPT_BYTES = 10_000
+_PARSE_ERRORS = (EmbitError, ValueError, RuntimeError, TypeError, IndexError, OverflowError)
 
 
 def _already_known(code: int, message: str) -> bool:
@@ -64,99 +75,185 @@ def _already_known(code: int, message: str) -> bool:
     return code in (-25, -26) and any(reason in lowered for reason in _ALREADY_KNOWN_REASONS)
 
 
-def _direct_opener() -> urllib.request.OpenerDirector:
-    # Ignore *_proxy environment variables: the RPC endpoint is configured to be
-    # reached directly, and a proxy would be handed the node's credentials.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+@dataclass(frozen=True)
+class Seen:
+    """What Bitcoin Core knows of one transaction at one moment.
+
+    ``confirmed`` carries ``confirmations`` (1 or more); ``block_hash`` is the block's
+    when Core named it (``getrawtransaction``), None when the transaction was found
+    through an unspent output (``gettxout`` names the tip, not the block). ``unknown``:
+    neither in the mempool nor, as far as Core can tell, in the chain; without
+    ``-txindex`` that includes a confirmed transaction whose outputs are all spent.
+    """
+
+    txid: str
+    state: Literal["mempool", "confirmed", "unknown"]
+    confirmations: int = 0
+    block_hash: str | None = None
+
+    @property
+    def known(self) -> bool:
+        """In the mempool or the chain: the network has it."""
+        return self.state != "unknown"
+
+
+def _spendable_outputs(txid: str, tx_hex: str) -> list[int]:
+    """The indices of the outputs of `tx_hex` that can be in the UTXO set; raise
+    ValueError unless `tx_hex` parses as the transaction `txid`."""
+    try:
+        tx = Transaction.parse(bytes.fromhex(tx_hex))
+    except _PARSE_ERRORS as exc:
+        raise ValueError(f"tx_hex for {txid} does not parse as a transaction: {exc}") from None
+    parsed = tx.txid().hex()
+    if parsed != txid.lower():
+        raise ValueError(f"tx_hex given for {txid} is transaction {parsed}")
+    return [n for n, output in enumerate(tx.vout)
+            if output.script_pubkey.data[:1] != bytes([_OP_RETURN])
+            and len(output.script_pubkey.data) <= _MAX_SCRIPT_BYTES]
 
 
 class BitcoinRpcBroadcaster:
-    """``sendrawtransaction`` on a Bitcoin Core node over JSON-RPC 1.0 with Basic auth."""
+    """``sendrawtransaction`` on a Bitcoin Core node, and look-ups of what it broadcast."""
+
+    follows = True
 
     def __init__(
         self, url: str, user: str | None, password: str | None, timeout_s: float = 5.0
     ) -> None:
-        parts = urlsplit(url)
-        # Messages name scheme, host and port only: a URL may embed credentials.
-        port = f":{parts.port}" if parts.port else ""
-        self._where = f"{parts.scheme}://{parts.hostname}{port}"
-        self._url = url
-        self._timeout_s = timeout_s
-        self._headers = {"Content-Type": "application/json"}
-        if user is not None or password is not None:
-            token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode("ascii")
-            self._headers["Authorization"] = f"Basic {token}"
-        self._ids = itertools.count(1)
-        self._opener = _direct_opener()
+        self._core = CoreRpc(url, user, password, timeout_s)
 
     def broadcast(self, tx_hex: str, txid: str) -> bool:
         """True if the node accepted it now, False if it already had it; raises otherwise."""
         check_tx(tx_hex, txid)
-        status, body = self._post("sendrawtransaction", [tx_hex])
-        reply = self._decode(status, body)
-        error = reply.get("error")
-        if error is not None:
-            return self._judge_error(error, txid)
-        if status != http.client.OK:
-            raise BroadcastUnavailable(f"bitcoin RPC at {self._where}: HTTP {status}")
-        result = reply.get("result")
-        if result != txid:
+        reply = self._core.call("sendrawtransaction", [tx_hex])
+        if reply.fault is not None:
+            return self._judge(reply.fault, txid)
+        if reply.result != txid:
             # The network has the transaction either way; a mismatch means our txid
             # bookkeeping and the node disagree, which someone must hear about.
-            log.warning("bitcoin RPC at %s returned txid %r for %s", self._where, result, txid)
+            log.warning("bitcoin RPC at %s returned txid %r for %s", self._core.where,
+                        reply.result, txid)
         return True
 
     def broadcast_many(self, items: Sequence[tuple[str, str]]) -> int:
         """Broadcast each in turn; the count of new ones. Stops at the first error."""
         return sum(self.broadcast(tx_hex, txid) for tx_hex, txid in items)
 
-    def _post(self, method: str, params: list[Any]) -> tuple[int, bytes]:
-        body = json.dumps(
-            {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": params}
-        ).encode()
-        request = urllib.request.Request(self._url, data=body, headers=self._headers,
-                                         method="POST")
-        try:
-            with self._opener.open(request, timeout=self._timeout_s) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            # Core answers RPC errors with HTTP 500 (404 for an unknown method) and
-            # the JSON error in the body; read it rather than stop at the status.
-            with exc:
-                try:
-                    return exc.code, exc.read()
-                except (OSError, http.client.HTTPException):
-                    return exc.code, b""
-        except (OSError, http.client.HTTPException) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise BroadcastUnavailable(
-                f"bitcoin RPC at {self._where} unreachable: {reason}"
-            ) from None
+    def find(self, txid: str, tx_hex: str) -> Seen:
+        """What Core knows of this one transaction (see `follow`)."""
+        return self.follow([(txid, tx_hex)])[txid]
 
-    def _decode(self, status: int, body: bytes) -> dict[str, Any]:
-        if status == http.client.UNAUTHORIZED:
-            # Core's 401 has no body; the credentials stay out of the message on purpose.
-            raise BroadcastUnavailable(
-                f"bitcoin RPC at {self._where}: authentication failed (HTTP 401)"
-            )
-        try:
-            reply = json.loads(body)
-        except ValueError:
-            reply = None
-        if not isinstance(reply, dict) or not ({"result", "error"} & reply.keys()):
-            raise BroadcastUnavailable(
-                f"bitcoin RPC at {self._where}: HTTP {status} without a JSON-RPC reply"
-            )
-        return reply
+    def follow(self, items: Sequence[tuple[str, str]]) -> dict[str, Seen]:
+        """What Core knows of each ``(txid, tx_hex)``, by txid, in at most two round trips.
 
-    def _judge_error(self, error: object, txid: str) -> bool:
-        if not isinstance(error, dict) or not isinstance(error.get("code"), int):
-            raise BroadcastUnavailable(f"bitcoin RPC at {self._where}: malformed error {error!r}")
-        code, message = error["code"], str(error.get("message", ""))
-        if _already_known(code, message):
-            log.info("bitcoin RPC at %s already has %s (%d: %s)", self._where, txid, code,
-                     message)
+        One batch of ``getrawtransaction txid true`` (the mempool, and with ``-txindex``
+        the chain); then, for those not found, one batch of ``gettxout`` on each output
+        that can be unspent: one answered means the transaction is in the chain (or has
+        just entered the mempool). Raises `BroadcastUnavailable` when Core cannot be
+        asked or answers out of the documented shapes; ValueError, before asking, when a
+        txid is not 64 hex digits (a pair in ``broadcast``'s order, say), and when a
+        ``tx_hex`` parsed for its outputs is not the transaction ``txid``.
+        """
+        wanted = dict(items)
+        for txid, tx_hex in wanted.items():
+            if not _TXID.fullmatch(txid):
+                raise ValueError(f"txid must be 64 hex digits, got {txid!r}")
+            check_tx(tx_hex, txid)
+        txids = list(wanted)
+        replies = self._core.call_many([("getrawtransaction", [txid, True]) for txid in txids])
+        seen: dict[str, Seen] = {}
+        not_found: dict[str, str] = {}
+        for txid, reply in zip(txids, replies, strict=True):
+            if reply.fault is not None and reply.fault.code == _NOT_FOUND:
+                not_found[txid] = wanted[txid]
+            else:
+                seen[txid] = self._seen_in(txid, self._result(reply, "getrawtransaction", txid))
+        seen.update(self._find_by_outputs(not_found))
+        return {txid: seen[txid] for txid in txids}
+
+    def txindex(self) -> bool | None:
+        """Whether Core keeps ``-txindex`` (``getindexinfo``): True when it is on and synced,
+        False when it is off, None when that cannot be told now (Core unreachable or still
+        warming up, the index still syncing). A Core without ``getindexinfo`` (before
+        0.21) counts as False: the node cannot tell, so it takes the worse case."""
+        try:
+            reply = self._core.call("getindexinfo", [])
+        except BroadcastUnavailable as exc:
+            log.warning("%s; whether it keeps -txindex is not known yet", exc)
+            return None
+        if reply.fault is not None:
+            if reply.fault.code == METHOD_NOT_FOUND:
+                log.warning("bitcoin RPC at %s has no getindexinfo (Bitcoin Core before 0.21): "
+                            "taken as running without -txindex", self._core.where)
+                return False
+            log.warning("bitcoin RPC at %s: getindexinfo: error %d: %s", self._core.where,
+                        reply.fault.code, reply.fault.message)
+            return None
+        indexes = reply.result
+        info = indexes.get("txindex") if isinstance(indexes, dict) else None
+        if isinstance(indexes, dict) and info is None:
             return False
-        if code in _VERDICT_CODES:
-            raise BroadcastRejected(code, message)
-        raise BroadcastUnavailable(f"bitcoin RPC at {self._where}: error {code}: {message}")
+        if not isinstance(info, dict) or not isinstance(info.get("synced"), bool):
+            log.warning("bitcoin RPC at %s: getindexinfo answered %r", self._core.where, indexes)
+            return None
+        if not info["synced"]:
+            log.info("bitcoin RPC at %s: -txindex is still syncing (at height %s)",
+                     self._core.where, info.get("best_block_height"))
+            return None
+        return True
+
+    def block_count(self) -> int:
+        """The height of Core's best chain (``getblockcount``)."""
+        count = self._result(self._core.call("getblockcount", []), "getblockcount", "")
+        if type(count) is not int or count < 0:
+            raise self._core.unavailable(f"getblockcount answered {count!r}")
+        return count
+
+    def _judge(self, fault: Fault, txid: str) -> bool:
+        if _already_known(fault.code, fault.message):
+            log.info("bitcoin RPC at %s already has %s (%d: %s)", self._core.where, txid,
+                     fault.code, fault.message)
+            return False
+        if fault.code in _VERDICT_CODES:
+            raise BroadcastRejected(fault.code, fault.message)
+        raise self._core.unavailable(f"error {fault.code}: {fault.message}")
+
+    def _result(self, reply: Reply, method: str, subject: str) -> Any:
+        if reply.fault is not None:
+            raise self._core.unavailable(
+                f"{method} {subject}: error {reply.fault.code}: {reply.fault.message}")
+        return reply.result
+
+    def _seen_in(self, txid: str, found: Any) -> Seen:
+        """The `Seen` of a ``getrawtransaction`` verbose result."""
+        block_hash = found.get("blockhash") if isinstance(found, dict) else None
+        confirmations = found.get("confirmations") if isinstance(found, dict) else None
+        if isinstance(found, dict) and block_hash is None and confirmations is None:
+            return Seen(txid, "mempool")
+        if isinstance(block_hash, str) and type(confirmations) is int and confirmations >= 0:
+            if confirmations:
+                return Seen(txid, "confirmed", confirmations, block_hash)
+            # -txindex keeps the transactions of a block a reorg took off the chain, and
+            # Core names that block with 0 confirmations: the tx is in no chain of note.
+            return Seen(txid, "unknown")
+        shape = (f"blockhash {block_hash!r}, confirmations {confirmations!r}"
+                 if isinstance(found, dict) else f"{type(found).__name__} {found!r}")
+        raise self._core.unavailable(f"getrawtransaction {txid} answered {shape}")
+
+    def _find_by_outputs(self, wanted: dict[str, str]) -> dict[str, Seen]:
+        """`Seen` for transactions ``getrawtransaction`` did not find, from ``gettxout``
+        (include_mempool true) on their outputs: any unspent output is found."""
+        outputs = [(txid, n) for txid, tx_hex in wanted.items()
+                   for n in _spendable_outputs(txid, tx_hex)]
+        replies = self._core.call_many([("gettxout", [txid, n, True]) for txid, n in outputs])
+        found = {txid: Seen(txid, "unknown") for txid in wanted}
+        for (txid, n), reply in zip(outputs, replies, strict=True):
+            coin = self._result(reply, "gettxout", f"{txid}:{n}")
+            if coin is None:  # spent, or never there: Core's answer is a JSON null
+                continue
+            confirmations = coin.get("confirmations") if isinstance(coin, dict) else None
+            if type(confirmations) is not int or confirmations < 0:
+                raise self._core.unavailable(f"gettxout {txid}:{n} answered {coin!r}")
+            found[txid] = (Seen(txid, "confirmed", confirmations) if confirmations
+                           else Seen(txid, "mempool"))
+        return found

@@ -16,6 +16,7 @@ from actors.messages import Member
 from actors.storage.records import PegoutRecord
 from btc.federation import Federation
 from btc.pegout import UnsignedPegout, parse_pegout
+from btc.policy import SpendPolicy
 
 if TYPE_CHECKING:
     from nodeconfig import NodeConfig
@@ -37,6 +38,8 @@ class Rules:
     attempt_timeout_s: float = 90.0
     transient_retry_s: float = 5.0
     max_retry_after_s: float = 300.0
+    policy: SpendPolicy = field(default_factory=SpendPolicy)
+    confirmations: int = 6
 
     @classmethod
     def of(cls, config: NodeConfig) -> Rules:
@@ -46,7 +49,12 @@ class Rules:
                    signature_deadline_s=bridge.signature_deadline_s,
                    attempt_timeout_s=bridge.attempt_timeout_s,
                    transient_retry_s=bridge.transient_retry_s,
-                   max_retry_after_s=config.governance.max_retry_after_s)
+                   max_retry_after_s=config.governance.max_retry_after_s,
+                   policy=bridge.policy.spend_policy(), confirmations=bridge.confirmations)
+
+
+def _no_outflow_cap(now_s: float, payout_sat: int) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,9 @@ class Situation:
     rules: Rules
     now_s: float
     unsigned: Callable[[PegoutRecord], UnsignedPegout] = parse_record
+    # Why paying `payout_sat` out now would break the outflow window, or None (the actor's
+    # `OutflowWindow.refusal`).
+    outflow: Callable[[float, int], str | None] = _no_outflow_cap
 
     @property
     def halted(self) -> bool:

@@ -82,7 +82,12 @@ class SpoolBroadcaster:
     and a start reads only what follows it (`actors.bridge.spoolmarks`). With
     `read_from=None` the file is opened and locked but not read until `index`
     is called (or, failing that, the first broadcast reads it whole).
+
+    A spool is a hand-off: what becomes of its transactions is someone else's to
+    follow, so it answers no look-ups (``follows`` is False; `broadcast.Followable`).
     """
+
+    follows = False
 
     def __init__(self, path: str | os.PathLike[str], read_from: int | None = 0) -> None:
         self.path = Path(path)

@@ -29,19 +29,18 @@ record transitions themselves are `ledger`'s.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from actors.bridge.admission import REPLACEMENT_OF, Refusal, admit
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
-    BroadcastLater,
+    CountOutflow,
     Drop,
     Effect,
     Effects,
     Event,
     Note,
-    NotifyChain,
     Persist,
     Reply,
 )
@@ -56,9 +55,10 @@ from actors.messages import (
     PegoutState,
     RequestSignatures,
 )
-from actors.storage.records import PegoutRecord
+from actors.storage.records import Claim, Held, PegoutRecord, Release
 from btc.errors import BtcError, SignaturesInvalid
 from btc.pegout import parse_pegout
+from btc.policy import outpoints
 from btc.signing import assemble
 
 __all__ = ["FINAL_ERROR_CODES", "Rules", "Situation", "Step", "parse_record"]
@@ -78,17 +78,23 @@ FINAL_ERROR_CODES = frozenset({"invalid_request", "authorization_failed", "inval
 
 
 def requested(existing: PegoutRecord | None, request: InitiatePegout, client: Any,
-              situation: Situation) -> Step:
-    """An `InitiatePegout`. `existing` is the record under its id, from memory or storage."""
+              situation: Situation, original: PegoutRecord | None = None) -> Step:
+    """An `InitiatePegout`. `existing` is the record under its id, from memory or storage;
+    `original`, for a replacement, the record of the peg-out it names (None: none)."""
     rid = request.request_id
+    replaces = getattr(request, "replaces", None)  # absent from an older sender's pickle
     if existing is not None:
-        if same_request(existing, request.tx_hex, request.input_indices, request.amounts):
+        if same_request(existing, request.tx_hex, request.input_indices, request.amounts,
+                        replaces):
             # The same request again: accepted again, once what is stored is durable.
             return Step(existing, (Persist(None, then=(Reply(client, PegoutAccepted(rid)),)),))
         return refuse(existing, client, rid, "duplicate",
                       f"request id {rid!r} is already used by a different peg-out")
     federation = situation.federation
     problem = request_id_problem(rid)
+    if problem is None and replaces is not None:
+        problem = request_id_problem(replaces)
+        problem = problem and f"replaces: {problem}"
     if problem is not None:
         return refuse(None, client, rid, "request_id", problem)
     if federation is None:
@@ -101,17 +107,42 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
                               max_pegout_sat=situation.rules.max_pegout_sat)
     except BtcError as exc:
         return refuse(None, client, rid, "invalid", str(exc))
+    admitted = admit(rid, pegout, situation, original, replaces)
+    if isinstance(admitted, Refusal):
+        return refuse(None, client, rid, admitted.kind, admitted.reason)
     now = situation.now_s
+    spend = admitted.spend
     record = PegoutRecord(
         request_id=rid, tx_hex=pegout.tx_hex, input_indices=pegout.input_indices,
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
         signatures_required=federation.threshold * len(pegout.input_indices),
-        txid=pegout.txid, created_at=now, updated_at=now,
+        txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
+        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat,
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
-    return Step(record, (Persist(record, then=accepted, refused_for=client, request=request),),
+    counted = (CountOutflow(now, spend.payout_sat),) if replaces is None else ()
+    return Step(record, (*counted, Persist(record, then=accepted, refused_for=client,
+                                           request=request, extra=(admitted.claim,))),
                 parsed=pegout)
+
+
+def coin_held(held: Held, written: PegoutRecord, client: Any) -> Effects:
+    """The new peg-out's first write found one of its coins reserved by another open
+    peg-out: nothing was written, and it never existed."""
+    return (Drop(written), *_uncounted(written),
+            *refuse(None, client, written.request_id, "coin_reserved",
+                    f"coin {held.outpoint} is reserved by peg-out {held.request_id!r}"
+                    if not held.outpoint.startswith(REPLACEMENT_OF) else
+                    f"peg-out {written.replaces!r} is already being replaced by "
+                    f"{held.request_id!r}").effects)
+
+
+def _uncounted(record: PegoutRecord) -> Effects:
+    """Take a peg-out that will not pay back out of the outflow window."""
+    if record.replaces is not None or not record.payout_sat:
+        return ()
+    return (CountOutflow(record.created_at, -record.payout_sat),)
 
 
 def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
@@ -122,7 +153,7 @@ def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
     existing record: the same request is accepted again, other content is refused. The
     stored record is durable already, so the answer goes at once."""
     step = requested(existing, request, client, situation)
-    effects: list[Effect] = [Drop(written)] if written is not None else []
+    effects: list[Effect] = [Drop(written), *_uncounted(written)] if written is not None else []
     for effect in step.effects:
         if isinstance(effect, Persist) and effect.record is None:
             effects.extend(effect.then)  # waited for durability; it is durable
@@ -133,7 +164,7 @@ def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
 
 def not_stored(record: PegoutRecord, client: Any, reason: str) -> Effects:
     """The new peg-out's first write failed: it never existed."""
-    return (Drop(record),
+    return (Drop(record), *_uncounted(record),
             *refuse(None, client, record.request_id, "storage", f"not stored: {reason}").effects)
 
 
@@ -263,7 +294,8 @@ def _out_of_time(record: PegoutRecord, reason: str, situation: Situation,
                         error=f"no usable signatures within {deadline:g}s; last: {reason}")
     assert failed.error is not None
     return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
-                         Persist(failed, then=then)))
+                         *_uncounted(failed),
+                         Persist(failed, then=then, extra=(Release(record.request_id),))))
 
 
 def attempt_failed(record: PegoutRecord, attempt: int, kind: str, reason: str,
@@ -287,8 +319,10 @@ def attempt_failed(record: PegoutRecord, attempt: int, kind: str, reason: str,
                         error=f"no usable signatures after {spent} failed attempts;"
                               f" last: {reason}")
     assert failed.error is not None
+    # Never signed, so never paid: its coins are free again, and it leaves the window.
     return Step(failed, (failure, Note(Event.FAILED, rid, detail=failed.error),
-                         Persist(failed, then=then)))
+                         *_uncounted(failed), Persist(failed, then=then,
+                                                      extra=(Release(rid),))))
 
 
 def next_attempt(record: PegoutRecord, situation: Situation) -> Step:
@@ -315,11 +349,35 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
                       "been paid, so it is not retried")
     if situation.halted:
         return refuse(record, client, request_id, "halted", "signing is halted")
+    blocked = None if record.replaces else situation.outflow(situation.now_s, record.payout_sat)
+    if blocked is not None:
+        return refuse(record, client, request_id, "outflow", blocked)
     again = transition(record, AWAITING, situation.now_s, attempt=record.attempt + 1,
                        series_failures=0, series_started_at=situation.now_s, error=None)
-    return Step(again, (Note(Event.RETRY_STARTED, request_id, attempt=again.attempt),
+    # Its coins were given back when it failed: they are claimed again with the new series
+    # (`reclaim`); if another peg-out holds one now, nothing is written (`reclaim_refused`).
+    coins = outpoints(situation.unsigned(record))
+    if record.replaces is not None:
+        coins = (*coins, REPLACEMENT_OF + record.replaces)
+    claim = Claim(request_id, coins, shares_with=record.replaces, at=situation.now_s)
+    counted = (CountOutflow(situation.now_s, record.payout_sat),) if not record.replaces else ()
+    return Step(again, (Note(Event.RETRY_STARTED, request_id, attempt=again.attempt), *counted,
                         Persist(again, then=(Reply(client, PegoutAccepted(request_id)),
-                                             AskSignatures(request_id, again.attempt)))))
+                                             AskSignatures(request_id, again.attempt)),
+                                extra=(claim,), reclaim=True, refused_for=client)))
+
+
+def reclaim_refused(again: PegoutRecord, held: Held, client: Any,
+                    situation: Situation) -> Step:
+    """A `RetryPegout`'s write found a coin of the peg-out held by another peg-out: nothing
+    was written, and storage still holds it `failed` (which memory does not keep)."""
+    reason = (f"coin {held.outpoint} is reserved by peg-out {held.request_id!r} now"
+              if not held.outpoint.startswith(REPLACEMENT_OF) else
+              f"peg-out {again.replaces!r} is being replaced by {held.request_id!r} now")
+    counted = (CountOutflow(situation.now_s, -again.payout_sat),) if not again.replaces else ()
+    return Step(None, (Drop(again), *counted,
+                       *refuse(None, client, again.request_id, "coin_reserved",
+                               reason).effects))
 
 
 def halt_lifted(record: PegoutRecord, situation: Situation) -> Step:
@@ -330,36 +388,3 @@ def halt_lifted(record: PegoutRecord, situation: Situation) -> Step:
     if record.state == SIGNED.value:
         return Step(record, (Broadcast(record.request_id),))
     return Step(record)
-
-
-# -- broadcasting ---------------------------------------------------------------------
-
-
-def broadcast_taken(record: PegoutRecord, situation: Situation) -> Step:
-    """The broadcaster has the transaction (new or already known: both are success)."""
-    record = transition(record, PegoutState.BROADCAST, situation.now_s)
-    return Step(record, (Note(Event.BROADCAST, record.request_id, detail=record.txid or ""),
-                         Persist(record, then=(NotifyChain(record.request_id,
-                                                           record.txid or ""),))))
-
-
-def broadcast_failed(record: PegoutRecord, reason: str, retryable: bool,
-                     situation: Situation) -> Step:
-    rid = record.request_id
-    if retryable:
-        return Step(record, (Note(Event.BROADCAST_DEFERRED, rid, detail=reason),
-                             BroadcastLater()))
-    failed = transition(record, PegoutState.FAILED, situation.now_s,
-                        error=f"broadcast refused: {reason}")
-    return Step(failed, (Note(Event.BROADCAST_REFUSED, rid, detail=reason),
-                         Note(Event.FAILED, rid, detail=failed.error or ""),
-                         Persist(failed)))
-
-
-def broadcastable(records: Sequence[PegoutRecord]) -> list[PegoutRecord]:
-    """The signed ones among `records`, each once."""
-    seen: dict[str, PegoutRecord] = {}
-    for record in records:
-        if record.state == SIGNED.value:
-            seen.setdefault(record.request_id, record)
-    return list(seen.values())

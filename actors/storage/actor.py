@@ -2,7 +2,8 @@
 
 It owns one SQLite connection (`Database`) in its own process. An owner (the
 BridgeActor, the ChainActor) sends `_Persist(owner, seq, records)` and acts
-on the change only after `_Persisted(owner, seq)`; `_Load(owner)` returns
+on the change only after `_Persisted(owner, seq)` (which says what a first write found
+instead of writing: a taken id, a coin another peg-out holds); `_Load(owner)` returns
 what the owner needs after a (re)start, and `_Fetch` reads peg-outs the
 bridge does not keep in memory (the finished ones). A database that cannot be opened,
 is corrupt or has a newer schema is fatal: the actor reports it to its
@@ -85,7 +86,7 @@ class StorageActor(NodeActor):
             return
         try:
             with metrics.WRITE_SECONDS.time():
-                found = self.database.write(message.records, frozenset(message.first))
+                found = self.database.write(message.records, message.groups)
         except Exception as exc:
             self._write_failed(message, sender, _reason(self.database.path, exc),
                                permanent=is_permanent(exc), kind=type(exc).__name__)
@@ -111,7 +112,9 @@ class StorageActor(NodeActor):
             return
         try:
             records = self.database.load(message.owner, handled_since=message.handled_since,
-                                         proposals_since=message.proposals_since)
+                                         proposals_since=message.proposals_since,
+                                         pegout_states=message.pegout_states,
+                                         outflow_since=message.outflow_since)
         except Exception as exc:
             # The owner cannot start without its state: a database whose rows cannot be
             # read back is as good as corrupt, and its supervisor decides what follows.

@@ -21,6 +21,12 @@ A write can fail two ways:
   so that the writes gathered with it still commit. A refused write calls its
   `otherwise` with the reason, or, when it has none, is dropped; either way
   `refused` (the owner's hook, for the log and the metric) hears of it.
+
+A write with `found` is a first write (a new peg-out and its claim on coins,
+a new peg-in, a retried peg-out's new claim): the StorageActor writes it
+whole or not at all, and when it finds an id or a coin taken, `found` runs
+instead of `then`. Batches are only ever split between writes, so a first
+write is never cut in two.
 """
 
 from __future__ import annotations
@@ -33,12 +39,13 @@ from thespian.actors import ActorAddress
 
 from actors.storage.limits import refusal
 from actors.storage.protocol import _Fetch, _Fetched, _Persist
-from actors.storage.records import Record
+from actors.storage.records import Claim, Record, Taken
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]
-# A first write found its key taken: called with the stored record, instead of `then`.
-Found = Callable[[Record], None]
+# A first write found its key taken, or a coin it claims held by another peg-out: called
+# with the stored record or the `Held`, instead of `then`.
+Found = Callable[[Taken], None]
 Send = Callable[[ActorAddress, object], None]  # the owner's Actor.send
 # Told of every write refused for good: its records, the reason, and whether its
 # `otherwise` ran (False: it had none, and was dropped).
@@ -52,7 +59,8 @@ class _Write:
     records: tuple[Record, ...]
     then: Then | None = None
     otherwise: Otherwise | None = None
-    found: Found | None = None  # set: a new record's first write, inserted if absent
+    found: Found | None = None  # set: a first write, written whole or not at all
+    insert_new: bool = True  # its peg-out and peg-in records are inserted only if absent
 
 
 @dataclass
@@ -64,15 +72,15 @@ class _InFlight:
         return tuple(record for write in self.writes for record in write.records)
 
     @property
-    def first(self) -> tuple[int, ...]:
-        """The positions of the first writes' records in `records`."""
-        positions: list[int] = []
+    def groups(self) -> tuple[tuple[int, int, bool], ...]:
+        """The first writes, as `_Persist.groups`: where their records lie in `records`."""
+        groups: list[tuple[int, int, bool]] = []
         at = 0
         for write in self.writes:
             if write.found is not None:
-                positions.extend(range(at, at + len(write.records)))
+                groups.append((at, at + len(write.records), write.insert_new))
             at += len(write.records)
-        return tuple(positions)
+        return tuple(groups)
 
     def write_at(self, position: int) -> _Write | None:
         """The write whose records hold `position` in `records`."""
@@ -105,17 +113,24 @@ class DurableStore:
                 + sum(len(part) for part in self._parts) + len(self._failed))
 
     def write(self, records: Sequence[Record], then: Then | None = None,
-              otherwise: Otherwise | None = None, found: Found | None = None) -> None:
+              otherwise: Otherwise | None = None, found: Found | None = None, *,
+              insert_new: bool = True) -> None:
         """Write `records` in the next transaction; `then` runs once they are committed,
         `otherwise(reason)` if they never will be. A record that cannot be stored is
         refused here: `otherwise` then runs before `write` returns.
 
-        With `found`, the records are new ones (a peg-out, a peg-in) whose ids may have been
-        used before: each is inserted only if its key is absent, and when another record
-        holds it, `found(stored)` runs instead of `then`. So "was this id used?" is
-        answered by the write that had to be made anyway, without a read of its own."""
-        write = _Write(tuple(records), then, otherwise, found)
+        With `found`, this is a first write, written whole or not at all. Its `Claim`s
+        reserve coins, and with `insert_new` its peg-out and peg-in records are new ones
+        whose ids may have been used before, each inserted only if its key is absent
+        (without, they are upserted as usual). The first coin held by another peg-out, or
+        key held by another record, undoes the whole write, and `found(Held or the stored
+        record)` runs instead of `then`. So "was this id used, is this coin free?" is
+        answered by the write that had to be made anyway, without a read of its own. A
+        `Claim` without `found` is refused: its conflict would go unheard."""
+        write = _Write(tuple(records), then, otherwise, found, insert_new)
         problem = self._check(write.records)
+        if problem is None and found is None and any(isinstance(r, Claim) for r in records):
+            problem = "a Claim is written only with `found`, which hears of its conflict"
         if problem is not None:
             self._refuse(write, str(problem))
             return
@@ -136,19 +151,21 @@ class DurableStore:
         self._seq += 1
         batch = _InFlight(writes)
         self._in_flight[self._seq] = batch
-        self._send(storage, _Persist(self.owner, self._seq, batch.records, batch.first))
+        self._send(storage, _Persist(self.owner, self._seq, batch.records, batch.groups))
 
     def resend(self, storage: ActorAddress) -> int:
         """Send every uncommitted write again, to a new StorageActor; returns how many."""
         for seq, batch in sorted(self._in_flight.items()):
-            self._send(storage, _Persist(self.owner, seq, batch.records, batch.first))
+            self._send(storage, _Persist(self.owner, seq, batch.records, batch.groups))
         return len(self._in_flight)
 
-    def persisted(self, seq: int, found: Sequence[tuple[int, Record]] = ()) -> None:
+    def persisted(self, seq: int, found: Sequence[tuple[int, Taken]] = ()) -> None:
+        """Committed: each write's `found` runs if its group found something, else `then`,
+        in the order of the writes."""
         batch = self._in_flight.pop(seq, None)
         if batch is None:
             return  # a second answer to a re-sent write
-        taken: dict[int, Record] = {}
+        taken: dict[int, Taken] = {}
         for position, stored in found:
             owner = batch.write_at(position)
             if owner is not None and owner.found is not None:

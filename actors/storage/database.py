@@ -2,8 +2,11 @@
 
 No actors here, so it is tested directly. Every write is one transaction;
 `synchronous=FULL` makes a commit durable against power loss, not only a
-SIGKILL, before the StorageActor acknowledges it. What a row or a record
-looks like in SQL is `rows.py`'s business.
+SIGKILL, before the StorageActor acknowledges it. Inside it, each first write
+(a new peg-out with its claim on coins, a new peg-in) runs under a savepoint
+of its own, so that one that finds its id or a coin taken is undone whole
+while the others commit. What a row or a record looks like in SQL is
+`rows.py`'s business.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Sequence
 from types import TracebackType
+from typing import TypeAlias
 
+from actors.messages import PegoutState
 from actors.storage.errors import (
     SchemaTooNew,
     StorageCorrupt,
@@ -25,23 +30,30 @@ from actors.storage.limits import describe
 from actors.storage.records import (
     BRIDGE_META,
     OPEN_PEGOUT_STATES,
+    Claim,
     FederationRecord,
+    Held,
     InboundHandled,
     Loaded,
     MetaValue,
+    OutflowEntry,
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
     ProposalSeen,
     Record,
+    Taken,
 )
 from actors.storage.rows import (
     Row,
     SqlValue,
+    claim_conflict,
+    claim_insert,
     federation_from_row,
     handled_from_row,
     if_absent,
     meta_from_row,
+    outflow_from_row,
     pegin_from_row,
     pegout_from_row,
     proposal_from_row,
@@ -51,6 +63,17 @@ from actors.storage.rows import (
 from actors.storage.schema import LATEST, MIGRATIONS
 
 OWNERS = ("bridge", "chain")
+
+# One first write's records in a batch: positions start..stop-1, and whether its peg-out
+# and peg-in records are new ones, inserted only if their key is absent (True), or
+# revisioned upserts whose group only its claims can undo (False).
+Group: TypeAlias = tuple[int, int, bool]
+
+# The outflow window: a peg-out replaced, or failed before it was ever signed, never paid
+# anything and never will, and is left out.
+_NOT_PAID = (PegoutState.REPLACED.value, PegoutState.FAILED.value)
+OUTFLOW = ("SELECT created_at, payout_sat FROM pegouts WHERE created_at >= ? AND state <> ? "
+           "AND (state <> ? OR signed_tx_hex IS NOT NULL) ORDER BY created_at, request_id")
 
 
 class Database:
@@ -132,68 +155,126 @@ class Database:
     # -- writing ---------------------------------------------------------------------
 
     def write(self, records: Sequence[Record],
-              first: Collection[int] = ()) -> tuple[tuple[int, Record], ...]:
+              groups: Collection[Group] = ()) -> tuple[tuple[int, Taken], ...]:
         """Write every record in one transaction: all of them, or (on error) none. A record
         sqlite3 cannot bind raises `StorageRefused` naming it (the limits are checked before,
         so this is the last line).
 
-        The records at the positions in `first` are new records' first writes (a peg-out,
-        a peg-in): each is inserted only if its key is absent. Returns, for each of those
-        that found a row of another record under its key, its position and the stored
-        record, read inside the same transaction. A row equal to the record is its own
-        earlier copy (a write re-sent after a StorageActor restart) and is not reported."""
-        found: list[tuple[int, Record]] = []
+        Each of `groups` is a first write: its records are written together or not at all.
+        A `Claim` in it may find a coin another peg-out holds (a `Held`), and, when the
+        group inserts new records, a peg-out or peg-in record may find its key held by
+        another record (the stored one; any other kind of record is written as usual).
+        The first thing a group finds undoes everything the group wrote, and the rest of
+        the batch goes on. Returns, for each group that found something, the position of
+        the record that found it and what it found, read inside the same transaction. A
+        stored row equal to the record is its own earlier copy (a write re-sent after a
+        StorageActor restart) and is not reported; nor is a coin the claimant holds."""
+        spans = self._spans(groups, len(records))
+        found: list[tuple[int, Taken]] = []
         with self._transaction():
-            for index, record in enumerate(records):
-                try:
-                    if index in first:
-                        existing = self._insert_if_absent(record)
-                        if existing is not None and existing != record:
-                            found.append((index, existing))
-                        continue
-                    sql, values = upsert(record)
-                    self._db.execute(sql, values)
-                except (ValueError, TypeError, OverflowError) as exc:
-                    # Raised by sqlite3 while binding (an int past int64, a lone surrogate)
-                    # or by json.dumps; not sqlite3.Error, so named here.
-                    raise StorageRefused(self.path, f"{describe(record)} cannot be stored: "
-                                         f"{type(exc).__name__}: {exc}") from exc
+            index = 0
+            while index < len(records):
+                span = spans.get(index)
+                if span is None:
+                    self._write_one(records[index])
+                    index += 1
+                    continue
+                stop, insert_new = span
+                taken = self._write_group(records, index, stop, insert_new)
+                if taken is not None:
+                    found.append(taken)
+                index = stop
         return tuple(found)
 
-    def _insert_if_absent(self, record: Record) -> Record | None:
+    def _spans(self, groups: Collection[Group], count: int) -> dict[int, tuple[int, bool]]:
+        """`groups` by their start, checked to lie apart inside the batch."""
+        spans: dict[int, tuple[int, bool]] = {}
+        end = 0
+        for start, stop, insert_new in sorted(groups):
+            if not end <= start <= stop <= count:
+                raise StorageRefused(self.path, f"the first write of records {start} to "
+                                     f"{stop - 1} overlaps another or lies outside the "
+                                     f"{count} records of the write")
+            if start < stop:  # an empty group can find nothing
+                spans[start] = (stop, insert_new)
+            end = stop
+        return spans
+
+    def _write_group(self, records: Sequence[Record], start: int, stop: int,
+                     insert_new: bool) -> tuple[int, Taken] | None:
+        # No RELEASE on an error: the transaction's ROLLBACK ends the savepoint with it, and
+        # a failing RELEASE would hide the error that matters.
+        self._db.execute("SAVEPOINT first_write")
+        for index in range(start, stop):
+            taken = self._write_one(records[index], first=True, insert_new=insert_new)
+            if taken is not None:
+                self._db.execute("ROLLBACK TO first_write")
+                self._db.execute("RELEASE first_write")
+                return index, taken
+        self._db.execute("RELEASE first_write")
+        return None
+
+    def _write_one(self, record: Record, *, first: bool = False,
+                   insert_new: bool = False) -> Taken | None:
+        """Write `record`; what it found instead, in a first write. A Claim outside a first
+        write is refused: nothing would hear of its conflict."""
+        try:
+            if first and isinstance(record, Claim):
+                return self._claim(record)
+            if first and insert_new and isinstance(record, PegoutRecord | PeginRecord):
+                existing = self._insert_if_absent(record)
+                return existing if existing is not None and existing != record else None
+            sql, values = upsert(record)
+            self._db.execute(sql, values)
+            return None
+        except (ValueError, TypeError, OverflowError) as exc:
+            # Raised by sqlite3 while binding (an int past int64, a lone surrogate)
+            # or by json.dumps; not sqlite3.Error, so named here.
+            raise StorageRefused(self.path, f"{describe(record)} cannot be stored: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+
+    def _insert_if_absent(self, record: PegoutRecord | PeginRecord) -> Taken | None:
         """Insert `record` unless its key is taken; the stored record if it was. One
         statement either way: the read follows only a conflict, which is rare."""
-        stored: Callable[..., Sequence[Record]]
-        if isinstance(record, PegoutRecord):
-            stored = self.pegouts
-        elif isinstance(record, PeginRecord):
-            stored = self.pegins
-        else:
-            raise TypeError(f"only a peg-out or a peg-in is written if absent, not "
-                            f"{type(record).__name__}")
+        stored: Callable[..., Sequence[PegoutRecord | PeginRecord]]
+        stored = self.pegouts if isinstance(record, PegoutRecord) else self.pegins
         sql, values = upsert(record)
         if self._db.execute(if_absent(sql), values).rowcount == 1:
             return None
         rows = stored(request_id=record.request_id)
         return rows[0] if rows else None
 
+    def _claim(self, claim: Claim) -> Held | None:
+        """Reserve the claim's free outpoints, unless another peg-out holds one of them:
+        then that one, and nothing is written."""
+        row = self._db.execute(*claim_conflict(claim)).fetchone()
+        if row is not None:
+            return Held(row[0], row[1])
+        self._db.execute(*claim_insert(claim))
+        return None
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
     # -- loading ---------------------------------------------------------------------
 
-    def load(self, owner: str, *, handled_since: float = 0.0,
-             proposals_since: float = 0.0) -> tuple[Loaded, ...]:
+    def load(self, owner: str, *, handled_since: float = 0.0, proposals_since: float = 0.0,
+             pegout_states: Sequence[str] = (),
+             outflow_since: float | None = None) -> tuple[Loaded, ...]:
         """What the owner needs after a (re)start, and no more: what it loads must not grow
-        with the node's history. The bridge gets its open peg-outs and unacknowledged
-        peg-ins (finished and acknowledged ones are read on demand, and a reused id is
-        found by its insert), the federation in force and its meta values; the chain its
-        federations, the ids it handled since `handled_since`, the ids (not the data) of
-        the proposals received since `proposals_since`, and its meta values."""
+        with the node's history. The bridge gets its peg-outs in `pegout_states` (empty:
+        the open ones) and unacknowledged peg-ins (the others are read on demand, and a
+        reused id is found by its insert), the federation in force, its meta values and,
+        with `outflow_since`, an `OutflowEntry` for each peg-out since then that counts
+        against the outflow window; the chain its federations, the ids it handled since
+        `handled_since`, the ids (not the data) of the proposals received since
+        `proposals_since`, and its meta values."""
         if owner == "bridge":
-            return (*self.pegouts(states=OPEN_PEGOUT_STATES), *self.pegins(unacknowledged=True),
+            outflow = self.outflow(outflow_since) if outflow_since is not None else []
+            return (*self.pegouts(states=tuple(pegout_states) or OPEN_PEGOUT_STATES),
+                    *self.pegins(unacknowledged=True),
                     *self.federations(state="applied")[-1:],
-                    *(m for m in self.meta() if m.key.startswith(BRIDGE_META)))
+                    *(m for m in self.meta() if m.key.startswith(BRIDGE_META)), *outflow)
         if owner == "chain":
             return (*self.federations(), *self.proposal_ids(since=proposals_since),
                     *self.inbound_handled("chain", since=handled_since),
@@ -213,6 +294,20 @@ class Database:
         rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, request_id",
                            values)
         return [pegout_from_row(r) for r in rows]
+
+    def outflow(self, since: float) -> list[OutflowEntry]:
+        """The peg-outs created at or after `since` that paid out or may still: all but the
+        replaced ones and those that failed before they were ever signed. Found by age
+        (`pegouts_by_age`), so a window's worth is read, not the history."""
+        return [outflow_from_row(r) for r in self._query(OUTFLOW, (since, *_NOT_PAID))]
+
+    def reservations(self, request_id: str | None = None) -> list[tuple[str, str]]:
+        """(outpoint, holder) of every reserved coin, or of those `request_id` holds."""
+        where, values = (("WHERE request_id = ?", (request_id,)) if request_id is not None
+                         else ("", ()))
+        rows = self._query(f"SELECT outpoint, request_id FROM reservations {where} "
+                           "ORDER BY outpoint", values)
+        return [(r["outpoint"], r["request_id"]) for r in rows]
 
     def pegins(self, *, unacknowledged: bool = False,
                request_id: str | None = None) -> list[PeginRecord]:

@@ -22,16 +22,27 @@ Sizes are bounded by `MAX_VALUE_BYTES` per column value: far above anything
 the node writes (a standard Bitcoin transaction is at most 400 kB, 800 kB
 as hex), and far below SQLite's own limit of 1 GB per value, so that one
 hostile value can neither reach that limit nor fill the database by itself.
+
+Two kinds of value are held to their meaning, not only to what SQLite takes.
+A reservation's key is a coin, and a coin has one spelling (written two ways
+it could be reserved twice): an outpoint is `<txid>:<vout>` in one form only.
+Any other key is a named token, `<kind>:<text>` (the bridge reserves
+`replacement-of:<id>` so that a peg-out has one open replacement), whose kind
+cannot be mistaken for a txid. A claim holds at most the inputs one
+transaction can have. A resolution is one of its two words.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from actors.messages import Member
 from actors.storage.records import (
+    RESOLUTIONS,
+    Claim,
     Expired,
     FederationRecord,
     InboundHandled,
@@ -39,6 +50,8 @@ from actors.storage.records import (
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
+    Release,
+    Transfer,
 )
 
 INT64_MIN = -(2**63)
@@ -47,6 +60,19 @@ MAX_VALUE_BYTES = 4 * 1024 * 1024
 # The widest int64 in JSON ("-9223372036854775808") and its comma.
 _JSON_INT_BYTES = 21
 _SHOWN_CHARS = 40  # of a key or a value quoted in a refusal
+# `<txid>:<vout>`: the txid as 64 lowercase hex digits, the vout (a uint32) in decimal
+# without leading zeros.
+_OUTPOINT = re.compile(r"[0-9a-f]{64}:(?:0|[1-9][0-9]{0,9})")
+MAX_VOUT = 2**32 - 1
+MAX_OUTPOINT_CHARS = 64 + 1 + 10
+# What starts like an outpoint is held to the outpoint's one form; a token's kind is
+# lowercase words joined by hyphens, and too short to be a txid.
+_TXID_FIRST = re.compile(r"[0-9a-fA-F]{64}:")
+_TOKEN = re.compile(r"[a-z][a-z-]{0,31}:.")
+MAX_TOKEN_CHARS = 256  # a kind and a request id (the bridge takes ids of 200 at most)
+# A standard transaction weighs at most 400,000 units, and an input at least 164 (41
+# bytes outside the witness): fewer than 2,500 inputs, so no claim needs more outpoints.
+MAX_OUTPOINTS = 2_500
 
 
 @dataclass(frozen=True)
@@ -181,6 +207,43 @@ def members(value: object) -> str | None:
     return None
 
 
+def outpoint(value: object) -> str | None:
+    """A reservation's key: an outpoint in its one form, or a token `<kind>:<text>`."""
+    if not isinstance(value, str):
+        return f"is a {type(value).__name__}, not text"
+    if _OUTPOINT.fullmatch(value) is not None and int(value[65:]) <= MAX_VOUT:
+        return None
+    if _TXID_FIRST.match(value) is not None or _TOKEN.match(value) is None:
+        return (f"is {shown(value)}, not an outpoint (64 lowercase hex digits, ':', an "
+                f"output index up to {MAX_VOUT} without leading zeros) nor a token "
+                "(<kind>:<text>)")
+    if len(value) > MAX_TOKEN_CHARS:
+        return f"is {len(value)} characters, more than the {MAX_TOKEN_CHARS} a token may take"
+    if not value.isprintable():  # a lone surrogate is not printable either
+        return f"is {shown(value)}, a token with a character that is not printable"
+    return None
+
+
+def outpoints(value: object) -> str | None:
+    """A claim's or a transfer's reservation keys (`outpoint`), stored as a JSON list."""
+    if not isinstance(value, tuple):
+        return f"is a {type(value).__name__}, not a tuple"
+    if len(value) > MAX_OUTPOINTS:
+        return (f"has {len(value)} outpoints, more than the {MAX_OUTPOINTS} one transaction "
+                "can spend")
+    for index, item in enumerate(value):
+        problem = outpoint(item)
+        if problem is not None:
+            return f"[{index}] {problem}"
+    return None
+
+
+def resolution(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value in RESOLUTIONS):
+        return None
+    return f"is {shown(value)}, not one of {', '.join(RESOLUTIONS)} or None"
+
+
 def _text(value: object, room: int) -> tuple[str | None, int]:
     """The problem with `value` as text of at most `room` bytes, and its size in UTF-8."""
     if not isinstance(value, str):
@@ -214,6 +277,18 @@ def _ascii_texts(items: tuple[object, ...]) -> bool:
     return size <= MAX_VALUE_BYTES
 
 
+def _outpoints(items: tuple[object, ...]) -> bool:
+    if len(items) > MAX_OUTPOINTS:
+        return False
+    for item in items:
+        if type(item) is str and _OUTPOINT.fullmatch(item) is not None and (
+                len(item) < MAX_OUTPOINT_CHARS or int(item[65:]) <= MAX_VOUT):
+            continue
+        if outpoint(item) is not None:  # a token, or a refusal
+            return False
+    return True
+
+
 def _digits(value: int) -> str:
     # An int past Python's 4300-digit str() limit would raise here: say its size instead.
     return str(value) if value.bit_length() < 256 else f"an integer of {value.bit_length()} bits"
@@ -240,6 +315,8 @@ FLAG = Kind("(type({v}) is bool)", flag)
 INTEGERS = Kind("(type({v}) is tuple and _int64s({v}))", integers)
 TEXTS = Kind("(type({v}) is tuple and _ascii_texts({v}))", texts)
 MEMBERS = Kind("(members({v}) is None)", members)
+OUTPOINTS = Kind("(type({v}) is tuple and _outpoints({v}))", outpoints)
+RESOLUTION = Kind("({v} is None or (type({v}) is str and {v} in RESOLUTIONS))", resolution)
 
 FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
     PegoutRecord: (
@@ -249,6 +326,9 @@ FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
         ("error", OPTIONAL_TEXT), ("signed_tx_hex", OPTIONAL_TEXT), ("txid", OPTIONAL_TEXT),
         ("failures", TEXTS), ("created_at", REAL), ("updated_at", REAL), ("revision", INTEGER),
         ("series_failures", INTEGER), ("series_started_at", REAL),
+        ("replaces", OPTIONAL_TEXT), ("replaced_by", OPTIONAL_TEXT), ("payout_sat", INTEGER),
+        ("fee_sat", INTEGER), ("confirmations", INTEGER), ("broadcast_at", REAL),
+        ("resolution", RESOLUTION), ("resolved_at", REAL),
     ),
     PeginRecord: (
         ("request_id", TEXT), ("btc_txid", TEXT), ("vout", INTEGER), ("amount", INTEGER),
@@ -268,12 +348,17 @@ FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
     InboundHandled: (("request_id", TEXT), ("owner", TEXT), ("outcome", TEXT), ("at", REAL)),
     MetaValue: (("key", TEXT), ("value", TEXT), ("revision", INTEGER)),
     Expired: (("table", TEXT), ("owner", TEXT), ("before", REAL)),
+    Claim: (("request_id", TEXT), ("outpoints", OUTPOINTS), ("shares_with", OPTIONAL_TEXT),
+            ("at", REAL)),
+    Release: (("request_id", TEXT),),
+    Transfer: (("from_id", TEXT), ("to_id", TEXT), ("outpoints", OUTPOINTS)),
 }
 
 # The field that names a record in a refusal.
 KEYS: dict[type, str] = {PegoutRecord: "request_id", PeginRecord: "request_id",
                          FederationRecord: "version", ProposalRecord: "proposal_id",
-                         InboundHandled: "request_id", MetaValue: "key", Expired: "table"}
+                         InboundHandled: "request_id", MetaValue: "key", Expired: "table",
+                         Claim: "request_id", Release: "request_id", Transfer: "to_id"}
 
 
 @dataclass(frozen=True)
@@ -289,7 +374,8 @@ def _compiled(fields: tuple[tuple[str, Kind], ...]) -> Callable[[object], bool]:
     expression = " and ".join(kind.fits.format(v=f"r.{name}") for name, kind in fields)
     names = {"INT64_MIN": INT64_MIN, "INT64_MAX": INT64_MAX,
              "MAX_VALUE_BYTES": MAX_VALUE_BYTES, "_int64s": _int64s,
-             "_ascii_texts": _ascii_texts, "members": members}
+             "_ascii_texts": _ascii_texts, "members": members, "_outpoints": _outpoints,
+             "RESOLUTIONS": RESOLUTIONS}
     fits: Callable[[object], bool] = eval(f"lambda r: {expression}", names)
     return fits
 

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.storage.records import Loaded, PegoutRecord, ProposalRecord, Record
+from actors.storage.records import Loaded, PegoutRecord, ProposalRecord, Record, Taken
 
 
 @dataclass(frozen=True, repr=False)
 class _Persist:
     """Write these records in one transaction; answer `_Persisted` after the commit.
-    The records at the positions in `first` are new records' first writes: inserted only
-    if their key is absent (`_Persisted.found` says which were not)."""
+
+    `groups`: the first writes among them, each `(start, stop, insert_new)`, the positions
+    `start` to `stop - 1` of `records`, in order and apart. A group is written whole or not
+    at all: the first thing one finds (a coin its `Claim` wants held by another peg-out,
+    or, with `insert_new`, a key its new peg-out or peg-in takes held by another record)
+    undoes it, and `_Persisted.found` says what it found."""
 
     owner: str
     seq: int
     records: tuple[Record, ...]
-    first: tuple[int, ...] = ()
+    groups: tuple[tuple[int, int, bool], ...] = ()
 
     def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
         return f"_Persist({self.owner} #{self.seq}, {len(self.records)} records)"
@@ -26,12 +30,13 @@ class _Persist:
 
 @dataclass(frozen=True)
 class _Persisted:
-    """Committed. `found`: each first write (by its position in the `_Persist`) whose key
-    another record already held, with that stored record; the first write changed nothing."""
+    """Committed. `found`: for each group of the `_Persist` that found something, the
+    position of the record that did and what it found (the stored record, or a `Held`);
+    that group changed nothing."""
 
     owner: str
     seq: int
-    found: tuple[tuple[int, Record], ...] = ()
+    found: tuple[tuple[int, Taken], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,15 @@ class _PersistFailed:
 @dataclass(frozen=True)
 class _Load:
     """The owner's state after a (re)start; what is older than the `_since` times (its
-    retention) is left out."""
+    retention) is left out. The bridge's: its peg-outs in `pegout_states` (empty: the open
+    ones) and, with `outflow_since`, one `OutflowEntry` per peg-out created since then
+    that counts against the outflow window (see `Database.load`)."""
 
     owner: str
     handled_since: float = 0.0
     proposals_since: float = 0.0
+    pegout_states: tuple[str, ...] = ()
+    outflow_since: float | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Every record is keyed and carries a `revision` that its owner increases with
 each change: a write is an upsert that only replaces an older revision. So a
 write re-sent after a StorageActor restart, or overtaken by a newer one (Thespian
 may reorder messages between two actors), never moves a row backwards.
+
+Reservations are the exception to revisions: an outpoint (a coin a peg-out spends) is
+held by at most one peg-out, and `Claim`, `Transfer` and `Release` change who holds it.
+Each is idempotent instead, so a second copy of one changes nothing either.
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ from btc.federation import Federation
 # The open peg-outs are loaded at start; the finished ones stay in SQLite until asked for.
 OPEN_PEGOUT_STATES = tuple(state.value for state in PegoutState if state.is_open)
 FINISHED_PEGOUT_STATES = tuple(state.value for state in PegoutState if not state.is_open)
+# What an operator decided about a peg-out in needs_review (`PegoutRecord.resolution`).
+RESOLUTIONS = ("paid", "not_paid")
 
 
 @dataclass(frozen=True)
 class PegoutRecord:
     """A peg-out, owned by the BridgeActor. `attempt` numbers the governance
     request `<request_id>/<attempt>` in flight; `failures` holds each failed
-    attempt's reason, oldest first."""
+    attempt's reason, oldest first.
+
+    Replacement: `replaces` is the peg-out this one replaces (it spends some of the same
+    coins), `replaced_by` the open replacement of this one. `payout_sat` is what the peg-out
+    pays out (what the outflow window counts) and `fee_sat` its fee; `confirmations` and
+    `broadcast_at` follow the broadcast transaction. `resolution` is an operator's word on
+    a peg-out in needs_review (one of `RESOLUTIONS`), given at `resolved_at`."""
 
     request_id: str
     tx_hex: str
@@ -43,6 +55,14 @@ class PegoutRecord:
     # spent one of `bridge.signature_retries` in it, and when it began (0: at created_at).
     series_failures: int = 0
     series_started_at: float = 0.0
+    replaces: str | None = None
+    replaced_by: str | None = None
+    payout_sat: int = 0
+    fee_sat: int = 0
+    confirmations: int = 0
+    broadcast_at: float = 0.0
+    resolution: str | None = None
+    resolved_at: float = 0.0
 
     @property
     def series_start(self) -> float:
@@ -142,6 +162,62 @@ class Expired:
     before: float
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Reserve every outpoint (`<txid hex>:<vout>`, the txid as 64 lowercase hex digits and
+    the vout in decimal without leading zeros, so that one coin has one spelling; or a
+    token `<kind>:<text>`, reserved the same way) for the peg-out `request_id`, at `at`.
+    Per outpoint, in order: a free one is reserved; one `request_id` holds already (a
+    re-sent claim) or `shares_with` holds (the peg-out being replaced, which keeps it until
+    a `Transfer`) is left as it is; one held by any other peg-out is a conflict, and the
+    claim's whole write is undone (see `Held`).
+
+    A claim is written only in a write that reports what it finds (`DurableStore.write`
+    with `found`): a conflict no one hears of would be a payment made twice."""
+
+    request_id: str
+    outpoints: tuple[str, ...]
+    shares_with: str | None = None
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a conflicting `Claim` found: the first of its outpoints, in the claim's order,
+    that another peg-out holds, and that peg-out. Never written."""
+
+    outpoint: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Free every outpoint `request_id` holds (it was paid for good, replaced, or will never
+    be signed). Releasing what is not held changes nothing."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The outpoints among `outpoints` that `from_id` holds are held by `to_id` from now
+    on: a replacement was broadcast, and the coins it shares with the peg-out it replaces
+    are its own. The others are left as they are, so a second copy changes nothing."""
+
+    from_id: str
+    to_id: str
+    outpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutflowEntry:
+    """A peg-out that counts against the outflow window: when it was created, and what it
+    pays out. Loaded only (`_Load.outflow_since`)."""
+
+    at: float
+    payout_sat: int
+
+
 # The tables `Expired` may prune, and the column that says how old a row is.
 PRUNABLE = {"inbound_handled": "at", "proposals": "received_at"}
 
@@ -150,7 +226,12 @@ PRUNABLE = {"inbound_handled": "at", "proposals": "received_at"}
 BRIDGE_META = "bridge."
 # Where the bridge's next start reads the spool from (see `actors.bridge.spoolmarks`).
 SPOOL_READ_FROM = BRIDGE_META + "spool_read_from"
+# When an operator last reset the outflow window: peg-outs created before it no longer count.
+OUTFLOW_RESET_AT = BRIDGE_META + "outflow_reset_at"
 
 Record = (PegoutRecord | PeginRecord | FederationRecord | ProposalRecord | InboundHandled
-          | MetaValue | Expired)
-Loaded = Record | ProposalSeen  # what `_Load` may answer
+          | MetaValue | Expired | Claim | Release | Transfer)
+Loaded = Record | ProposalSeen | OutflowEntry  # what `_Load` may answer
+# What a first write may find instead of writing: the stored record that holds its key,
+# or the reservation that stands in the way of its claim.
+Taken = PegoutRecord | PeginRecord | Held

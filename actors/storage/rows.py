@@ -2,7 +2,9 @@
 
 Pure, no connection: `database.py` runs what these build. JSON columns hold
 the records' tuples (indices, amounts, failures, members); a guarded upsert
-replaces a stored row only with a higher revision.
+replaces a stored row only with a higher revision. A reservation record's
+outpoints are bound as one JSON list and read with `json_each`, so that each
+statement's text is the same whatever their number (sqlite3 caches it).
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ from typing import Any
 from actors.messages import Member
 from actors.storage.records import (
     PRUNABLE,
+    Claim,
     Expired,
     FederationRecord,
     InboundHandled,
     MetaValue,
+    OutflowEntry,
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
     ProposalSeen,
     Record,
+    Release,
+    Transfer,
 )
 
 # What sqlite3 stores and returns for the node's columns.
@@ -45,6 +51,10 @@ def pegout_from_row(r: Row) -> PegoutRecord:
         failures=tuple(json.loads(r["failures"])), created_at=r["created_at"],
         updated_at=r["updated_at"], revision=r["revision"],
         series_failures=r["series_failures"], series_started_at=r["series_started_at"],
+        replaces=r["replaces"], replaced_by=r["replaced_by"], payout_sat=r["payout_sat"],
+        fee_sat=r["fee_sat"], confirmations=r["confirmations"],
+        broadcast_at=r["broadcast_at"], resolution=r["resolution"],
+        resolved_at=r["resolved_at"],
     )
 
 
@@ -83,6 +93,10 @@ def meta_from_row(r: Row) -> MetaValue:
     return MetaValue(r["key"], r["value"], r["revision"])
 
 
+def outflow_from_row(r: Row) -> OutflowEntry:
+    return OutflowEntry(r["created_at"], r["payout_sat"])
+
+
 # -- record -> SQL ---------------------------------------------------------------------
 
 def upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
@@ -99,6 +113,10 @@ def upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
             "updated_at": record.updated_at, "revision": record.revision,
             "series_failures": record.series_failures,
             "series_started_at": record.series_started_at,
+            "replaces": record.replaces, "replaced_by": record.replaced_by,
+            "payout_sat": record.payout_sat, "fee_sat": record.fee_sat,
+            "confirmations": record.confirmations, "broadcast_at": record.broadcast_at,
+            "resolution": record.resolution, "resolved_at": record.resolved_at,
         })
     if isinstance(record, PeginRecord):
         return _guarded("pegins", ("request_id",), {
@@ -140,7 +158,48 @@ def upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
             return (f"DELETE FROM inbound_handled WHERE owner = ? AND {column} < ?",
                     (record.owner, record.before))
         return f"DELETE FROM {record.table} WHERE {column} < ?", (record.before,)
+    if isinstance(record, Release):
+        return "DELETE FROM reservations WHERE request_id = ?", (record.request_id,)
+    if isinstance(record, Transfer):
+        return _TRANSFER, (record.to_id, record.from_id, _json_list(record.outpoints))
+    if isinstance(record, Claim):
+        raise TypeError("a Claim is written only in a first write, which reports a conflict")
     raise TypeError(f"not a storage record: {type(record).__name__}")
+
+
+# -- reservations ----------------------------------------------------------------------
+
+# Only what `from_id` holds moves: a copy of the transfer that comes again finds nothing.
+_TRANSFER = ("UPDATE reservations SET request_id = ?1 WHERE request_id = ?2 "
+             "AND outpoint IN (SELECT value FROM json_each(?3))")
+
+# The first of the claim's outpoints, in its order, held by a peg-out that is neither the
+# claimant nor the one it shares coins with (`IS NOT`: shares_with may be NULL).
+_CLAIM_CONFLICT = ("SELECT r.outpoint, r.request_id FROM json_each(?1) AS j "
+                   "JOIN reservations AS r ON r.outpoint = j.value "
+                   "WHERE r.request_id <> ?2 AND r.request_id IS NOT ?3 "
+                   "ORDER BY j.key LIMIT 1")
+
+# Run once no conflict stands: what is held already is the claimant's or the shared
+# peg-out's, and stays as it is. (`WHERE true` tells SQLite's parser that the ON CONFLICT
+# belongs to the INSERT, not to a join.)
+_CLAIM_INSERT = ("INSERT INTO reservations (outpoint, request_id, reserved_at) "
+                 "SELECT value, ?2, ?3 FROM json_each(?1) WHERE true "
+                 "ON CONFLICT (outpoint) DO NOTHING")
+
+
+def claim_conflict(claim: Claim) -> tuple[str, tuple[SqlValue, ...]]:
+    """The query for the reservation that stands in the way of `claim` (`held_from_row`)."""
+    return _CLAIM_CONFLICT, (_json_list(claim.outpoints), claim.request_id, claim.shares_with)
+
+
+def claim_insert(claim: Claim) -> tuple[str, tuple[SqlValue, ...]]:
+    """The statement that reserves `claim`'s free outpoints."""
+    return _CLAIM_INSERT, (_json_list(claim.outpoints), claim.request_id, claim.at)
+
+
+def _json_list(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items))
 
 
 def _guarded(table: str, key: tuple[str, ...],

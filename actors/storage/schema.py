@@ -90,6 +90,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX inbound_handled_by_age ON inbound_handled (owner, at);
     CREATE INDEX proposals_by_age ON proposals (received_at);
     """,
+    # 4: at most one payment per peg-out. A peg-out's replacement, payout, fee, what became
+    # of its transaction and an operator's resolution; the coins each peg-out holds (one
+    # holder per outpoint: the primary key says so); and the peg-outs by age, for the
+    # outflow of a recent window. Rows from before count as paying out nothing.
+    """
+    ALTER TABLE pegouts ADD COLUMN replaces TEXT;
+    ALTER TABLE pegouts ADD COLUMN replaced_by TEXT;
+    ALTER TABLE pegouts ADD COLUMN payout_sat INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pegouts ADD COLUMN fee_sat INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pegouts ADD COLUMN confirmations INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pegouts ADD COLUMN broadcast_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE pegouts ADD COLUMN resolution TEXT;
+    ALTER TABLE pegouts ADD COLUMN resolved_at REAL NOT NULL DEFAULT 0;
+    CREATE TABLE reservations (
+        outpoint TEXT PRIMARY KEY,            -- <txid hex>:<vout>
+        request_id TEXT NOT NULL,             -- the peg-out that holds it
+        reserved_at REAL NOT NULL
+    );
+    CREATE INDEX reservations_by_request ON reservations (request_id);
+    CREATE INDEX pegouts_by_age ON pegouts (created_at);
+    """,
 )
 
 LATEST = len(MIGRATIONS)

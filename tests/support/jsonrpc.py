@@ -5,6 +5,11 @@ Answers JSON-RPC 1.0 the way Bitcoin Core does (an error is HTTP 500 with
 EVM nodes do (HTTP 200, ``{"jsonrpc": "2.0", "error": {...}, "id": ...}``).
 Handlers are plain functions of the params; they raise ``RpcFault`` for a
 JSON-RPC error and ``RawReply`` for any other HTTP answer.
+
+A batch (a JSON array of calls) is answered as Core answers one: HTTP 200 and an
+array with each call's reply, errors included. A ``RawReply`` raised by any call of
+a batch answers the whole request; ``reshape_batches`` lets a test send a batch
+reply of its own making (a client's checks on malformed ones).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
 from typing import Any, NamedTuple
 
 Handler = Callable[[Any], Any]
+BatchShaper = Callable[[list[Any]], Any]
 
 LOOPBACK = "127.0.0.1"
 # Bitcoin Core's code for an unknown method (and the JSON-RPC spec's).
 METHOD_NOT_FOUND = -32601
+INVALID_REQUEST = -32600
 PARSE_ERROR = -32700
 
 
@@ -43,10 +51,14 @@ class RawReply(Exception):
 
 
 class RecordedRequest(NamedTuple):
+    """One call as received; the calls of one batch share `post`, the HTTP request's
+    number (from 1), and each has its own element of the array as `body`."""
+
     method: str | None
     params: Any
     authorization: str | None
     body: Any
+    post: int = 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -66,21 +78,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         authorization = self.headers.get("Authorization")
+        post = next(owner._posts)
         try:
             body = json.loads(raw)
         except ValueError:
-            owner._record(RecordedRequest(None, None, authorization, raw.decode(errors="replace")))
-            self._reply(500, _envelope(None, None, error={"code": PARSE_ERROR,
-                                                          "message": "Parse error"}))
+            owner._record(RecordedRequest(None, None, authorization,
+                                          raw.decode(errors="replace"), post))
+            self._reply(500, _encode(_envelope(None, None, error={"code": PARSE_ERROR,
+                                                                  "message": "Parse error"})))
             return
-        request = body if isinstance(body, dict) else {}
-        owner._record(RecordedRequest(request.get("method"), request.get("params"),
-                                      authorization, body))
+        for call in body if isinstance(body, list) else [body]:
+            request = call if isinstance(call, dict) else {}
+            owner._record(RecordedRequest(request.get("method"), request.get("params"),
+                                          authorization, call, post))
         if not owner._authorized(authorization):
             # Like Core: a bare 401 with a challenge and no body.
             self._reply(401, b"", extra={"WWW-Authenticate": 'Basic realm="jsonrpc"'})
             return
-        status, payload = owner._answer(request)
+        if isinstance(body, list):
+            status, payload = owner._answer_batch(body)
+        else:
+            status, payload = owner._answer(body if isinstance(body, dict) else {})
         self._reply(status, payload)
 
     def _reply(self, status: int, payload: bytes, extra: dict[str, str] | None = None) -> None:
@@ -97,12 +115,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 def _envelope(version: str | None, request_id: Any, *, result: Any = None,
-              error: dict[str, Any] | None = None) -> bytes:
+              error: dict[str, Any] | None = None) -> dict[str, Any]:
     if version == "2.0":
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
         reply.update({"error": error} if error is not None else {"result": result})
     else:
         reply = {"result": result, "error": error, "id": request_id}
+    return reply
+
+
+def _encode(reply: Any) -> bytes:
     return json.dumps(reply).encode()
 
 
@@ -113,6 +135,8 @@ class JsonRpcServer:
         self._handlers: dict[str, Handler] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._posts = count(1)
+        self._batch_shaper: BatchShaper | None = None
         self._expected_authorization = None
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
@@ -131,6 +155,11 @@ class JsonRpcServer:
 
     def handle(self, method: str, fn: Handler) -> None:
         self._handlers[method] = fn
+
+    def reshape_batches(self, fn: BatchShaper | None) -> None:
+        """Answer each batch with ``fn(replies)`` instead of the list of replies (None:
+        the replies again)."""
+        self._batch_shaper = fn
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -161,6 +190,28 @@ class JsonRpcServer:
         return expected is None or authorization == expected
 
     def _answer(self, request: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            status, reply = self._reply_to(request)
+        except RawReply as raw:
+            return raw.status, raw.body
+        return status, _encode(reply)
+
+    def _answer_batch(self, calls: list[Any]) -> tuple[int, bytes]:
+        replies = []
+        for call in calls:
+            if not isinstance(call, dict):
+                fault = {"code": INVALID_REQUEST, "message": "Invalid Request object"}
+                replies.append(_envelope(None, None, error=fault))
+                continue
+            try:
+                replies.append(self._reply_to(call)[1])
+            except RawReply as raw:
+                return raw.status, raw.body
+        shaper = self._batch_shaper
+        return 200, _encode(shaper(replies) if shaper is not None else replies)
+
+    def _reply_to(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and the reply for one call; a handler's RawReply propagates."""
         version, request_id = request.get("jsonrpc"), request.get("id")
         # Core answers 1.0 errors with HTTP 500; 2.0 servers put errors in a 200.
         error_status = 200 if version == "2.0" else 500
@@ -173,6 +224,4 @@ class JsonRpcServer:
         except RpcFault as fault:
             error = {"code": fault.code, "message": fault.message}
             return error_status, _envelope(version, request_id, error=error)
-        except RawReply as raw:
-            return raw.status, raw.body
         return 200, _envelope(version, request_id, result=result)

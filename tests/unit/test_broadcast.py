@@ -16,6 +16,7 @@ from actors.bridge.broadcast import (
     BroadcastRejected,
     BroadcastUnavailable,
     SpoolCorrupt,
+    followable,
     make_broadcaster,
 )
 from actors.bridge.rpc import BitcoinRpcBroadcaster
@@ -231,6 +232,29 @@ def test_a_real_rejection_raises_with_its_code_and_message(
     assert (copy.code, copy.message, str(copy)) == (code, message, str(caught.value))
 
 
+@pytest.mark.parametrize(("code", "message", "inputs_spent"), [
+    (-25, "bad-txns-inputs-missingorspent", True),
+    (-25, "Inputs missing or spent", True),
+    (-25, "Missing inputs", True),
+    (-26, "bad-txns-inputs-missingorspent", True),
+    (-26, "txn-mempool-conflict", True),
+    (-26, "insufficient fee, rejecting replacement " + "ab" * 32 + "; new feerate 0.0001 "
+          "BTC/kvB <= old feerate 0.0002 BTC/kvB", True),
+    (-26, "min relay fee not met, 100 < 141", False),
+    (-26, "mandatory-script-verify-flag-failed (Signature must be zero for failed "
+          "CHECK(MULTI)SIG operation)", False),
+    (-22, "TX decode failed", False),
+    (-22, "missing inputs", False),  # the reason without its code is not enough
+])
+def test_a_rejection_says_whether_the_inputs_are_missing_or_spent(
+        bitcoind: JsonRpcServer, code: int, message: str, inputs_spent: bool) -> None:
+    bitcoind.handle("sendrawtransaction", refuse(code, message))
+    with pytest.raises(BroadcastRejected) as caught:
+        rpc(bitcoind).broadcast(TX_A, TXID_A)
+    assert caught.value.inputs_spent is inputs_spent
+    assert pickle.loads(pickle.dumps(caught.value)).inputs_spent is inputs_spent
+
+
 def test_an_rpc_error_that_is_no_verdict_on_the_tx_is_retryable(
         bitcoind: JsonRpcServer) -> None:
     bitcoind.handle("sendrawtransaction", refuse(-28, "Loading block index..."))
@@ -278,6 +302,13 @@ def test_the_default_config_builds_a_spool(spool_path: Path) -> None:
     broadcaster = make_broadcaster(BroadcasterConfig(spool_path=str(spool_path)), env={})
     assert isinstance(broadcaster, SpoolBroadcaster)
     broadcaster.close()
+
+
+def test_only_the_bitcoin_core_broadcaster_is_followed(spool: SpoolBroadcaster,
+                                                      bitcoind: JsonRpcServer) -> None:
+    assert (spool.follows, followable(spool)) == (False, None)
+    core = rpc(bitcoind)
+    assert core.follows is True and followable(core) is core
 
 
 def test_bitcoin_rpc_takes_its_credentials_from_the_named_variables(

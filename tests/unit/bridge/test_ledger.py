@@ -29,6 +29,16 @@ DIAGRAM = {
     ("awaiting_signatures", "failed"),
     ("signed", "failed"),
     ("failed", "awaiting_signatures"),
+    ("signed", "needs_review"),
+    ("broadcast", "needs_review"),
+    ("broadcast", "broadcast"),
+    ("broadcast", "confirmed"),
+    ("signed", "replaced"),
+    ("broadcast", "replaced"),
+    ("needs_review", "replaced"),
+    ("failed", "replaced"),
+    ("needs_review", "confirmed"),
+    ("needs_review", "failed"),
 }
 ALL_PAIRS = list(itertools.product(PegoutState, repeat=2))
 ALLOWED_PAIRS = [(a, b) for a, b in ALL_PAIRS if (a.value, b.value) in DIAGRAM]
@@ -160,7 +170,8 @@ def test_status_of_maps_every_field_of_the_record() -> None:
 def test_status_of_leaves_no_status_field_at_its_default() -> None:
     full = record(
         PegoutState.SIGNED, txid="aa", signatures_collected=2, error="e",
-        signed_tx_hex="beef", attempt=5,
+        signed_tx_hex="beef", attempt=5, fee_sat=700, payout_sat=99_000, confirmations=2,
+        replaces="req-0", replaced_by="req-2", resolution="paid", resolved_at=30.0,
     )
     status = status_of(full)
     defaults = PegoutStatus(request_id="", state="")

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from actors.bridge import pegins, workflow
-from actors.bridge.effects import Drop, Persist, Reply
+from actors.bridge.effects import CountOutflow, Drop, Persist, Reply
 from actors.bridge.ledger import transition
 from actors.bridge.spool import SpoolBroadcaster
 from actors.bridge.spoolmarks import SpoolMarks
@@ -32,18 +32,23 @@ def finished(rid: str = "po-1", seed: int = 0) -> tuple[workflow.Step, object]:
 
 def test_a_new_peg_outs_first_write_carries_its_request() -> None:
     step = workflow.requested(None, request(), CLIENT, situation())
-    [persist] = step.effects
+    [counted, persist] = step.effects
     assert isinstance(persist, Persist) and persist.request == request()
+    # What it pays out is counted against the outflow window at once, and taken back if
+    # the write finds the id used (below).
+    assert isinstance(counted, CountOutflow) and counted.sat == persist.record.payout_sat > 0
 
 
 def test_the_same_request_for_a_finished_id_is_accepted_again_at_once() -> None:
     new, stored = finished()
     assert new.record is not None and isinstance(stored, type(new.record))
     step = workflow.already_stored(stored, request(), CLIENT, situation(), written=new.record)
-    assert step.effects == (Drop(new.record), Reply(CLIENT, PegoutAccepted("po-1")))
+    assert step.effects == (Drop(new.record),
+                            CountOutflow(new.record.created_at, -new.record.payout_sat),
+                            Reply(CLIENT, PegoutAccepted("po-1")))
     # The same answer `requested` gives when the record is at hand, without the wait.
     [persist] = workflow.requested(stored, request(), CLIENT, situation()).effects
-    assert isinstance(persist, Persist) and persist.then == step.effects[1:]
+    assert isinstance(persist, Persist) and persist.then == step.effects[2:]
 
 
 def test_other_content_under_a_finished_id_is_refused() -> None:

@@ -11,11 +11,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from actors.bridge import workflow
+from actors.bridge import following, workflow
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
     BroadcastLater,
+    CountOutflow,
     Drop,
     Effect,
     Event,
@@ -34,9 +35,10 @@ from actors.messages import (
     PegoutState,
     Witness,
 )
-from actors.storage.records import PegoutRecord
+from actors.storage.records import Claim, PegoutRecord
 from btc.federation import Federation
 from btc.pegout import parse_pegout, sighashes
+from btc.policy import outpoints
 from btc.testing import make_unsigned_pegout
 from tests.unit.btc import federation, public_key, sign_digest
 
@@ -95,10 +97,14 @@ def test_a_valid_request_is_stored_before_it_is_answered_or_sent_to_governance()
     assert step.record is not None and step.record.state == "awaiting_signatures"
     assert step.record.attempt == 1 and step.record.signatures_required == 3 * 2
     assert step.parsed is not None and step.parsed.txid == step.record.txid
-    # Nothing goes out but the write; the reply and the request wait for its commit.
-    assert kinds(step.effects) == ["Persist"]
+    # Nothing goes out but the write (and the count of what it pays out); the reply and
+    # the request wait for its commit.
+    assert kinds(step.effects) == ["CountOutflow", "Persist"]
+    assert step.effects[0] == CountOutflow(NOW, step.record.payout_sat)
     persist = persisted(step)
     assert persist.record == step.record and persist.refused_for == CLIENT
+    # Its coins are claimed in the same write: another open peg-out cannot spend them.
+    assert persist.extra == (Claim("po-1", outpoints(step.parsed), at=NOW),)
     assert persist.then == (Note(Event.ACCEPTED, "po-1"), Reply(CLIENT, PegoutAccepted("po-1")),
                             AskSignatures("po-1", 1))
 
@@ -148,8 +154,8 @@ def test_a_new_peg_out_whose_write_fails_is_dropped_and_refused() -> None:
 
     effects = workflow.not_stored(record, CLIENT, "disk full")
 
-    assert effects[0] == Drop(record)
-    assert effects[2] == Reply(CLIENT, PegoutRejected("po-1", "not stored: disk full"))
+    assert effects[:2] == (Drop(record), CountOutflow(NOW, -record.payout_sat))
+    assert effects[3] == Reply(CLIENT, PegoutRejected("po-1", "not stored: disk full"))
 
 
 # -- governance's answers ----------------------------------------------------------------
@@ -405,7 +411,7 @@ def signed_record() -> PegoutRecord:
 
 
 def test_a_broadcast_is_stored_before_the_chain_is_told() -> None:
-    step = workflow.broadcast_taken(signed_record(), situation())
+    step = following.broadcast_taken(signed_record(), situation())
 
     assert step.record is not None and step.record.state == "broadcast"
     assert persisted(step).then == (NotifyChain("po-1", step.record.txid or ""),)
@@ -414,13 +420,13 @@ def test_a_broadcast_is_stored_before_the_chain_is_told() -> None:
 def test_a_broadcast_that_may_work_later_is_tried_later() -> None:
     record = signed_record()
 
-    step = workflow.broadcast_failed(record, "connection refused", True, situation())
+    step = following.broadcast_failed(record, "connection refused", True, situation())
 
     assert step.record == record and BroadcastLater() in step.effects
 
 
 def test_a_broadcast_refused_for_good_fails_the_peg_out() -> None:
-    step = workflow.broadcast_failed(signed_record(), "bad-txns", False, situation())
+    step = following.broadcast_failed(signed_record(), "bad-txns", False, situation())
 
     assert step.record is not None and step.record.state == "failed"
     assert step.record.error == "broadcast refused: bad-txns"
@@ -516,9 +522,9 @@ class PegoutMachine(RuleBasedStateMachine):
     @rule(outcome=st.sampled_from(["taken", "later", "refused"]))
     def broadcast(self, outcome: str) -> None:
         if outcome == "taken":
-            self.apply(workflow.broadcast_taken(self.record, self.situation()))
+            self.apply(following.broadcast_taken(self.record, self.situation()))
         else:
-            self.apply(workflow.broadcast_failed(self.record, "x", outcome == "later",
+            self.apply(following.broadcast_failed(self.record, "x", outcome == "later",
                                                  self.situation()))
 
     @invariant()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import pytest
 from bitcoin.core import CTransaction
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from btc.errors import PegoutInvalid
 from btc.pegout import MAX_MONEY_SAT, MAX_TX_BYTES, UnsignedPegout, parse_pegout, sighashes
+from btc.policy import signed_vsize
 from btc.testing import make_unsigned_pegout
 from tests.unit.btc import federation
 
@@ -90,7 +92,8 @@ def test_sighashes_agree_with_python_bitcoinlib_in_input_indices_order(
     seed: int, n_inputs: int, padding: int, data: st.DataObject
 ) -> None:
     amounts = tuple(
-        data.draw(st.lists(st.integers(1_001, 10**8), min_size=n_inputs, max_size=n_inputs))
+        # At least a 2,000-byte transaction's fee at 2 sat/vB, even with one input.
+        data.draw(st.lists(st.integers(10_000, 10**8), min_size=n_inputs, max_size=n_inputs))
     )
     tx_hex, indices, _ = make_unsigned_pegout(
         SCRIPT, n_inputs=n_inputs, amounts=amounts, seed=seed, padding_bytes=padding
@@ -113,6 +116,18 @@ def test_a_parsed_pegout_keeps_its_request_and_the_final_txid() -> None:
     assert pegout.txid == CTransaction.deserialize(bytes.fromhex(tx_hex)).GetTxid()[::-1].hex()
     assert pegout == parse(tx_hex)
     assert "_tx" not in repr(pegout)
+
+
+def test_a_parsed_pegout_shows_its_inputs_outputs_version_and_lock_time() -> None:
+    pegout = parse(P2WPKH_TX, (1,), (600_000_000,))
+    tx = CTransaction.deserialize(bytes.fromhex(P2WPKH_TX))
+    assert [(i.prev_txid, i.vout, i.sequence) for i in pegout.inputs] == [
+        (tx_in.prevout.hash[::-1].hex(), tx_in.prevout.n, tx_in.nSequence) for tx_in in tx.vin]
+    assert pegout.inputs[1].outpoint == f"{tx.vin[1].prevout.hash[::-1].hex()}:1"
+    assert [(o.value_sat, o.script_pubkey) for o in pegout.outputs] == [
+        (out.nValue, bytes(out.scriptPubKey)) for out in tx.vout]
+    assert (pegout.version, pegout.locktime) == (1, 17)
+    assert pegout.size_bytes == len(P2WPKH_TX) // 2
 
 
 def test_a_pegout_up_to_the_limit_is_accepted() -> None:
@@ -209,10 +224,19 @@ def test_different_seeds_give_different_txids(first: int, second: int) -> None:
     assert len(txids) == (1 if first == second else 2)
 
 
-@pytest.mark.parametrize("padding", [200, 2_000, 20_000])
-def test_padding_grows_the_transaction_by_about_that_much(padding: int) -> None:
-    grown = len(unsigned(padding_bytes=padding)) // 2 - len(unsigned()) // 2
-    assert padding - 15 <= grown <= padding + 3
+@pytest.mark.parametrize(("padding", "outputs"), [
+    (10, 1), (80, 2), (200, 2), (262, 2), (2_000, 2), (10_011, 2), (10_030, 3), (20_000, 3),
+])
+def test_padding_grows_the_transaction_by_about_that_much_in_few_outputs(
+        padding: int, outputs: int) -> None:
+    padded = unsigned(padding_bytes=padding)
+    grown = len(padded) // 2 - len(unsigned()) // 2
+    assert padding - 15 <= grown <= padding
+    tx = CTransaction.deserialize(bytes.fromhex(padded))
+    assert len(tx.vout) == outputs
+    # Zero-value OP_RETURN outputs, each script within Bitcoin Core's 10,000 bytes.
+    assert all(out.nValue == 0 and bytes(out.scriptPubKey)[0] == 0x6A and
+               len(out.scriptPubKey) <= 10_000 for out in tx.vout[1:])
 
 
 def test_the_test_pegout_pays_all_but_the_fee_to_one_p2wpkh_output() -> None:
@@ -220,8 +244,25 @@ def test_the_test_pegout_pays_all_but_the_fee_to_one_p2wpkh_output() -> None:
     tx = CTransaction.deserialize(bytes.fromhex(tx_hex))
     assert indices == (0, 1, 2) and amounts == (1, 2, 10_000)
     assert len(tx.vin) == 3 and len(tx.vout) == 1
-    assert tx.vout[0].nValue == 10_003 - 1_000
     assert bytes(tx.vout[0].scriptPubKey)[:2] == b"\x00\x14"
+    fee = 10_003 - tx.vout[0].nValue
+    vsize = signed_vsize(parse(tx_hex, indices, amounts), SCRIPT, 3)
+    assert fee == math.ceil(2.0 * vsize)  # the default rate, over the signed size
+
+
+@pytest.mark.parametrize("rate", [1.0, 2.0, 7.5, 120.0])
+def test_the_test_pegout_pays_the_fee_rate_asked_for(rate: float) -> None:
+    tx_hex, indices, amounts = make_unsigned_pegout(SCRIPT, fee_rate_sat_vb=rate)
+    tx = CTransaction.deserialize(bytes.fromhex(tx_hex))
+    vsize = signed_vsize(parse(tx_hex, indices, amounts), SCRIPT, 3)
+    assert 100_000 - tx.vout[0].nValue == math.ceil(rate * vsize)
+
+
+def test_the_test_pegout_refuses_inputs_too_small_for_its_fee_or_a_script_without_op_m() -> None:
+    with pytest.raises(ValueError, match="not enough for a"):
+        make_unsigned_pegout(SCRIPT, n_inputs=1, amounts=(300,))
+    with pytest.raises(ValueError, match="does not start with OP_m"):
+        make_unsigned_pegout(b"\x00" + SCRIPT[1:])
 
 
 def test_the_test_pegout_depends_on_the_federation_and_the_network() -> None:

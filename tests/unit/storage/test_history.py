@@ -1,34 +1,37 @@
 """What keeps storage's answers from growing with history: a new record's first write is
-an insert-if-absent that reports a taken id, and retention prunes by age."""
+an insert-if-absent that reports a taken id, retention prunes by age, and the outflow
+window is read by age."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from actors.storage.actor import StorageActor
 from actors.storage.client import DurableStore
-from actors.storage.database import Database
-from actors.storage.protocol import _Persist
+from actors.storage.database import OUTFLOW, Database
+from actors.storage.protocol import _Load, _Loaded, _Persist
 from actors.storage.records import (
     Expired,
     InboundHandled,
+    OutflowEntry,
     PeginRecord,
     PegoutRecord,
     ProposalRecord,
     ProposalSeen,
-    Record,
 )
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def pegout(request_id: str = "p1", state: str = "awaiting_signatures", revision: int = 1,
-           created_at: float = 1.0) -> PegoutRecord:
+           created_at: float = 1.0, **changes: Any) -> PegoutRecord:
     return PegoutRecord(request_id, "00" * 60, (0,), (5,), state, 1, 3, created_at=created_at,
-                        updated_at=created_at, revision=revision)
+                        updated_at=created_at, revision=revision, **changes)
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 
 def test_a_first_write_of_a_free_id_inserts_and_reports_nothing(database: Database) -> None:
-    assert database.write([pegout()], first={0}) == ()
+    assert database.write([pegout()], [(0, 1, True)]) == ()
     assert database.pegouts(request_id="p1") == [pegout()]
 
 
@@ -49,22 +52,22 @@ def test_a_first_write_of_a_taken_id_changes_nothing_and_reports_the_stored_reco
     database.write([finished])
     again = pegout(created_at=9.0)
     other = pegout("p2")
-    assert database.write([other, again], first={0, 1}) == ((1, finished),)
+    assert database.write([other, again], [(0, 1, True), (1, 2, True)]) == ((1, finished),)
     assert database.pegouts(request_id="p1") == [finished]  # untouched
     assert database.pegouts(request_id="p2") == [other]
 
 
 def test_a_first_write_re_sent_after_its_commit_finds_itself_and_reports_nothing(
         database: Database) -> None:
-    database.write([pegout()], first={0})
-    assert database.write([pegout()], first={0}) == ()  # its own earlier copy
+    database.write([pegout()], [(0, 1, True)])
+    assert database.write([pegout()], [(0, 1, True)]) == ()  # its own earlier copy
 
 
 def test_a_peg_in_first_write_reports_an_acknowledged_one(database: Database) -> None:
     acknowledged = PeginRecord("i1", "ab" * 32, 0, 7, "0x" + "1" * 40, 6, True, 2.0, 2)
     database.write([acknowledged])
     fresh = PeginRecord("i1", "ab" * 32, 0, 7, "0x" + "1" * 40, 6, False, 5.0)
-    assert database.write([fresh], first={0}) == ((0, acknowledged),)
+    assert database.write([fresh], [(0, 1, True)]) == ((0, acknowledged),)
 
 
 def test_retention_prunes_handled_ids_and_proposals_by_age_and_load_leaves_them_out(
@@ -100,7 +103,70 @@ def test_the_durable_store_runs_found_instead_of_then_for_a_taken_id() -> None:
                 found=lambda stored: events.append(("c taken", stored)))
     store.flush("storage")
     [message] = sent
-    assert isinstance(message, _Persist) and message.first == (1, 2)
-    stored: Record = dataclasses.replace(pegout("b"), state="failed", revision=2)
+    assert isinstance(message, _Persist) and message.groups == ((1, 2, True), (2, 3, True))
+    stored = dataclasses.replace(pegout("b"), state="failed", revision=2)
     store.persisted(message.seq, ((1, stored),))
     assert events == ["a committed", ("b taken", stored), "c committed"]
+
+
+def test_the_bridge_loads_the_peg_outs_in_the_states_it_asks_for(database: Database) -> None:
+    database.write([pegout("open", created_at=1.0), pegout("sent", "broadcast", created_at=2.0),
+                    pegout("deep", "confirmed", created_at=3.0),
+                    pegout("parked", "needs_review", created_at=4.0)])
+
+    def loaded(**asked: Any) -> list[str]:
+        return [r.request_id for r in database.load("bridge", **asked)
+                if isinstance(r, PegoutRecord)]
+
+    assert loaded() == ["open"]
+    assert loaded(pegout_states=("awaiting_signatures", "broadcast", "needs_review")) == [
+        "open", "sent", "parked"]
+
+
+def test_the_outflow_window_counts_what_paid_out_or_may_still_since_it_began(
+        database: Database) -> None:
+    database.write([
+        pegout("before", "confirmed", created_at=50.0, payout_sat=1),
+        pegout("waiting", created_at=100.0, payout_sat=10),
+        pegout("sent", "broadcast", created_at=101.0, payout_sat=20, signed_tx_hex="aa"),
+        pegout("replaced", "replaced", created_at=102.0, payout_sat=40, signed_tx_hex="bb"),
+        pegout("unsigned", "failed", created_at=103.0, payout_sat=80),
+        pegout("refused", "failed", created_at=104.0, payout_sat=160, signed_tx_hex="cc"),
+        pegout("parked", "needs_review", created_at=105.0, payout_sat=320, signed_tx_hex="dd"),
+    ])
+    assert database.outflow(since=100.0) == [OutflowEntry(100.0, 10), OutflowEntry(101.0, 20),
+                                             OutflowEntry(104.0, 160), OutflowEntry(105.0, 320)]
+    loaded = database.load("bridge", outflow_since=104.0)
+    assert [r for r in loaded if isinstance(r, OutflowEntry)] == [OutflowEntry(104.0, 160),
+                                                                OutflowEntry(105.0, 320)]
+    assert not any(isinstance(r, OutflowEntry) for r in database.load("bridge"))
+
+
+def test_the_outflow_window_is_read_by_age_not_by_a_scan_of_every_peg_out(
+        database: Database) -> None:
+    # The database's own plan for the query `outflow` runs: a search of the age index.
+    plan = database._query(f"EXPLAIN QUERY PLAN {OUTFLOW}", (1.0, "replaced", "failed"))
+    assert any("SEARCH pegouts USING INDEX pegouts_by_age" in row["detail"] for row in plan)
+
+
+class RecordingStorage(StorageActor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[Any, Any]] = []
+
+    def send(self, targetAddr: Any, msg: object) -> None:
+        self.sent.append((targetAddr, msg))
+
+
+def test_the_storage_actor_answers_a_load_with_the_states_and_the_window_asked_for(
+        database: Database) -> None:
+    database.write([pegout("open", payout_sat=7), pegout("sent", "broadcast", payout_sat=9,
+                                                          created_at=2.0)])
+    storage = RecordingStorage()
+    storage.database = database
+    storage.receiveMessage(_Load("bridge", pegout_states=("broadcast",), outflow_since=2.0),
+                           "bridge")
+    [(to, answer)] = storage.sent
+    assert to == "bridge" and isinstance(answer, _Loaded)
+    assert answer.records == (pegout("sent", "broadcast", payout_sat=9, created_at=2.0),
+                              OutflowEntry(2.0, 9))

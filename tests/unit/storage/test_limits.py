@@ -17,10 +17,15 @@ from actors.storage.limits import (
     INT64_MIN,
     INTEGER,
     INTEGERS,
+    MAX_OUTPOINTS,
+    MAX_TOKEN_CHARS,
     MAX_VALUE_BYTES,
+    MAX_VOUT,
     MEMBERS,
     OPTIONAL_TEXT,
+    OUTPOINTS,
     REAL,
+    RESOLUTION,
     TEXT,
     TEXTS,
     Kind,
@@ -28,6 +33,7 @@ from actors.storage.limits import (
     refusal,
 )
 from actors.storage.records import (
+    Claim,
     Expired,
     FederationRecord,
     InboundHandled,
@@ -36,11 +42,14 @@ from actors.storage.records import (
     PegoutRecord,
     ProposalRecord,
     Record,
+    Release,
+    Transfer,
 )
 
 pytestmark = pytest.mark.timeout(60)
 
 MEMBER = Member("m0", b"\x02" * 33, 1, True)
+COIN = "ab" * 32 + ":0"
 
 # One ordinary record of each type, as the node writes them.
 SAMPLES: dict[type, Record] = {
@@ -54,6 +63,9 @@ SAMPLES: dict[type, Record] = {
     InboundHandled: InboundHandled("fed-1", "chain", "applied", 5.0),
     MetaValue: MetaValue("height", "42", 42),
     Expired: Expired("inbound_handled", "chain", 6.0),
+    Claim: Claim("p-2", (COIN, "cd" * 32 + ":1"), shares_with="p-1", at=7.0),
+    Release: Release("p-1"),
+    Transfer: Transfer("p-1", "p-2", (COIN,)),
 }
 
 SURROGATE = "\ud800"
@@ -210,3 +222,64 @@ def test_what_is_not_a_record_is_refused() -> None:
 def test_a_bool_where_an_int_goes_is_accepted_as_sqlite_stores_it() -> None:
     # The compiled fast test turns it down; the field's own check has the last word.
     assert refusal([with_value(PegoutRecord, "attempt", True)]) is None
+
+
+def test_a_replacing_resolved_peg_out_is_accepted() -> None:
+    record = dataclasses.replace(SAMPLES[PegoutRecord], replaces="p-0", replaced_by="p-2",
+                                 payout_sat=90_000, fee_sat=1_000, confirmations=6,
+                                 broadcast_at=8.0, resolution="not_paid", resolved_at=9.0)
+    assert refusal([record]) is None
+
+
+@pytest.mark.parametrize("record_type, name", fields_of(RESOLUTION),
+                         ids=ids(fields_of(RESOLUTION)))
+def test_a_resolution_is_paid_not_paid_or_none(record_type: type, name: str) -> None:
+    for word in ("paid", "not_paid", None):
+        assert refusal([with_value(record_type, name, word)]) is None
+    assert refused(record_type, name, "maybe").problem == (
+        "is 'maybe', not one of paid, not_paid or None")
+    assert "not one of" in refused(record_type, name, 1).problem
+
+
+@pytest.mark.parametrize("record_type, name", fields_of(OUTPOINTS),
+                         ids=ids(fields_of(OUTPOINTS)))
+def test_an_outpoint_has_one_spelling(record_type: type, name: str) -> None:
+    txid = "0f" * 32
+    assert refusal([with_value(record_type, name, (f"{txid}:{MAX_VOUT}",))]) is None
+    for other in (f"{txid.upper()}:0", f"{txid}:00", f"{txid}:01", f"{txid}:{MAX_VOUT + 1}",
+                  f"{txid}:", f"{txid[2:]}:0", f"{txid}:-1", f"{txid}: 1", f"{txid}:1\n",
+                  f"{txid}:{SURROGATE}"):
+        found = refused(record_type, name, (COIN, other))
+        assert found.problem.startswith("[1] is "), other
+        assert "not an outpoint" in found.problem, other
+    assert refused(record_type, name, (f"{txid}:{'1' * 20}",)).problem.startswith(
+        f"[0] is '{txid[:40]}'... (85 long), not an outpoint (64 lowercase hex digits, ':', "
+        f"an output index up to {MAX_VOUT} without leading zeros) nor a token")
+    assert refused(record_type, name, (7,)).problem == "[0] is a int, not text"
+    assert refused(record_type, name, [COIN]).problem == "is a list, not a tuple"
+
+
+@pytest.mark.parametrize("record_type, name", fields_of(OUTPOINTS),
+                         ids=ids(fields_of(OUTPOINTS)))
+def test_a_reservation_key_may_be_a_named_token_that_no_txid_looks_like(
+        record_type: type, name: str) -> None:
+    token = "replacement-of:" + "é" * (MAX_TOKEN_CHARS - 15)
+    assert refusal([with_value(record_type, name, (COIN, "replacement-of:p-1", token))]) is None
+    for other in (token + "x", "Replacement-of:p-1", "replacement-of:", "replacement-of",
+                  "replacement-of:a\nb", f"replacement-of:{SURROGATE}", "ab" * 31 + ":0",
+                  "-of:p-1", "k" * 33 + ":p-1"):
+        found = refused(record_type, name, (COIN, other))
+        assert found.problem.startswith("[1] is "), other
+    assert refused(record_type, name, ("replacement-of:a\tb",)).problem.endswith(
+        "a token with a character that is not printable")
+
+
+@pytest.mark.parametrize("record_type, name", fields_of(OUTPOINTS),
+                         ids=ids(fields_of(OUTPOINTS)))
+def test_a_claim_holds_at_most_the_inputs_one_transaction_can_have(record_type: type,
+                                                                   name: str) -> None:
+    coins = tuple(f"{n:064x}:0" for n in range(MAX_OUTPOINTS + 1))
+    assert refusal([with_value(record_type, name, coins[:-1])]) is None
+    assert refused(record_type, name, coins).problem == (
+        f"has {MAX_OUTPOINTS + 1} outpoints, more than the {MAX_OUTPOINTS} one transaction "
+        "can spend")
