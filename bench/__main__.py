@@ -101,7 +101,10 @@ def bench_config(directory: Path, admin_port: int) -> Path:
         "metrics": {"port": admin_port + 1},
         "logging": {"file": str(directory / "node.log"), "level": "WARNING"},
         "storage": {"path": str(directory / "data" / "node.sqlite3")},
-        "bridge": {"broadcaster": {"spool_path": str(directory / "data" / "spool")}},
+        # The outflow window is checked for every peg-out as in production, but with a cap
+        # the benchmark's hundreds of thousands of peg-outs never reach.
+        "bridge": {"broadcaster": {"spool_path": str(directory / "data" / "spool")},
+                   "outflow": {"max_sat": 21_000_000 * 100_000_000}},
     }
     path = directory / "bench.yaml"
     path.write_text(yaml.safe_dump(document))

@@ -66,7 +66,7 @@ def build(directory: Path, count: int) -> Path:
                        "signed_tx_hex, txid, failures, created_at, updated_at, revision, "
                        "series_failures, series_started_at) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       _rows(count, time.time() - 86_400))
+                       _rows(count, time.time() - 60 * 86_400))
         spool = Path(config.bridge.broadcaster.spool_path)
         spool.parent.mkdir(parents=True, exist_ok=True)
         with spool.open("wb") as out:

@@ -6,7 +6,8 @@ seconds each), repeats of federation pushes the node already stored, and
 SIGKILLs of any node process, while peg-outs flow through the client
 library and federation updates through the mock (chaos.feed). Then it
 switches every misbehaviour off and drains: every accepted peg-out must
-become final (broadcast or failed) or parked within the bridge's liveness
+become final (broadcast, where a spooled peg-out rests, or confirmed, failed, replaced) or
+parked (needs_review, or signed under a halt) within the bridge's liveness
 bound, `bridge.signature_deadline_s + bridge.attempt_timeout_s` from its
 series' start, whatever governance sent. The verdict is read from the
 database and the spool (chaos.verdict), never from the node's counters.

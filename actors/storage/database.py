@@ -29,6 +29,7 @@ from actors.storage.errors import (
 from actors.storage.limits import describe
 from actors.storage.records import (
     BRIDGE_META,
+    OUTFLOW_RESET_AT,
     OPEN_PEGOUT_STATES,
     Claim,
     FederationRecord,
@@ -72,8 +73,13 @@ Group: TypeAlias = tuple[int, int, bool]
 # The outflow window: a peg-out replaced, or failed before it was ever signed, never paid
 # anything and never will, and is left out.
 _NOT_PAID = (PegoutState.REPLACED.value, PegoutState.FAILED.value)
-OUTFLOW = ("SELECT created_at, payout_sat FROM pegouts WHERE created_at >= ? AND state <> ? "
-           "AND (state <> ? OR signed_tx_hex IS NOT NULL) ORDER BY created_at, request_id")
+# Summed per minute (each sum dated by its latest peg-out, so it counts no earlier than
+# exactly): what a start loads is at most a row a minute of the window, however many
+# peg-outs it holds.
+OUTFLOW_GRAIN_S = 60
+OUTFLOW = ("SELECT MAX(created_at) AS created_at, SUM(payout_sat) AS payout_sat FROM pegouts "
+           "WHERE created_at >= ? AND state <> ? AND (state <> ? OR signed_tx_hex IS NOT NULL) "
+           f"GROUP BY CAST(created_at / {OUTFLOW_GRAIN_S} AS INTEGER) ORDER BY 1")
 
 
 class Database:
@@ -270,11 +276,16 @@ class Database:
         `handled_since`, the ids (not the data) of the proposals received since
         `proposals_since`, and its meta values."""
         if owner == "bridge":
-            outflow = self.outflow(outflow_since) if outflow_since is not None else []
+            meta = [m for m in self.meta() if m.key.startswith(BRIDGE_META)]
+            outflow = []
+            if outflow_since is not None:
+                # What an operator forgave stays forgiven: summed per minute, a sum that
+                # mixed payouts from before a reset with later ones would bring them back.
+                reset = [float(m.value) for m in meta if m.key == OUTFLOW_RESET_AT]
+                outflow = self.outflow(max([outflow_since, *reset]))
             return (*self.pegouts(states=tuple(pegout_states) or OPEN_PEGOUT_STATES),
                     *self.pegins(unacknowledged=True),
-                    *self.federations(state="applied")[-1:],
-                    *(m for m in self.meta() if m.key.startswith(BRIDGE_META)), *outflow)
+                    *self.federations(state="applied")[-1:], *meta, *outflow)
         if owner == "chain":
             return (*self.federations(), *self.proposal_ids(since=proposals_since),
                     *self.inbound_handled("chain", since=handled_since),
@@ -296,9 +307,10 @@ class Database:
         return [pegout_from_row(r) for r in rows]
 
     def outflow(self, since: float) -> list[OutflowEntry]:
-        """The peg-outs created at or after `since` that paid out or may still: all but the
-        replaced ones and those that failed before they were ever signed. Found by age
-        (`pegouts_by_age`), so a window's worth is read, not the history."""
+        """What the peg-outs created at or after `since` paid out or may still, summed per
+        minute: all but the replaced ones and those that failed before they were ever
+        signed. Found by age (`pegouts_by_age`), so a window's worth is read, not the
+        history."""
         return [outflow_from_row(r) for r in self._query(OUTFLOW, (since, *_NOT_PAID))]
 
     def reservations(self, request_id: str | None = None) -> list[tuple[str, str]]:

@@ -267,3 +267,23 @@ def test_after_a_reorg_a_returned_parent_is_mined_before_its_child(core: FakeCor
 def test_a_transaction_spending_one_coin_twice_is_refused(core: FakeCore) -> None:
     [coin] = funding("a")
     assert send(core, make_tx([coin, coin])[0]) == Fault(-26, DUPLICATE_INPUTS)
+
+
+def test_a_send_hook_sees_each_verdict_before_the_caller_and_may_move_the_chain(
+        core: FakeCore) -> None:
+    seen: list[tuple[Sent, int | None]] = []
+
+    def hook(sent: Sent) -> None:
+        seen.append((sent, core.confirmations(sent.txid or "")))
+        if isinstance(sent.result, str):
+            core.mine()  # the controls work from the hook: it runs outside the lock
+
+    core.on_send(hook)
+    tx_hex, txid = make_tx(funding("a"))
+    assert send(core, tx_hex) == txid
+    # Mined by the hook before the first answer went out.
+    assert send(core, tx_hex) == Fault(-27, ALREADY_CONFIRMED)
+    core.on_send(None)
+    send(core, tx_hex)
+    assert seen == [(Sent(txid, txid), 0), (Sent(txid, (-27, ALREADY_CONFIRMED)), 1)]
+    assert core.confirmations(txid) == 1

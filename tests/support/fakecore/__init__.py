@@ -23,8 +23,9 @@ still found, in that block, with 0 confirmations.
 
 The Python controls (``mine``, ``reorg``, ``evict``, ``spend_outputs``,
 ``spend_inputs``, ``mark_missing``, ``set_txindex``, ``refuse_next``, ``unavailable``)
-and the records (``accepted``, ``sent``) are thread-safe. `make_tx` and `funding`
-build transactions for it.
+and the records (``accepted``, ``sent``) are thread-safe. ``on_send`` runs a test's hook
+after each ``sendrawtransaction`` is decided, before its answer goes out. `make_tx` and
+`funding` build transactions for it.
 """
 
 from tests.support.fakecore.chain import (

@@ -86,6 +86,7 @@ class FakeCore:
         self._sent: list[Sent] = []
         self._refusals: deque[tuple[int, str]] = deque()
         self._warmup = 0
+        self._on_send: Callable[[Sent], None] | None = None
         self.server = JsonRpcServer(auth=auth)
         self.server.handle("sendrawtransaction", self._sendrawtransaction)
         handlers: dict[str, Callable[[Any], Any]] = {
@@ -195,6 +196,13 @@ class FakeCore:
         with self._lock:
             self._txindex, self._synced = enabled, synced
 
+    def on_send(self, hook: Callable[[Sent], None] | None) -> None:
+        """Call `hook` with the record of each ``sendrawtransaction`` once Core has decided
+        and before the caller hears the answer, on the server's thread (None: no hook).
+        A chaos test kills the caller there, so that the answer is lost."""
+        with self._lock:
+            self._on_send = hook
+
     def refuse_next(self, code: int, message: str) -> None:
         """The next ``sendrawtransaction`` not held up by `unavailable` answers this error;
         each call queues one more."""
@@ -223,6 +231,7 @@ class FakeCore:
             raise RpcFault(IN_WARMUP, WARMING_UP)
 
     def _sendrawtransaction(self, params: Any) -> str:
+        refusal: RpcFault | None = None
         with self._lock:
             try:
                 self._check_warmup()
@@ -233,12 +242,20 @@ class FakeCore:
                 txid, entered = self._chain.accept(tx_hex, self.allow_replacement)
             except RpcFault as fault:
                 given = params[0] if isinstance(params, list) and params else None
-                self._sent.append(Sent(_txid_of(given), (fault.code, fault.message)))
-                raise
-            self._sent.append(Sent(txid, txid))
-            if entered:
-                self._accepted.append(txid)
-            return txid
+                sent = Sent(_txid_of(given), (fault.code, fault.message))
+                refusal = fault
+            else:
+                sent = Sent(txid, txid)
+                if entered:
+                    self._accepted.append(txid)
+            self._sent.append(sent)
+            hook = self._on_send
+        # Outside the lock: a hook may move the chain through the controls.
+        if hook is not None:
+            hook(sent)
+        if refusal is not None:
+            raise refusal
+        return txid
 
     def _getrawtransaction(self, params: Any) -> Any:
         txid_param, verbosity, block_hash = _positional(params, "getrawtransaction", 1, 3)

@@ -16,8 +16,10 @@ from actors.storage.client import DurableStore
 from actors.storage.database import OUTFLOW, Database
 from actors.storage.protocol import _Load, _Loaded, _Persist
 from actors.storage.records import (
+    OUTFLOW_RESET_AT,
     Expired,
     InboundHandled,
+    MetaValue,
     OutflowEntry,
     PeginRecord,
     PegoutRecord,
@@ -125,21 +127,31 @@ def test_the_bridge_loads_the_peg_outs_in_the_states_it_asks_for(database: Datab
 
 def test_the_outflow_window_counts_what_paid_out_or_may_still_since_it_began(
         database: Database) -> None:
+    # Minutes: [60, 120) and [120, 180); each sum is dated by its latest peg-out.
     database.write([
         pegout("before", "confirmed", created_at=50.0, payout_sat=1),
         pegout("waiting", created_at=100.0, payout_sat=10),
         pegout("sent", "broadcast", created_at=101.0, payout_sat=20, signed_tx_hex="aa"),
         pegout("replaced", "replaced", created_at=102.0, payout_sat=40, signed_tx_hex="bb"),
         pegout("unsigned", "failed", created_at=103.0, payout_sat=80),
-        pegout("refused", "failed", created_at=104.0, payout_sat=160, signed_tx_hex="cc"),
-        pegout("parked", "needs_review", created_at=105.0, payout_sat=320, signed_tx_hex="dd"),
+        pegout("refused", "failed", created_at=124.0, payout_sat=160, signed_tx_hex="cc"),
+        pegout("parked", "needs_review", created_at=125.0, payout_sat=320, signed_tx_hex="dd"),
     ])
-    assert database.outflow(since=100.0) == [OutflowEntry(100.0, 10), OutflowEntry(101.0, 20),
-                                             OutflowEntry(104.0, 160), OutflowEntry(105.0, 320)]
-    loaded = database.load("bridge", outflow_since=104.0)
-    assert [r for r in loaded if isinstance(r, OutflowEntry)] == [OutflowEntry(104.0, 160),
-                                                                OutflowEntry(105.0, 320)]
+    assert database.outflow(since=100.0) == [OutflowEntry(101.0, 30), OutflowEntry(125.0, 480)]
+    loaded = database.load("bridge", outflow_since=125.0)
+    assert [r for r in loaded if isinstance(r, OutflowEntry)] == [OutflowEntry(125.0, 320)]
     assert not any(isinstance(r, OutflowEntry) for r in database.load("bridge"))
+
+
+def test_a_stored_reset_leaves_what_it_forgave_out_of_the_minute_it_fell_in(
+        database: Database) -> None:
+    database.write([pegout("forgiven", "broadcast", created_at=100.0, payout_sat=10,
+                           signed_tx_hex="aa"),
+                    pegout("after", "broadcast", created_at=110.0, payout_sat=20,
+                           signed_tx_hex="bb"),
+                    MetaValue(OUTFLOW_RESET_AT, repr(105.0))])
+    loaded = database.load("bridge", outflow_since=0.0)
+    assert [r for r in loaded if isinstance(r, OutflowEntry)] == [OutflowEntry(110.0, 20)]
 
 
 def test_the_outflow_window_is_read_by_age_not_by_a_scan_of_every_peg_out(
