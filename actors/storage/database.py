@@ -29,8 +29,8 @@ from actors.storage.errors import (
 from actors.storage.limits import describe
 from actors.storage.records import (
     BRIDGE_META,
-    OUTFLOW_RESET_AT,
     OPEN_PEGOUT_STATES,
+    OUTFLOW_RESET_AT,
     Claim,
     FederationRecord,
     Held,
