@@ -6,20 +6,21 @@ come back, in order (`_carry_out`); what waits inside `Persist.then` runs only o
 its record is committed. Besides, it keeps the federation in force, batches
 broadcasts per turn (`broadcasting`), watches attempts (`attempts`), re-sends open
 requests to a restarted stream (`resends`) and `PegoutCompleted` to a restarted
-chain, and reads finished peg-outs back from storage when asked (`queries`).
+chain. Two mixins hold the rest: `lookups` (peg-outs read back from storage, statuses
+and listings) and `settlement` (following broadcast transactions, replacements, an
+operator's verdicts, the outflow breaker).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from actors.bridge import following, metrics, outcomes, pegins, queries, workflow
+from actors.bridge import metrics, outcomes, pegins, workflow
 from actors.bridge.attempts import AttemptsDue, AttemptWatch
-from actors.bridge.book import Book, kept_states
+from actors.bridge.book import Book
 from actors.bridge.broadcast import (
     BroadcastError,
     make_broadcaster,
@@ -43,9 +44,11 @@ from actors.bridge.effects import (
 from actors.bridge.firstwrites import FirstWrites, first_key
 from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
+from actors.bridge.lookups import Lookups
 from actors.bridge.observe import observe
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.resends import ResendDue, Resends
+from actors.bridge.settlement import FollowDue, Settlement
 from actors.bridge.workflow import Rules, Situation
 from actors.lifecycle import _FatalError, _Start
 from actors.messages import (
@@ -60,7 +63,6 @@ from actors.messages import (
     ListPegouts,
     Member,
     NotifyPegin,
-    OutflowReset,
     PegoutCompleted,
     PegoutState,
     RequestQueued,
@@ -71,12 +73,8 @@ from actors.messages import (
     RetryPegout,
 )
 from actors.owner import OwnerActor
-from actors.storage.protocol import _Load
 from actors.storage.records import (
-    OUTFLOW_RESET_AT,
     Held,
-    MetaValue,
-    OutflowEntry,
     PeginRecord,
     PegoutRecord,
 )
@@ -89,10 +87,6 @@ class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
 
 
-class _FollowDue:
-    """Wakeup payload: look at the broadcast peg-outs' transactions in Bitcoin Core."""
-
-
 class _RequestDue:
     """Wakeup payload: (re)send the current attempt of these peg-outs or peg-ins."""
 
@@ -100,7 +94,7 @@ class _RequestDue:
         self.request_ids = request_ids
 
 
-class BridgeActor(OwnerActor):
+class BridgeActor(Settlement, Lookups, OwnerActor):
     name = "bridge"
     owner = "bridge"
     needs_state = (InitiatePegout, RetryPegout, ApplySignatures, NotifyPegin, Delivered,
@@ -136,14 +130,6 @@ class BridgeActor(OwnerActor):
         self.broadcasting = Broadcasting(broadcaster, self.log)
         self.follower = Follower(broadcaster, self.log)
         self.book = Book(following=self.follower.enabled)
-
-    def load_request(self) -> _Load:
-        """The peg-outs memory holds, and the payouts still inside the outflow window."""
-        return _Load(self.owner, pegout_states=kept_states(self._following()),
-                     outflow_since=time.time() - self.outflow.window_s)
-
-    def _following(self) -> bool:
-        return self.follower is not None and self.follower.enabled
 
     def on_stop(self) -> None:
         close = getattr(self.broadcasting and self.broadcasting.broadcaster, "close", None)
@@ -183,11 +169,7 @@ class BridgeActor(OwnerActor):
                 case Drop(record=record):
                     self.book.drop(record)
                 case CountOutflow(at=at, sat=sat):
-                    if sat >= 0:
-                        self.outflow.add(at, sat)
-                    else:
-                        self.outflow.take_back(at, -sat)
-                    self._outflow_moved = True
+                    self._count_outflow(at, sat)
                 case Rebroadcast(request_id=request_id):
                     self._rebroadcast(request_id)
                 case Supersede():
@@ -270,7 +252,7 @@ class BridgeActor(OwnerActor):
         federation = self.book.load(records)
         if federation is not None:
             self._set_federation(federation.federation())
-        self._load_outflow(records)
+        self._load_settlement(records)
         self._index_spool()
         self.log.info("loaded %d open peg-outs (%s) and %d unacknowledged peg-ins; finished "
                       "peg-outs and acknowledged peg-ins stay in storage; federation version "
@@ -278,26 +260,6 @@ class BridgeActor(OwnerActor):
                       self.federation.version if self.federation else "none")
         self._broadcasting().queue(r.request_id for r in self.book.in_state(PegoutState.SIGNED))
         self._queue_resends()
-
-    def _load_outflow(self, records: tuple[Any, ...]) -> None:
-        for record in records:
-            if isinstance(record, OutflowEntry):
-                self.outflow.add(record.at, record.payout_sat)
-            elif isinstance(record, MetaValue) and record.key == OUTFLOW_RESET_AT:
-                self.outflow.reset(float(record.value))
-                self._reset_revision = record.revision
-        now = time.time()
-        metrics.OUTFLOW_USED.set(self.outflow.used(now))
-        if self._following():
-            self.wakeupAfter(self.config.bridge.follow_interval_s, payload=_FollowDue())
-
-    def _follow(self) -> None:
-        assert self.follower is not None
-        situation = self.situation()
-        self._carry_out(self.follower.tick(list(self.book.pegouts.values()), situation))
-        metrics.OLDEST_UNCONFIRMED.set(
-            self.follower.oldest_unconfirmed(self.book.pegouts.values(), situation.now_s))
-        self.wakeupAfter(self.config.bridge.follow_interval_s, payload=_FollowDue())
 
     def _index_spool(self) -> None:
         try:
@@ -333,9 +295,7 @@ class BridgeActor(OwnerActor):
                 self.store.write([offset])
         metrics.AWAITING.set(self.book.awaiting)
         metrics.NEEDS_REVIEW.set(self.book.by_state[PegoutState.NEEDS_REVIEW.value])
-        if self._outflow_moved:
-            self._outflow_moved = False
-            metrics.OUTFLOW_USED.set(self.outflow.used(time.time()))
+        self._settlement_turn()
 
     # -- peg-outs -------------------------------------------------------------------
 
@@ -354,76 +314,9 @@ class BridgeActor(OwnerActor):
         # A replacement is decided with its original, from memory or read back.
         self._read(replaces, decide, sender)
 
-    def _read(self, request_id: str, then: Callable[[PegoutRecord | None], None],
-              client: Any) -> None:
-        """The peg-out under `request_id`, from memory, or read back from storage."""
-        record = self.book.lookup(request_id)
-        if record is not None:
-            then(record)
-            return
-
-        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
-            if records is not None:
-                then(records[0] if records else None)
-            elif client is not None:
-                self._carry_out(workflow.unreadable(request_id, client, error or "unknown"))
-            else:
-                self.log.error("could not read peg-out %s back: %s", request_id, error)
-        self._fetch(answer, request_id=request_id)
-
-    def receiveMsg_ResolvePegout(self, message: ResolvePegout, sender: Any) -> None:
-        self._with_record(message.request_id, sender, lambda record: following.resolve(
-            record, message.request_id, message.outcome, sender, self.situation()),
-            read_back=True)
-
-    def receiveMsg_ResetOutflowWindow(self, message: ResetOutflowWindow, sender: Any) -> None:
-        now = time.time()
-        used = self.outflow.used(now)
-        self.outflow.reset(now)
-        metrics.OUTFLOW_USED.set(0)
-        self.log.warning("outflow window reset by an operator (%s): %d sat paid out in the "
-                         "last %.0f s no longer count against the %d sat cap",
-                         message.reason or "no reason given", used, self.outflow.window_s,
-                         self.outflow.cap_sat)
-        self._reset_revision += 1
-        self.store.write([MetaValue(OUTFLOW_RESET_AT, repr(now), self._reset_revision)],
-                         then=lambda: self.send(sender, OutflowReset(now, used)))
-
-    def _rebroadcast(self, request_id: str) -> None:
-        followed = self.book.pegouts.get(request_id)
-        if followed is not None and self.follower is not None:
-            self._carry_out(self.follower.rebroadcast(followed, self.situation()))
-
-    def _supersede(self, effect: Supersede) -> None:
-        def decide(original: PegoutRecord | None) -> None:
-            self._carry_out(following.superseded(original, effect.by, effect.outpoints,
-                                                 self.situation()).effects)
-        self._read(effect.original, decide, None)
-
     def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
         self._with_record(message.request_id, sender, lambda record: workflow.retry(
             record, message.request_id, sender, self.situation()), read_back=True)
-
-    def _with_record(self, request_id: str, client: Any,
-                     decide: Callable[[PegoutRecord | None], workflow.Step], *,
-                     read_back: bool) -> None:
-        """Decide on the peg-out under `request_id`, from memory, or, with `read_back`, read
-        back from storage when memory has none (a finished one, or none at all). While the
-        id's first write is unanswered, the decision waits for it."""
-        if self.first_writes.wait(("pegout", request_id), lambda: self._with_record(
-                request_id, client, decide, read_back=read_back)):
-            return
-        record = self.book.lookup(request_id)
-        if record is not None or not read_back:
-            self._decide(decide(record))
-            return
-
-        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
-            if records is None:
-                self._carry_out(workflow.unreadable(request_id, client, error or "unknown"))
-            else:
-                self._decide(decide(records[0] if records else None))
-        self._fetch(answer, request_id=request_id)
 
     def _decide(self, step: workflow.Step) -> None:
         if step.parsed is not None and step.record is not None:
@@ -522,7 +415,7 @@ class BridgeActor(OwnerActor):
             self._attempts_due()
         elif isinstance(payload, ResendDue):
             self.resends.due(self.peers.get("stream"))
-        elif isinstance(payload, _FollowDue):
+        elif isinstance(payload, FollowDue):
             self._follow()
         elif isinstance(payload, _BroadcastDue):
             self._broadcasting().retry_armed = False
@@ -534,17 +427,3 @@ class BridgeActor(OwnerActor):
                     self._send_notice(self.book.pegins[rid])
                 elif rid in self.book.pegouts:
                     self._request_signatures(self.book.pegouts[rid])
-
-    # -- queries --------------------------------------------------------------------
-
-    def receiveMsg_GetPegoutStatus(self, message: GetPegoutStatus, sender: Any) -> None:
-        queries.pegout_status(self.book, message.request_id, lambda m: self.send(sender, m),
-                              self._fetch)
-
-    def receiveMsg_ListPegouts(self, message: ListPegouts, sender: Any) -> None:
-        queries.pegout_list(self.book, message.state, lambda m: self.send(sender, m),
-                            self._fetch, self.log)
-
-    def _fetch(self, answer: queries.Answer, **query: Any) -> None:
-        self.fetches.fetch(self._storage, answer, **query)
-

@@ -51,14 +51,19 @@ def admit(request_id: str, pegout: UnsignedPegout, situation: Situation,
     except PolicyViolation as exc:
         return Refusal(exc.kind, str(exc))
     coins = spend.outpoints
+    new_payout = spend.payout_sat
     if replaces is not None:
         refusal = _replacement_problem(request_id, replaces, original, coins)
         if refusal is not None:
             return refusal
+        assert original is not None
         coins = (*coins, REPLACEMENT_OF + replaces)
-    else:
-        # A replacement pays what its original would have: it is not counted twice.
-        blocked = situation.outflow(situation.now_s, spend.payout_sat)
+        # At most one of the two can be paid: what a replacement adds to its original's
+        # payout must fit the window, so that a fee bump is never held up by a full one.
+        # (Both are counted until the original is `replaced`, as storage counts them.)
+        new_payout = spend.payout_sat - original.payout_sat
+    if new_payout > 0:
+        blocked = situation.outflow(situation.now_s, new_payout)
         if blocked is not None:
             return Refusal("outflow", blocked)
     return Admitted(spend, Claim(request_id, coins, shares_with=replaces, at=situation.now_s))

@@ -34,6 +34,7 @@ class Follower:
         self.core = followable(broadcaster)  # None: a broadcaster nothing can be asked of
         self._log = log
         self.txindex: bool | None = None  # None: not known yet (Core not asked, or down)
+        self._said = ""  # the last "not yet" line, said once until something changes
 
     @property
     def enabled(self) -> bool:
@@ -46,12 +47,12 @@ class Follower:
         try:
             self.txindex = self.core.txindex()
         except BroadcastError as exc:
-            self._log.warning("following broadcast peg-outs: cannot ask Bitcoin Core for its "
-                              "indexes yet: %s", exc)
+            self._once(f"following broadcast peg-outs: cannot ask Bitcoin Core for its "
+                       f"indexes yet ({exc}); asked again at each look")
             return False
         if self.txindex is None:
-            self._log.info("following broadcast peg-outs: Bitcoin Core's txindex is not "
-                           "ready yet (syncing, or Core is starting); asked again later")
+            self._once("following broadcast peg-outs: Bitcoin Core's txindex is not ready "
+                       "yet (syncing, or Core is starting); asked again at each look")
             return False
         if self.txindex:
             self._log.info("following broadcast peg-outs through Bitcoin Core (txindex "
@@ -64,6 +65,11 @@ class Follower:
                 "needs_review when that check cannot prove it paid. Start Core with "
                 "-txindex=1 to follow them.")
         return bool(self.txindex)
+
+    def _once(self, line: str) -> None:
+        if line != self._said:
+            self._said = line
+            self._log.warning("%s", line)
 
     def tick(self, records: Iterable[PegoutRecord], situation: Situation) -> Effects:
         """Look at every broadcast peg-out's transaction; the workflow's effects."""

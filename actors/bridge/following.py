@@ -3,6 +3,7 @@ replaced, or parked for an operator (pure).
 
     signed --(the broadcaster took it)--> broadcast
     signed --(refused for good)--> failed          the network proved it unpaid
+    signed --(found already `bridge.confirmations` deep)--> confirmed
     signed | broadcast --("inputs missing or spent")--> broadcast | needs_review
         the bridge asks Bitcoin Core about its own txid: found, it was paid (or is in the
         mempool); not found, the node cannot tell, and an operator decides
@@ -35,7 +36,7 @@ from actors.bridge.effects import (
 from actors.bridge.ledger import transition
 from actors.bridge.rpc import Seen
 from actors.bridge.situation import Situation, Step
-from actors.bridge.workflow import refuse
+from actors.bridge.workflow import refuse, uncounted
 from actors.messages import PAID, RESOLUTIONS, PegoutResolved, PegoutState
 from actors.storage.records import PegoutRecord, Transfer
 from btc.policy import outpoints
@@ -57,18 +58,27 @@ def broadcastable(records: Sequence[PegoutRecord]) -> list[PegoutRecord]:
 def broadcast_taken(record: PegoutRecord, situation: Situation,
                     seen: Seen | None = None) -> Step:
     """The broadcaster has the transaction (new or already known: both are success), or
-    Bitcoin Core was found to have it (`seen`)."""
+    Bitcoin Core was found to have it (`seen`; already `bridge.confirmations` deep, it is
+    `confirmed` at once). Either way the chain hears of it, and a replacement's original
+    becomes `replaced`, once the record is durable."""
+    now = situation.now_s
     confirmations = seen.confirmations if seen is not None else 0
-    if confirmations >= situation.rules.confirmations:
-        return _confirmed(transition(record, BROADCAST, situation.now_s,
-                                     broadcast_at=situation.now_s), confirmations, situation)
-    record = transition(record, BROADCAST, situation.now_s, broadcast_at=situation.now_s,
-                        confirmations=confirmations, error=None)
+    state = CONFIRMED if confirmations >= situation.rules.confirmations else BROADCAST
+    record = transition(record, state, now, broadcast_at=now, confirmations=confirmations,
+                        error=None)
+    notes = [Note(Event.BROADCAST, record.request_id, detail=record.txid or "")]
+    if state is CONFIRMED:
+        notes.append(_confirmed_note(record))
+    return Step(record, (*notes, Persist(record, then=_paid(record, situation))))
+
+
+def _paid(record: PegoutRecord, situation: Situation) -> tuple[Any, ...]:
+    """What follows once a peg-out is known to be out there: the chain is told, and the
+    peg-out it replaces, if any, is `replaced`."""
     then: tuple[Any, ...] = (NotifyChain(record.request_id, record.txid or ""),)
     if record.replaces is not None:
         then += (Supersede(record.replaces, record.request_id, _coins(record, situation)),)
-    return Step(record, (Note(Event.BROADCAST, record.request_id, detail=record.txid or ""),
-                         Persist(record, then=then)))
+    return then
 
 
 def broadcast_failed(record: PegoutRecord, reason: str, retryable: bool,
@@ -98,11 +108,10 @@ def spent_elsewhere(record: PegoutRecord, reason: str, seen: Seen,
         note = Note(Event.SPENT_ELSEWHERE, rid,
                     detail=f"{reason}; its own transaction {record.txid} is in the "
                            f"{'chain' if seen.state == 'confirmed' else 'mempool'}")
-        if record.state == BROADCAST.value:
-            return followed(record, seen, situation)
-        step = broadcast_taken(record, situation, seen)
+        step = (followed(record, seen, situation) if record.state == BROADCAST.value
+                else broadcast_taken(record, situation, seen))
         return Step(step.record, (note, *step.effects))
-    parked = transition(record, NEEDS_REVIEW, situation.now_s,
+    parked = transition(record, NEEDS_REVIEW, situation.now_s, confirmations=0,
                         error=f"{reason}; Bitcoin Core does not know its transaction "
                               f"{record.txid}: it may have been paid. An operator decides "
                               "(ResolvePegout)")
@@ -139,9 +148,12 @@ def followed(record: PegoutRecord, seen: Seen, situation: Situation) -> Step:
 def _confirmed(record: PegoutRecord, confirmations: int, situation: Situation) -> Step:
     done = transition(record, CONFIRMED, situation.now_s, confirmations=confirmations,
                       error=None)
-    return Step(done, (Note(Event.CONFIRMED, done.request_id,
-                            detail=f"txid {done.txid}, {confirmations} confirmations"),
-                       Persist(done)))
+    return Step(done, (_confirmed_note(done), Persist(done)))
+
+
+def _confirmed_note(record: PegoutRecord) -> Note:
+    return Note(Event.CONFIRMED, record.request_id,
+                detail=f"txid {record.txid}, {record.confirmations} confirmations")
 
 
 def superseded(original: PegoutRecord | None, by: str, coins: tuple[str, ...],
@@ -152,9 +164,10 @@ def superseded(original: PegoutRecord | None, by: str, coins: tuple[str, ...],
         # Confirmed first: the replacement cannot confirm; following it will tell.
         return Step(original)
     replaced = transition(original, PegoutState.REPLACED, situation.now_s, replaced_by=by)
+    # Its payout leaves the window: the replacement's is the one that counts now.
+    transfer = Transfer(original.request_id, by, coins)
     return Step(replaced, (Note(Event.REPLACED, original.request_id, detail=f"by {by!r}"),
-                           Persist(replaced, extra=(Transfer(original.request_id, by,
-                                                             coins),))))
+                           *uncounted(original), Persist(replaced, extra=(transfer,))))
 
 
 def resolve(record: PegoutRecord | None, request_id: str, outcome: str, client: Any,
@@ -169,16 +182,19 @@ def resolve(record: PegoutRecord | None, request_id: str, outcome: str, client: 
         return refuse(record, client, request_id, "not_in_review",
                       f"peg-out {request_id!r} is {record.state}, not {NEEDS_REVIEW.value}")
     now = situation.now_s
+    then: tuple[Any, ...] = ()
     if outcome == PAID:
         done = transition(record, CONFIRMED, now, resolution=outcome, resolved_at=now)
+        then = _paid(done, situation)
     else:
         # Signed once: its coins stay reserved; paying it again takes a replacement.
         done = transition(record, PegoutState.FAILED, now, resolution=outcome, resolved_at=now,
-                          error=f"{record.error}; resolved by an operator: not paid")
+                          error="; ".join(filter(None, (record.error, "resolved by an "
+                                                        "operator: not paid"))))
+    reply = Reply(client, PegoutResolved(request_id, done.state))
     return Step(done, (Note(Event.RESOLVED, request_id, kind=outcome,
                             detail=f"{record.state} -> {done.state}"),
-                       Persist(done, then=(Reply(client, PegoutResolved(request_id,
-                                                                        done.state)),))))
+                       Persist(done, then=(*then, reply))))
 
 
 def _coins(record: PegoutRecord, situation: Situation) -> tuple[str, ...]:

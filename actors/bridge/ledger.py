@@ -7,6 +7,7 @@
     signed | broadcast --(its coins are spent, by what the node cannot tell)--> needs_review
     broadcast --(a confirmation more, or a reorg that takes it out of the chain)--> broadcast
     broadcast --(`bridge.confirmations` deep)--> confirmed
+    signed --(its broadcast finds it already that deep)--> confirmed
     signed | broadcast | needs_review | failed (if signed) --(its replacement broadcast)-->
         replaced
     needs_review --(ResolvePegout)--> confirmed (paid) | failed (not paid)
@@ -32,7 +33,7 @@ F, R, N = PegoutState.FAILED, PegoutState.REPLACED, PegoutState.NEEDS_REVIEW
 
 _ALLOWED: dict[PegoutState, frozenset[PegoutState]] = {
     A: frozenset({A, S, F}),
-    S: frozenset({B, F, N, R}),
+    S: frozenset({B, C, F, N, R}),  # C: found already deep in the chain
     B: frozenset({B, C, N, R}),
     C: frozenset(),
     N: frozenset({C, F, R}),

@@ -121,7 +121,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
-    counted = (CountOutflow(now, spend.payout_sat),) if replaces is None else ()
+    counted = (CountOutflow(now, spend.payout_sat),)
     return Step(record, (*counted, Persist(record, then=accepted, refused_for=client,
                                            request=request, extra=(admitted.claim,))),
                 parsed=pegout)
@@ -130,7 +130,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
 def coin_held(held: Held, written: PegoutRecord, client: Any) -> Effects:
     """The new peg-out's first write found one of its coins reserved by another open
     peg-out: nothing was written, and it never existed."""
-    return (Drop(written), *_uncounted(written),
+    return (Drop(written), *uncounted(written),
             *refuse(None, client, written.request_id, "coin_reserved",
                     f"coin {held.outpoint} is reserved by peg-out {held.request_id!r}"
                     if not held.outpoint.startswith(REPLACEMENT_OF) else
@@ -138,11 +138,12 @@ def coin_held(held: Held, written: PegoutRecord, client: Any) -> Effects:
                     f"{held.request_id!r}").effects)
 
 
-def _uncounted(record: PegoutRecord) -> Effects:
-    """Take a peg-out that will not pay back out of the outflow window."""
-    if record.replaces is not None or not record.payout_sat:
+def uncounted(record: PegoutRecord) -> Effects:
+    """Take a peg-out that will not pay back out of the outflow window, from where its
+    series counted it (a retry counts anew when it starts)."""
+    if not record.payout_sat:
         return ()
-    return (CountOutflow(record.created_at, -record.payout_sat),)
+    return (CountOutflow(record.series_start, -record.payout_sat),)
 
 
 def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
@@ -153,7 +154,7 @@ def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
     existing record: the same request is accepted again, other content is refused. The
     stored record is durable already, so the answer goes at once."""
     step = requested(existing, request, client, situation)
-    effects: list[Effect] = [Drop(written), *_uncounted(written)] if written is not None else []
+    effects: list[Effect] = [Drop(written), *uncounted(written)] if written is not None else []
     for effect in step.effects:
         if isinstance(effect, Persist) and effect.record is None:
             effects.extend(effect.then)  # waited for durability; it is durable
@@ -164,7 +165,7 @@ def already_stored(existing: PegoutRecord, request: InitiatePegout, client: Any,
 
 def not_stored(record: PegoutRecord, client: Any, reason: str) -> Effects:
     """The new peg-out's first write failed: it never existed."""
-    return (Drop(record), *_uncounted(record),
+    return (Drop(record), *uncounted(record),
             *refuse(None, client, record.request_id, "storage", f"not stored: {reason}").effects)
 
 
@@ -294,7 +295,7 @@ def _out_of_time(record: PegoutRecord, reason: str, situation: Situation,
                         error=f"no usable signatures within {deadline:g}s; last: {reason}")
     assert failed.error is not None
     return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
-                         *_uncounted(failed),
+                         *uncounted(failed),
                          Persist(failed, then=then, extra=(Release(record.request_id),))))
 
 
@@ -321,7 +322,7 @@ def attempt_failed(record: PegoutRecord, attempt: int, kind: str, reason: str,
     assert failed.error is not None
     # Never signed, so never paid: its coins are free again, and it leaves the window.
     return Step(failed, (failure, Note(Event.FAILED, rid, detail=failed.error),
-                         *_uncounted(failed), Persist(failed, then=then,
+                         *uncounted(failed), Persist(failed, then=then,
                                                       extra=(Release(rid),))))
 
 
@@ -349,7 +350,9 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
                       "been paid, so it is not retried")
     if situation.halted:
         return refuse(record, client, request_id, "halted", "signing is halted")
-    blocked = None if record.replaces else situation.outflow(situation.now_s, record.payout_sat)
+    # A retried replacement is held to the whole window, not only to what it adds to its
+    # original: the original may be long settled.
+    blocked = situation.outflow(situation.now_s, record.payout_sat)
     if blocked is not None:
         return refuse(record, client, request_id, "outflow", blocked)
     again = transition(record, AWAITING, situation.now_s, attempt=record.attempt + 1,
@@ -360,7 +363,7 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
     if record.replaces is not None:
         coins = (*coins, REPLACEMENT_OF + record.replaces)
     claim = Claim(request_id, coins, shares_with=record.replaces, at=situation.now_s)
-    counted = (CountOutflow(situation.now_s, record.payout_sat),) if not record.replaces else ()
+    counted = (CountOutflow(situation.now_s, record.payout_sat),)
     return Step(again, (Note(Event.RETRY_STARTED, request_id, attempt=again.attempt), *counted,
                         Persist(again, then=(Reply(client, PegoutAccepted(request_id)),
                                              AskSignatures(request_id, again.attempt)),
@@ -374,8 +377,7 @@ def reclaim_refused(again: PegoutRecord, held: Held, client: Any,
     reason = (f"coin {held.outpoint} is reserved by peg-out {held.request_id!r} now"
               if not held.outpoint.startswith(REPLACEMENT_OF) else
               f"peg-out {again.replaces!r} is being replaced by {held.request_id!r} now")
-    counted = (CountOutflow(situation.now_s, -again.payout_sat),) if not again.replaces else ()
-    return Step(None, (Drop(again), *counted,
+    return Step(None, (Drop(again), *uncounted(again),
                        *refuse(None, client, again.request_id, "coin_reserved",
                                reason).effects))
 

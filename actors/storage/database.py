@@ -77,9 +77,13 @@ _NOT_PAID = (PegoutState.REPLACED.value, PegoutState.FAILED.value)
 # exactly): what a start loads is at most a row a minute of the window, however many
 # peg-outs it holds.
 OUTFLOW_GRAIN_S = 60
-OUTFLOW = ("SELECT MAX(created_at) AS created_at, SUM(payout_sat) AS payout_sat FROM pegouts "
-           "WHERE created_at >= ? AND state <> ? AND (state <> ? OR signed_tx_hex IS NOT NULL) "
-           f"GROUP BY CAST(created_at / {OUTFLOW_GRAIN_S} AS INTEGER) ORDER BY 1")
+# A peg-out counts from the start of its latest series (`series_started_at`, 0 before any
+# RetryPegout); the expression is the index's (`pegouts_by_age`), word for word.
+_COUNTED_AT = "max(created_at, series_started_at)"
+OUTFLOW = (f"SELECT MAX({_COUNTED_AT}) AS created_at, SUM(payout_sat) AS payout_sat "
+           f"FROM pegouts WHERE {_COUNTED_AT} >= ? AND state <> ? "
+           "AND (state <> ? OR signed_tx_hex IS NOT NULL) "
+           f"GROUP BY CAST({_COUNTED_AT} / {OUTFLOW_GRAIN_S} AS INTEGER) ORDER BY 1")
 
 
 class Database:
@@ -307,9 +311,9 @@ class Database:
         return [pegout_from_row(r) for r in rows]
 
     def outflow(self, since: float) -> list[OutflowEntry]:
-        """What the peg-outs created at or after `since` paid out or may still, summed per
-        minute: all but the replaced ones and those that failed before they were ever
-        signed. Found by age (`pegouts_by_age`), so a window's worth is read, not the
+        """What the peg-outs whose latest series began at or after `since` paid out or may
+        still, summed per minute: all but the replaced ones and those that failed before
+        they were ever signed. Found by age (`pegouts_by_age`), so a window's worth is read, not the
         history."""
         return [outflow_from_row(r) for r in self._query(OUTFLOW, (since, *_NOT_PAID))]
 

@@ -211,8 +211,9 @@ class Transfer:
 
 @dataclass(frozen=True)
 class OutflowEntry:
-    """A peg-out that counts against the outflow window: when it was created, and what it
-    pays out. Loaded only (`_Load.outflow_since`)."""
+    """What counts against the outflow window: the payouts of the peg-outs whose latest
+    series began in one minute, summed, dated by the latest of them. Loaded only
+    (`_Load.outflow_since`)."""
 
     at: float
     payout_sat: int

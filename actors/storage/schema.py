@@ -92,8 +92,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: at most one payment per peg-out. A peg-out's replacement, payout, fee, what became
     # of its transaction and an operator's resolution; the coins each peg-out holds (one
-    # holder per outpoint: the primary key says so); and the peg-outs by age, for the
-    # outflow of a recent window. Rows from before count as paying out nothing.
+    # holder per outpoint: the primary key says so); and the peg-outs by the start of their
+    # latest series (a RetryPegout counts its payout anew), for the outflow of a recent
+    # window. Rows from before count as paying out nothing.
     """
     ALTER TABLE pegouts ADD COLUMN replaces TEXT;
     ALTER TABLE pegouts ADD COLUMN replaced_by TEXT;
@@ -109,7 +110,7 @@ MIGRATIONS: tuple[str, ...] = (
         reserved_at REAL NOT NULL
     );
     CREATE INDEX reservations_by_request ON reservations (request_id);
-    CREATE INDEX pegouts_by_age ON pegouts (created_at);
+    CREATE INDEX pegouts_by_age ON pegouts (max(created_at, series_started_at));
     """,
 )
 

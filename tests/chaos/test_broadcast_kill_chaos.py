@@ -3,11 +3,12 @@ them, against the fake Core (`tests.support.fakecore`) in this process.
 
 A stream of peg-outs flows through the client (`chaos.load.PegoutLoad`); the fake mines
 blocks, and a third party (a payee) spends the outputs of confirmed peg-outs. On a seeded
-schedule the bridge is killed at random moments, or from the fake's send hook right after
-Core took a transaction and before the bridge heard so (the answer is lost); some of
-those kills are followed at once by a block that confirms the transaction and a payee
-spending its outputs, so that the restarted bridge's broadcast of the same transaction
-meets "inputs missing or spent" and must find its own txid.
+schedule the bridge is killed at random moments, or from the fake's send hook: right after
+Core took a transaction and before the bridge heard so (the answer is lost), or just after
+the answer went out. Some of the lost answers are followed at once by a block that
+confirms the transaction and a payee spending its outputs, so that the restarted bridge's
+broadcast of the same transaction meets "inputs missing or spent" and must find its own
+txid.
 
 Judged from the fake's record and chain and the database's rows, never from the node's
 counters: no accepted peg-out stranded, each paid by one txid, Core took each txid once,
@@ -44,9 +45,8 @@ USER_ENV, PASSWORD_ENV = "ALYS_TEST_CORE_USER", "ALYS_TEST_CORE_PASSWORD"
 SEED = 1313
 RUN_S = 25.0
 RATE_PER_S = 8.0
-# Under the bridge supervisor's default intensity (10 restarts in 60 s): the test is about
-# the bridge's own recovery, not an escalation through the root.
-KILLS = 7
+# Seven kills: under the bridge supervisor's default intensity (10 restarts in 60 s), as
+# the test is about the bridge's own recovery, not an escalation through the root.
 KILL_GAP_S = (1.5, 3.5)
 MINE_EVERY_S = 0.5
 PAYEE_SPENDS = 0.5  # the share of newly confirmed peg-outs whose outputs a payee spends
@@ -88,28 +88,39 @@ class Chain:
         self.spent.add(txid)
 
 
+# Kills the send hook makes: before the bridge hears Core's answer (lost), the same and then
+# the transaction confirmed and its outputs spent, or just after the answer went out.
+ANSWER_LOST, ANSWER_LOST_THEN_SPENT, AFTER_ANSWER = "answer_lost", "answer_lost_spent", "after"
+AT_SEND = (ANSWER_LOST, ANSWER_LOST_THEN_SPENT, AFTER_ANSWER)
+AFTER_ANSWER_S = 0.01
+
+
 class KillAtSend:
-    """The fake's send hook: once armed, SIGKILLs the bridge right after Core took a
-    transaction, before the answer goes back, and with `spend` also confirms it and has a
-    payee spend its outputs."""
+    """The fake's send hook: once armed, SIGKILLs the bridge around the next transaction
+    Core takes (one of `AT_SEND`)."""
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
         self._lock = threading.Lock()
-        self._armed: tuple[int, bool] | None = None
+        self._armed: tuple[int, str] | None = None
         self.fired = threading.Event()
-        self.hits: list[tuple[str, bool]] = []  # (txid, spent)
+        self.hits: list[tuple[str, str]] = []  # (txid, how)
         self.errors: list[str] = []  # raised on the server's thread, where nobody sees them
+        self._timers: list[threading.Timer] = []
         chain.core.on_send(self._sent)
 
-    def arm(self, pid: int, spend: bool) -> None:
+    def arm(self, pid: int, how: str) -> None:
         with self._lock:
             self.fired.clear()
-            self._armed = (pid, spend)
+            self._armed = (pid, how)
 
     def disarm(self) -> None:
         with self._lock:
             self._armed = None
+
+    def join(self) -> None:
+        for timer in self._timers:
+            timer.join()
 
     def _sent(self, sent: Sent) -> None:
         if not isinstance(sent.result, str):
@@ -118,13 +129,21 @@ class KillAtSend:
             armed, self._armed = self._armed, None
         if armed is None:
             return
-        pid, spend = armed
+        pid, how = armed
+        if how == AFTER_ANSWER:
+            timer = threading.Timer(AFTER_ANSWER_S, self._kill, (pid, sent.result, how))
+            self._timers.append(timer)
+            timer.start()
+        else:
+            self._kill(pid, sent.result, how)
+
+    def _kill(self, pid: int, txid: str, how: str) -> None:
         try:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            if spend:
-                self.chain.confirm_and_spend(sent.result)
-            self.hits.append((sent.result, spend))
+            if how == ANSWER_LOST_THEN_SPENT:
+                self.chain.confirm_and_spend(txid)
+            self.hits.append((txid, how))
         except Exception as exc:  # on the server thread nobody would see it: reported below
             self.errors.append(repr(exc))
         finally:
@@ -163,14 +182,16 @@ def test_pegouts_are_paid_once_and_none_stranded_across_bridge_kills_around_broa
                 chain.mine(ours())
                 next_mine = time.monotonic() + MINE_EVERY_S
 
+        # Each kind at least once, in a seeded order, at seeded moments.
+        kinds = ["random", "random", *AT_SEND, ANSWER_LOST, ANSWER_LOST_THEN_SPENT]
+        rng.shuffle(kinds)
         kills: list[str] = []
         started = time.monotonic()
         next_kill = started + rng.uniform(*KILL_GAP_S)
         while time.monotonic() - started < RUN_S:
             keep_going()
-            if len(kills) < KILLS and time.monotonic() >= next_kill:
-                kills.append(kill_bridge(node, killer, rng.choice(
-                    ("random", "at_send", "at_send_spent")), keep_going, load))
+            if kinds and time.monotonic() >= next_kill:
+                kills.append(kill_bridge(node, killer, kinds.pop(), keep_going, load))
                 next_kill = time.monotonic() + rng.uniform(*KILL_GAP_S)
             load.listen(0.05)
 
@@ -200,7 +221,7 @@ def kill_bridge(node: LocalNode, killer: KillAtSend, how: str,
         return how
     pid = current_pid(node.client, "bridge")
     assert pid is not None, "the bridge is not running"
-    killer.arm(pid, spend=how == "at_send_spent")
+    killer.arm(pid, how)
     give_up = time.monotonic() + 15
     while not killer.fired.is_set() and time.monotonic() < give_up:
         keep_going()
@@ -208,6 +229,7 @@ def kill_bridge(node: LocalNode, killer: KillAtSend, how: str,
     if not killer.fired.is_set():
         killer.disarm()
         return f"{how} (no broadcast came)"
+    killer.join()
     pong = node.client.wait_replaced("bridge", pid, timeout_s=60, lookup_s=0.5, ping_s=0.2,
                                      between=keep_going)
     assert pong is not None, "the bridge was not restarted after a kill at a send"
@@ -261,6 +283,7 @@ def judge(node: LocalNode, core: FakeCore, load: PegoutLoad, chain: Chain,
     # The run did what it is for: peg-outs flowed and settled, kills landed at sends, and a
     # restarted bridge met "inputs missing or spent" for a transaction Core had confirmed.
     assert len(load.accepted) >= RATE_PER_S * RUN_S / 2, report
-    assert len(kills) == KILLS and any(spent for _, spent in killer.hits), report
+    assert len(kills) == 7 and any(how == ANSWER_LOST_THEN_SPENT for _, how in killer.hits), \
+        report
     assert refused_spent, report
     assert "is in the chain" in log_text(node.config), "no spent-elsewhere check found its tx"

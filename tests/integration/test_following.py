@@ -168,27 +168,32 @@ def test_a_transaction_that_left_the_mempool_is_handed_to_core_again(
         assert wait_pegout(node, "evicted", "confirmed").txid == txid
 
 
+@pytest.mark.parametrize("depth", [2, CONFIRMATIONS + 1], ids=["shallow", "deep"])
 def test_a_pegout_core_already_confirmed_and_whose_outputs_were_spent_is_taken_as_paid(
-        tmp_path: Path, core: FakeCore) -> None:
-    request = pegout("paid", seed=4)
+        tmp_path: Path, core: FakeCore, depth: int) -> None:
+    rid = f"paid-{depth}"
+    request = pegout(rid, seed=4 + 100 * depth)
     with following_node(tmp_path, core) as (node, _mock):
         # As if the bridge's broadcast had reached Core and only its answer was lost:
         # the transaction confirmed and a payee spent its output since.
         txid = preload(core, request)
         core.mine()
         core.spend_outputs(txid)
-        assert core.confirmations(txid) == 2
-        assert initiate(node, [request]) == [PegoutAccepted("paid")]
-        found = wait_pegout(node, "paid", "broadcast")
-        assert (found.txid, found.confirmations, found.error) == (txid, 2, None)
+        core.mine(depth - 2)
+        assert core.confirmations(txid) == depth
+        assert initiate(node, [request]) == [PegoutAccepted(rid)]
+        if depth < CONFIRMATIONS:
+            found = wait_pegout(node, rid, "broadcast")
+            assert (found.txid, found.confirmations, found.error) == (txid, depth, None)
+            core.mine(CONFIRMATIONS - depth)
+        final = wait_pegout(node, rid, "confirmed")
+        assert (final.txid, final.confirmations, final.error) == (
+            txid, max(depth, CONFIRMATIONS), None)
         assert sends_of(core, txid)[-1] == Sent(txid, (TRANSACTION_ERROR, INPUTS_MISSING))
         assert core.accepted == [txid]  # only the preload: the bridge's send was refused
-        core.mine()
-        final = wait_pegout(node, "paid", "confirmed")
-        assert (final.confirmations, final.error) == (CONFIRMATIONS, None)
         log = log_text(node.config)
         assert f"its own transaction {txid} is in the chain" in log
-        assert "peg-out paid failed" not in log and "NEEDS REVIEW" not in log
+        assert f"peg-out {rid} failed" not in log and "NEEDS REVIEW" not in log
 
 
 def test_inputs_spent_by_another_transaction_park_the_pegout_for_an_operator(

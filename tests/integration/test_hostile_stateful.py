@@ -8,10 +8,11 @@ example, since starting one per example would cost more than the examples;
 each example's peg-outs have ids of their own. The invariants:
 
 - after every step, the node answers a status query (no rule wedges it);
-- at the end of each example, every accepted peg-out is final (broadcast or
-  failed) within the bridge's liveness bound, `signature_deadline_s +
-  attempt_timeout_s` from the start of its latest series, whatever
-  governance sent. The bound is short here, so an example ends quickly.
+- at the end of each example, every accepted peg-out is final (`broadcast`,
+  where a spooled peg-out rests, or `confirmed`, `failed`, `replaced`) within
+  the bridge's liveness bound, `signature_deadline_s + attempt_timeout_s` from
+  the start of its latest series, whatever governance sent. The bound is short
+  here, so an example ends quickly.
 
 Few examples and short sequences: each step talks to real processes.
 """
@@ -35,7 +36,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from actors.messages import PegoutAccepted, PegoutRejected, PegoutState, PegoutStatus
+from actors.messages import PegoutAccepted, PegoutRejected, PegoutStatus
+from chaos import verdict
 from harness.mock import MockGovernance
 from harness.nodes import LocalNode
 from mock_governance.control_client import ControlRequestFailed
@@ -47,7 +49,7 @@ DEADLINE_S, ATTEMPT_S = 12.0, 5.0
 BOUND_S = DEADLINE_S + ATTEMPT_S
 # The bridge's timers, a storage round trip and a reconnect after an oversized frame.
 SLACK_S = 15.0
-FINAL = {PegoutState.BROADCAST.value, PegoutState.FAILED.value}
+FINAL = verdict.FINAL
 FRAME_CAP = 65536
 FRAMES = ("ack_for_pegout", "pending_for_pegout", "answer_twice", "retry_after_max",
           "huge_version", "max_effective_height", "threshold_zero", "threshold_max",

@@ -69,14 +69,16 @@ def test_already_in_the_chain_counts_as_broadcast(tmp_path: Path,
 
 def test_a_transaction_the_network_refuses_fails_the_pegout_with_the_reason(
         tmp_path: Path, bitcoind: JsonRpcServer) -> None:
+    # A verdict on the transaction itself; "inputs missing or spent" is not one (the
+    # bridge then looks its own txid up: tests/integration/test_following.py).
     def refuse(params: list[Any]) -> Any:
-        raise RpcFault(-26, "bad-txns-inputs-missingorspent")
+        raise RpcFault(-26, "min relay fee not met, 100 < 200")
 
     bitcoind.handle("sendrawtransaction", refuse)
     with pegout_node(tmp_path, bridge=rpc_bridge(bitcoind)) as (node, _mock):
         initiate(node, [pegout("rpc-3", seed=82)])
         final = wait_pegout(node, "rpc-3", "failed")
-    assert "broadcast refused" in final.error and "bad-txns-inputs-missingorspent" in final.error
+    assert "broadcast refused" in final.error and "min relay fee not met" in final.error
     assert PASSWORD not in final.error
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 from embit.script import Script
@@ -22,12 +23,14 @@ from actors.bridge.effects import (
     Event,
     Note,
     Reply,
+    Supersede,
 )
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.rpc import Seen
 from actors.bridge.workflow import Situation, Step
 from actors.messages import InitiatePegout, PegoutAccepted, PegoutRejected
-from actors.storage.records import Claim, Held, PegoutRecord, Release
+from actors.storage.database import Database
+from actors.storage.records import Claim, Held, OutflowEntry, PegoutRecord, Release
 from btc.errors import POLICY_VIOLATION_KINDS, PolicyViolation
 from btc.pegout import parse_pegout
 from btc.policy import check_spend, outpoints, p2wsh_script_pubkey, signed_vsize
@@ -97,8 +100,15 @@ def roomy(**changes: object) -> Situation:
         RULES, max_pegout_sat=100 * BTC), **changes)
 
 
-def with_outflow(window: OutflowWindow, now: float = NOW) -> Situation:
-    return dataclasses.replace(situation(now=now), outflow=window.refusal)
+def with_outflow(window: OutflowWindow, now: float = NOW,
+                 asked: list[tuple[float, int]] | None = None) -> Situation:
+    """A situation whose outflow window is `window`; `asked`, if given, gets every
+    (time, sat) the decision asks the window about."""
+    def refusal(now_s: float, sat: int) -> str | None:
+        if asked is not None:
+            asked.append((now_s, sat))
+        return window.refusal(now_s, sat)
+    return dataclasses.replace(situation(now=now), outflow=refusal)
 
 
 def full_window(used_sat: int = 90_000, cap_sat: int = 100_000) -> OutflowWindow:
@@ -252,22 +262,69 @@ def broadcast() -> PegoutRecord:
     return step.record
 
 
+def replacing(original: PegoutRecord, outputs: Sequence[tuple[int, bytes]],
+              extra: Sequence[tuple[tuple[bytes, int], int]] = ()) -> InitiatePegout:
+    """`po-2`, replacing `original`: its coins and the federation's coins `extra`
+    ((coin, amount) each), paid to `outputs`."""
+    spent = [(bytes.fromhex(tx_input.prev_txid), tx_input.vout)
+             for tx_input in workflow.parse_record(original).inputs]
+    coins = [*spent, *(extra_coin for extra_coin, _ in extra)]
+    amounts = (*original.amounts, *(amount for _, amount in extra))
+    return InitiatePegout("po-2", tx_hex(outputs, coins), tuple(range(len(coins))), amounts,
+                          replaces=original.request_id)
+
+
+def paying_less(original: PegoutRecord) -> InitiatePegout:
+    """A fee bump: the same coins, a higher fee, so less to the payee."""
+    return replacement()
+
+
+def paying_the_same(original: PegoutRecord) -> InitiatePegout:
+    """The same payout, its higher fee from a coin more (its rest back as change)."""
+    amounts = (*original.amounts, 50_000)
+    fee = fee_at(5, [PAYEE, CHANGE], 3)
+    change = sum(amounts) - original.payout_sat - fee
+    return replacing(original, [(original.payout_sat, PAYEE), (change, CHANGE)],
+                     [(coin(9), 50_000)])
+
+
+def paying_more(original: PegoutRecord, extra_sat: int) -> tuple[InitiatePegout, int]:
+    """A replacement that adds a coin of `extra_sat` and pays it all out; and its payout."""
+    payout = sum(original.amounts) + extra_sat - fee_at(3, [PAYEE], 3)
+    return replacing(original, [(payout, PAYEE)], [(coin(9), extra_sat)]), payout
+
+
 @pytest.mark.parametrize("original", [
     pytest.param(signed_record, id="signed"),
     pytest.param(broadcast, id="broadcast"),
     pytest.param(in_review, id="needs_review"),
     pytest.param(refused_by_network, id="failed_after_signing"),
 ])
-def test_a_replacement_sharing_a_coin_with_a_signed_original_is_accepted_uncounted(
-        original: object) -> None:
-    assert callable(original)
-    # Even with the window full: it pays what the original would have, once.
-    step = workflow.requested(None, replacement(), CLIENT, with_outflow(full_window()),
-                              original())
+@pytest.mark.parametrize(("asked_for", "less"), [
+    pytest.param(paying_less, True, id="less"),
+    pytest.param(paying_the_same, False, id="same"),
+])
+def test_a_replacement_paying_out_no_more_than_its_original_is_accepted_and_counted(
+        original: Callable[[], PegoutRecord],
+        asked_for: Callable[[PegoutRecord], InitiatePegout], less: bool) -> None:
+    before = original()
+    req = asked_for(before)
+    window = full_window()  # 90,000 of 100,000 sat: no room for the original's 99,358
+    asked: list[tuple[float, int]] = []
 
-    assert step.record is not None and step.record.replaces == "po-1"
-    assert step.record.state == "awaiting_signatures"
-    assert kinds(step.effects) == ["Persist"]  # no CountOutflow
+    step = workflow.requested(None, req, CLIENT, with_outflow(window, asked=asked), before)
+
+    record = step.record
+    assert record is not None and record.replaces == "po-1"
+    assert record.state == "awaiting_signatures"
+    assert record.fee_sat > before.fee_sat
+    assert (record.payout_sat < before.payout_sat) if less else (
+        record.payout_sat == before.payout_sat)
+    # It adds nothing to what the original pays out: the window is not even asked. But
+    # it is counted whole, as storage counts it, until its original is `replaced`.
+    assert asked == []
+    assert kinds(step.effects) == ["CountOutflow", "Persist"]
+    assert step.effects[0] == CountOutflow(NOW, record.payout_sat)
     assert step.parsed is not None
     assert persisted(step).extra == (
         Claim("po-2", (*outpoints(step.parsed), REPLACEMENT_OF + "po-1"), shares_with="po-1",
@@ -319,6 +376,88 @@ def test_a_replacement_that_could_not_conflict_with_its_original_is_refused(
     assert refusal(step, req.request_id) == ("replacement", reason)
 
 
+def test_a_replacement_paying_out_more_than_its_original_is_refused_when_that_does_not_fit(
+) -> None:
+    original = signed_record()
+    bigger, payout = paying_more(original, 20_000)
+    added = payout - original.payout_sat
+    window = full_window()  # room for 10,000 sat
+    asked: list[tuple[float, int]] = []
+
+    step = workflow.requested(None, bigger, CLIENT, with_outflow(window, asked=asked), original)
+
+    assert step.record is None
+    assert 10_000 < added < payout
+    # Asked for what it adds, not for its whole payout.
+    assert asked == [(NOW, added)]
+    assert refusal(step, "po-2") == ("outflow", (
+        f"paying {added:,} sat more would go over the outflow cap of 100,000 sat per 24 h: "
+        f"90,000 sat was paid in the window; room for {added:,} sat returns in 86,420 s, "
+        "at 1970-01-02T00:17:00Z"))
+    assert window.used(NOW) == 90_000
+
+
+def test_a_replacement_paying_out_more_is_accepted_when_what_it_adds_fits_and_counted_whole(
+) -> None:
+    original = signed_record()
+    bigger, payout = paying_more(original, 20_000)
+    added = payout - original.payout_sat
+    window = full_window(used_sat=70_000)  # room for 30,000 sat: what it adds, not its payout
+    asked: list[tuple[float, int]] = []
+
+    step = workflow.requested(None, bigger, CLIENT, with_outflow(window, asked=asked), original)
+
+    assert step.record is not None and step.record.payout_sat == payout
+    assert added <= 30_000 < payout
+    assert asked == [(NOW, added)]
+    assert kinds(step.effects) == ["CountOutflow", "Persist"]
+    assert step.effects[0] == CountOutflow(NOW, payout)
+
+
+def test_a_replacement_and_its_original_both_count_until_the_original_is_replaced_as_stored(
+        tmp_path: Path) -> None:
+    """Memory's window and what a start loads from storage agree at each step: both count
+    the two until the replacement's broadcast makes the original `replaced`."""
+    later, broadcast_at = NOW + 600, NOW + 660
+    accepted = workflow.requested(None, request(), CLIENT, situation())
+    assert accepted.record is not None
+    signed = workflow.answered(accepted.record, False, complete(accepted.record), 1, STREAM,
+                               situation()).record
+    assert signed is not None
+    original = following.broadcast_taken(signed, situation()).record
+    assert original is not None
+    asked = workflow.requested(None, replacement(), CLIENT, situation(now=later), original)
+    assert asked.record is not None
+    answered = workflow.answered(asked.record, False, complete(asked.record), 1, STREAM,
+                                 situation(now=later)).record
+    assert answered is not None
+    sent = following.broadcast_taken(answered, situation(now=broadcast_at))
+    assert sent.record is not None
+    [supersede] = [e for e in persisted(sent).then if isinstance(e, Supersede)]
+    replaced = following.superseded(original, supersede.by, supersede.outpoints,
+                                    situation(now=broadcast_at))
+    assert replaced.record is not None and replaced.record.state == "replaced"
+    assert counted(replaced.effects) == [CountOutflow(NOW, -original.payout_sat)]
+    database = Database.open(str(tmp_path / "node.sqlite3"))
+    try:
+        def stored(*records: PegoutRecord) -> OutflowWindow:
+            database.write(records)
+            return replay(OutflowWindow(DAY_S, BTC), [
+                CountOutflow(entry.at, entry.payout_sat)
+                for entry in database.outflow(since=0.0)])
+
+        both = stored(original, asked.record)
+        memory = replay(OutflowWindow(DAY_S, BTC), accepted, asked)
+        assert memory.used(broadcast_at) == both.used(broadcast_at) == (
+            original.payout_sat + asked.record.payout_sat)
+        after = stored(replaced.record, sent.record)
+        assert database.outflow(since=0.0) == [OutflowEntry(later, sent.record.payout_sat)]
+        replay(memory, replaced)
+        assert memory.used(broadcast_at) == after.used(broadcast_at) == sent.record.payout_sat
+    finally:
+        database.close()
+
+
 # -- a coin another peg-out holds ----------------------------------------------------------
 
 
@@ -341,7 +480,7 @@ def test_a_replacement_of_a_peg_out_already_being_replaced_is_dropped_and_refuse
     effects = workflow.coin_held(Held(REPLACEMENT_OF + "po-1", "po-3"), written, CLIENT)
 
     reason = "peg-out 'po-1' is already being replaced by 'po-3'"
-    assert effects == (Drop(written),  # it was never counted: nothing to take back
+    assert effects == (Drop(written), CountOutflow(NOW, -written.payout_sat),
                        Note(Event.REJECTED, "po-2", kind="coin_reserved", detail=reason),
                        Reply(CLIENT, PegoutRejected("po-2", reason)))
 
@@ -372,33 +511,87 @@ def test_a_retry_is_refused_while_the_outflow_window_is_full() -> None:
     assert kind == "outflow" and "room for" in reason
 
 
-def test_a_retried_replacement_reclaims_its_token_uncounted_even_with_the_window_full() -> None:
+def failed_replacement() -> PegoutRecord:
+    """`po-2`, replacing the signed `po-1`, out of retries before it was ever signed."""
     failing = workflow.requested(None, replacement(), CLIENT, situation(), signed_record()).record
     assert failing is not None
     failed = workflow.attempt_failed(dataclasses.replace(failing, series_failures=2), 1,
                                      "failed", "no", situation()).record
     assert failed is not None and failed.state == "failed"
+    return failed
 
-    step = workflow.retry(failed, "po-2", CLIENT, with_outflow(full_window()))
 
-    assert counted(step.effects) == []
+def test_a_replacement_out_of_retries_gives_back_its_coins_and_its_count() -> None:
+    failing = workflow.requested(None, replacement(), CLIENT, situation(), signed_record()).record
+    assert failing is not None
+
+    step = workflow.attempt_failed(dataclasses.replace(failing, series_failures=2), 1,
+                                   "failed", "no", situation(now=NOW + 30))
+
+    assert step.record is not None and step.record.state == "failed"
+    assert counted(step.effects) == [CountOutflow(NOW, -failing.payout_sat)]
+    assert persisted(step).extra == (Release("po-2"),)
+
+
+def test_a_retried_replacement_is_held_to_the_whole_window() -> None:
+    failed = failed_replacement()
+    later = NOW + 7_200
+    window = full_window()  # 90,000 of 100,000 sat, counted at NOW: still in the window
+    asked: list[tuple[float, int]] = []
+
+    step = workflow.retry(failed, "po-2", CLIENT, with_outflow(window, later, asked))
+
+    # Its whole payout, though it pays less than its original: that may be settled by now.
+    assert asked == [(later, failed.payout_sat)]
+    assert step.record == failed
+    kind, reason = refusal(step, "po-2")
+    assert kind == "outflow" and reason.startswith(f"paying {failed.payout_sat:,} sat more")
+
+
+def test_a_retried_replacement_reclaims_its_token_and_counts_its_payout_anew() -> None:
+    failed = failed_replacement()
+    later = NOW + 7_200
+
+    step = workflow.retry(failed, "po-2", CLIENT, situation(now=later))
+
+    assert step.record is not None and step.record.series_started_at == later
+    assert counted(step.effects) == [CountOutflow(later, failed.payout_sat)]
     coins = outpoints(workflow.parse_record(failed))
     assert persisted(step).extra == (
-        Claim("po-2", (*coins, REPLACEMENT_OF + "po-1"), shares_with="po-1", at=NOW),)
+        Claim("po-2", (*coins, REPLACEMENT_OF + "po-1"), shares_with="po-1", at=later),)
 
 
 def test_a_retry_whose_coin_is_held_now_is_dropped_uncounted_and_refused_naming_the_holder(
 ) -> None:
-    again = workflow.retry(failed_record(), "po-1", CLIENT, situation()).record
+    retried_at = NOW + 7_200
+    again = workflow.retry(failed_record(), "po-1", CLIENT, situation(now=retried_at)).record
     assert again is not None
 
-    step = workflow.reclaim_refused(again, Held("ab" * 32 + ":0", "po-7"), CLIENT, situation())
+    step = workflow.reclaim_refused(again, Held("ab" * 32 + ":0", "po-7"), CLIENT,
+                                    situation(now=retried_at + 120))
 
     reason = f"coin {'ab' * 32}:0 is reserved by peg-out 'po-7' now"
     assert step.record is None
-    assert step.effects == (Drop(again), CountOutflow(NOW, -again.payout_sat),
+    # Taken back where the retry counted it, whenever the refusal comes.
+    assert step.effects == (Drop(again), CountOutflow(retried_at, -again.payout_sat),
                             Note(Event.REJECTED, "po-1", kind="coin_reserved", detail=reason),
                             Reply(CLIENT, PegoutRejected("po-1", reason)))
+
+
+def test_a_retried_replacement_whose_original_is_being_replaced_now_is_dropped_uncounted(
+) -> None:
+    retried_at = NOW + 7_200
+    again = workflow.retry(failed_replacement(), "po-2", CLIENT, situation(now=retried_at)).record
+    assert again is not None
+
+    step = workflow.reclaim_refused(again, Held(REPLACEMENT_OF + "po-1", "po-3"), CLIENT,
+                                    situation(now=retried_at + 120))
+
+    reason = "peg-out 'po-1' is being replaced by 'po-3' now"
+    assert step.record is None
+    assert step.effects == (Drop(again), CountOutflow(retried_at, -again.payout_sat),
+                            Note(Event.REJECTED, "po-2", kind="coin_reserved", detail=reason),
+                            Reply(CLIENT, PegoutRejected("po-2", reason)))
 
 
 def replay(window: OutflowWindow, *steps: Step | Sequence[Effect]) -> OutflowWindow:
@@ -413,10 +606,6 @@ def replay(window: OutflowWindow, *steps: Step | Sequence[Effect]) -> OutflowWin
     return window
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reclaim_refused takes the outflow back at situation.now_s, not at the time retry "
-    "counted it (again.series_started_at): a refusal that arrives in another minute "
-    "bucket takes back nothing"))
 def test_a_refused_retry_takes_back_exactly_what_the_retry_counted() -> None:
     record = failed_record()
     retried = workflow.retry(record, "po-1", CLIENT, situation(now=NOW + 7_200))
@@ -426,6 +615,8 @@ def test_a_refused_retry_takes_back_exactly_what_the_retry_counted() -> None:
 
     window = replay(OutflowWindow(DAY_S, BTC), retried, refused)
 
+    # The refusal comes two minutes on, in another minute: it takes back from the retry's.
+    assert counted(refused.effects) == [CountOutflow(NOW + 7_200, -record.payout_sat)]
     assert window.used(NOW + 7_400) == 0
 
 
@@ -456,10 +647,6 @@ def test_a_peg_out_past_its_deadline_releases_its_coins_and_leaves_the_window(
     assert persisted(step).extra == (Release("po-1"),)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "workflow._uncounted takes the outflow back at record.created_at, but a retried "
-    "series counted it at its series_started_at: the second failure un-counts the first "
-    "series' bucket (already taken back, or another peg-out's) and leaves the retry's"))
 def test_a_retried_peg_out_that_fails_again_leaves_the_window_empty() -> None:
     accepted = workflow.requested(None, request(), CLIENT, situation())
     assert accepted.record is not None
@@ -474,6 +661,10 @@ def test_a_retried_peg_out_that_fails_again_leaves_the_window_empty() -> None:
 
     window = replay(OutflowWindow(DAY_S, BTC), accepted, first, retried, second)
 
+    payout = accepted.record.payout_sat
+    assert counted(first.effects) == [CountOutflow(NOW, -payout)]
+    assert counted(retried.effects) == [CountOutflow(NOW + 7_200, payout)]
+    assert counted(second.effects) == [CountOutflow(NOW + 7_200, -payout)]  # where it counted
     assert window.used(NOW + 7_300) == 0
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from actors.bridge import following, ledger, workflow
 from actors.bridge.effects import (
+    CountOutflow,
     Event,
     Note,
     NotifyChain,
@@ -34,6 +35,7 @@ from tests.unit.bridge.test_workflow import (
     RULES,
     STREAM,
     complete,
+    failed_record,
     kinds,
     notes,
     persisted,
@@ -131,23 +133,20 @@ def test_a_broadcast_core_has_seen_deep_enough_is_confirmed_at_once(depth: int) 
     done = step.record
     assert done is not None and done.state == "confirmed"
     assert done.confirmations == depth and done.broadcast_at == LATER
-    assert notes(step.effects) == [Event.CONFIRMED]
-    assert persisted(step).record == done
+    assert done.revision == record.revision + 1
+    assert notes(step.effects) == [Event.BROADCAST, Event.CONFIRMED]
+    assert persisted(step) == Persist(done, then=(NotifyChain("po-1", record.txid or ""),))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "broadcast_taken's straight-to-confirmed branch returns _confirmed(...) alone: no "
-    "NotifyChain (the chain never hears PegoutCompleted) and, for a replacement, no "
-    "Supersede (its original is never marked replaced nor its coins transferred)"))
 def test_a_replacement_found_confirmed_still_tells_the_chain_and_supersedes_its_original(
 ) -> None:
     record = signed_replacement()
 
     step = following.broadcast_taken(record, situation(), seen(record, "confirmed", DEEP))
 
-    then = persisted(step).then
-    assert NotifyChain("po-2", record.txid or "") in then
-    assert Supersede("po-1", "po-2", coins(record)) in then
+    assert step.record is not None and step.record.state == "confirmed"
+    assert persisted(step).then == (NotifyChain("po-2", record.txid or ""),
+                                    Supersede("po-1", "po-2", coins(record)))
 
 
 # -- "inputs missing or spent": what Core knows of the peg-out's own txid ------------------
@@ -179,22 +178,58 @@ def test_inputs_spent_by_its_own_deep_transaction_confirm_a_signed_peg_out() -> 
                                       seen(record, "confirmed", DEEP))
 
     assert step.record is not None and step.record.state == "confirmed"
-    assert notes(step.effects) == [Event.SPENT_ELSEWHERE, Event.CONFIRMED]
+    assert notes(step.effects) == [Event.SPENT_ELSEWHERE, Event.BROADCAST, Event.CONFIRMED]
+    assert persisted(step).then == (NotifyChain("po-1", record.txid or ""),)
 
 
 def test_inputs_spent_by_its_own_transaction_follow_a_broadcast_peg_out() -> None:
     record = broadcast()
 
-    step = following.broadcast_failed(record, "inputs spent", False, situation(),
+    step = following.broadcast_failed(record, "inputs spent", False, situation(now=LATER),
                                       seen(record, "confirmed", 3))
 
-    assert step.record is not None and step.record.state == "broadcast"
-    assert step.record.confirmations == 3
+    deeper = step.record
+    assert deeper is not None and deeper.state == "broadcast" and deeper.confirmations == 3
+    # The note says why Core was asked, then what following it says.
+    assert step.effects == (
+        Note(Event.SPENT_ELSEWHERE, "po-1",
+             detail=f"inputs spent; its own transaction {record.txid} is in the chain"),
+        Note(Event.CONFIRMATIONS, "po-1", attempt=3), Persist(deeper))
+
+
+def test_inputs_spent_by_its_own_transaction_in_the_mempool_change_no_broadcast_peg_out(
+) -> None:
+    record = broadcast()
+
+    step = following.broadcast_failed(record, "inputs spent", False, situation(),
+                                      seen(record, "mempool"))
+
+    assert step.record == record
+    assert step.effects == (Note(
+        Event.SPENT_ELSEWHERE, "po-1",
+        detail=f"inputs spent; its own transaction {record.txid} is in the mempool"),)
+
+
+def test_inputs_spent_by_its_own_deep_transaction_confirm_a_broadcast_peg_out_once() -> None:
+    record = broadcast(confirmations=DEEP - 1)
+
+    step = following.broadcast_failed(record, "inputs spent", False, situation(),
+                                      seen(record, "confirmed", DEEP))
+
+    done = step.record
+    assert done is not None and done.state == "confirmed"
+    # The chain heard of it when it was broadcast: not again.
+    assert step.effects == (
+        Note(Event.SPENT_ELSEWHERE, "po-1",
+             detail=f"inputs spent; its own transaction {record.txid} is in the chain"),
+        Note(Event.CONFIRMED, "po-1", detail=f"txid {record.txid}, {DEEP} confirmations"),
+        Persist(done))
 
 
 @pytest.mark.parametrize("record", [
     pytest.param(signed_record, id="signed"),
     pytest.param(broadcast, id="broadcast"),
+    pytest.param(partial(broadcast, confirmations=3), id="broadcast_confirmed_3"),
 ])
 def test_inputs_spent_by_what_core_cannot_see_park_the_peg_out_for_an_operator(
         record: Callable[[], PegoutRecord]) -> None:
@@ -205,6 +240,8 @@ def test_inputs_spent_by_what_core_cannot_see_park_the_peg_out_for_an_operator(
 
     parked = step.record
     assert parked is not None and parked.state == "needs_review"
+    # Core does not know it: whatever depth it had is not known any more.
+    assert parked.confirmations == 0
     assert parked.error is not None
     assert parked.error.startswith("bad-txns-inputs-missingorspent; ")
     assert str(before.txid) in parked.error and "ResolvePegout" in parked.error
@@ -315,23 +352,42 @@ def test_what_core_says_changes_nothing_of_a_peg_out_not_broadcast(
 # -- superseded ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("original", [
-    pytest.param(signed_record, id="signed"),
-    pytest.param(broadcast, id="broadcast"),
-    pytest.param(in_review, id="needs_review"),
-    pytest.param(refused_by_network, id="failed_after_signing"),
+RETRIED_AT = NOW + 7_200
+REPLACED_AT = RETRIED_AT + 60
+
+
+def retried_then_signed() -> PegoutRecord:
+    """`po-1`, failed unsigned, retried at `RETRIED_AT` and signed in that series."""
+    again = workflow.retry(failed_record(), "po-1", CLIENT, situation(now=RETRIED_AT)).record
+    assert again is not None and again.series_start == RETRIED_AT
+    signed = workflow.answered(again, False, complete(again), again.attempt, STREAM,
+                               situation(now=RETRIED_AT)).record
+    assert signed is not None and signed.state == "signed"
+    return signed
+
+
+@pytest.mark.parametrize(("original", "counted_at"), [
+    pytest.param(signed_record, NOW, id="signed"),
+    pytest.param(broadcast, NOW, id="broadcast"),
+    pytest.param(in_review, NOW, id="needs_review"),
+    pytest.param(refused_by_network, NOW, id="failed_after_signing"),
+    pytest.param(retried_then_signed, RETRIED_AT, id="signed_in_a_retried_series"),
 ])
-def test_a_broadcast_replacement_makes_its_original_replaced_and_takes_its_coins(
-        original: Callable[[], PegoutRecord]) -> None:
+def test_a_broadcast_replacement_makes_its_original_replaced_takes_its_coins_and_its_count(
+        original: Callable[[], PegoutRecord], counted_at: float) -> None:
     before = original()
     shared = coins(before)
 
-    step = following.superseded(before, "po-2", shared, situation(now=LATER))
+    step = following.superseded(before, "po-2", shared, situation(now=REPLACED_AT))
 
     after = step.record
     assert after is not None and after.state == "replaced" and after.replaced_by == "po-2"
-    assert after.updated_at == LATER
+    assert after.updated_at == REPLACED_AT
+    # Its payout leaves the outflow window from where its series counted it, before the
+    # write: the replacement's own count stands for both from now on.
+    assert before.payout_sat > 0
     assert step.effects == (Note(Event.REPLACED, "po-1", detail="by 'po-2'"),
+                            CountOutflow(counted_at, -before.payout_sat),
                             Persist(after, extra=(Transfer("po-1", "po-2", shared),)))
 
 
@@ -351,7 +407,7 @@ def test_an_original_paid_or_replaced_already_or_missing_stays_as_it_is(
 # -- an operator's word -------------------------------------------------------------------
 
 
-def test_an_operators_paid_confirms_and_is_answered_once_stored() -> None:
+def test_an_operators_paid_confirms_tells_the_chain_and_is_answered_once_stored() -> None:
     record = in_review()
 
     step = following.resolve(record, "po-1", "paid", CLIENT, situation(now=LATER))
@@ -361,7 +417,21 @@ def test_an_operators_paid_confirms_and_is_answered_once_stored() -> None:
     assert done.resolution == "paid" and done.resolved_at == LATER
     assert step.effects == (
         Note(Event.RESOLVED, "po-1", kind="paid", detail="needs_review -> confirmed"),
-        Persist(done, then=(Reply(CLIENT, PegoutResolved("po-1", "confirmed")),)))
+        Persist(done, then=(NotifyChain("po-1", record.txid or ""),
+                            Reply(CLIENT, PegoutResolved("po-1", "confirmed")))))
+
+
+def test_an_operators_paid_for_a_replacement_supersedes_its_original() -> None:
+    record = signed_replacement()
+    parked = following.broadcast_failed(record, "inputs spent", False, situation(),
+                                        seen(record, "unknown")).record
+    assert parked is not None
+
+    step = following.resolve(parked, "po-2", "paid", CLIENT, situation())
+
+    assert persisted(step).then == (NotifyChain("po-2", record.txid or ""),
+                                    Supersede("po-1", "po-2", coins(record)),
+                                    Reply(CLIENT, PegoutResolved("po-2", "confirmed")))
 
 
 def test_an_operators_not_paid_fails_it_and_keeps_its_coins_reserved() -> None:
@@ -375,9 +445,18 @@ def test_an_operators_not_paid_fails_it_and_keeps_its_coins_reserved() -> None:
     assert done.error == f"{record.error}; resolved by an operator: not paid"
     persist = persisted(step)
     assert persist.extra == ()  # signed once: no Release
-    assert persist.then == (Reply(CLIENT, PegoutResolved("po-1", "failed")),)
+    assert persist.then == (Reply(CLIENT, PegoutResolved("po-1", "failed")),)  # no chain
     # Paying it again takes a replacement; a retry is refused.
     assert notes(workflow.retry(done, "po-1", CLIENT, situation()).effects) == [Event.REJECTED]
+
+
+def test_an_operators_not_paid_of_a_peg_out_without_an_error_says_only_that() -> None:
+    record = dataclasses.replace(in_review(), error=None)
+
+    done = following.resolve(record, "po-1", "not_paid", CLIENT, situation()).record
+
+    assert done is not None and done.state == "failed"
+    assert done.error == "resolved by an operator: not paid"
 
 
 @pytest.mark.parametrize(("record", "outcome", "kind", "reason"), [

@@ -33,6 +33,7 @@ DIAGRAM = {
     ("broadcast", "needs_review"),
     ("broadcast", "broadcast"),
     ("broadcast", "confirmed"),
+    ("signed", "confirmed"),
     ("signed", "replaced"),
     ("broadcast", "replaced"),
     ("needs_review", "replaced"),

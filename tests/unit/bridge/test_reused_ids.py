@@ -13,6 +13,7 @@ from actors.bridge.ledger import transition
 from actors.bridge.spool import SpoolBroadcaster
 from actors.bridge.spoolmarks import SpoolMarks
 from actors.messages import (
+    InitiatePegout,
     NotifyPegin,
     PeginAccepted,
     PeginRejected,
@@ -20,7 +21,16 @@ from actors.messages import (
     PegoutRejected,
     PegoutState,
 )
-from tests.unit.bridge.test_workflow import CLIENT, NOW, accepted_record, request, situation
+from btc.testing import make_unsigned_pegout
+from tests.unit.bridge.test_workflow import (
+    CLIENT,
+    FED,
+    NOW,
+    accepted_record,
+    request,
+    signed_record,
+    situation,
+)
 
 
 def finished(rid: str = "po-1", seed: int = 0) -> tuple[workflow.Step, object]:
@@ -43,8 +53,7 @@ def test_the_same_request_for_a_finished_id_is_accepted_again_at_once() -> None:
     new, stored = finished()
     assert new.record is not None and isinstance(stored, type(new.record))
     step = workflow.already_stored(stored, request(), CLIENT, situation(), written=new.record)
-    assert step.effects == (Drop(new.record),
-                            CountOutflow(new.record.created_at, -new.record.payout_sat),
+    assert step.effects == (Drop(new.record), CountOutflow(NOW, -new.record.payout_sat),
                             Reply(CLIENT, PegoutAccepted("po-1")))
     # The same answer `requested` gives when the record is at hand, without the wait.
     [persist] = workflow.requested(stored, request(), CLIENT, situation()).effects
@@ -60,6 +69,25 @@ def test_other_content_under_a_finished_id_is_refused() -> None:
     [reply] = [e for e in step.effects if isinstance(e, Reply)]
     assert isinstance(reply.message, PegoutRejected) and "already used" in reply.message.reason
     assert not any(isinstance(e, Persist) for e in step.effects)
+
+
+def test_a_replacement_under_a_finished_id_takes_back_what_it_counted() -> None:
+    # A replacement is counted whole when it is accepted, like any peg-out.
+    tx_hex, indices, amounts = make_unsigned_pegout(FED.witness_script, fee_rate_sat_vb=5.0)
+    asked = InitiatePegout("po-2", tx_hex, indices, amounts, replaces="po-1")
+    new = workflow.requested(None, asked, CLIENT, situation(now=NOW + 60), signed_record())
+    assert new.record is not None
+    [counted, _] = new.effects
+    assert counted == CountOutflow(NOW + 60, new.record.payout_sat)
+    stored = transition(accepted_record("po-2"), PegoutState.FAILED, NOW + 5, error="gave up")
+
+    step = workflow.already_stored(stored, asked, CLIENT, situation(now=NOW + 90),
+                                   written=new.record)
+
+    assert step.effects[:2] == (Drop(new.record),
+                                CountOutflow(NOW + 60, -new.record.payout_sat))
+    [reply] = [e for e in step.effects if isinstance(e, Reply)]
+    assert isinstance(reply.message, PegoutRejected) and "already used" in reply.message.reason
 
 
 def test_a_reused_peg_in_id_is_accepted_for_the_same_notice_and_refused_for_another() -> None:

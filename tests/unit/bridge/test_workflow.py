@@ -9,7 +9,13 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from actors.bridge import following, workflow
 from actors.bridge.effects import (
@@ -25,8 +31,10 @@ from actors.bridge.effects import (
     Persist,
     Reply,
 )
+from actors.bridge.rpc import Seen
 from actors.bridge.workflow import Rules, Situation, Step
 from actors.messages import (
+    RESOLUTIONS,
     ApplySignatures,
     Handled,
     InitiatePegout,
@@ -35,7 +43,7 @@ from actors.messages import (
     PegoutState,
     Witness,
 )
-from actors.storage.records import Claim, PegoutRecord
+from actors.storage.records import Claim, PegoutRecord, Release
 from btc.federation import Federation
 from btc.pegout import parse_pegout, sighashes
 from btc.policy import outpoints
@@ -436,14 +444,24 @@ def test_a_broadcast_refused_for_good_fails_the_peg_out() -> None:
 # -- any sequence of events --------------------------------------------------------------
 
 FINAL = {PegoutState.BROADCAST.value, PegoutState.FAILED.value}
+# What Bitcoin Core may say of a broadcast transaction.
+SEEN = st.one_of(st.just(("mempool", 0)), st.tuples(st.just("confirmed"), st.integers(0, 8)),
+                 st.just(("unknown", 0)))
 
 
 class PegoutMachine(RuleBasedStateMachine):
-    """One peg-out through any order of answers, errors, halts and broadcasts.
+    """One peg-out through any order of answers, errors, halts, broadcasts, what Bitcoin
+    Core says of its transaction, a replacement and an operator's word.
 
     After every step: a record changes only through a `Persist` of that very record,
-    the revision only rises, a final state never changes, the attempt never falls,
-    and every governance answer is confirmed `Handled` to the stream."""
+    the revision only rises, `confirmed` and `replaced` never change, the attempt never
+    falls, and every governance answer is confirmed `Handled` to the stream. A peg-out
+    signed once keeps its transaction, never gives its coins back (`Release`), and fails
+    only when the network refuses it before it is broadcast or an operator says it was
+    not paid; its confirmations are never more than Core last said. And what the outflow
+    window holds of it (its `CountOutflow`s, summed by time) is what a start would load
+    from storage: its payout at the start of its latest series, or nothing once it is
+    `replaced` or failed unsigned."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -452,30 +470,71 @@ class PegoutMachine(RuleBasedStateMachine):
         self.record: PegoutRecord = step.record
         self.halted = False
         self.now = NOW
+        self.last_seen = 0  # the confirmations Core last gave the broadcast transaction
+        self.counted: dict[float, int] = {}  # sat by the time they were counted at
+        self.count(step.effects)
+
+    def count(self, effects: Sequence[Effect]) -> None:
+        for effect in _flatten(effects):
+            if isinstance(effect, CountOutflow):
+                self.counted[effect.at] = self.counted.get(effect.at, 0) + effect.sat
 
     def situation(self) -> Situation:
         return situation(dataclasses.replace(FED, halted=self.halted), self.now)
 
-    def apply(self, step: Step, answer: str | None = None) -> None:
+    def seen(self, state: str, confirmations: int) -> Seen:
+        return Seen(self.record.txid or "", state, confirmations)  # type: ignore[arg-type]
+
+    def apply(self, step: Step, answer: str | None = None, cause: str = "") -> None:
+        """`cause`: what the step answers, where an invariant asks ("refused" for good by
+        the network, an operator's "not_paid")."""
         assert step.record is not None
-        before = self.record
-        if step.record != before:
-            persisted_records = [e.record for e in step.effects if isinstance(e, Persist)]
-            assert persisted_records == [step.record]
-            assert step.record.revision == before.revision + 1
-            # Nothing leaves `broadcast`; `failed` only back to work by a retry, and only
-            # when it was never signed (a signed transaction may have been paid).
-            assert before.state != "broadcast"
+        before, after = self.record, step.record
+        effects = _flatten(step.effects)
+        if before.state in ("confirmed", "replaced"):
+            assert after == before
+        persisted_records = [e.record for e in step.effects
+                             if isinstance(e, Persist) and e.record is not None]
+        assert persisted_records == ([after] if after != before else [])
+        if after != before:
+            assert after.revision == before.revision + 1
+            # From `broadcast` only on along the transaction's way; `failed` only back to
+            # work by a retry, and only when it was never signed (a signed transaction may
+            # have been paid), or to `replaced` by a replacement of its signed transaction.
+            if before.state == "broadcast":
+                assert after.state in ("broadcast", "confirmed", "needs_review", "replaced")
             if before.state == "failed":
-                assert step.record.state == "awaiting_signatures"
-                assert before.signed_tx_hex is None and step.record.series_failures == 0
-            assert step.record.attempt >= before.attempt
+                if before.signed_tx_hex is None:
+                    assert after.state == "awaiting_signatures"
+                    assert after.series_failures == 0
+                else:
+                    assert after.state == "replaced"
+            assert after.attempt >= before.attempt
+        if before.signed_tx_hex is not None:
+            assert after.signed_tx_hex == before.signed_tx_hex
+            if after.state == "failed" and before.state != "failed":
+                assert (before.state, cause) in (("signed", "refused"),
+                                                 ("needs_review", "not_paid"))
+        for persist in (e for e in effects if isinstance(e, Persist)):
+            if any(isinstance(extra, Release) for extra in persist.extra):
+                assert before.signed_tx_hex is None
+                assert persist.record is not None and persist.record.signed_tx_hex is None
         if answer is not None:
-            handled = [e for e in _flatten(step.effects)
+            handled = [e for e in effects
                        if isinstance(e, Reply) and e.message == Handled(answer)]
             assert len(handled) == 1
-        self.record = step.record
+        self.count(step.effects)
+        self.record = after
         self.now += 1
+
+    @initialize(signed=st.booleans())
+    def begin(self, signed: bool) -> None:
+        """Half the runs start from the first answer, signed, to spend their steps on what
+        comes after (the broadcast, Core, an operator)."""
+        if signed:
+            answer = complete(self.record)
+            self.apply(workflow.answered(self.record, False, answer, 1, STREAM,
+                                         self.situation()), answer.request_id)
 
     @rule(attempt_back=st.integers(0, 2), good=st.booleans())
     def governance_answers(self, attempt_back: int, good: bool) -> None:
@@ -523,9 +582,41 @@ class PegoutMachine(RuleBasedStateMachine):
     def broadcast(self, outcome: str) -> None:
         if outcome == "taken":
             self.apply(following.broadcast_taken(self.record, self.situation()))
+            self.last_seen = 0
         else:
             self.apply(following.broadcast_failed(self.record, "x", outcome == "later",
-                                                 self.situation()))
+                                                 self.situation()), cause=outcome)
+
+    @rule(seen=SEEN)
+    def core_follows_the_transaction(self, seen: tuple[str, int]) -> None:
+        followed = self.record.state == "broadcast"
+        self.apply(following.followed(self.record, self.seen(*seen), self.situation()))
+        if followed:
+            self.last_seen = seen[1]
+
+    @precondition(lambda self: self.record.state in ("signed", "broadcast"))
+    @rule(seen=SEEN, retryable=st.booleans())
+    def the_broadcast_finds_its_inputs_spent(self, seen: tuple[str, int],
+                                             retryable: bool) -> None:
+        self.apply(following.broadcast_failed(self.record, "bad-txns-inputs-missingorspent",
+                                              retryable, self.situation(), self.seen(*seen)))
+        self.last_seen = seen[1]
+
+    @precondition(lambda self: self.record.state == "needs_review")
+    @rule(outcome=st.sampled_from(RESOLUTIONS))
+    def an_operator_resolves(self, outcome: str) -> None:
+        step = following.resolve(self.record, "po-1", outcome, CLIENT, self.situation())
+        assert step.record is not None and step.record.resolution == outcome
+        self.apply(step, cause=outcome)
+
+    # Admission lets only a signed peg-out be replaced; one still `signed` is left to
+    # test_following, so that most runs get as far as following the broadcast.
+    @precondition(lambda self: self.record.signed_tx_hex is not None
+                  and self.record.state != "signed")
+    @rule()
+    def a_replacement_is_broadcast(self) -> None:
+        coins = outpoints(workflow.parse_record(self.record))
+        self.apply(following.superseded(self.record, "po-2", coins, self.situation()))
 
     @invariant()
     def failures_stay_within_the_retries(self) -> None:
@@ -541,6 +632,24 @@ class PegoutMachine(RuleBasedStateMachine):
         if self.record.state in ("signed", "broadcast"):
             assert self.record.signed_tx_hex and self.record.txid
 
+    @invariant()
+    def the_window_holds_what_storage_would_load(self) -> None:
+        record = self.record
+        # `actors.storage.database.OUTFLOW`: all but the replaced and the failed unsigned,
+        # at max(created_at, series_started_at).
+        loaded = record.state != "replaced" and (record.state != "failed"
+                                                 or record.signed_tx_hex is not None)
+        held = {at: sat for at, sat in self.counted.items() if sat != 0}
+        assert held == ({record.series_start: record.payout_sat} if loaded else {})
+
+    @invariant()
+    def confirmations_are_never_more_than_core_last_said(self) -> None:
+        state, resolved = self.record.state, self.record.resolution is not None
+        if state == "broadcast" or (state == "confirmed" and not resolved):
+            assert self.record.confirmations <= self.last_seen
+        if state == "confirmed" and not resolved:
+            assert self.record.confirmations >= RULES.confirmations
+
 
 def _flatten(effects: Sequence[Effect]) -> list[Effect]:
     flat: list[Effect] = []
@@ -552,4 +661,4 @@ def _flatten(effects: Sequence[Effect]) -> list[Effect]:
 
 
 TestPegoutMachine = PegoutMachine.TestCase
-TestPegoutMachine.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+TestPegoutMachine.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)

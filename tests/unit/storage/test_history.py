@@ -143,6 +143,23 @@ def test_the_outflow_window_counts_what_paid_out_or_may_still_since_it_began(
     assert not any(isinstance(r, OutflowEntry) for r in database.load("bridge"))
 
 
+def test_a_peg_out_retried_inside_the_window_counts_from_the_start_of_its_series(
+        database: Database) -> None:
+    # Created long before the window; a RetryPegout at 130 counted its payout anew there.
+    database.write([
+        pegout("retried", created_at=10.0, series_started_at=130.0, payout_sat=5),
+        pegout("old", created_at=20.0, payout_sat=7),  # not retried: out of the window
+        pegout("retried_before", "failed", created_at=30.0, series_started_at=40.0,
+               payout_sat=9, signed_tx_hex="aa"),  # its latest series began before it too
+        pegout("new", "broadcast", created_at=125.0, payout_sat=20, signed_tx_hex="bb"),
+    ])
+    assert database.outflow(since=100.0) == [OutflowEntry(130.0, 25)]
+    # Only from its series start on: a window beginning after it leaves it out.
+    assert database.outflow(since=131.0) == []
+    loaded = database.load("bridge", outflow_since=126.0)
+    assert [r for r in loaded if isinstance(r, OutflowEntry)] == [OutflowEntry(130.0, 5)]
+
+
 def test_a_stored_reset_leaves_what_it_forgave_out_of_the_minute_it_fell_in(
         database: Database) -> None:
     database.write([pegout("forgiven", "broadcast", created_at=100.0, payout_sat=10,
@@ -156,9 +173,12 @@ def test_a_stored_reset_leaves_what_it_forgave_out_of_the_minute_it_fell_in(
 
 def test_the_outflow_window_is_read_by_age_not_by_a_scan_of_every_peg_out(
         database: Database) -> None:
-    # The database's own plan for the query `outflow` runs: a search of the age index.
-    plan = database._query(f"EXPLAIN QUERY PLAN {OUTFLOW}", (1.0, "replaced", "failed"))
-    assert any("SEARCH pegouts USING INDEX pegouts_by_age" in row["detail"] for row in plan)
+    # The database's own plan for the query `outflow` runs: a search of the age index, by
+    # its expression (max(created_at, series_started_at)), and no scan of the table.
+    plan = [row["detail"] for row in database._query(f"EXPLAIN QUERY PLAN {OUTFLOW}",
+                                                     (1.0, "replaced", "failed"))]
+    assert "SEARCH pegouts USING INDEX pegouts_by_age (<expr>>?)" in plan
+    assert not any(detail.startswith("SCAN pegouts") for detail in plan)
 
 
 class RecordingStorage(StorageActor):
