@@ -8,6 +8,11 @@
 - It unpacks a `Batch` and handles each item as if it came alone; what the
   items send goes out batched per destination.
 - Anything it has no handler for is logged and counted, never fatal.
+- What changes state only a peer or its supervisor may change it takes only from the
+  address the tree gave that peer (`actors.senders`). One from an address its directory
+  does not name is held: a peer restarted a moment ago may be heard before the `_Peers`
+  naming it. Each newer `_Peers` handles what it names; what none names within `HOLD_S`
+  is dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from thespian.actors import (
     ActorAddress,
@@ -26,9 +32,19 @@ from thespian.actors import (
     ThespianWatch,
 )
 
-from actors.lifecycle import _GetPeers, _MessageFailed, _Peers, _Shutdown, _Start, _Started
+from actors.lifecycle import (
+    _FatalError,
+    _GetPeers,
+    _MessageFailed,
+    _Peers,
+    _Shutdown,
+    _Start,
+    _Started,
+)
 from actors.messages import Batch, Ping, Pong
+from actors.senders import HeldMessages, Senders, Verdict, judge, rules_for
 from nodeconfig import NodeConfig
+from nodeconfig.redact import redact_text
 from runtime import metrics
 from runtime.logs import actor_logger, log_directly
 from runtime.processes import ParentGoneError, die_with_parent
@@ -54,6 +70,9 @@ class NodeActor(ActorTypeDispatcher):
         # A list of pairs, not a dict: addresses are not hashable.
         self._coalescing: list[tuple[ActorAddress, list[object]]] | None = None
         self.supervisor_address: ActorAddress | None = None
+        self.senders: dict[type, Senders] = rules_for(self.name)  # again at `_Start`
+        self.held = HeldMessages()
+        self.clock = time.monotonic  # injectable: held messages expire by it
 
     # -- lifecycle hooks for subclasses ---------------------------------------
 
@@ -69,6 +88,15 @@ class NodeActor(ActorTypeDispatcher):
     # -- messages --------------------------------------------------------------
 
     def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
+        if self.held:  # expired here: health pings come every few seconds
+            self._expire_held()
+        rule = self.senders.get(type(message))
+        if rule is not None and not self._admitted(rule, message, sender):
+            return None
+        return self.handle(message, sender)
+
+    def handle(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
+        """Dispatch a message whose sender may send it."""
         try:
             return super().receiveMessage(message, sender)
         except Exception as exc:
@@ -82,8 +110,58 @@ class NodeActor(ActorTypeDispatcher):
                           _MessageFailed(self.name, type(message).__name__, repr(exc)[:200]))
             raise
 
+    # -- who may say what ------------------------------------------------------
+
+    def _admitted(self, rule: Senders, message: object, sender: ActorAddress) -> bool:
+        verdict = judge(rule, message, sender, self.peers, self.supervisor_address,
+                        self._own_address())
+        if verdict is Verdict.ACCEPT:
+            return True
+        kind = type(message).__name__
+        if verdict is Verdict.HOLD and self.held.hold(message, sender, self.clock()):
+            metrics.MESSAGES_HELD.labels(actor=self.name, message=kind).inc()
+            self.log.debug("holding a %s from %s until the next directory", kind, sender)
+        else:
+            self._refuse(kind, sender, "the held queue is full" if verdict is Verdict.HOLD
+                         else "not from its supervisor or itself")
+        return False
+
+    def _refuse(self, kind: str, sender: ActorAddress, why: str) -> None:
+        metrics.MESSAGES_REFUSED.labels(actor=self.name, message=kind).inc()
+        self.log.warning("refused a %s from %s: %s", kind, sender, why)
+
+    def _own_address(self) -> ActorAddress | None:
+        ref = getattr(self, "_myRef", None)  # absent outside an actor system (unit tests)
+        return ref.address if ref is not None else None
+
+    def _release_held(self) -> None:
+        """A newer directory: handle, in arrival order, what it now admits. The rest stays
+        held until `HOLD_S`: a fresh actor is sent every directory made since its supervisor
+        created it, oldest first, so the next one may well be older than its sender."""
+        me = self._own_address()
+
+        def admitted(held: Any) -> bool:
+            rule = self.senders[type(held.message)]
+            return judge(rule, held.message, held.sender, self.peers, self.supervisor_address,
+                         me) is Verdict.ACCEPT
+
+        for held in self.held.release(admitted):
+            self.log.debug("a held %s from %s is from a peer the directory now names",
+                           held.kind, held.sender)
+            self.handle(held.message, held.sender)
+
+    def _expire_held(self) -> None:
+        for held in self.held.expire(self.clock()):
+            names = sorted(self.senders[type(held.message)].allowed(held.message))
+            named = ", ".join(f"{name} at {self.peers.get(name)}" for name in names)
+            self._refuse(held.kind, held.sender, f"no directory named it within "
+                         f"{self.held.hold_s:g}s (the current one has {named or 'no sender'})")
+
+    # -- the tree's messages ----------------------------------------------------
+
     def receiveMsg__Start(self, message: _Start, sender: ActorAddress) -> None:
         self.name = message.name
+        self.senders = rules_for(message.name)
         self.config = message.config
         self.supervisor_address = sender
         settings = message.config.logging
@@ -99,10 +177,23 @@ class NodeActor(ActorTypeDispatcher):
         self.started_at = time.time()
         self.restarts = message.restarts
         set_title(actor_title(message.config.node.id, message.name, type(self)))
-        self.on_start(message)
+        try:
+            self.on_start(message)
+        except Exception as exc:
+            self._start_failed(exc)
+            return
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
         self.send(sender, _Started(self.name, os.getpid(), message.generation))
+
+    def _start_failed(self, exc: Exception) -> None:
+        """A start that raised is fatal, reported with its text redacted. Not re-raised:
+        Thespian would retry the `_Start`, then log it and the traceback in its own log."""
+        reason = redact_text(f"start failed: {type(exc).__name__}: {exc}")
+        self.log.error("cannot go on: %s", reason)
+        if self.supervisor_address is not None:
+            self.send(self.supervisor_address, _FatalError(self.name, reason))
+        self.send(self.myAddress, ActorExitRequest())
 
     def receiveMsg_Ping(self, message: Ping, sender: ActorAddress) -> None:
         self.send(sender, Pong(message.nonce, self.name, os.getpid()))
@@ -113,6 +204,8 @@ class NodeActor(ActorTypeDispatcher):
         self.peers_version = message.version
         self.peers = dict(message.addresses)
         self.on_peers_changed()
+        if self.held:
+            self._release_held()
 
     def receiveMsg__GetPeers(self, message: _GetPeers, sender: ActorAddress) -> None:
         self.send(sender, _Peers(tuple(sorted(self.peers.items())), self.peers_version))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nodeconfig.redact import redact_text
+
 if TYPE_CHECKING:  # only named in annotations: the messages need neither at run time
     from thespian.actors import ActorAddress
 
@@ -40,6 +42,14 @@ class _Start:
     children: tuple[_ChildSpec, ...] = ()
     generation: int = 0  # echoed in `_Started`, so the supervisor knows which incarnation
     restarts: int = 0  # how often this actor was restarted (the root learns its own count)
+
+    def __repr__(self) -> str:
+        # Thespian writes a failing message's repr to its log and returns the message in a
+        # PoisonMessage: the config stays out of it, whatever it holds (README, "Security").
+        return (f"_Start(name={self.name!r}, node={self.config.node.id!r}, "
+                f"supervisor={self.supervisor!r}, supervisor_pid={self.supervisor_pid}, "
+                f"children={[c.name for c in self.children]}, generation={self.generation}, "
+                f"restarts={self.restarts})")
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,10 @@ class _FatalError:
     name: str
     reason: str
 
+    def __post_init__(self) -> None:
+        # Reported in the supervisor's log line: an error's text may quote a URL.
+        object.__setattr__(self, "reason", redact_text(self.reason))
+
 
 @dataclass(frozen=True)
 class _MessageFailed:
@@ -84,3 +98,6 @@ class _MessageFailed:
     name: str
     message_type: str
     error: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", redact_text(self.error))

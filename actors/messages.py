@@ -494,11 +494,14 @@ class ChainStatus:
     members: tuple[str, ...]  # hex public keys of the active members, sorted
     scheduled: tuple[tuple[int, int], ...]  # (version, activation height)
     halted: bool = False
+    refused: str | None = None  # the answer to an AdvanceHeight not taken: why
 
 
 @dataclass(frozen=True)
 class AdvanceHeight:
-    """Set the block height (tests, height sources); answered with `ChainStatus`."""
+    """Set the block height (tests, operators); answered with `ChainStatus`. Taken only
+    where `chain.allow_advance_height` allows it (unset: in local mode only); otherwise
+    the status says `refused` and the height stays."""
 
     height: int
 

@@ -74,13 +74,14 @@ class OwnerActor(NodeActor):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
+    def handle(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
+        # Called once `NodeActor.receiveMessage` has found the sender allowed.
         if not self.loaded and isinstance(message, self.needs_state):
             self._stash.append((message, sender))
             return None
         self._depth += 1
         try:
-            return super().receiveMessage(message, sender)
+            return super().handle(message, sender)
         finally:
             self._depth -= 1
             if self._depth == 0:

@@ -93,7 +93,8 @@ def bench_config(directory: Path, admin_port: int) -> Path:
     document = {
         "node": {"id": "alys-bench"},
         "actor_system": {"admin_port": admin_port},
-        "governance": {"mock": {"enabled": False}},
+        # Plaintext to the local stand-in: the production profile asks for it by name.
+        "governance": {"mock": {"enabled": False}, "allow_plaintext": True},
         "chain": {"federation": {"threshold": 1, "members": [
             {"member_id": "m1", "public_key": BENCH_KEY}]}},
         "supervision": {"supervisors": {name: wide for name in

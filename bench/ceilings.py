@@ -18,7 +18,10 @@ from, in the same run, with the same payloads:
   transmit window (THESPIAN_MAX_PENDING_TRANSMITS) is set to 2 in the
   sender, which carries single messages ~1.9x as fast as the default of
   20 (measurements below); the default-window figures, what the node runs
-  with, are reported beside them.
+  with, are reported beside them. Its frames carry the tag the node's carry
+  (runtime/frames.py, under a key of its own): the ceiling is of the
+  transport the node runs. `tagged=False` measures Thespian without it, in a
+  process where no key was ever installed (the tag's cost, BENCHMARKS.md).
 
 The payloads ("signature", "federation", "mixed") and the messages the node
 routes for them are built in `bench/ceiling_payloads.py`.
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import statistics
 import subprocess
@@ -187,22 +191,29 @@ class OwnSystem:
 
 
 @contextmanager
-def actor_system() -> Iterator[OwnSystem]:
+def actor_system(*, tagged: bool = True) -> Iterator[OwnSystem]:
     """A Thespian system of its own (free admin port, `transientUnique`); no process outlives it.
 
     Set up like the node's: `multiprocTCPBase`, forked processes, every socket
-    confined to loopback. The admin leaves this process's tree (it forks twice
-    and starts a session of its own, as the node's does), so what is left at
-    the end is found by that session, not among this process's children.
+    confined to loopback, every frame tagged (with a key of its own; this
+    process's clients of a node must be done with it). The admin leaves this
+    process's tree (it forks twice and starts a session of its own, as the
+    node's does), so what is left at the end is found by that session, not
+    among this process's children.
     """
     from thespian.actors import ActorSystem
 
+    from runtime import frames
     from runtime.loopback import confine_actor_sockets
     from runtime.processes import kill_all, listening_pid, session_members, wait_gone
 
     if "grpc" in sys.modules:  # every actor is forked from this process
         raise RuntimeError("grpc is imported in the process that would start the actor system")
     confine_actor_sockets(LOOPBACK)
+    if tagged:
+        frames.install(secrets.token_bytes(frames.SECRET_BYTES))
+    elif frames.installed():
+        raise RuntimeError("an untagged ceiling needs a process where no key was installed")
     port = free_port()
     asys = ActorSystem(ACTOR_BASE, {"Admin Port": port, "Process Startup Method": "fork"},
                        transientUnique=True)
@@ -246,7 +257,8 @@ def _actor_run(asys: Any, sender: Any, receiver: Any, payload: str, count: int, 
 
 
 def actor_ceiling(count: int, payload: str, *, runs: int = 3,
-                  default_window_count: int | None = None) -> dict[str, Any]:
+                  default_window_count: int | None = None,
+                  tagged: bool = True) -> dict[str, Any]:
     """A plain Thespian sender -> receiver pipeline, two processes; see the module's doc.
 
     Figures, each the median of `runs` with `..._runs` and `..._spread` [min, max]:
@@ -280,7 +292,7 @@ def actor_ceiling(count: int, payload: str, *, runs: int = 3,
             null_reasons[f"{name}msgs_per_s"] = (
                 f"{count} items make fewer than two Batches of {BATCH_SIZE}")
     rates: dict[str, list[float]] = {name: [] for name in series}
-    with actor_system() as system:
+    with actor_system(tagged=tagged) as system:
         asys = system.asys
         sender = asys.createActor(CeilingSender)
         receiver = asys.createActor(CeilingReceiver)
@@ -300,6 +312,6 @@ def actor_ceiling(count: int, payload: str, *, runs: int = 3,
     result.update({"count": count, "payload": payload, "transmit_window": TRANSMIT_WINDOW,
                    "default_transmit_window": DEFAULT_TRANSMIT_WINDOW,
                    "slice_size": SLICE_SIZE, "batch_size": BATCH_SIZE,
-                   "default_window_count": small,
+                   "default_window_count": small, "tagged": tagged,
                    "processes": {"admin": system.admin_pid, "session": system.session}})
     return result

@@ -10,9 +10,9 @@
 Tools, tests, benchmarks and the chaos run all drive a node this way, and
 `scripts/status` is built on it. The parts:
 
-- `client.connection`: `connect(config)` / `connect_to(host, port)`, and
-  `prepare_process(host)`, what a process must set before it opens an
-  ActorSystem handle on the node (loopback today, the transport secret later);
+- `client.connection`: `connect(config)` / `connect_to(host, port, secret_file=)`,
+  and `prepare_process(host, secret_file=)`, what a process must set before it
+  opens an ActorSystem handle on the node (loopback, the transport secret);
 - `client.session`: `Session`, names to addresses through the root
   (`Lookup`), and the one rule for sending (`ask` or `tell`; see there);
 - `client.contract`: `NodeClient`, one typed call per request of the client
@@ -25,7 +25,14 @@ front desk (`actors/front_desk.py`), not the code that runs the node.
 
 from client.connection import SYSTEM_BASE, connect, connect_to, prepare_process
 from client.contract import NodeClient, PeginReply, PegoutReply
-from client.errors import ClientError, NodeUnreachable, NoNode, NoReply, UnknownActor
+from client.errors import (
+    ClientError,
+    NodeUnreachable,
+    NoNode,
+    NoReply,
+    NoSecret,
+    UnknownActor,
+)
 from client.session import ASK_TIMEOUT_S, BATCH_SIZE, Session, Target
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "ClientError",
     "NoNode",
     "NoReply",
+    "NoSecret",
     "NodeClient",
     "NodeUnreachable",
     "PeginReply",

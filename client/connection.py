@@ -6,8 +6,10 @@ client is a `multiprocTCPBase` ActorSystem handle on that admin port, and it
 must use the same host: Thespian advertises each handle's own address from
 `THESPIAN_BASE_IPADDR`, and a handle advertising another address than the
 node's gets its replies nowhere (Thespian raises `InvalidActorAddress`).
-`prepare_process` is the one place that sets all of it; the transport secret
-the node is to require will be set there too.
+Every frame also carries a tag keyed by the node's secret (runtime/frames.py),
+which the node keeps in its run directory: a client must read that file, and
+frames without the tag are dropped unread. `prepare_process` is the one place
+that sets all of it.
 
 Thespian starts a fresh admin when asked for one on a port where none runs,
 so `connect_to` looks for a listener first, and shuts down an admin it
@@ -24,23 +26,32 @@ from thespian.actors import ActorSystem
 
 from actors.messages import NodeStatus, NodeStatusReport
 from client.contract import NodeClient
-from client.errors import NoNode
+from client.errors import NoNode, NoSecret
 from client.session import ASK_TIMEOUT_S
 from nodeconfig import NodeConfig
+from runtime.frames import SecretUnusable, install, read_secret
 from runtime.logs import thespian_log_path
 from runtime.loopback import confine_actor_sockets
 from runtime.processes import listening_pid
+from runtime.rundir import run_paths
 
 SYSTEM_BASE = "multiprocTCPBase"
 # The launcher may be re-creating its root the moment a client connects: wait this long.
 SETTLE_S = 3.0
 
 
-def prepare_process(host: str, thespian_log: Path | None = None) -> None:
+def prepare_process(host: str, *, secret_file: Path, thespian_log: Path | None = None) -> None:
     """Set what this process needs before its first `ActorSystem(...)` to reach a node on
     `host`: `THESPIAN_BASE_IPADDR` and sockets bound to `host` only (see runtime/loopback.py);
-    Thespian's own log, should it write one, goes to `thespian_log` (not to /tmp)."""
+    every frame tagged with the secret in `secret_file` (the node's `RunPaths.secret_file`;
+    `NoSecret` if it cannot be read); Thespian's own log, should it write one, goes to
+    `thespian_log` (not to /tmp)."""
+    try:
+        key = read_secret(secret_file)
+    except SecretUnusable as exc:
+        raise NoSecret(str(exc), path=secret_file) from exc
     confine_actor_sockets(host)
+    install(key)
     if thespian_log is not None:
         os.environ.setdefault("THESPLOG_FILE", str(thespian_log))
 
@@ -48,25 +59,28 @@ def prepare_process(host: str, thespian_log: Path | None = None) -> None:
 def connect(config: NodeConfig, *, settle_s: float = SETTLE_S) -> NodeClient:
     """A client of the node that `config` describes, which must be running; `NoNode` if not."""
     system = config.actor_system
-    return connect_to(system.host, system.admin_port, settle_s=settle_s,
+    return connect_to(system.host, system.admin_port,
+                      secret_file=run_paths(config).secret_file, settle_s=settle_s,
                       thespian_log=thespian_log_path(config.logging.file))
 
 
-def connect_to(host: str, admin_port: int, *, settle_s: float = SETTLE_S,
+def connect_to(host: str, admin_port: int, *, secret_file: Path, settle_s: float = SETTLE_S,
                thespian_log: Path | None = None) -> NodeClient:
-    """A client of the node whose admin listens on `host`:`admin_port`; `NoNode` if none."""
+    """A client of the node whose admin listens on `host`:`admin_port` and whose transport
+    secret is in `secret_file`; `NoNode` if none runs there, `NoSecret` without the secret."""
     where = f"admin port {admin_port} on {host}"
     admin_pid = listening_pid(admin_port)
     if admin_pid is None:
         raise NoNode(f"no alys node is running: nothing listens on {where}",
                      host=host, admin_port=admin_port)
-    prepare_process(host, thespian_log)
+    prepare_process(host, secret_file=secret_file, thespian_log=thespian_log)
     try:
         system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port}, transientUnique=True)
         client = NodeClient(system, host=host, admin_port=admin_port, admin_pid=admin_pid)
         has_root = _wait_for_root(client, settle_s)
     except Exception as exc:  # Thespian raises several kinds when the peer is no admin
-        raise NoNode(f"no alys node answered on {where} ({type(exc).__name__}: {exc})",
+        raise NoNode(f"no alys node answered on {where} ({type(exc).__name__}: {exc}); if "
+                     f"one runs there, {secret_file} is not its transport secret",
                      host=host, admin_port=admin_port) from exc
     if has_root:
         return client

@@ -6,6 +6,8 @@ reply types were expected and what came instead), not only a message.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ClientError(Exception):
     """Root of the errors the client library raises."""
@@ -18,6 +20,14 @@ class NoNode(ClientError):
         super().__init__(message)
         self.host = host
         self.admin_port = admin_port
+
+
+class NoSecret(ClientError):
+    """The node's transport secret could not be read: without it every frame is dropped."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class NodeUnreachable(ClientError):

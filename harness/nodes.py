@@ -10,6 +10,7 @@ as any outside tool drives it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from harness.ports import distinct_free_ports
 from harness.waiting import wait_until
 from nodeconfig import NodeConfig, load_config
 from runtime.processes import session_members
-from runtime.rundir import prepare_metrics_dir
+from runtime.rundir import make_private, prepare_metrics_dir
 
 if TYPE_CHECKING:
     from supervision.node import Node
@@ -110,6 +111,7 @@ def own_node(config: NodeConfig) -> Iterator[LocalNode]:
 def running_node(directory: Path, **sections: Any) -> Iterator[LocalNode]:
     """A node on free ports in `directory`; afterwards, proof that no process is left."""
     config = node_config(directory, **sections)
+    umask = make_private(config)  # as the launcher does; this process's umask comes back after
     prepare_metrics_dir(directory / "metrics")
     before = descendants()
     session: int | None = None
@@ -118,6 +120,7 @@ def running_node(directory: Path, **sections: Any) -> Iterator[LocalNode]:
             session = node.owner.handle.session_id if node.owner.handle else None
             yield node
     finally:
+        os.umask(umask)
         if session is not None:
             assert_session_gone(session)
         wait_until(

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from mock_governance.auth import AUTH_TYPES, DEFAULT_MAX_SKEW_S, AuthPolicy
 from mock_governance.errors import MockStartupError
 from mock_governance.multisig import MAX_KEYS
 from mock_governance.server import MockConfig, MockGovernanceServer, TlsFiles
@@ -81,8 +82,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="with --exit-with-parent: the pid the parent must have (closes the race "
         "of a parent dying before this process starts); default: the parent at startup",
     )
+    parser.add_argument(
+        "--auth-type",
+        choices=AUTH_TYPES,
+        default="none",
+        help="what a node must present (README, conventions 2 and 9); default none",
+    )
+    parser.add_argument(
+        "--auth-credential-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="bearer/api_key: a file holding one accepted credential (repeat for more)",
+    )
+    parser.add_argument(
+        "--auth-public-key",
+        action="append",
+        default=[],
+        help="signature: an enrolled node key, compressed hex (repeat; none: any key)",
+    )
+    parser.add_argument(
+        "--auth-max-skew-s",
+        type=_positive_int,
+        default=DEFAULT_MAX_SKEW_S,
+        help=f"signature: how far a timestamp may be from now; default {DEFAULT_MAX_SKEW_S}",
+    )
+    parser.add_argument(
+        "--session-ttl-s",
+        type=_positive_int,
+        default=None,
+        help="grant session tokens with expires_at this far ahead; default: no expiry",
+    )
     parser.add_argument("--log-level", default="INFO", help="stderr log level")
     args = parser.parse_args(argv)
+    if args.auth_type in ("bearer", "api_key") and not args.auth_credential_file:
+        parser.error(f"--auth-type {args.auth_type} needs --auth-credential-file")
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca is not None and args.tls_cert is None:
@@ -102,6 +136,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _auth(args: argparse.Namespace) -> AuthPolicy:
+    credentials = []
+    for path in args.auth_credential_file:
+        try:
+            credentials.append(path.read_text(encoding="utf-8").strip())
+        except OSError as error:
+            raise MockStartupError(f"cannot read {path}: {error}") from error
+    return AuthPolicy(args.auth_type, tuple(credentials), tuple(args.auth_public_key),
+                      args.auth_max_skew_s, args.session_ttl_s)
 
 
 def _tls(args: argparse.Namespace) -> TlsFiles | None:
@@ -141,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 federation_size=args.federation_size,
                 federation_threshold=args.federation_threshold,
                 tls=_tls(args),
+                auth=_auth(args),
             )
         )
         listening = server.start()

@@ -10,12 +10,19 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from mock_governance import routes
-from mock_governance.errors import InvalidJson, InvalidRequestBody, MockControlError
+from mock_governance.errors import (
+    CrossSiteRequest,
+    InvalidJson,
+    InvalidRequestBody,
+    MockControlError,
+    NotJson,
+)
 from mock_governance.state import MockState
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+_LOCAL_HOSTS = frozenset({LOOPBACK, "localhost"})
 
 
 class ControlServer(ThreadingHTTPServer):
@@ -58,6 +65,7 @@ class ControlHandler(BaseHTTPRequestHandler):
             # Read the body before anything can fail: closing a socket with
             # unread input resets it, and the client would lose the answer.
             raw = self._raw_body()
+            self._refuse_browsers(method)
             route = routes.resolve(method, url.path)
             request = routes.ControlRequest(query=dict(parse_qsl(url.query)), body=_json(raw))
             status, reply = 200, route(self.server.state, request)
@@ -67,6 +75,24 @@ class ControlHandler(BaseHTTPRequestHandler):
             logger.exception("control %s %s failed", method, self.path)
             status, reply = 500, {"error": f"internal error: {error!r}"}
         self._send_json(status, reply)
+
+    def _refuse_browsers(self, method: str) -> None:
+        """Only tools talk to this port: refuse what a web page could make a browser send.
+
+        A browser puts `Origin` on every cross-site POST (and on fetches), and can send a
+        cross-site POST without asking first only as a form or text/plain; a page on a
+        rebound DNS name sends its own name as `Host`."""
+        if self.headers.get("Origin") is not None:
+            raise CrossSiteRequest("requests with an Origin header are refused: the control "
+                                   "port is for local tools, not web pages")
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if host not in _LOCAL_HOSTS:
+            raise CrossSiteRequest(f"Host must be one of {', '.join(sorted(_LOCAL_HOSTS))}")
+        if method == "POST":
+            media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if media_type != "application/json":
+                raise NotJson("POST bodies must be JSON, sent with Content-Type: "
+                              f"application/json (got {media_type or 'none'!r})")
 
     def _raw_body(self) -> bytes:
         raw_length = self.headers.get("Content-Length")

@@ -68,3 +68,15 @@ class NothingToTarget(MockControlError):
     """A hostile frame answers a kind of request of which none is recorded (POST /hostile)."""
 
     status = 409
+
+
+class CrossSiteRequest(MockControlError):
+    """A request a web page could have made a browser send (Origin, a foreign Host)."""
+
+    status = 403
+
+
+class NotJson(MockControlError):
+    """A POST whose Content-Type is not application/json."""
+
+    status = 415

@@ -32,6 +32,9 @@ class ReplyContext:
     signing: SigningFederation | None = None
     take_error: Callable[[], ErrorNext | None] = lambda: None
     take_signature_fault: Callable[[], SignatureFaultKind | None] = lambda: None
+    # The auth policy's verdict on a registration (None: accepted), and a new session.
+    auth_refusal: Callable[[pb.StreamRequest], str | None] = lambda request: None
+    grant_session: Callable[[str], tuple[str, int | None]] | None = None
 
 
 Handler = Callable[[pb.StreamRequest, ReplyContext], list[pb.StreamResponse]]
@@ -58,10 +61,19 @@ def reply_metadata(
 def answer_registration(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb.StreamResponse]:
     node_id = request.metadata.node_id
     refusal = None
+    policy_refusal = ctx.auth_refusal(request)
+    presents_session = request.node_registration.auth.HasField("expires_at")
     if ctx.flags.refuse_registration:
         refusal = "registration refused by the mock"
-    elif not auth.registration_matches(request.node_registration, ctx.flags.require_token):
+    elif not presents_session and not auth.registration_matches(
+            request.node_registration, ctx.flags.require_token):
         refusal = "registration credentials missing or wrong"
+    elif policy_refusal is not None:
+        # The protocol's auth error (README, conventions 1 and 9).
+        return [pb.StreamResponse(
+            metadata=reply_metadata(request, ctx, pb.STATUS_CODE_UNAUTHORIZED, policy_refusal),
+            error_response=pb.ErrorResponse(
+                error_code=pb.ERROR_CODE_AUTHENTICATION_FAILED, error_message=policy_refusal))]
     if refusal is not None:
         # The node treats accepted=false as an authentication failure.
         return [
@@ -70,9 +82,15 @@ def answer_registration(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb
                 registration_ack=pb.NodeRegistrationAck(accepted=False, assigned_node_id=node_id),
             )
         ]
-    ack = pb.NodeRegistrationAck(
-        accepted=True, assigned_node_id=node_id, session_token=ctx.new_token()
-    )
+    if ctx.grant_session is None:
+        ack = pb.NodeRegistrationAck(
+            accepted=True, assigned_node_id=node_id, session_token=ctx.new_token()
+        )
+    else:
+        token, expires_at = ctx.grant_session(node_id)
+        ack = pb.NodeRegistrationAck(accepted=True, assigned_node_id=node_id, session_token=token)
+        if expires_at is not None:
+            ack.expires_at = expires_at
     return [pb.StreamResponse(metadata=reply_metadata(request, ctx), registration_ack=ack)]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from mock_governance import behaviour, federation_routes, hostile, push_routes
+from mock_governance import auth_routes, behaviour, federation_routes, hostile, push_routes
 from mock_governance.bodies import (
     ControlRequest,
     integer,
@@ -209,6 +209,9 @@ ROUTES: Mapping[str, Mapping[str, Route]] = {
     "/release": {"POST": post_release},
     "/reset": {"POST": post_reset},
     "/acks": {"GET": push_routes.get_acks, "POST": push_routes.post_acks},
+    "/auth": {"GET": auth_routes.get_auth, "POST": auth_routes.post_auth},
+    "/sessions": {"GET": auth_routes.get_sessions},
+    "/sessions/expire": {"POST": auth_routes.post_expire},
 }
 
 

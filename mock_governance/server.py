@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
+from mock_governance.auth import AuthPolicy
 from mock_governance.control import LOOPBACK, ControlServer
 from mock_governance.errors import MockStartupError
 from mock_governance.handlers import MAX_MESSAGE_BYTES
@@ -58,6 +59,8 @@ class MockConfig:
     max_streams: int = 64
     shutdown_grace_s: float = 2.0
     tls: TlsFiles | None = None
+    # What nodes must present (README, conventions 2 and 9).
+    auth: AuthPolicy = field(default_factory=AuthPolicy)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class MockGovernanceServer:
                 config.max_streams,
                 federation_size=config.federation_size,
                 federation_threshold=config.federation_threshold,
+                auth_policy=config.auth,
             )
         except ValueError as error:  # a federation that cannot be a multisig
             raise MockStartupError(f"federation: {error}") from error

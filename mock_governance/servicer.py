@@ -19,7 +19,6 @@ from typing import Any
 
 import grpc
 
-from mock_governance import auth
 from mock_governance.sessions import CloseStream, DropStream, StreamSession
 from mock_governance.state import MockState
 from mock_governance.stats import response_kind
@@ -41,14 +40,11 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
         if self._state.stopping.is_set():
             # end_all_streams() already ran: a stream opened now would never be ended.
             context.abort(grpc.StatusCode.UNAVAILABLE, "mock governance is shutting down")
-        token = self._state.flags.current.require_token
-        if not auth.bearer_matches(context.invocation_metadata(), token):
+        refusal = self._state.stream_refusal(list(context.invocation_metadata()))
+        if refusal is not None:
             self._state.stats.stream_refused()
-            logger.info("stream from %s refused: bearer token missing or wrong", context.peer())
-            context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "call metadata needs `authorization: Bearer <token>` with the right token",
-            )
+            logger.info("stream from %s refused: %s", context.peer(), refusal)
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
         session = self._state.sessions.open(context.peer(), self._state.clock())
         logger.info("stream %d opened from %s", session.stream_id, session.peer)
         if not context.add_callback(lambda: self._ended(session)):
@@ -99,13 +95,13 @@ class MockGovernanceServicer(pb_grpc.GovernanceStreamServicer):
             if isinstance(item, CloseStream):
                 return
             if isinstance(item, DropStream):
-                context.abort(grpc.StatusCode.UNAVAILABLE, item.details)
+                context.abort(grpc.StatusCode[item.code], item.details)
             if not self._state.wait_for_flow(session):
                 # Held by `stall` until the stream was dropped, closed or the
                 # server began stopping; what is still queued is never sent.
                 dropped = session.pending_drop
                 if dropped is not None:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, dropped.details)
+                    context.abort(grpc.StatusCode[dropped.code], dropped.details)
                 return
             self._state.stats.sent(session.node_id, response_kind(item))
             yield item

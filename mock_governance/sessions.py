@@ -29,6 +29,7 @@ class DropStream:
     """Abort the call at once with UNAVAILABLE, dropping whatever is still queued."""
 
     details: str
+    code: str = "UNAVAILABLE"  # a grpc.StatusCode name
 
 
 # bytes: a frame pushed with /push_raw, written exactly as given.
@@ -94,10 +95,10 @@ class StreamSession:
     def next_outbound(self) -> Outbound:
         return self._outbound.get()
 
-    def drop(self, details: str) -> None:
+    def drop(self, details: str, code: str = "UNAVAILABLE") -> None:
         # Remembered as well as queued: a writer held by `stall` checks it
         # without first draining the messages queued ahead of the sentinel.
-        self._drop = DropStream(details)
+        self._drop = DropStream(details, code)
         self.send(self._drop)
 
     @property

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mock_governance import handlers
+from mock_governance import auth, handlers
 from mock_governance.federation import SigningFederation, governance_key, signing_federation
 from mock_governance.flags import FlagBoard
 from mock_governance.holds import HeldAnswers
@@ -35,6 +35,7 @@ class MockState:
         new_token: Callable[[], str] = _new_session_token,
         federation_size: int = 5,
         federation_threshold: int = 3,
+        auth_policy: auth.AuthPolicy | None = None,
     ) -> None:
         self.federation_seed = federation_seed
         # Replaced whole by POST /federation; a reader thread uses whichever it read.
@@ -54,6 +55,41 @@ class MockState:
         self.sessions = SessionRegistry(on_queued=self.pushes.queued)
         self.flags = FlagBoard()
         self.stopping = threading.Event()
+        # Replaced whole by POST /auth; a thread uses whichever it read.
+        self.auth_policy = auth_policy or auth.AuthPolicy()
+        self.auth_sessions = auth.SessionBook()
+
+    def stream_refusal(self, metadata: list[tuple[str, str | bytes]]) -> str | None:
+        """Why a Stream call is refused before it opens (UNAUTHENTICATED), or None."""
+        now = int(self.clock())
+        presented = auth.presented_bearer(metadata)
+        if presented is not None and self.auth_sessions.live(presented, now):
+            return None  # a session token the mock granted
+        if not auth.bearer_matches(metadata, self.flags.current.require_token):
+            return "call metadata needs `authorization: Bearer <token>` with the right token"
+        return auth.stream_refusal(self.auth_policy, self.auth_sessions, metadata, now)
+
+    def registration_refusal(self, request: pb.StreamRequest) -> str | None:
+        return auth.registration_refusal(self.auth_policy, self.auth_sessions, request,
+                                         int(self.clock()))
+
+    def grant_session(self, node_id: str) -> tuple[str, int | None]:
+        """A new session token for `node_id`, with its expires_at when sessions expire."""
+        token = self.new_token()
+        ttl_s = self.auth_policy.session_ttl_s
+        expires_at = None if ttl_s is None else int(self.clock()) + ttl_s
+        self.auth_sessions.grant(token, node_id, expires_at)
+        return token, expires_at
+
+    def expire_sessions(self, node_id: str | None) -> dict[str, int]:
+        """Forget the session tokens of `node_id` (all: None) and end their streams with
+        UNAUTHENTICATED, as a governance whose sessions expired would."""
+        expired = self.auth_sessions.expire(node_id)
+        streams = self.sessions.sessions(node_id)
+        for session in streams:
+            session.drop("session expired", code="UNAUTHENTICATED")
+        self.flags.wake()
+        return {"expired": expired, "streams_ended": len(streams)}
 
     def receive(self, session: StreamSession, request: pb.StreamRequest) -> None:
         """Record ``request``, then queue its answers on the session it came in on.
@@ -74,6 +110,8 @@ class MockState:
             now_s=int(self.clock()),
             new_token=self.new_token,
             signing=self.signing,
+            auth_refusal=self.registration_refusal,
+            grant_session=self.grant_session,
             take_error=self.flags.take_error,
             take_signature_fault=self.flags.take_signature_fault,
         )

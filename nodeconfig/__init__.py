@@ -8,6 +8,7 @@ setting is declared, value checks), ``envvars`` (``${VAR}`` expansion),
 ``loader`` (files).
 """
 
+from nodeconfig import model as _model
 from nodeconfig.errors import ConfigError
 from nodeconfig.loader import build_config, default_config_path, load_config
 from nodeconfig.model import (
@@ -57,6 +58,10 @@ from nodeconfig.model import (
     SupervisorFlags,
     TlsConfig,
 )
+from nodeconfig.redact import redact_reprs
+
+# Every config object prints redacted, wherever it is printed (nodeconfig/redact.py).
+redact_reprs(_model)
 
 __all__ = [
     "CHILD_NAMES",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nodeconfig.redact import redact_text
+
 
 class ConfigError(Exception):
     """A config file that cannot be used: names the file, the key and the problem.
@@ -12,6 +14,8 @@ class ConfigError(Exception):
     """
 
     def __init__(self, file: str, key: str | None, problem: str) -> None:
+        # A bad value is quoted in the problem: an RPC URL's credentials must not be.
+        problem = redact_text(problem)
         # Passing every field to Exception keeps the error picklable: it may
         # be raised in one process and reported by another.
         super().__init__(file, key, problem)

@@ -43,6 +43,7 @@ BroadcasterKind = Literal["spool", "bitcoin_rpc"]
 HeightSourceKind = Literal["clock", "evm_rpc"]
 IntegrityCheck = Literal["full", "header"]
 PushAcks = Literal["auto", "on", "off"]
+AuthType = Literal["bearer", "api_key", "signature"]
 Network = Literal["regtest", "testnet", "signet", "mainnet"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -60,6 +61,9 @@ CHILD_NAMES: tuple[str, ...] = ACTOR_NAMES[1:]
 @dataclass(frozen=True)
 class NodeSection:
     id: str = setting(no_whitespace, default="alys-local-1")
+    # The node's secp256k1 key (btc.nodekey), created on first start; null: `node.key`
+    # beside the database (storage.path).
+    key_file: str | None = setting(non_empty, default=None, path=True)
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,33 @@ class MockConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
+    """How the node proves itself to governance (README, conventions 2 and 9).
+
+    ``bearer``: the token in ``token_file`` (or, not rotatable, the variable named by
+    ``token_env``; neither: no credential). ``api_key``: the key in ``api_key_file``.
+    ``signature``: the node key signs each registration. Files are re-read when they
+    change, checked every ``check_interval_s``.
+    """
+
+    type: AuthType = setting(default="bearer")
     # The name of the variable holding the bearer token, never the token itself.
     token_env: str | None = setting(env_name, default=None)
+    token_file: str | None = setting(non_empty, default=None, path=True)
+    api_key_file: str | None = setting(non_empty, default=None, path=True)
+    check_interval_s: float = setting(positive, default=2.0)
+
+    def problem(self) -> tuple[str, str] | None:
+        """The key (under `governance.auth`) and the problem of keys that do not go
+        together, or None; nodeconfig.validate and the StreamActor's start check it."""
+        if self.token_env and self.token_file:
+            return "token_file", "give token_file or token_env, not both"
+        if self.type == "api_key" and not self.api_key_file:
+            return "api_key_file", "auth type api_key needs api_key_file"
+        if self.type != "bearer" and (self.token_env or self.token_file):
+            return "type", f"token_env and token_file are for type bearer, not {self.type}"
+        if self.type != "api_key" and self.api_key_file:
+            return "type", f"api_key_file is for type api_key, not {self.type}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -182,6 +211,9 @@ class GovernanceConfig:
     # (GetCapabilities, feature `push-ack`) on every connect, since a governance older
     # than the convention may refuse a request without a payload.
     push_acks: PushAcks = setting(default="auto")
+    # The production profile (mock disabled) requires governance.tls; this accepts
+    # plaintext instead, explicitly. Mainnet refuses it.
+    allow_plaintext: bool = setting(default=False)
 
 
 @dataclass(frozen=True)
@@ -354,12 +386,17 @@ class ChainConfig:
     # None is allowed only while the mock derives a federation from its seed.
     federation: FederationConfig | None = setting(default=None)
     retention: RetentionConfig = setting(factory=RetentionConfig)
+    # Whether `AdvanceHeight` from outside the tree is taken; None: only in local mode
+    # (the mock enabled), where tests and operators set heights by hand.
+    allow_advance_height: bool | None = setting(default=None)
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
     host: str = setting(no_whitespace, default="127.0.0.1")
     port: int = setting(port_number, default=9464)
+    # /metrics names every actor, pid and counter: a host other than loopback needs this.
+    allow_remote: bool = setting(default=False)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dataclasses import MISSING, Field, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from nodeconfig.redact import redact_url
+
 Check = Callable[[Any], str | None]
 
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@]+):(?P<port>[0-9]{1,5})")
@@ -123,13 +125,19 @@ def host_port(value: str) -> str | None:
 
 
 def http_url(value: str) -> str | None:
+    # The value is quoted redacted: a URL may carry credentials (nodeconfig/redact.py).
+    shown = redact_url(value) if "://" in value else value
+    if "@" in shown and "://" not in value:
+        shown = "a value with '@' (not shown: it may hold credentials)"
+    else:
+        shown = repr(shown)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"expected an http:// or https:// URL with a host, got {value!r}"
+        return f"expected an http:// or https:// URL with a host, got {shown}"
     try:
         parts.port  # noqa: B018 - property access validates the port
     except ValueError:
-        return f"invalid port in {value!r}"
+        return f"invalid port in {shown}"
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 
 from nodeconfig.errors import ConfigError
@@ -22,6 +23,9 @@ def validate(config: NodeConfig) -> None:
         _chain,
         _federation,
         _governance_limits,
+        _auth,
+        _production,
+        _metrics_host,
     )
     for check in checks:
         check(config)
@@ -192,6 +196,56 @@ def _governance_limits(config: NodeConfig) -> None:
             raise _fail(config, f"governance.limits.{key}",
                         f"must be less than governance.limits.max_frame_bytes "
                         f"({limits.max_frame_bytes}), got {value}")
+
+
+def _auth(config: NodeConfig) -> None:
+    found = config.governance.auth.problem()  # the keys that do not go together
+    if found is not None:
+        key, problem = found
+        raise _fail(config, f"governance.auth.{key}", problem)
+
+
+# Networks where a forged federation update moves real coins: updates must be signed.
+_SIGNED_UPDATE_NETWORKS = ("mainnet", "testnet")
+
+
+def _production(config: NodeConfig) -> None:
+    """The production profile: with the mock disabled the node talks to a real governance,
+    so what is only fit for development must be asked for by name (README, "Security")."""
+    governance, network = config.governance, config.chain.network
+    if governance.allow_plaintext and network == "mainnet":
+        raise _fail(config, "governance.allow_plaintext",
+                    "mainnet refuses plaintext governance; configure governance.tls")
+    if governance.mock.enabled:
+        return
+    if not governance.tls.enabled and not governance.allow_plaintext:
+        raise _fail(config, "governance.tls.enabled",
+                    "must be true when governance.mock.enabled is false: the stream carries "
+                    "the node's credentials and governance's answers (set "
+                    "governance.allow_plaintext: true to accept plaintext, never on mainnet)")
+    if config.chain.governance_pubkey is None and network in _SIGNED_UPDATE_NETWORKS:
+        raise _fail(config, "chain.governance_pubkey",
+                    f"required on {network} when governance.mock.enabled is false: without it "
+                    "federation updates are applied unsigned")
+
+
+def _metrics_host(config: NodeConfig) -> None:
+    metrics = config.metrics
+    if metrics.allow_remote or is_loopback_host(metrics.host):
+        return
+    raise _fail(config, "metrics.host",
+                f"{metrics.host} is not loopback; /metrics and /readyz describe every process "
+                "of the node (set metrics.allow_remote: true to serve them there)")
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address; any other name may resolve anywhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _reject_duplicates(config: NodeConfig, items: Iterable[tuple[str, str]], what: str) -> None:

@@ -26,6 +26,10 @@ line breaks shown as ``\\n``: one record is one line, which is what ``grep``,
 line can be taken for a record (or be forged to look like one).
 ``sed 's/\\\\n/\\n/g'`` gives the traceback its shape back for reading.
 
+Every URL in the line is redacted (``nodeconfig/redact.py``: user information,
+query values, key-like path segments), whoever logged it: a config, an
+exception or a message printed whole shows no credential.
+
 A record longer than ``max_chars`` keeps its head and its tail, which for a
 traceback holds the exception, and says how much was cut from the middle:
 one hostile multi-megabyte string must not become a multi-megabyte line.
@@ -35,6 +39,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+from nodeconfig.redact import redact_text
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s pid=%(process)d %(message)s"
 MAX_LINE_CHARS = 64 * 1024
@@ -83,4 +89,5 @@ class OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # Shortened before escaping so the cut never splits an escape; escaping
         # at most sextuples the length, which keeps the line bounded.
-        return escape_line(shorten(super().format(record), self.max_chars))
+        # Redacted first: a URL's credentials must not survive in either half of a cut.
+        return escape_line(shorten(redact_text(super().format(record)), self.max_chars))

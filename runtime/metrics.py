@@ -53,6 +53,21 @@ UNEXPECTED_MESSAGES = Counter(
     "Messages an actor received but has no handler for.",
     ["actor"],
 )
+MESSAGES_HELD = Counter(
+    "alys_actor_messages_held_total",
+    "Messages from a sender the actor's directory did not name, held for the next _Peers.",
+    ["actor", "message"],
+)
+MESSAGES_REFUSED = Counter(
+    "alys_actor_messages_refused_total",
+    "Messages dropped because their sender may not send them (actors/senders.py).",
+    ["actor", "message"],
+)
+TRANSPORT_FRAMES_REFUSED = Counter(
+    "alys_transport_frames_refused_total",
+    "Actor transport frames dropped unread: no valid tag under the node's secret.",
+    ["frame"],
+)
 
 
 def metrics_dir() -> Path | None:

@@ -14,8 +14,14 @@ from contextlib import contextmanager
 import setproctitle
 
 
+def node_marker(node_id: str) -> str:
+    """What every title of the node's processes starts with: the launcher's leftovers
+    check ends a process of an earlier run only if its command line carries it."""
+    return f"alys-node[{node_id}]"
+
+
 def actor_title(node_id: str, name: str, actor_class: type) -> str:
-    return f"alys-node[{node_id}] {name} ({actor_class.__module__}:{actor_class.__qualname__})"
+    return f"{node_marker(node_id)} {name} ({actor_class.__module__}:{actor_class.__qualname__})"
 
 
 def set_title(title: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from nodeconfig import ConfigError, NodeConfig, default_config_path, load_config
-from runtime.rundir import prepare_metrics_dir, run_paths
+from runtime.rundir import make_private, prepare_metrics_dir, run_paths
 from supervision.exits import EXIT_CONFIG, EXIT_FAILED, LauncherError
 
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"alys-node: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    # Before the first file is written: every process of the node inherits the umask.
+    make_private(config)
     paths = run_paths(config)
     paths.directory.mkdir(parents=True, exist_ok=True)
     # Before anything imports prometheus_client (see runtime.metrics).

@@ -2,7 +2,9 @@
 
 `Node` is what the launcher runs (and what tests and benchmarks start a node
 with): it starts Thespian's `multiprocTCPBase` admin on the configured port
-with every socket confined to `actor_system.host`, creates the root
+with every socket confined to `actor_system.host` and every frame tagged with
+the node's secret (runtime/frames.py; made in the run directory, or the one
+there kept), creates the root
 supervisor, waits until every actor has answered a `Ping`, and on `stop()`
 shuts the system down and ends any process of its session that is still
 alive. It owns the system; whoever only drives a running node uses the client
@@ -29,6 +31,7 @@ from actors.front_desk import ROOT_GLOBAL_NAME, Mailbox, _NoRoot
 from actors.lifecycle import _Shutdown, _Start, _Started
 from actors.messages import ActorRef, Lookup, NodeStatus, NodeStatusReport, Ping, Pong
 from nodeconfig import NodeConfig
+from runtime.frames import ensure_secret, install
 from runtime.logs import log_defs
 from runtime.loopback import confine_actor_sockets
 from runtime.processes import (
@@ -39,6 +42,7 @@ from runtime.processes import (
     session_members,
     wait_gone,
 )
+from runtime.rundir import run_paths
 from runtime.titles import titled
 from supervision.root import RootSupervisor
 from supervision.tree import NODE_CHILDREN, actor_names
@@ -98,6 +102,7 @@ class Node:
             )
         port = self.config.actor_system.admin_port
         confine_actor_sockets(self.config.actor_system.host)
+        install(ensure_secret(run_paths(self.config).secret_file), self.config.logging)
         defs = log_defs(self.config.logging.file, self.config.logging.level,
                         self.config.logging.rate_limit)
         with titled(f"alys-node[{self.config.node.id}] thespian admin/logger"):

@@ -54,11 +54,15 @@ class NodeRun:
     def start(self) -> None:
         source = self.config.source
         try:
-            ended = runfile.clear_leftovers(self.paths.run_file, config_source=source)
+            leftovers = runfile.clear_leftovers(self.paths.run_file, config_source=source)
+            ended = leftovers.ended
             if ended:
                 print(f"alys-node: ended {len(ended)} processes left by an earlier run "
                       f"(pids {', '.join(map(str, ended))})", file=sys.stderr)
                 self.log.warning("ended processes left by an earlier run: %s", ended)
+            for note in leftovers.left_alone:
+                print(f"alys-node: left alone: {note}", file=sys.stderr)
+                self.log.warning("leftovers of an earlier run: left alone: %s", note)
             runfile.require_free_ports(self._ports(), config_source=source)
         except runfile.RunConflictError as exc:
             raise LauncherError(str(exc)) from exc
@@ -156,6 +160,10 @@ class NodeRun:
             session_id=handle.session_id if handle else None,
             admin_pid=handle.admin_pid if handle else None,
             mock_pid=self.mock.pid if self.mock else None,
+            node_id=self.config.node.id,
+            launcher_started=runfile.started_at(os.getpid()),
+            admin_started=runfile.started_at(handle.admin_pid) if handle else None,
+            mock_started=runfile.started_at(self.mock.pid) if self.mock else None,
         ))
 
     def ready_line(self) -> str:

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from actors.bridge.broadcast_errors import BroadcastUnavailable
 
@@ -62,7 +62,11 @@ class CoreRpc:
         # Messages name scheme, host and port only: a URL may embed credentials.
         port = f":{parts.port}" if parts.port else ""
         self.where = f"{parts.scheme}://{parts.hostname}{port}"
-        self._url = url
+        # urllib does not send a URL's `user:pass@`: it takes them for part of the host, and
+        # its errors quote them. They are sent as Basic credentials, and the URL without them.
+        if parts.username is not None and user is None and password is None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+        self._url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         self._timeout_s = timeout_s
         self._headers = {"Content-Type": "application/json"}
         if user is not None or password is not None:

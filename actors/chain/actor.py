@@ -13,7 +13,9 @@
 - `Handled` goes back only after the outcome is committed, for a repeated
   update too (the stream acknowledges it to governance on that word).
 - A height past what SQLite holds is ignored: the chain would run on a
-  height it could not keep.
+  height it could not keep. A height set from outside (`AdvanceHeight`) is
+  taken only where `chain.allow_advance_height` allows it (unset: local mode);
+  otherwise the status it answers says `refused`.
 - Handled ids (with their outcomes) and proposals are kept for
   `chain.retention` and pruned after it, in SQLite and in memory: the chain
   loads only what is within retention, and holds proposals' ids, never their
@@ -56,6 +58,7 @@ from actors.messages import (
     UpdateFederation,
 )
 from actors.owner import OwnerActor
+from actors.senders import advance_height_allowed
 from actors.storage.limits import INT64_MAX
 from actors.storage.protocol import _Load
 from actors.storage.records import (
@@ -70,6 +73,7 @@ from actors.storage.records import (
 )
 from btc.errors import BtcError
 from btc.federation import validate_update
+from runtime.metrics import MESSAGES_REFUSED
 
 
 class _HeightTick:
@@ -219,6 +223,13 @@ class ChainActor(OwnerActor):
             self.send(stream, HeightObserved(height))
 
     def receiveMsg_AdvanceHeight(self, message: AdvanceHeight, sender: ActorAddress) -> None:
+        if not advance_height_allowed(self.config):
+            MESSAGES_REFUSED.labels(actor=self.name, message="AdvanceHeight").inc()
+            self.log.warning("refused an AdvanceHeight to %d from %s: %s", message.height,
+                             sender, ADVANCE_HEIGHT_REFUSED)
+            self.send(sender, dataclasses.replace(self._status(),
+                                                  refused=ADVANCE_HEIGHT_REFUSED))
+            return
         self._set_height(message.height)
         self.send(sender, self._status())
 
@@ -362,6 +373,8 @@ class ChainActor(OwnerActor):
 
 
 NOT_STORED = "not stored: "
+ADVANCE_HEIGHT_REFUSED = ("AdvanceHeight is off: chain.allow_advance_height is false (unset, "
+                          "it is on only in local mode, with the mock enabled)")
 
 
 def _reason_kind(reason: str) -> str:

@@ -11,6 +11,7 @@ RPC carries a short timeout.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import itertools
 import json
@@ -19,7 +20,7 @@ import re
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from nodeconfig import HeightSourceConfig
@@ -59,8 +60,14 @@ class EvmRpcHeight:
     """The latest block number of an EVM node, from ``eth_blockNumber`` (JSON-RPC 2.0)."""
 
     def __init__(self, url: str, timeout_s: float = 2.0) -> None:
-        self.url = url
         parts = urlsplit(url)
+        # urllib does not send a URL's `user:pass@` (its errors quote them as the host):
+        # they go as a Basic Authorization header, the URL without them.
+        self.url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        self._headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         # Messages name scheme, host and port only: hosted RPC URLs often carry an API key.
         port = f":{parts.port}" if parts.port else ""
         self._where = f"{parts.scheme}://{parts.hostname}{port}"
@@ -90,7 +97,7 @@ class EvmRpcHeight:
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": []}
         ).encode()
         request = urllib.request.Request(
-            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+            self.url, data=body, headers=self._headers, method="POST"
         )
         where = f"{method} at {self._where}"
         try:

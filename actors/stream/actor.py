@@ -20,8 +20,10 @@ generation, so a timer of a connection already replaced does nothing.
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from thespian.actors import ActorAddress, ThespianWatch, WakeupMessage, WatchMessage
@@ -40,6 +42,7 @@ from actors.messages import (
 from actors.stream import metrics
 from actors.stream.acks import PushAcks
 from actors.stream.connector import Connector
+from actors.stream.credentials import Credentials, check_auth, key_path
 from actors.stream.inbound import InboundHandler
 from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
@@ -49,6 +52,7 @@ from actors.stream.pending import PendingRequests
 from actors.stream.routing import InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
+from actors.stream.wire.events import RegistrationAck
 from protocol import governance_pb2 as pb
 
 if TYPE_CHECKING:
@@ -66,7 +70,7 @@ class _Tick:
     """Wakeup payload: `kind` is due for connection `generation`."""
 
     kind: str  # connect | reconnect | capabilities | registration | heartbeat | status |
-    # resume | timeouts
+    # resume | renew | timeouts | credentials
     generation: int
 
 
@@ -107,9 +111,18 @@ class StreamActor(NodeActor):
         self.inbox = Inbox[InboxEvent](INBOX_CAPACITY, max_bytes=governance.inbox_max_bytes)
         self.generation = 0
         self.connection: GovernanceConnection | None = None
+        check_auth(self.config)
+        self.credentials = Credentials(governance.auth, key_path(self.config), self.log)
+        self.log.info("node public key %s", self.credentials.public_key_hex)
+        self._reread_credentials = False
+        try:  # the actor's own process: its main thread (Thespian sets a logging handler)
+            signal.signal(signal.SIGHUP, self._on_sighup)
+        except ValueError:  # not the main thread (an in-process actor system): no SIGHUP
+            self.log.debug("SIGHUP not handled here: not the main thread")
         self.connector = Connector(
             self, governance=governance, node_id=self.config.node.id, inbox=self.inbox,
-            outbound=self.outbound, liveness=self.liveness, acks=self.acks, log=self.log)
+            outbound=self.outbound, liveness=self.liveness, acks=self.acks,
+            credentials=self.credentials, log=self.log)
         self.sent = 0
         self.reason = "not started"  # why the stream is in its state: the last move's reason
         self.routed_to: dict[str, ActorAddress] = {}
@@ -119,6 +132,7 @@ class StreamActor(NodeActor):
         # Connect on the next turn: `_Started` goes out first, so the supervisor
         # does not wait for grpc's import and the first channel (~40 ms).
         self.schedule("connect", 0)
+        self.schedule("credentials", governance.auth.check_interval_s)
 
     def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         super().receiveMessage(message, sender)
@@ -150,11 +164,11 @@ class StreamActor(NodeActor):
     def capabilities_known(self, advertised: bool, error: str | None) -> None:
         self.connector.capabilities_known(advertised, error)
 
-    def registered(self) -> None:
-        self.connector.registered()
+    def registered(self, ack: RegistrationAck | None = None) -> None:
+        self.connector.registered(ack)
 
-    def lost(self, reason: str) -> None:
-        self.connector.lost(reason)
+    def lost(self, reason: str, auth_refused: bool = False) -> None:
+        self.connector.lost(reason, auth_refused)
 
     def write(self, request: pb.StreamRequest, kind: str) -> None:
         assert self.connection is not None  # written only while a connection is open
@@ -183,6 +197,9 @@ class StreamActor(NodeActor):
             return
         if tick.kind == "timeouts":
             self.outbound.expire()
+            return
+        if tick.kind == "credentials":  # not tied to a connection: one chain of checks
+            self._check_credentials()
             return
         if tick.generation != self.generation:
             return  # a timer of a connection that was replaced
@@ -225,6 +242,24 @@ class StreamActor(NodeActor):
             self.outbound.submit("status", request_id, None, None)
         if self.state in (State.CONNECTED, State.SUSPENDED):
             self.schedule("status", self.config.governance.status_interval_s)
+
+    def _on_renew_tick(self) -> None:
+        if self.state in (State.CONNECTED, State.SUSPENDED):
+            self.connector.renew("session token due for renewal")
+
+    def _check_credentials(self) -> None:
+        """Every `auth.check_interval_s`: a rotated credential file or node key (or SIGHUP)
+        is presented on a new connection at once."""
+        force, self._reread_credentials = self._reread_credentials, False
+        reason = self.credentials.poll(force=force)
+        if reason is not None:
+            self.connector.renew(reason)
+        self.schedule("credentials", self.config.governance.auth.check_interval_s)
+
+    def _on_sighup(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag: the handler may interrupt the actor anywhere. The next check
+        # re-reads every file even if its stat did not change.
+        self._reread_credentials = True
 
     def _on_resume_tick(self) -> None:
         if self.state is State.SUSPENDED:

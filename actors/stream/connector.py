@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -28,12 +27,14 @@ from actors.stream import metrics
 from actors.stream.acks import PUSH_ACK_FEATURE, PushAcks
 from actors.stream.backoff import ReconnectPolicy, ReconnectSchedule
 from actors.stream.breaker import CircuitBreaker, CircuitState
+from actors.stream.credentials import Credentials
 from actors.stream.endpoints import Endpoint, EndpointRotation
 from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
 from actors.stream.outbound import OutboundRequests
 from actors.stream.state import ConnectionState as State
 from actors.stream.wire import encode
+from actors.stream.wire.events import RegistrationAck
 from protocol import governance_pb2 as pb
 
 if TYPE_CHECKING:
@@ -76,9 +77,11 @@ class Connector:
         outbound: OutboundRequests,
         liveness: Liveness,
         acks: PushAcks,
+        credentials: Credentials,
         log: logging.Logger,
     ) -> None:
         self._session = session
+        self.credentials = credentials
         self._governance = governance
         self._node_id = node_id
         self._inbox = inbox
@@ -113,7 +116,7 @@ class Connector:
 
         governance = self._governance
         endpoint = self.endpoints.current
-        token = self._token()
+        token = self.credentials.begin()
         settings = ConnectionSettings(
             endpoint=endpoint.url, tls_enabled=governance.tls.enabled,
             ca_file=governance.tls.ca_file, cert_file=governance.tls.cert_file,
@@ -139,7 +142,7 @@ class Connector:
             connection.ask_capabilities(self._node_id, timeout_s)
             session.schedule("capabilities", timeout_s + 1.0)  # in case no answer ever comes
             return
-        self._register(token)
+        self._register()
 
     def capabilities_known(self, advertised: bool, error: str | None) -> None:
         if self._session.state is not State.CONNECTING:
@@ -150,24 +153,25 @@ class Connector:
                            "asks for" if advertised else "does not ask for")
         self._acks.advertised = advertised
         self._outbound.acks_wanted = self._acks.wanted
-        self._register(self._token())
+        self._register()
 
-    def _token(self) -> str | None:
-        token_env = self._governance.auth.token_env
-        return os.environ.get(token_env) if token_env else None
-
-    def _register(self, token: str | None) -> None:
+    def _register(self) -> None:
         session = self._session
         capabilities = CAPABILITIES + ((PUSH_ACK_FEATURE,) if self._acks.wanted else ())
+        now = int(time.time())  # also the timestamp a signature registration signs (conv. 9)
+        credentials = self.credentials
         session.write(encode.registration(
-            self._node_id, public_key="", version=NODE_VERSION,
-            capabilities=capabilities, token=token, now=int(time.time()),
-            request_id=f"register/{session.generation}"), "registration")
+            self._node_id, public_key=credentials.public_key_hex, version=NODE_VERSION,
+            capabilities=capabilities, token=None, now=now,
+            request_id=f"register/{session.generation}",
+            auth=credentials.registration_auth(self._node_id, now)), "registration")
         session.move(State.REGISTERING, "registration sent")
         session.schedule("registration", self._governance.heartbeat_timeout_s)
 
-    def registered(self) -> None:
+    def registered(self, ack: RegistrationAck | None = None) -> None:
         session = self._session
+        grant = None if ack is None else self.credentials.granted(
+            ack.session_token, ack.expires_at, ack.timestamp, int(time.time()))
         self.breaker.record_success()
         self.export_circuit()
         # The backoff is reset only once the session has proved stable (`lost`): a
@@ -179,12 +183,20 @@ class Connector:
         self._liveness.start()
         session.schedule("heartbeat", self._governance.heartbeat_interval_s)
         session.schedule("status", self._governance.status_interval_s)
+        if grant is not None:
+            # Renewed by registering again before it expires, on a fresh connection.
+            session.schedule("renew", grant.renew_in_s)
         self._outbound.resend_pending()
         self._outbound.flush()
 
-    def lost(self, reason: str) -> None:
-        """The connection is gone or unusable: close it and schedule the next attempt."""
+    def lost(self, reason: str, auth_refused: bool = False) -> None:
+        """The connection is gone or unusable: close it and schedule the next attempt.
+
+        `auth_refused`: governance refused what this connection presented; a session
+        token is then dropped, and the next connection presents the configured one."""
         session = self._session
+        if auth_refused and self.credentials.refused():
+            reason = f"{reason}; session token dropped"
         was_up = session.state in (State.CONNECTED, State.SUSPENDED)
         # A session that outlived one heartbeat timeout was a working one: the backoff
         # starts afresh after it; a shorter one counts as one more failed attempt.
@@ -225,6 +237,26 @@ class Connector:
         else:
             session.move(State.RECONNECTING, f"{reason}; next attempt in {delay:.2f}s")
         session.schedule("reconnect", delay)
+
+    def renew(self, reason: str) -> None:
+        """Reconnect at once, without counting a failure: to present a new credential
+        (a rotated file) or to renew the session before its token expires.
+
+        Requests still unanswered go again on the new session (`registered`)."""
+        session = self._session
+        if session.connection is None or session.state not in (
+                State.CONNECTING, State.REGISTERING, State.CONNECTED, State.SUSPENDED):
+            return  # no connection: the next one presents the current credential anyway
+        was_up = session.state in (State.CONNECTED, State.SUSPENDED)
+        session.connection.close()
+        session.connection = None
+        self.connected_since = None
+        if was_up:
+            self.reconnects += 1
+            metrics.RECONNECTS.inc()
+        session.generation += 1
+        session.move(State.RECONNECTING, f"{reason}; reconnecting now")
+        session.schedule("reconnect", 0)
 
     def export_circuit(self) -> None:
         for change in self.breaker.drain_transitions():

@@ -85,11 +85,12 @@ class Session(Protocol):
     def move(self, target: State, reason: str) -> None:
         """Change the connection's state (logged and exported)."""
 
-    def registered(self) -> None:
-        """Governance accepted the registration: the session is up."""
+    def registered(self, ack: RegistrationAck | None = None) -> None:
+        """Governance accepted the registration (`ack`, with any session it grants)."""
 
-    def lost(self, reason: str) -> None:
-        """The connection is unusable: close it and schedule the next attempt."""
+    def lost(self, reason: str, auth_refused: bool = False) -> None:
+        """The connection is unusable: close it and schedule the next attempt;
+        `auth_refused` when governance refused the credential presented."""
 
     def schedule(self, kind: str, delay_s: float) -> None:
         """A timer of the current connection (`resume` here)."""
@@ -163,9 +164,10 @@ class InboundHandler:
         self._received_by_kind.clear()
 
     def _on_closed(self, code: str, details: str) -> None:
-        if code == "UNAUTHENTICATED":
+        refused = code == "UNAUTHENTICATED"
+        if refused:
             self._log.warning("governance refused our credentials: %s", details)
-        self._session.lost(f"stream closed: {code} {details}".strip())
+        self._session.lost(f"stream closed: {code} {details}".strip(), auth_refused=refused)
 
     def _on_inbound(self, inbound: Inbound, targets: set[str]) -> None:
         kind = type(inbound).__name__
@@ -280,9 +282,9 @@ class InboundHandler:
         if self._session.state is not State.REGISTERING:
             self._unexpected("unexpected_registration_ack", ack.request_id)
         elif ack.accepted:
-            self._session.registered()
+            self._session.registered(ack)
         else:
-            self._session.lost(f"registration refused ({ack.status})")
+            self._session.lost(f"registration refused ({ack.status})", auth_refused=True)
 
     def _on_heartbeat_ack(self, ack: HeartbeatAcked) -> None:
         rtt = self._liveness.ack(ack.sequence)
@@ -311,7 +313,7 @@ class InboundHandler:
         self._log.warning("governance error for %s: %s %s", error.request_id, error.code,
                           error.message)
         if error.code in AUTH_FAILURE_CODES and self._session.state is State.REGISTERING:
-            self._session.lost(f"registration refused ({error.code})")
+            self._session.lost(f"registration refused ({error.code})", auth_refused=True)
             return
         retry_after_s = error.retry_after_s
         if retry_after_s is not None and retry_after_s > self._max_retry_after_s:

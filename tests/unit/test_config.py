@@ -250,7 +250,7 @@ def full_config(tmp_path: Path) -> dict[str, Any]:
             "governance_pubkey": KEY_C.upper(),
             "federation": FEDERATION,
         },
-        "metrics": {"host": "0.0.0.0", "port": 9100},
+        "metrics": {"host": "0.0.0.0", "port": 9100, "allow_remote": True},
         "logging": {"file": "var/node.log", "level": "DEBUG"},
         "storage": {"path": "var/node.sqlite3"},
     }
@@ -487,7 +487,7 @@ def test_an_unknown_key_lists_the_allowed_keys_and_suggests_the_closest(tmp_path
 
     assert_names(err, tmp_path / "node.yaml", "metrics.prot", "unknown key 'prot'")
     assert "did you mean 'port'?" in err.problem
-    assert err.problem.endswith("allowed keys: host, port")
+    assert err.problem.endswith("allowed keys: host, port, allow_remote")
 
 
 def test_an_unknown_top_level_key_is_an_error(tmp_path: Path) -> None:

@@ -151,7 +151,9 @@ def test_registration_carries_a_bridge_node_info_and_the_token_as_bearer_credent
             accepted=True, assigned_node_id=NODE, session_token="t"
         ),
     )
-    assert decode(ack) == RegistrationAck("reg-1", True, NODE, "success")
+    # The session token is decoded; the node uses it only with an expires_at (Credentials).
+    assert decode(ack) == RegistrationAck("reg-1", True, NODE, "success", "t", None,
+                                          ack.metadata.timestamp)
 
 
 @pytest.mark.parametrize("token", [None, ""])
@@ -171,7 +173,8 @@ def test_a_refused_registration_decodes_as_not_accepted_with_its_status() -> Non
         pb.STATUS_CODE_UNAUTHORIZED,
         registration_ack=pb.NodeRegistrationAck(accepted=False, assigned_node_id=NODE),
     )
-    assert decode(refused) == RegistrationAck("r", False, NODE, "unauthorized")
+    assert decode(refused) == RegistrationAck("r", False, NODE, "unauthorized",
+                                              timestamp=refused.metadata.timestamp)
 
 
 def test_signature_request_maps_every_field_and_rounds_the_timeout_up() -> None:

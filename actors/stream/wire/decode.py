@@ -174,7 +174,12 @@ def _registration_ack(request_id: str, status: str, response: pb.StreamResponse,
                       limits: Limits) -> Inbound:
     ack = response.registration_ack
     node_id = checked_id(ack.assigned_node_id, "assigned_node_id", empty_ok=True)
-    return RegistrationAck(request_id, ack.accepted, node_id, status)
+    # A session token the node cannot keep is ignored (Credentials.granted), not refused:
+    # the registration itself stands.
+    token = ack.session_token if ack.HasField("session_token") else None
+    expires_at = ack.expires_at if ack.HasField("expires_at") else None
+    return RegistrationAck(request_id, ack.accepted, node_id, status, token, expires_at,
+                           response.metadata.timestamp)
 
 
 def _signature_response(request_id: str, status: str, response: pb.StreamResponse,

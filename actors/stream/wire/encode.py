@@ -79,8 +79,11 @@ def registration(
     now: int,
     request_id: str,
     priority: str = "high",
+    auth: pb.AuthCredentials | None = None,
 ) -> pb.StreamRequest:
-    """The first message of every session (convention 1); ``token`` None or "": no auth."""
+    """The first message of every session (convention 1).
+
+    ``auth`` as given (conventions 2 and 9), else a bearer ``token``; neither: no auth."""
     with _encoding("NodeRegistration"):
         registration = pb.NodeRegistration(
             node_info=pb.NodeInfo(
@@ -88,7 +91,9 @@ def registration(
             ),
             capabilities=list(capabilities),
         )
-        if token:
+        if auth is not None:
+            registration.auth.CopyFrom(auth)
+        elif token:
             registration.auth.CopyFrom(
                 pb.AuthCredentials(
                     auth_type=pb.AUTH_TYPE_BEARER, credential_data=token.encode("utf-8")

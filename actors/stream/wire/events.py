@@ -7,7 +7,7 @@ carry the node's message for the bridge or the chain, ready to route.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.messages import ApplySignatures, ProposalReceived, UpdateFederation
 
@@ -29,6 +29,10 @@ class RegistrationAck:
     accepted: bool
     assigned_node_id: str
     status: str
+    # A session governance grants (README, "Session tokens"): used only with expires_at.
+    session_token: str | None = field(default=None, repr=False)
+    expires_at: int | None = None  # governance's Unix seconds
+    timestamp: int = 0  # the ack's metadata.timestamp: governance's clock at the ack
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ NOW = time.time()  # the actor reads the real clock: the series starts now
 def bridge() -> tuple[BridgeActor, list[Effect]]:
     actor, carried = BridgeActor(), []
     actor.loaded = True  # as if storage had answered `_Load`
+    actor.peers = {"stream": "stream"}  # as the tree's `_Peers` sets them
     actor.federation = federation(5, 3)
     actor.rules = Rules(max_pegout_sat=10**8, signature_retries=3)
     actor.book.put(PegoutRecord("x", "00", (0,), (1,), PegoutState.AWAITING_SIGNATURES.value,

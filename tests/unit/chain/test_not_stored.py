@@ -56,7 +56,9 @@ class RecordingChain(ChainActor):
 def chain() -> RecordingChain:
     actor = RecordingChain()
     actor.config = SimpleNamespace(  # type: ignore[assignment]  # only what the handlers read
-        chain=SimpleNamespace(network=NETWORK, governance_pubkey=""))
+        chain=SimpleNamespace(network=NETWORK, governance_pubkey="", allow_advance_height=True),
+        governance=SimpleNamespace(mock=SimpleNamespace(enabled=False)))
+    actor.peers = {"storage": STORAGE, "stream": STREAM}  # as the tree's `_Peers` sets them
     actor.loaded = True
     actor._storage = STORAGE
     first = record_for(Federation(0, MEMBERS, 3), update_type="config_change",

@@ -195,6 +195,7 @@ def test_the_storage_actor_answers_a_load_with_the_states_and_the_window_asked_f
     database.write([pegout("open", payout_sat=7), pegout("sent", "broadcast", payout_sat=9,
                                                           created_at=2.0)])
     storage = RecordingStorage()
+    storage.peers = {"bridge": "bridge"}  # as the tree's `_Peers` sets them
     storage.database = database
     storage.receiveMessage(_Load("bridge", pegout_states=("broadcast",), outflow_since=2.0),
                            "bridge")

@@ -239,6 +239,7 @@ class RecordingStorage(StorageActor):
 @pytest.fixture
 def storage(tmp_path: Path) -> Any:
     actor = RecordingStorage()
+    actor.peers = {"bridge": "owner", "chain": "owner"}  # as the tree's `_Peers` sets them
     actor.database = Database.open(str(tmp_path / "node.sqlite3"))
     yield actor
     actor.database.close()
@@ -328,6 +329,7 @@ class RecordingOwner(OwnerActor):
 def owner_with_storage(storage: str = STORAGE) -> RecordingOwner:
     owner = RecordingOwner()
     owner.loaded = True
+    owner.peers = {"storage": storage}  # as the tree's `_Peers` sets them
     owner._storage = storage  # as `on_peers_changed` sets it
     return owner
 
@@ -337,7 +339,7 @@ def test_answers_from_a_replaced_storage_are_ignored() -> None:
     owner = owner_with_storage()
     owner.store.write([good("a")], then=journal.then("a"), otherwise=journal.otherwise("a"))
     owner.store.flush(STORAGE)
-    owner._storage = REPLACEMENT
+    owner.peers["storage"] = owner._storage = REPLACEMENT
     owner.store.resend(REPLACEMENT)
     # The old StorageActor's failure must not undo the write its replacement commits.
     owner.receiveMessage(_PersistFailed(OWNER, 1, "storage: the database is not open"),
@@ -353,7 +355,7 @@ def test_a_read_answered_by_a_replaced_storage_waits_for_the_current_one() -> No
     owner = owner_with_storage()
     owner.fetches.fetch(STORAGE, lambda records, error: answers.append((records, error)),
                         request_id="p1")
-    owner._storage = REPLACEMENT
+    owner.peers["storage"] = owner._storage = REPLACEMENT
     owner.receiveMessage(_Fetched(OWNER, 1, error="gone"), STORAGE)
     assert answers == [] and len(owner.fetches) == 1
     owner.receiveMessage(_Fetched(OWNER, 1, ()), REPLACEMENT)
@@ -399,6 +401,6 @@ def test_poison_from_a_replaced_storage_is_ignored() -> None:
     owner.store.write([good("a")], then=journal.then("a"), otherwise=journal.otherwise("a"))
     owner.store.flush(STORAGE)
     [(_, first)] = owner.persists()
-    owner._storage = REPLACEMENT
+    owner.peers["storage"] = owner._storage = REPLACEMENT
     owner.receiveMessage(PoisonMessage(first, "OverflowError"), STORAGE)
     assert journal.events == [] and len(owner.store) == 1

@@ -215,6 +215,7 @@ class Node:
 
     def __init__(self, path: Path, *, checked: bool = True) -> None:
         self.storage = RecordingStorage()
+        self.storage.peers = {"bridge": "owner"}  # as the tree's `_Peers` sets them
         self.storage.database = Database.open(str(path))
         self.persists: list[_Persist] = []
         self.events: list[object] = []

@@ -55,10 +55,10 @@ class FakeSession:
         self.state = target
         self.calls.append(("move", target, reason))
 
-    def registered(self) -> None:
+    def registered(self, ack: object = None) -> None:
         self.calls.append(("registered",))
 
-    def lost(self, reason: str) -> None:
+    def lost(self, reason: str, auth_refused: bool = False) -> None:
         self.calls.append(("lost", reason))
 
     def schedule(self, kind: str, delay_s: float) -> None:
