@@ -315,3 +315,22 @@ def actor_ceiling(count: int, payload: str, *, runs: int = 3,
                    "default_window_count": small, "tagged": tagged,
                    "processes": {"admin": system.admin_pid, "session": system.session}})
     return result
+
+
+def untagged_actor_ceiling(count: int, payload: str, *, runs: int = 3) -> dict[str, Any]:
+    """`actor_ceiling` with frames untagged, measured in a fresh interpreter (a process
+    that installed a frame key cannot unpatch Thespian): beside the tagged ceiling, the
+    cost of the frame tag (issue 14)."""
+    import json
+    import subprocess
+    import sys
+
+    script = ("import json, sys; from bench import ceilings; "
+              "print(json.dumps(ceilings.actor_ceiling(int(sys.argv[1]), sys.argv[2], "
+              "runs=int(sys.argv[3]), tagged=False)))")
+    done = subprocess.run([sys.executable, "-c", script, str(count), payload, str(runs)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the untagged Thespian ceiling failed: {done.stderr[-500:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result

@@ -60,6 +60,8 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
     grpc = ceilings.grpc_ceiling(profile.ceiling_messages, CEILING_PAYLOAD, runs=profile.runs)
     actor = ceilings.actor_ceiling(profile.ceiling_messages, CEILING_PAYLOAD,
                                    runs=profile.runs)
+    untagged = ceilings.untagged_actor_ceiling(profile.ceiling_messages, CEILING_PAYLOAD,
+                                               runs=profile.runs)
     inbound, outbound = node.summary()["inbound"], node.summary()["outbound"]
     # Issue 6 defines the gRPC ceiling as a plain stream echoing the same messages: each frame
     # crosses the stream once each way, as a node's request and governance's answer do. The
@@ -79,10 +81,14 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
          grpc.get("echo_spread")),
         ("  the same stream, server -> client only (push)", push_rate, grpc.get("spread")),
         ("ceiling: plain Thespian pipeline, 1 message/send", actor_rate, actor.get("spread")),
+        ("  the same, frames not tagged (what the tag costs)", untagged.get("msgs_per_s"),
+         untagged.get("spread")),
     ]
     for label, rate, spread in rows:
         print(f"{label:<52} {_rate(rate):>9} {_ratio(rate, echo_rate):>8} "
               f"{_ratio(rate, push_rate):>8} {_ratio(rate, actor_rate):>9}  {_spread(spread)}")
+    print("  every frame of the node and of the Thespian ceiling carries an HMAC tag "
+          "(runtime/frames.py); the untagged row measures plain Thespian")
     print(f"  the Thespian ceiling runs with {actor.get('transmit_window')} transmits in flight "
           f"(the library allows {actor.get('default_transmit_window')} by default, as the node "
           f"runs: {_rate(actor.get('default_window_msgs_per_s'))} msg/s); with Batches of "
@@ -96,7 +102,8 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
         "ratio_to_grpc": _ratio_value(inbound["median"], echo_rate),
         "ratio_to_grpc_push": _ratio_value(inbound["median"], push_rate),
         "ratio_to_actor": _ratio_value(inbound["median"], actor_rate),
-        "grpc": grpc, "actor": actor, "payload": CEILING_PAYLOAD,
+        "actor_untagged_ceiling_msgs_per_s": untagged.get("msgs_per_s"),
+        "grpc": grpc, "actor": actor, "actor_untagged": untagged, "payload": CEILING_PAYLOAD,
     }
     document["outbound"] = {
         "node_msgs_per_s": outbound["median"], "node_spread": outbound["spread"],

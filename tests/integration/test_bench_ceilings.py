@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bench.ceilings import actor_ceiling, grpc_ceiling
+from bench.ceilings import actor_ceiling, grpc_ceiling, untagged_actor_ceiling
 from harness.nodes import assert_session_gone, descendants
 from harness.waiting import wait_until
 
@@ -69,3 +69,10 @@ def test_actor_ceiling_without_two_batches_reports_null_with_reason() -> None:
     assert result["batched_msgs_per_s"] is None
     assert "fewer than two Batches" in result["null_reasons"]["batched_msgs_per_s"]
     assert_actors_gone(result, before)
+
+
+def test_the_untagged_ceiling_is_measured_in_a_process_of_its_own() -> None:
+    # The tag's cost is this beside the tagged ceiling; the test process has installed a
+    # frame key (other tests started nodes), so the untagged run must be elsewhere.
+    result = untagged_actor_ceiling(1500, "signature", runs=1)
+    assert result["tagged"] is False and result["msgs_per_s"] > 0
