@@ -107,7 +107,8 @@ class NodeActor(ActorTypeDispatcher):
             self.log.error("%s failed on a %s: %r", self.name, type(message).__name__, exc)
             if self.supervisor_address is not None:
                 self.send(self.supervisor_address,
-                          _MessageFailed(self.name, type(message).__name__, repr(exc)[:200]))
+                          _MessageFailed(self.name, type(message).__name__,
+                                         redact_text(repr(exc))[:200]))
             raise
 
     # -- who may say what ------------------------------------------------------
@@ -148,7 +149,12 @@ class NodeActor(ActorTypeDispatcher):
         for held in self.held.release(admitted):
             self.log.debug("a held %s from %s is from a peer the directory now names",
                            held.kind, held.sender)
-            self.handle(held.message, held.sender)
+            try:
+                self.handle(held.message, held.sender)
+            except Exception as exc:  # one bad message must not lose the others released
+                metrics.MESSAGE_FAILURES.labels(actor=self.name).inc()
+                self.log.error("%s failed on a held %s: %s", self.name, held.kind,
+                               redact_text(repr(exc)))
 
     def _expire_held(self) -> None:
         for held in self.held.expire(self.clock()):

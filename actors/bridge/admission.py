@@ -86,10 +86,19 @@ def _replacement_problem(request_id: str, replaces: str, original: PegoutRecord 
         # its coins back; an awaiting one is still the bridge's to finish or fail.
         return Refusal("replacement", f"peg-out {replaces!r} is {state.value} and was never "
                                       "signed: there is nothing to replace")
-    shared = set(coins) & set(_coins_of(original))
-    if not shared:
+    theirs = _coins_of(original)
+    if not set(coins) & set(theirs):
         return Refusal("replacement", f"the replacement spends no coin of peg-out "
                                       f"{replaces!r}, so both could be paid")
+    missing = [coin for coin in theirs if coin not in coins]
+    if original.replaces is not None and missing:
+        # Conflict does not carry down a chain: sharing one coin with a replacement that
+        # shares another with its own original would leave that original and this one
+        # free to both confirm. Spending every coin of the replacement keeps the chain
+        # in conflict with every peg-out in it.
+        return Refusal("replacement", f"peg-out {replaces!r} is itself a replacement: a "
+                                      f"replacement of it must spend all of its coins "
+                                      f"(missing {', '.join(missing)})")
     return None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from actors.bridge import following
 from actors.bridge.broadcast import Broadcaster, BroadcastError, followable
@@ -82,6 +83,8 @@ class Follower:
             try:
                 seen = self.core.follow([(r.txid or "", r.signed_tx_hex or "")
                                          for r in batch])
+            except ValueError as exc:  # a record the look-up refuses: each on its own
+                seen = self._one_by_one(batch, exc)
             except BroadcastError as exc:
                 self._log.warning("following %d broadcast peg-outs: Bitcoin Core could not "
                                   "be asked: %s", len(broadcast), exc)
@@ -91,6 +94,19 @@ class Follower:
                 if answer is not None:
                     effects += following.followed(record, answer, situation).effects
         return effects
+
+    def _one_by_one(self, batch: list[PegoutRecord], error: ValueError) -> dict[str, Any]:
+        self._log.warning("following: a batch was refused (%s); looking at its %d peg-outs "
+                          "one by one", error, len(batch))
+        assert self.core is not None
+        seen: dict[str, Any] = {}
+        for record in batch:
+            try:
+                seen.update(self.core.follow([(record.txid or "", record.signed_tx_hex or "")]))
+            except ValueError as exc:
+                self._log.error("following peg-out %s: its transaction cannot be looked up: "
+                                "%s", record.request_id, exc)
+        return seen
 
     def rebroadcast(self, record: PegoutRecord, situation: Situation) -> Effects:
         """Hand a transaction that left the mempool to Core again."""

@@ -15,7 +15,8 @@ from actors.bridge import queries, workflow
 from actors.bridge.book import Book
 from actors.bridge.effects import Effects
 from actors.bridge.firstwrites import FirstWrites
-from actors.messages import GetPegoutStatus, ListPegouts
+from actors.bridge.ledger import request_id_problem
+from actors.messages import UNKNOWN_PEGOUT, GetPegoutStatus, ListPegouts, PegoutStatus
 from actors.storage.records import PegoutRecord
 
 if TYPE_CHECKING:
@@ -36,12 +37,17 @@ class Lookups(_Actor):
 
         def _decide(self, step: workflow.Step) -> None: ...
 
-    def _with_record(self, request_id: str, client: Any,
+    def _with_record(self, request_id: object, client: Any,
                      decide: Callable[[PegoutRecord | None], workflow.Step], *,
                      read_back: bool) -> None:
         """Decide on the peg-out under `request_id`, from memory, or, with `read_back`, read
         back from storage when memory has none (a finished one, or none at all). While the
         id's first write is unanswered, the decision waits for it."""
+        if not isinstance(request_id, str):  # not even a key: refused before any lookup
+            problem = request_id_problem(request_id) or "request_id must be text"
+            self._carry_out(workflow.refuse(None, client, repr(request_id)[:80], "request_id",
+                                            problem).effects)
+            return
         if self.first_writes.wait(("pegout", request_id), lambda: self._with_record(
                 request_id, client, decide, read_back=read_back)):
             return
@@ -75,6 +81,11 @@ class Lookups(_Actor):
         self._fetch(answer, request_id=request_id)
 
     def receiveMsg_GetPegoutStatus(self, message: GetPegoutStatus, sender: Any) -> None:
+        request_id: object = message.request_id  # whatever a client put there
+        if not isinstance(request_id, str):
+            self.send(sender, PegoutStatus(message.request_id, UNKNOWN_PEGOUT,
+                                           error="request_id must be text"))
+            return
         queries.pegout_status(self.book, message.request_id, lambda m: self.send(sender, m),
                               self._fetch)
 

@@ -48,7 +48,7 @@ class Settlement(_Actor):
 
         def _carry_out(self, effects: Effects) -> None: ...
 
-        def _with_record(self, request_id: str, client: Any,
+        def _with_record(self, request_id: object, client: Any,
                          decide: Callable[[PegoutRecord | None], workflow.Step], *,
                          read_back: bool) -> None: ...
 
@@ -93,11 +93,12 @@ class Settlement(_Actor):
 
     def _follow(self) -> None:
         assert self.follower is not None
+        # The next look is armed first: nothing that goes wrong in this one may end following.
+        self.wakeupAfter(self.config.bridge.follow_interval_s, payload=FollowDue())
         situation = self.situation()
         self._carry_out(self.follower.tick(list(self.book.pegouts.values()), situation))
         metrics.OLDEST_UNCONFIRMED.set(
             self.follower.oldest_unconfirmed(self.book.pegouts.values(), situation.now_s))
-        self.wakeupAfter(self.config.bridge.follow_interval_s, payload=FollowDue())
 
     def _rebroadcast(self, request_id: str) -> None:
         followed = self.book.pegouts.get(request_id)
@@ -118,13 +119,18 @@ class Settlement(_Actor):
     def receiveMsg_ResetOutflowWindow(self, message: ResetOutflowWindow, sender: Any) -> None:
         now = time.time()
         used = self.outflow.used(now)
-        self.outflow.reset(now)
-        metrics.OUTFLOW_USED.set(0)
-        self.log.warning("outflow window reset by an operator (%s): %d sat paid out in the "
-                         "last %.0f s no longer count against the %d sat cap",
-                         message.reason or "no reason given", used, self.outflow.window_s,
-                         self.outflow.cap_sat)
+        reason = message.reason if isinstance(message.reason, str) else repr(message.reason)
+
+        def stored() -> None:
+            # Lifted once it is durable, so that a restart cannot bring back what was
+            # forgiven, and the operator's answer means what it says.
+            self.outflow.reset(now)
+            metrics.OUTFLOW_USED.set(self.outflow.used(time.time()))
+            self.log.warning("outflow window reset by an operator (%s): %d sat paid out in "
+                             "the last %.0f s no longer count against the %d sat cap",
+                             reason or "no reason given", used, self.outflow.window_s,
+                             self.outflow.cap_sat)
+            self.send(sender, OutflowReset(now, used))
         self._reset_revision += 1
-        # Stored, so that a restart does not bring the forgiven payouts back.
         self.store.write([MetaValue(OUTFLOW_RESET_AT, repr(now), self._reset_revision)],
-                         then=lambda: self.send(sender, OutflowReset(now, used)))
+                         then=stored)

@@ -682,3 +682,22 @@ def test_the_answer_that_signs_a_peg_out_neither_claims_nor_releases() -> None:
     step = workflow.answered(record, False, complete(record), 1, STREAM, situation())
 
     assert counted(step.effects) == [] and persisted(step).extra == ()
+
+
+def test_a_replacement_of_a_replacement_must_spend_all_of_its_coins() -> None:
+    # O spends {a}; R1 replaces O with {a, b}; R2 sharing only b with R1 would not
+    # conflict with O, so both could confirm. Spending every coin of R1 keeps the chain
+    # in conflict.
+    a, b, c = coin(1), coin(2), coin(3)
+    out = [(99_000, PAYEE)]
+    r1 = dataclasses.replace(broadcast(), request_id="r1", replaces="po-1",
+                             tx_hex=tx_hex(out, [a, b]), input_indices=(0, 1),
+                             amounts=(50_000, 50_000))
+    partial = InitiatePegout("r2", tx_hex(out, [b, c]), (0, 1), (50_000, 50_000),
+                             replaces="r1")
+    step = workflow.requested(None, partial, CLIENT, situation(), r1)
+    kind, reason = refusal(step, "r2")
+    assert kind == "replacement" and "must spend all of its coins" in reason
+    whole = InitiatePegout("r2", tx_hex(out, [a, b, c]), (0, 1, 2),
+                           (50_000, 50_000, 50_000), replaces="r1")
+    assert workflow.requested(None, whole, CLIENT, situation(), r1).record is not None
