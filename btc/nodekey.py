@@ -67,14 +67,22 @@ def load_or_create(path: str | os.PathLike[str]) -> tuple[NodeKey, bool]:
         pass
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = _new_secret()
+    # Written whole to a file of its own, then linked into place: a crash in between
+    # leaves no half-written key (which would fail every later start), and the link
+    # fails, as O_EXCL would, if another process put a key there first.
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use that one
-        return _load(target), False
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(secret.hex() + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret.hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, target)
+        except FileExistsError:  # another process created it first: use that one
+            return _load(target), False
+    finally:
+        temporary.unlink(missing_ok=True)
     return NodeKey(secret), True
 
 

@@ -40,11 +40,16 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    masked_user = "@" in rest
+    if masked_user:
+        # User info first, up to the last "@": a password may hold "#", "?" or "/"
+        # unencoded, which would otherwise end the authority early and leak its rest.
+        rest = rest.rpartition("@")[2]
     rest, hash_sign, _fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = f"{MASK}@{authority.rpartition('@')[2]}"
+    if masked_user:
+        authority = f"{MASK}@{authority}"
     if path:
         path = "/".join(MASK if _KEYLIKE.fullmatch(part) else part for part in path.split("/"))
     out = f"{scheme}://{authority}{slash}{path}"

@@ -58,6 +58,9 @@ _ALREADY_KNOWN_REASONS = (
 # (warming up -28, method not found, ...) says nothing about the tx: retryable.
 _DESERIALIZATION_ERROR = -22
 _VERDICT_CODES = frozenset({_DESERIALIZATION_ERROR, -25, -26})
+# -26 answers about the mempool's state, not the transaction: they pass (a parent
+# confirms, the mempool drains), so they are retried, not taken as a verdict.
+_MEMPOOL_STATE_REASONS = ("too-long-mempool-chain", "mempool min fee not met", "mempool full")
 # RPC_INVALID_ADDRESS_OR_KEY: getrawtransaction's "no such transaction".
 _NOT_FOUND = -5
 _TXID = re.compile(r"[0-9a-fA-F]{64}")
@@ -214,7 +217,9 @@ class BitcoinRpcBroadcaster:
             log.info("bitcoin RPC at %s already has %s (%d: %s)", self._core.where, txid,
                      fault.code, fault.message)
             return False
-        if fault.code in _VERDICT_CODES:
+        passing = fault.code == -26 and any(
+            reason in fault.message.lower() for reason in _MEMPOOL_STATE_REASONS)
+        if fault.code in _VERDICT_CODES and not passing:
             raise BroadcastRejected(fault.code, fault.message)
         raise self._core.unavailable(f"error {fault.code}: {fault.message}")
 

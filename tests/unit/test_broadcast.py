@@ -7,6 +7,7 @@ import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,3 +332,16 @@ def test_a_missing_credential_variable_is_named_without_any_value() -> None:
 def test_bitcoin_rpc_without_a_url_is_a_config_error() -> None:
     with pytest.raises(BroadcasterMisconfigured, match="rpc_url"):
         make_broadcaster(BroadcasterConfig(kind="bitcoin_rpc"), env={})
+
+
+@pytest.mark.parametrize("message", ["too-long-mempool-chain, too many descendants",
+                                     "mempool min fee not met, 100 < 250", "mempool full"])
+def test_a_refusal_about_the_mempools_state_is_retried_not_a_verdict(message: str) -> None:
+    with JsonRpcServer() as server:
+        def refuse(params: list[Any]) -> Any:
+            raise RpcFault(-26, message)
+        server.handle("sendrawtransaction", refuse)
+        broadcaster = BitcoinRpcBroadcaster(server.url, None, None)
+        with pytest.raises(BroadcastUnavailable) as caught:
+            broadcaster.broadcast("00" * 60, "ab" * 32)
+    assert caught.value.retryable and message in str(caught.value)

@@ -127,3 +127,11 @@ def test_the_evm_height_source_never_quotes_url_credentials() -> None:
     with pytest.raises(HeightSourceError) as caught:
         source.height()
     assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://rpcuser:pa#ss@core:8332/", "http://rpcuser:p/w?d@core",
+                                 "http://rpcuser:s3cretpass@core:8332/wallet?x=1#frag"])
+def test_a_password_holding_url_delimiters_is_masked_whole(url: str) -> None:
+    redacted = redact_url(url)
+    assert "rpcuser" not in redacted and "ss" not in redacted.split("@")[0]
+    assert redacted.split("@", 1)[1].startswith("core")
