@@ -9,7 +9,6 @@ JSON-RPC reply, a batch reply that does not answer each call once) raises
 
 from __future__ import annotations
 
-import base64
 import http.client
 import itertools
 import json
@@ -18,9 +17,9 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from actors.bridge.broadcast_errors import BroadcastUnavailable
+from runtime.endpoint import endpoint
 
 # Bitcoin Core's code for an unknown method (the JSON-RPC spec's).
 METHOD_NOT_FOUND = -32601
@@ -58,20 +57,11 @@ class CoreRpc:
     def __init__(
         self, url: str, user: str | None, password: str | None, timeout_s: float = 5.0
     ) -> None:
-        parts = urlsplit(url)
-        # Messages name scheme, host and port only: a URL may embed credentials.
-        port = f":{parts.port}" if parts.port else ""
-        self.where = f"{parts.scheme}://{parts.hostname}{port}"
-        # urllib does not send a URL's `user:pass@`: it takes them for part of the host, and
-        # its errors quote them. They are sent as Basic credentials, and the URL without them.
-        if parts.username is not None and user is None and password is None:
-            user, password = unquote(parts.username), unquote(parts.password or "")
-        self._url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        target = endpoint(url, user, password)
+        self.where = target.where
+        self._url = target.url
         self._timeout_s = timeout_s
-        self._headers = {"Content-Type": "application/json"}
-        if user is not None or password is not None:
-            token = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode("ascii")
-            self._headers["Authorization"] = f"Basic {token}"
+        self._headers = target.headers
         self._ids = itertools.count(1)
         self._opener = _direct_opener()
 

@@ -11,7 +11,6 @@ RPC carries a short timeout.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import itertools
 import json
@@ -20,7 +19,8 @@ import re
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+
+from runtime.endpoint import endpoint
 
 if TYPE_CHECKING:
     from nodeconfig import HeightSourceConfig
@@ -60,17 +60,9 @@ class EvmRpcHeight:
     """The latest block number of an EVM node, from ``eth_blockNumber`` (JSON-RPC 2.0)."""
 
     def __init__(self, url: str, timeout_s: float = 2.0) -> None:
-        parts = urlsplit(url)
-        # urllib does not send a URL's `user:pass@` (its errors quote them as the host):
-        # they go as a Basic Authorization header, the URL without them.
-        self.url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-        self._headers = {"Content-Type": "application/json"}
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        # Messages name scheme, host and port only: hosted RPC URLs often carry an API key.
-        port = f":{parts.port}" if parts.port else ""
-        self._where = f"{parts.scheme}://{parts.hostname}{port}"
+        # Credentials in the URL go as a Basic header; messages name scheme, host and port.
+        target = endpoint(url)
+        self.url, self._headers, self._where = target.url, target.headers, target.where
         self._timeout_s = timeout_s
         self._ids = itertools.count(1)
         # Ignore *_proxy environment variables: the configured URL is reached directly.
