@@ -8,6 +8,7 @@ test starts then moves its actors to a fresh directory of their own.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="alys-test-metrics-"))
@@ -42,3 +43,13 @@ def config_path(tmp_path: Path) -> Iterator[Path]:
     assert pid is None, f"a node was still running on admin port {admin_port}"
 
 
+@pytest.fixture
+def foreign() -> Iterator[subprocess.Popen[bytes]]:
+    """An unrelated process, leader of its own session, as a pid reused after a crash."""
+    process = subprocess.Popen(["sleep", "600"], start_new_session=True,
+                               stdin=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=10)

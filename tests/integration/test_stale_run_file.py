@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ from runtime.processes import is_alive, session_members
 from supervision import runfile
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def foreign() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(["sleep", "600"], start_new_session=True,
-                               stdin=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def test_a_stale_run_file_pointing_at_a_foreign_session_leaves_it_alone(

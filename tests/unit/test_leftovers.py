@@ -8,26 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from runtime.processes import is_alive, session_members
 from supervision import runfile
 from supervision.runfile import RunRecord
-
-
-@pytest.fixture
-def foreign() -> Iterator[subprocess.Popen[bytes]]:
-    """An unrelated process, leader of its own session, as a pid reused after a crash."""
-    process = subprocess.Popen(["sleep", "600"], start_new_session=True,
-                               stdin=subprocess.DEVNULL)
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def write(path: Path, **fields: object) -> Path:
