@@ -18,9 +18,11 @@ Sections (all by default; `--only` picks):
   the spool (`--quick`: 0 and 1,000,000 only).
 
 Every figure is the median of `--runs` runs with its spread; `--quick` runs
-a smaller set in under 3 minutes. The table goes to stdout, the same figures
-as JSON to `--json FILE`; a figure that could not be measured is null with
-its reason beside it.
+a smaller set in under 3 minutes. `--cpus 0` (a CPU list, as taskset takes
+it) pins the benchmark, the node and the mock governance to those CPUs: one
+core stands in for a slower or busier machine, where queues show first.
+The table goes to stdout, the same figures as JSON to `--json FILE`; a
+figure that could not be measured is null with its reason beside it.
 """
 
 from __future__ import annotations
@@ -87,6 +89,23 @@ def rates(text: str) -> tuple[float, ...]:
     return values
 
 
+def cpu_list(text: str) -> frozenset[int]:
+    """`0`, `0,2` or `0-1` (taskset's list form) -> the CPU numbers; each one this
+    process may run on."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            cpus.update(range(int(low), int(high if dash else low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CPU list such as 0 or 0-1: {text!r}") from None
+    allowed = os.sched_getaffinity(0)
+    if not cpus or not cpus <= allowed:
+        raise argparse.ArgumentTypeError(
+            f"CPUs {sorted(cpus)} are not among those this process may use: {sorted(allowed)}")
+    return frozenset(cpus)
+
+
 def bench_config(directory: Path, admin_port: int) -> Path:
     """A node with limits wide enough that repeated kills never escalate."""
     wide = {"strategy": "one_for_one", "intensity": 1000, "period_s": 60}
@@ -127,6 +146,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
     parser.add_argument("--pegout-seconds", type=float, help="how long each offered load lasts")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True,
                         help="peg-out latency by transaction size and by peg-outs in flight")
+    parser.add_argument("--cpus", type=cpu_list, metavar="LIST",
+                        help="run everything on these CPUs only (e.g. 0 or 0-1): a slower machine")
     parser.add_argument("--admin-port", type=int, default=19700)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -147,10 +168,16 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
 def main(argv: list[str] | None = None) -> int:
     args, profile = parse_args(argv)
     sections = [s for s in (*SECTIONS, *OPT_IN) if s in set(args.only or SECTIONS)]
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
+    if args.cpus:
+        # Inherited by every process started from here on: the node, the mock, the clients.
+        os.sched_setaffinity(0, args.cpus)
+    cores = (f"pinned to CPU {','.join(map(str, sorted(args.cpus)))} of {os.cpu_count()}"
+             if args.cpus else f"{os.cpu_count()} cores")
+    machine = (f"{platform.machine()}, {cores}, "
                f"{platform.python_implementation()} {platform.python_version()}")
     document: dict[str, Any] = {"machine": machine, "profile": asdict(profile),
-                                "sections": sections}
+                                "sections": sections,
+                                "cpus": sorted(args.cpus) if args.cpus else None}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alys-bench-") as tmp:
         directory = Path(tmp)

@@ -1,0 +1,35 @@
+"""`scripts/bench --cpus`: the CPU list a slower machine is reproduced with."""
+
+import argparse
+import os
+
+import pytest
+
+from bench.__main__ import cpu_list, parse_args
+
+
+def test_a_cpu_list_reads_as_taskset_writes_it():
+    first = min(os.sched_getaffinity(0))
+    assert cpu_list(str(first)) == {first}
+    assert cpu_list(f"{first}-{first}") == {first}
+    assert cpu_list(f"{first},{first}") == {first}
+
+
+@pytest.mark.parametrize("text", ["", "x", "0-", "-1", "1.5"])
+def test_a_cpu_list_that_is_not_one_is_refused_by_its_text(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="CPU"):
+        cpu_list(text)
+
+
+def test_a_cpu_this_process_may_not_use_is_refused_by_number():
+    beyond = max(os.sched_getaffinity(0)) + 1
+    with pytest.raises(argparse.ArgumentTypeError, match=rf"\[{beyond}\] are not among"):
+        cpu_list(str(beyond))
+
+
+def test_the_option_reaches_the_arguments():
+    first = min(os.sched_getaffinity(0))
+    args, _ = parse_args(["--quick", "--cpus", str(first)])
+    assert args.cpus == {first}
+    args, _ = parse_args(["--quick"])
+    assert args.cpus is None
