@@ -3,7 +3,9 @@
 Every relative markdown link in every `*.md` file must name a file or directory
 that exists inside the repository and, with `#anchor`, a heading of that file.
 Every `*.md` file a document or a Python file names in plain text must exist too:
-the docs once pointed readers to files a clone does not contain.
+the docs once pointed readers to files a clone does not contain. And Python files
+cite docs/ pages, not sections of the top README, which keeps only the quick start,
+the code's layout and the status (its sections moved to docs/ once already).
 
 Anchors are GitHub's: the heading's text in lower case, markup dropped,
 punctuation other than `-` and `_` removed, spaces made hyphens, and `-1`,
@@ -31,6 +33,8 @@ _REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _EXTERNAL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")  # http:, https:, mailto:
 # A path ending in .md, not inside a longer token: in a URL it follows a "/" and is skipped.
+# "README, convention 8", "the README's conventions", "(README)": the top README, not configs/.
+_README_SECTION = re.compile(r"(?<![\w./-])README(?:,|'s|\))")
 _MD_MENTION = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w.-]+\.md)\b")
 
 
@@ -141,6 +145,14 @@ def mention_problems(source: Path, root: Path) -> list[str]:
     return problems
 
 
+def readme_citations(source: Path, root: Path) -> list[str]:
+    """Lines of a Python file that cite a section of the top README."""
+    text = source.read_text(encoding="utf-8")
+    return [f"{source.relative_to(root)}:{number}: cites the README; cite the docs/ page"
+            for number, line in enumerate(text.splitlines(), 1)
+            if _README_SECTION.search(line)]
+
+
 def python_files(root: Path) -> list[Path]:
     """Every Python file but this one, whose checks of the checker name files on purpose."""
     return [path for path in root.rglob("*.py")
@@ -162,6 +174,12 @@ def test_every_markdown_link_resolves_inside_the_repository() -> None:
 def test_every_markdown_file_named_in_docs_and_code_exists() -> None:
     sources = [*markdown_files(REPO), *python_files(REPO)]
     problems = [problem for source in sources for problem in mention_problems(source, REPO)]
+    assert problems == [], "\n".join(problems)
+
+
+def test_python_files_cite_docs_pages_not_readme_sections() -> None:
+    problems = [problem for source in python_files(REPO)
+                for problem in readme_citations(source, REPO)]
     assert problems == [], "\n".join(problems)
 
 
@@ -228,3 +246,13 @@ def test_mentions_of_markdown_files_must_name_files_of_the_repository(repo: Path
     _write(repo, "# Readme\n")
     assert mention_problems(source, repo) == [
         "module.py:2: names CONTRACTS.md, which is not in the repository"]
+
+
+def test_citations_of_readme_sections_are_found(repo: Path) -> None:
+    source = repo / "module.py"
+    source.write_text('"""Acks (README, convention 8)."""\n'
+                      "# the README's conventions\n"
+                      "# configs/README.md and docs/README.md are files; (docs/protocol.md)\n"
+                      "# as the README) says\n", encoding="utf-8")
+    assert readme_citations(source, repo) == [
+        f"module.py:{line}: cites the README; cite the docs/ page" for line in (1, 2, 4)]
