@@ -45,7 +45,8 @@ class _Start:
 
     def __repr__(self) -> str:
         # Thespian writes a failing message's repr to its log and returns the message in a
-        # PoisonMessage: the config stays out of it, whatever it holds (README, "Security").
+        # PoisonMessage: the config stays out of it, whatever it holds (docs/security.md,
+        # "Nothing secret in any output").
         return (f"_Start(name={self.name!r}, node={self.config.node.id!r}, "
                 f"supervisor={self.supervisor!r}, supervisor_pid={self.supervisor_pid}, "
                 f"children={[c.name for c in self.children]}, generation={self.generation}, "

@@ -1,4 +1,4 @@
-"""The node's own key: its identity towards governance (README, convention 9).
+"""The node's own key: its identity towards governance (docs/protocol.md, convention 9).
 
 A secp256k1 private key in `node.key_file` (by default `node.key` beside the
 database), created on first start: 32 random bytes as 64 hex digits and a

@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--auth-type",
         choices=AUTH_TYPES,
         default="none",
-        help="what a node must present (README, conventions 2 and 9); default none",
+        help="what a node must present (docs/protocol.md, conventions 2 and 9); default none",
     )
     parser.add_argument(
         "--auth-credential-file",

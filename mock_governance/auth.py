@@ -51,7 +51,7 @@ def registration_matches(registration: pb.NodeRegistration, token: str | None) -
 
 # -- The auth policy: what the mock expects (--auth-* flags, POST /auth) -------------------
 #
-# Written from the README's conventions 2 and 9, not from the node's code, so that a
+# Written from the conventions 2 and 9 of docs/protocol.md, not from the node's code, so that a
 # mistake on either side shows up as a refusal.
 
 AUTH_TYPES = ("none", "bearer", "api_key", "signature")
@@ -154,7 +154,8 @@ def registration_refusal(policy: AuthPolicy, sessions: SessionBook,
     auth = registration.auth
     if (registration.HasField("auth") and auth.auth_type == pb.AUTH_TYPE_BEARER
             and auth.HasField("expires_at")):
-        # A session token presented (README, "Session tokens"): ours, this node's, live.
+        # A session token presented (docs/protocol.md, convention 2, "Session tokens"): ours,
+        # this node's, live.
         token = auth.credential_data.decode(errors="replace")
         return None if sessions.live(token, now, node_id) else "session token expired or unknown"
     if policy.type == "none":

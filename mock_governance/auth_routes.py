@@ -1,4 +1,4 @@
-"""Control endpoints for the auth policy and session tokens (README, conventions 2 and 9).
+"""Control endpoints for the auth policy and session tokens (docs/protocol.md, conventions 2 and 9).
 
     GET  /auth                       the policy (how many credentials, not which)
     POST /auth {"type", "credentials"?, "public_keys"?, "max_skew_s"?, "session_ttl_s"?}

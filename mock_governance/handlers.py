@@ -69,7 +69,7 @@ def answer_registration(request: pb.StreamRequest, ctx: ReplyContext) -> list[pb
             request.node_registration, ctx.flags.require_token):
         refusal = "registration credentials missing or wrong"
     elif policy_refusal is not None:
-        # The protocol's auth error (README, conventions 1 and 9).
+        # The protocol's auth error (docs/protocol.md, conventions 1 and 9).
         return [pb.StreamResponse(
             metadata=reply_metadata(request, ctx, pb.STATUS_CODE_UNAUTHORIZED, policy_refusal),
             error_response=pb.ErrorResponse(

@@ -59,7 +59,7 @@ class MockConfig:
     max_streams: int = 64
     shutdown_grace_s: float = 2.0
     tls: TlsFiles | None = None
-    # What nodes must present (README, conventions 2 and 9).
+    # What nodes must present (docs/protocol.md, conventions 2 and 9).
     auth: AuthPolicy = field(default_factory=AuthPolicy)
 
 

@@ -69,7 +69,7 @@ class NodeSection:
 @dataclass(frozen=True)
 class ActorSystemConfig:
     admin_port: int = setting(port_number, default=19500)
-    # The only address actor sockets bind to (README, "Security: actor sockets stay on loopback").
+    # The only address actor sockets bind to (docs/security.md, "Actor sockets stay on loopback").
     host: str = setting(private_ip, default="127.0.0.1")
 
 
@@ -94,7 +94,7 @@ class MockConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    """How the node proves itself to governance (README, conventions 2 and 9).
+    """How the node proves itself to governance (docs/protocol.md, conventions 2 and 9).
 
     ``bearer``: the token in ``token_file`` (or, not rotatable, the variable named by
     ``token_env``; neither: no credential). ``api_key``: the key in ``api_key_file``.

@@ -211,7 +211,8 @@ _SIGNED_UPDATE_NETWORKS = ("mainnet", "testnet")
 
 def _production(config: NodeConfig) -> None:
     """The production profile: with the mock disabled the node talks to a real governance,
-    so what is only fit for development must be asked for by name (README, "Security")."""
+    so what is only fit for development must be asked for by name (docs/security.md,
+    "The production profile")."""
     governance, network = config.governance, config.chain.network
     if governance.allow_plaintext and network == "mainnet":
         raise _fail(config, "governance.allow_plaintext",

@@ -56,7 +56,8 @@ def supervision_line(
     old_pid: int | None,
     new_pid: int | None,
 ) -> str:
-    """The one-line, key=value record of a supervision event (README, "Supervision")."""
+    """The one-line, key=value record of a supervision event (docs/architecture.md,
+    "Supervision")."""
     return (
         f"supervision event={event} supervisor={supervisor} child={child} reason={reason} "
         f"decision={decision} attempt={attempt} old_pid={old_pid or '-'} new_pid={new_pid or '-'}"

@@ -5,7 +5,7 @@ Two broadcasters share one small interface (``broadcast``, ``broadcast_many``):
 - ``SpoolBroadcaster`` (`spool.py`), the embedded default, appends
   ``<txid> <raw tx hex>\\n`` to an append-only file and fsyncs before it
   answers. The spool is what tools read to judge "broadcast exactly once"
-  (docs/architecture.md).
+  (docs/formats.md).
 - ``BitcoinRpcBroadcaster`` (`rpc.py`) calls Bitcoin Core's ``sendrawtransaction``.
 
 Both return True when the transaction is new and False when it was already

@@ -1,7 +1,7 @@
 """The embedded broadcaster: an append-only, fsynced spool file, one line per txid.
 
 Each line is ``<txid> <raw tx hex>\\n``. The spool is what tools read to judge
-"broadcast exactly once" (docs/architecture.md); `read_spool` is their reader.
+"broadcast exactly once" (docs/formats.md); `read_spool` is their reader.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Acknowledging governance's pushes (README, convention 8). Pure: no actor, no grpc.
+"""Acknowledging governance's pushes (docs/protocol.md, convention 8). Pure: no actor, no grpc.
 
 A `FederationUpdate` or `ProposalNotification` is acknowledged with a
 request that carries only metadata (the push's `request_id`), once the chain

@@ -1,4 +1,5 @@
-"""What the node presents to governance, and when that changes (README, conventions 2 and 9).
+"""What the node presents to governance, and when that changes (docs/protocol.md,
+conventions 2 and 9).
 
 `Credentials` holds the node key, the configured credential (a bearer token or
 an API key, read from its file, or a bearer token from the environment) and

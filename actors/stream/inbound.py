@@ -229,7 +229,7 @@ class InboundHandler:
 
         Before the registration ack the node does not know governance took it as a
         session: a push is dropped and counted, and governance pushes it again on the
-        registered session (README, convention 1)."""
+        registered session (docs/protocol.md, convention 1)."""
         if self._session.state not in REGISTERED:
             self._unexpected("before_registration",
                              f"{request_id} pushed while {self._session.state.value}: dropped")

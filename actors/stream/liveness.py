@@ -1,4 +1,4 @@
-"""Heartbeat bookkeeping for the governance stream (README, convention 3).
+"""Heartbeat bookkeeping for the governance stream (docs/protocol.md, convention 3).
 
 The node sends a Heartbeat every `interval_s` with an increasing sequence;
 governance acks each one. No ack for `timeout_s` means the stream is dead and

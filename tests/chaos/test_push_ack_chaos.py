@@ -1,6 +1,6 @@
 """SIGKILL the StreamActor, `system_supervisor` and the ChainActor, one at a time and again
 and again, while 100 federation updates are pushed: every version is applied exactly once
-and acknowledged (README, convention 8).
+and acknowledged (docs/protocol.md, convention 8).
 
 Judged from outside the node: the mock's record of acknowledgements (`GET /acks`) and
 the rows of the database read directly. The mock re-sends, when the node registers again,

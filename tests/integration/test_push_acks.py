@@ -1,4 +1,4 @@
-"""Pushes acknowledged end to end (README, convention 8), on real processes.
+"""Pushes acknowledged end to end (docs/protocol.md, convention 8), on real processes.
 
 The node acknowledges a federation update only once the chain has committed
 it; with acknowledgements off (by config, or because governance does not

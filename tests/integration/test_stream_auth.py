@@ -1,4 +1,5 @@
-"""Node identity and credentials against a real mock process (README, conventions 2 and 9).
+"""Node identity and credentials against a real mock process (docs/protocol.md,
+conventions 2 and 9).
 
 Each auth type accepted and refused; a token file rewritten while the stream is
 up (one reconnect, no request lost); session tokens presented, renewed, and

@@ -27,7 +27,7 @@ FEDERATION_UPDATE = {
 }
 
 
-METADATA_ONLY = "metadata_only"  # a push acknowledgement (README, convention 8)
+METADATA_ONLY = "metadata_only"  # a push acknowledgement (docs/protocol.md, convention 8)
 
 
 def payload_kind(request: dict[str, Any]) -> str:

@@ -29,7 +29,8 @@ class RegistrationAck:
     accepted: bool
     assigned_node_id: str
     status: str
-    # A session governance grants (README, "Session tokens"): used only with expires_at.
+    # A session governance grants (docs/protocol.md, convention 2, "Session tokens"): used
+    # only with expires_at.
     session_token: str | None = field(default=None, repr=False)
     expires_at: int | None = None  # governance's Unix seconds
     timestamp: int = 0  # the ack's metadata.timestamp: governance's clock at the ack

@@ -1,6 +1,7 @@
-"""The node key and what the stream presents (README, conventions 2 and 9), without actors.
+"""The node key and what the stream presents (docs/protocol.md, conventions 2 and 9),
+without actors.
 
-The signature checks use the mock's verifier, written from the README rather than
+The signature checks use the mock's verifier, written from docs/protocol.md rather than
 from the node's code: the two sides agree on convention 9 or these tests fail.
 """
 

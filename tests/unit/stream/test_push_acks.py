@@ -1,4 +1,5 @@
-"""Acknowledging governance's pushes (README, convention 8), without an actor system or grpc:
+"""Acknowledging governance's pushes (docs/protocol.md, convention 8), without an actor
+system or grpc:
 the capability check, the stream's inbound and outbound parts with fake sessions, the
 encoder, and the mock's ledger."""
 
