@@ -12,7 +12,7 @@ fields are added only with defaults, so that older senders keep working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -345,6 +345,41 @@ class OutflowReset:
 
 
 @dataclass(frozen=True)
+class DrainPegouts:
+    """Stop accepting new peg-outs, for maintenance (outside -> bridge): from now on an
+    `InitiatePegout` or a `RetryPegout` is refused (`draining`, with `reason` and since
+    when); peg-outs accepted before go on to completion. Stored: a restarted bridge or node
+    stays drained until `UndrainPegouts`. Answered `DrainState` (a second drain keeps the
+    first one's time and takes the new reason)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class UndrainPegouts:
+    """Accept new peg-outs again (outside -> bridge). Answered `DrainState`, once stored."""
+
+
+@dataclass(frozen=True)
+class GetDrainState:
+    """Ask the bridge whether it is drained. Answered `DrainState`."""
+
+
+@dataclass(frozen=True)
+class DrainState:
+    """Whether the bridge accepts new peg-outs. `since` is when it was drained (Unix
+    seconds); `open_pegouts` how many accepted peg-outs it is still finishing (awaiting
+    signatures or signed, not yet handed over); `refused` why a `DrainPegouts` was not
+    taken (its reason unusable), None when it was."""
+
+    drained: bool
+    reason: str = ""
+    since: float | None = None
+    open_pegouts: int = 0
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
 class PegoutAccepted:
     """Stored as `awaiting_signatures`; signatures are being requested."""
 
@@ -353,8 +388,13 @@ class PegoutAccepted:
 
 @dataclass(frozen=True)
 class PegoutRejected:
+    """`kind` names the refusal for machines (`draining`, `halted`, `outflow`, `duplicate`,
+    `unknown`, ...: the `reason` label of `alys_pegouts_rejected_total`); "" from an older
+    bridge. Not compared: two refusals of one request for one reason are equal."""
+
     request_id: str
     reason: str
+    kind: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
