@@ -105,6 +105,25 @@ class NodeStatusReport:
 
 
 @dataclass(frozen=True)
+class ReloadConfig:
+    """Re-read the node's config file (outside -> root; SIGHUP to the launcher does the
+    same). All or nothing: if the file is invalid, or a changed key needs a restart, nothing
+    is applied. Credential files are re-read either way. Answered `ConfigReloaded`."""
+
+
+@dataclass(frozen=True)
+class ConfigReloaded:
+    """`applied`: the changed keys now in force (empty: the file says what runs already);
+    `restart_needed`: changed keys that only a restart applies; `refused`: why nothing of
+    the reload was applied (the loader's error, or those keys), None when it was."""
+
+    source: str
+    applied: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
 class Lookup:
     """Ask the root for the current address of an actor, by name."""
 

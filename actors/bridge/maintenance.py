@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from actors.bridge import drain as draining
 from actors.bridge.book import Book
+from actors.bridge.broadcast import BroadcastError, make_broadcaster
+from actors.bridge.broadcasting import Broadcasting
+from actors.bridge.follower import Follower
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.situation import Rules
 from actors.messages import DrainPegouts, DrainState, GetDrainState, UndrainPegouts
@@ -35,6 +38,8 @@ class Maintenance(_Actor):
     rules: Rules
     outflow: OutflowWindow
     drain: draining.Drain | None
+    broadcasting: Broadcasting | None
+    follower: Follower | None
     _drain_revision: int
 
     def _load_drain(self, records: tuple[Any, ...]) -> None:
@@ -89,8 +94,17 @@ class Maintenance(_Actor):
 
     # -- a reloaded config ----------------------------------------------------------
 
-    def reconfigure_bridge(self, config: NodeConfig) -> None:
-        """The limits that apply at once (`nodeconfig.reload`): the spending policy and the
-        outflow cap decide every peg-out from now on; accepted ones keep their decision."""
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        """What applies at once (`nodeconfig.reload`): the spending policy and the outflow
+        cap decide every peg-out from now on (accepted ones keep their decision); a new
+        Bitcoin Core URL takes the next broadcast and the next look."""
         self.rules = Rules.of(config)
         self.outflow.cap_sat = config.bridge.outflow.max_sat
+        if "bridge.broadcaster.rpc_url" in changed and self.broadcasting is not None:
+            try:
+                broadcaster = make_broadcaster(config.bridge.broadcaster)
+            except BroadcastError as exc:  # its credential variables are read again
+                self.log.error("keeping the Bitcoin Core URL in use: %s", exc)
+                return
+            self.broadcasting.broadcaster = broadcaster
+            self.follower = Follower(broadcaster, self.log)

@@ -40,7 +40,12 @@ from actors.chain.book import (
     record_for,
     record_from_update,
 )
-from actors.chain.height import HeightSource, HeightSourceError, make_height_source
+from actors.chain.height import (
+    EvmRpcHeight,
+    HeightSource,
+    HeightSourceError,
+    make_height_source,
+)
 from actors.chain.initial import initial_federation
 from actors.chain.retention import Retained
 from actors.lifecycle import _Start
@@ -73,6 +78,7 @@ from actors.storage.records import (
 )
 from btc.errors import BtcError
 from btc.federation import validate_update
+from nodeconfig import NodeConfig
 from runtime.metrics import MESSAGES_REFUSED
 
 
@@ -99,6 +105,11 @@ class ChainActor(OwnerActor):
         self.proposals: Retained[None] = Retained(0.0)  # the ids of stored proposals
         self.source: HeightSource | None = None  # made once the state is loaded
         self.governance_key: bytes | None = None
+
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        # A new EVM RPC URL: the next height is read from it (the clock has no URL).
+        if "chain.height_source.rpc_url" in changed and isinstance(self.source, EvmRpcHeight):
+            self.source = make_height_source(config.chain.height_source, 0.0)
 
     def on_start(self, start: _Start) -> None:
         key = self.config.chain.governance_pubkey
