@@ -557,6 +557,46 @@ class ChainStatus:
 
 
 @dataclass(frozen=True)
+class ListFederations:
+    """Ask the chain for the federation versions it recorded, oldest first, read back
+    from storage (outside -> chain): the newest `limit` of them (1 to
+    `MAX_FEDERATIONS_LISTED`). Answered `FederationHistory`."""
+
+    limit: int = 100
+
+
+MAX_FEDERATIONS_LISTED = 10_000
+
+
+@dataclass(frozen=True)
+class FederationVersion:
+    """One recorded federation version. `state` is `scheduled` (until its activation
+    height) or `applied`; `members` are the hex public keys of its active members."""
+
+    version: int
+    update_type: str
+    threshold: int
+    members: tuple[str, ...]
+    address: str
+    effective_height: int
+    state: str
+    recorded_at: float
+    halted: bool = False
+
+
+@dataclass(frozen=True, repr=False)
+class FederationHistory:
+    """`items` oldest first; `error` why storage could not be read (then no items), or
+    why the request was refused."""
+
+    items: tuple[FederationVersion, ...]
+    error: str | None = None
+
+    def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
+        return f"FederationHistory({len(self.items)} items, error={self.error!r})"
+
+
+@dataclass(frozen=True)
 class AdvanceHeight:
     """Set the block height (tests, operators); answered with `ChainStatus`. Taken only
     where `chain.allow_advance_height` allows it (unset: in local mode only); otherwise

@@ -37,6 +37,7 @@ from actors.chain.book import (
     APPLIED,
     FederationBook,
     changed_message,
+    federation_version,
     record_for,
     record_from_update,
 )
@@ -50,11 +51,14 @@ from actors.chain.initial import initial_federation
 from actors.chain.retention import Retained
 from actors.lifecycle import _Start
 from actors.messages import (
+    MAX_FEDERATIONS_LISTED,
     AdvanceHeight,
     ChainStatus,
+    FederationHistory,
     GetChainStatus,
     Handled,
     HeightObserved,
+    ListFederations,
     ListProposals,
     PegoutCompleted,
     Proposal,
@@ -94,7 +98,7 @@ class ChainActor(OwnerActor):
     name = "chain"
     owner = "chain"
     needs_state = (UpdateFederation, ProposalReceived, AdvanceHeight, GetChainStatus,
-                   ListProposals)
+                   ListFederations, ListProposals)
 
     def __init__(self) -> None:
         super().__init__()
@@ -358,6 +362,26 @@ class ChainActor(OwnerActor):
 
         self.fetches.fetch(self._storage, answer,
                            proposals_since=self.proposals.cutoff(time.time()))
+
+    def receiveMsg_ListFederations(self, message: ListFederations,
+                                   sender: ActorAddress) -> None:
+        """Read back from storage: memory holds the version in force and those scheduled."""
+        limit = getattr(message, "limit", None)
+        if not isinstance(limit, int) or isinstance(limit, bool) or \
+                not 1 <= limit <= MAX_FEDERATIONS_LISTED:
+            self.send(sender, FederationHistory((), f"limit must be a whole number from 1 "
+                                                    f"to {MAX_FEDERATIONS_LISTED}, got "
+                                                    f"{limit!r}"))
+            return
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if error:
+                self.log.error("listing federations: could not read storage: %s", error)
+            found = [r for r in records or () if isinstance(r, FederationRecord)]
+            self.send(sender, FederationHistory(
+                tuple(federation_version(r) for r in found[-limit:]), error))
+
+        self.fetches.fetch(self._storage, answer, federations=True)
 
     def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: ActorAddress) -> None:
         metrics.PEGOUTS_COMPLETED.inc()
