@@ -7,7 +7,6 @@ import dataclasses
 from nodeconfig import EndpointConfig, NodeConfig, build_config
 from nodeconfig.reload import flatten, plan_reload, reloadable
 
-
 G_X = "79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 
 
