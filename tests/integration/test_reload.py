@@ -16,7 +16,10 @@ import pytest
 import yaml
 
 from harness.launcher import REPO, http_get, launch, stop, wait_ready
+from harness.mock import start_mock_governance
+from harness.nodes import log_text
 from harness.pegouts import Federation, unsigned_pegout
+from harness.stream import stream_node, wait_state
 from harness.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -134,3 +137,28 @@ def test_reload_applies_at_once_all_or_nothing_and_info_shows_no_secret(
     text = log.read_text() + (tmp_path / "start.out").read_text()
     assert [c for c in (USER, PASSWORD, API_KEY) if c in text] == []
     assert "config reload refused" in text
+
+
+def test_reloaded_governance_endpoints_take_over_at_once(tmp_path: Path) -> None:
+    mock = start_mock_governance(tmp_path / "mock")
+    try:
+        with stream_node(tmp_path / "node", [f"127.0.0.1:{UNREACHABLE_PORT}"]) as node:
+            config = Path(node.config.source)
+            wait_until(lambda: node.client.connection_status().last_error, timeout=30,
+                       message="the stream never failed to reach port 1")
+            document = yaml.safe_load(config.read_text())
+            document["governance"]["endpoints"] = [{"url": mock.target, "priority": 5}]
+            config.write_text(yaml.safe_dump(document, sort_keys=False))
+            reply = node.client.reload_config()
+            assert (reply.applied, reply.refused) == (("governance.endpoints",), None)
+            connected = wait_state(node.client, "connected")
+            assert connected.endpoint == mock.target
+            # A restarted stream starts from the reloaded endpoints too (its supervisor's).
+            stream = node.client.pids()["stream"]
+            assert stream is not None
+            os.kill(stream, signal.SIGKILL)
+            assert node.client.wait_replaced("stream", stream, timeout_s=30) is not None
+            assert wait_state(node.client, "connected").endpoint == mock.target
+            assert "reloaded config in force: governance.endpoints" in log_text(node.config)
+    finally:
+        mock.stop()
