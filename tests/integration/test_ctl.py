@@ -85,6 +85,8 @@ def test_every_pegout_and_federation_command_answers_with_bitcoin_cli_exit_codes
         assert [v["version"] for v in history] == [federation["federation_version"]]
         assert history[0]["state"] == "applied"
         assert "3-of-5" in ctl(node, "federation", "show").stdout
+        assert node.client.federation_history(0).error == \
+            "limit must be a whole number from 1 to 10000, got 0"
 
         status = ctl_json(node, "status")
         assert status["drain"]["drained"] is False
