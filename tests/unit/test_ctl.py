@@ -172,3 +172,11 @@ def test_a_reload_says_what_is_now_in_force() -> None:
         "reloaded /n.yaml: now in force: logging.level; credential files re-read"
     assert render.reload_text(ConfigReloaded("/n.yaml")) == \
         "reloaded /n.yaml: no key changed; credential files re-read"
+
+
+def test_a_request_comes_from_stdin_for_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Stdin:
+        buffer = io.BytesIO(json.dumps(REQUEST).encode())
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert read_request("-").request_id == "po-1"

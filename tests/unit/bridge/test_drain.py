@@ -4,13 +4,16 @@ refusals of new work while drained."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 
 from actors.bridge import drain, workflow
+from actors.bridge.book import Book
 from actors.bridge.effects import Note, Reply
-from actors.messages import PegoutAccepted, PegoutRejected, PegoutState
-from actors.storage.records import PegoutRecord
+from actors.bridge.maintenance import Maintenance
+from actors.messages import DrainState, PegoutAccepted, PegoutRejected, PegoutState
+from actors.storage.records import MetaValue, PegoutRecord
 from tests.unit.bridge.test_workflow import CLIENT, accepted_record, request, situation
 
 DRAINED = drain.Drain("disk swap", 1_700_000_000.5)
@@ -75,3 +78,33 @@ def test_a_retry_is_refused_while_drained() -> None:
     step = workflow.retry(failed, "po-1", CLIENT, drained())
     assert step.record == failed
     assert step.effects[-1] == Reply(CLIENT, PegoutRejected("po-1", DRAINED.refusal()))
+
+
+class Bridge(Maintenance):
+    """The mixin with what it reads of the BridgeActor, no actor system."""
+
+    def __init__(self) -> None:
+        self.drain = None
+        self._drain_revision = 0
+        self.log = logging.getLogger("test.bridge")
+        self.book = Book()
+
+
+def test_a_stored_drain_is_loaded_with_its_revision() -> None:
+    bridge = Bridge()
+    bridge._load_drain((MetaValue(drain.DRAINED, DRAINED.encode(), 4),))
+    assert (bridge.drain, bridge._drain_revision) == (DRAINED, 4)
+    assert bridge._drain_state() == DrainState(True, "disk swap", DRAINED.since, 0)
+
+
+def test_an_undrained_value_loads_as_accepting() -> None:
+    bridge = Bridge()
+    bridge._load_drain((MetaValue(drain.DRAINED, "", 5),))
+    assert bridge.drain is None and bridge._drain_revision == 5
+
+
+def test_an_unreadable_stored_drain_leaves_the_bridge_drained() -> None:
+    bridge = Bridge()
+    bridge._load_drain((MetaValue(drain.DRAINED, "garbage", 2),))
+    assert bridge.drain is not None
+    assert bridge.drain.reason.startswith("the stored drain state is unreadable: ")
