@@ -37,6 +37,7 @@ from actors.lifecycle import (
     _GetPeers,
     _MessageFailed,
     _Peers,
+    _Reconfigure,
     _Shutdown,
     _Start,
     _Started,
@@ -46,6 +47,7 @@ from actors.senders import HeldMessages, Senders, Verdict, judge, rules_for
 from nodeconfig import NodeConfig
 from nodeconfig.redact import redact_text
 from runtime import metrics
+from runtime.loglevel import apply_level
 from runtime.logs import actor_logger, log_directly
 from runtime.processes import ParentGoneError, die_with_parent
 from runtime.titles import actor_title, set_title
@@ -84,6 +86,9 @@ class NodeActor(ActorTypeDispatcher):
 
     def on_stop(self) -> None:
         """Called when the actor is asked to exit."""
+
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        """Called after a reloaded config replaced `self.config` (see `_Reconfigure`)."""
 
     # -- messages --------------------------------------------------------------
 
@@ -191,6 +196,15 @@ class NodeActor(ActorTypeDispatcher):
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
         self.send(sender, _Started(self.name, os.getpid(), message.generation))
+
+    def receiveMsg__Reconfigure(self, message: _Reconfigure, sender: ActorAddress) -> None:
+        if self.started_at is None:
+            return  # before `_Start`: the supervisor starts us with its config, the new one
+        self.config = message.config
+        apply_level(logging.getLogger("alys"), message.config.logging.level)
+        self.on_reconfigure(message.config, message.changed)
+        if message.changed:
+            self.log.info("reloaded config in force: %s", ", ".join(message.changed))
 
     def _start_failed(self, exc: Exception) -> None:
         """A start that raised is fatal, reported with its text redacted. Not re-raised:

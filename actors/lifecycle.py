@@ -54,6 +54,19 @@ class _Start:
 
 
 @dataclass(frozen=True)
+class _Reconfigure:
+    """A reloaded config is in force (supervisor -> child, down the tree): apply what may
+    change while running (`nodeconfig.reload`), keep it for what is read later, and re-read
+    the credential files. Every changed key was checked reloadable by the root first."""
+
+    config: NodeConfig
+    changed: tuple[str, ...] = ()  # the keys that changed (may be none: credentials only)
+
+    def __repr__(self) -> str:  # the config stays out of any log, as for `_Start`
+        return f"_Reconfigure(node={self.config.node.id!r}, changed={list(self.changed)})"
+
+
+@dataclass(frozen=True)
 class _Started:
     """The answer to `_Start`, once the actor is ready for work."""
 

@@ -12,7 +12,7 @@ fields are added only with defaults, so that older senders keep working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -102,6 +102,25 @@ class NodeStatusReport:
     node_id: str
     actors: tuple[ActorInfo, ...]
     stream: ConnectionStatus | None
+
+
+@dataclass(frozen=True)
+class ReloadConfig:
+    """Re-read the node's config file (outside -> root; SIGHUP to the launcher does the
+    same). All or nothing: if the file is invalid, or a changed key needs a restart, nothing
+    is applied. Credential files are re-read either way. Answered `ConfigReloaded`."""
+
+
+@dataclass(frozen=True)
+class ConfigReloaded:
+    """`applied`: the changed keys now in force (empty: the file says what runs already);
+    `restart_needed`: changed keys that only a restart applies; `refused`: why nothing of
+    the reload was applied (the loader's error, or those keys), None when it was."""
+
+    source: str
+    applied: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -345,6 +364,41 @@ class OutflowReset:
 
 
 @dataclass(frozen=True)
+class DrainPegouts:
+    """Stop accepting new peg-outs, for maintenance (outside -> bridge): from now on an
+    `InitiatePegout` or a `RetryPegout` is refused (`draining`, with `reason` and since
+    when); peg-outs accepted before go on to completion. Stored: a restarted bridge or node
+    stays drained until `UndrainPegouts`. Answered `DrainState` (a second drain keeps the
+    first one's time and takes the new reason)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class UndrainPegouts:
+    """Accept new peg-outs again (outside -> bridge). Answered `DrainState`, once stored."""
+
+
+@dataclass(frozen=True)
+class GetDrainState:
+    """Ask the bridge whether it is drained. Answered `DrainState`."""
+
+
+@dataclass(frozen=True)
+class DrainState:
+    """Whether the bridge accepts new peg-outs. `since` is when it was drained (Unix
+    seconds); `open_pegouts` how many accepted peg-outs it is still finishing (awaiting
+    signatures or signed, not yet handed over); `refused` why a `DrainPegouts` was not
+    taken (its reason unusable), None when it was."""
+
+    drained: bool
+    reason: str = ""
+    since: float | None = None
+    open_pegouts: int = 0
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
 class PegoutAccepted:
     """Stored as `awaiting_signatures`; signatures are being requested."""
 
@@ -353,8 +407,13 @@ class PegoutAccepted:
 
 @dataclass(frozen=True)
 class PegoutRejected:
+    """`kind` names the refusal for machines (`draining`, `halted`, `outflow`, `duplicate`,
+    `unknown`, ...: the `reason` label of `alys_pegouts_rejected_total`); "" from an older
+    bridge. Not compared: two refusals of one request for one reason are equal."""
+
     request_id: str
     reason: str
+    kind: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -495,6 +554,46 @@ class ChainStatus:
     scheduled: tuple[tuple[int, int], ...]  # (version, activation height)
     halted: bool = False
     refused: str | None = None  # the answer to an AdvanceHeight not taken: why
+
+
+@dataclass(frozen=True)
+class ListFederations:
+    """Ask the chain for the federation versions it recorded, oldest first, read back
+    from storage (outside -> chain): the newest `limit` of them (1 to
+    `MAX_FEDERATIONS_LISTED`). Answered `FederationHistory`."""
+
+    limit: int = 100
+
+
+MAX_FEDERATIONS_LISTED = 10_000
+
+
+@dataclass(frozen=True)
+class FederationVersion:
+    """One recorded federation version. `state` is `scheduled` (until its activation
+    height) or `applied`; `members` are the hex public keys of its active members."""
+
+    version: int
+    update_type: str
+    threshold: int
+    members: tuple[str, ...]
+    address: str
+    effective_height: int
+    state: str
+    recorded_at: float
+    halted: bool = False
+
+
+@dataclass(frozen=True, repr=False)
+class FederationHistory:
+    """`items` oldest first; `error` why storage could not be read (then no items), or
+    why the request was refused."""
+
+    items: tuple[FederationVersion, ...]
+    error: str | None = None
+
+    def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
+        return f"FederationHistory({len(self.items)} items, error={self.error!r})"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from thespian.actors import WakeupMessage
 
-from actors.lifecycle import _Peers, _Shutdown, _Start
+from actors.lifecycle import _Peers, _Reconfigure, _Shutdown, _Start
 from actors.messages import (
     ApplySignatures,
     Delivered,
@@ -89,6 +89,7 @@ COMMON: Mapping[type, Senders] = {
     _Start: _only(SUPERVISOR),
     _Peers: _only(SUPERVISOR),
     _Shutdown: _only(SUPERVISOR),
+    _Reconfigure: _only(SUPERVISOR),
     WakeupMessage: _only(SELF),
 }
 

@@ -16,11 +16,17 @@ from thespian.actors import ActorAddress
 from actors.messages import (
     AdvanceHeight,
     ChainStatus,
+    ConfigReloaded,
     ConnectionStatus,
+    DrainPegouts,
+    DrainState,
+    FederationHistory,
     GetChainStatus,
     GetConnectionStatus,
+    GetDrainState,
     GetPegoutStatus,
     InitiatePegout,
+    ListFederations,
     ListPegouts,
     ListProposals,
     NodeStatus,
@@ -38,9 +44,11 @@ from actors.messages import (
     Pong,
     Proposal,
     ProposalList,
+    ReloadConfig,
     ResetOutflowWindow,
     ResolvePegout,
     RetryPegout,
+    UndrainPegouts,
 )
 from client.errors import NoReply
 from client.session import ASK_TIMEOUT_S, BATCH_SIZE, Session, Target
@@ -66,6 +74,13 @@ class NodeClient(Session):
         if report is None:
             raise NoReply("NodeStatus to the root", (NodeStatusReport,), (), timeout_s)
         return report
+
+    def reload_config(self, timeout_s: float = 10.0) -> ConfigReloaded:
+        """Have the root re-read the config file and apply it, all or nothing."""
+        reply = self.ask_root(ReloadConfig(), ConfigReloaded, timeout_s)
+        if reply is None:
+            raise NoReply("ReloadConfig to the root", (ConfigReloaded,), (), timeout_s)
+        return reply
 
     def pids(self, timeout_s: float = ASK_TIMEOUT_S) -> dict[str, int | None]:
         """Each actor's pid by name, from `node_status` (None while it is being restarted)."""
@@ -98,6 +113,17 @@ class NodeClient(Session):
                              timeout_s: float = ASK_TIMEOUT_S) -> OutflowReset:
         """Lift the outflow circuit breaker: what was paid out so far no longer counts."""
         return self.ask("bridge", ResetOutflowWindow(reason), OutflowReset, timeout_s)
+
+    def drain(self, reason: str = "", timeout_s: float = ASK_TIMEOUT_S) -> DrainState:
+        """Stop accepting new peg-outs (accepted ones go on); `refused` says if not taken."""
+        return self.ask("bridge", DrainPegouts(reason), DrainState, timeout_s)
+
+    def undrain(self, timeout_s: float = ASK_TIMEOUT_S) -> DrainState:
+        """Accept new peg-outs again."""
+        return self.ask("bridge", UndrainPegouts(), DrainState, timeout_s)
+
+    def drain_state(self, timeout_s: float = ASK_TIMEOUT_S) -> DrainState:
+        return self.ask("bridge", GetDrainState(), DrainState, timeout_s)
 
     def submit_pegouts(self, requests: Sequence[InitiatePegout], *, size: int = BATCH_SIZE,
                        timeout_s: float = MANY_TIMEOUT_S) -> list[PegoutReply]:
@@ -134,6 +160,11 @@ class NodeClient(Session):
     def advance_height(self, height: int, timeout_s: float = ASK_TIMEOUT_S) -> ChainStatus:
         """Set the block height (it never goes down); the chain's status after it."""
         return self.ask("chain", AdvanceHeight(height), ChainStatus, timeout_s)
+
+    def federation_history(self, limit: int = 100,
+                           timeout_s: float = ASK_TIMEOUT_S) -> FederationHistory:
+        """The newest `limit` federation versions recorded, oldest first."""
+        return self.ask("chain", ListFederations(limit), FederationHistory, timeout_s)
 
     def proposals(self, timeout_s: float = ASK_TIMEOUT_S) -> tuple[Proposal, ...]:
         """The governance proposals the chain has received."""

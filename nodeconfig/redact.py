@@ -94,3 +94,18 @@ def redact_reprs(module: ModuleType) -> None:
                 and value.__module__ == module.__name__
                 and not getattr(value.__repr__, "redacted", False)):
             value.__repr__ = redacted_repr(value.__repr__)  # type: ignore[method-assign]
+
+
+def redacted_tree(config: Any) -> Any:
+    """A config (or any dataclass) as plain JSON-ready data, every text in it redacted
+    (`redact_text`): what the node may show of its effective config (`/info`)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {field.name: redacted_tree(getattr(config, field.name))
+                for field in dataclasses.fields(config)}
+    if isinstance(config, dict):
+        return {str(key): redacted_tree(value) for key, value in config.items()}
+    if isinstance(config, list | tuple):
+        return [redacted_tree(value) for value in config]
+    if isinstance(config, str):
+        return redact_text(config)
+    return config

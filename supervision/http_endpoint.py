@@ -1,4 +1,4 @@
-"""The launcher's HTTP endpoint: `/metrics`, `/healthz` and `/readyz`.
+"""The launcher's HTTP endpoint: `/metrics`, `/healthz`, `/readyz` and `/info`.
 
 The launcher's main loop asks the root for `NodeStatus` every health interval
 and records the answer in `NodeHealth`; the handlers only read that record, so
@@ -7,10 +7,12 @@ a request never waits on the actor system.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
@@ -68,8 +70,10 @@ def _not_connected(stream: ConnectionStatus) -> str:
     return why
 
 
-def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:
-    """Bind and serve in a daemon thread; raises OSError if the port is taken."""
+def serve(host: str, port: int, health: NodeHealth,
+          info: Callable[[], dict[str, Any]] | None = None) -> ThreadingHTTPServer:
+    """Bind and serve in a daemon thread; raises OSError if the port is taken. `info`
+    gives `/info`'s JSON document (`supervision.info.NodeInfo.document`)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -80,8 +84,11 @@ def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:
                 self._verdict(*health.alive())
             elif path == "/readyz":
                 self._verdict(*health.ready())
+            elif path == "/info" and info is not None:
+                self._reply(200, (json.dumps(info(), indent=2) + "\n").encode(),
+                            "application/json")
             else:
-                self._reply(404, b"not found: try /metrics, /healthz or /readyz\n")
+                self._reply(404, b"not found: try /metrics, /healthz, /readyz or /info\n")
 
         def _verdict(self, ok: bool, why: str) -> None:
             self._reply(200 if ok else 503, (why + "\n").encode())

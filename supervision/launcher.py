@@ -1,5 +1,9 @@
 """`scripts/start`: run one node in the foreground until Ctrl-C or SIGTERM.
 
+SIGHUP re-reads the config file (`supervision.running.NodeRun.reload`). Under
+systemd (`NOTIFY_SOCKET` set) the launcher reports READY, WATCHDOG, RELOADING and
+STOPPING (`supervision.notify`; ops/systemd/alys-node.service).
+
 In order: load the config (a bad one stops here, naming file, key and
 problem); end whatever an earlier run of this node left behind, or refuse if
 that run is still alive; start the local mock governance server if the config
@@ -53,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     run = NodeRun(config, paths, stop, launcher_log(config))
+
+    def request_reload(signum: int, frame: FrameType | None) -> None:
+        run.reload_requested.set()  # the watch loop asks the root: never from a handler
+
+    signal.signal(signal.SIGHUP, request_reload)
     try:
         run.start()
         print(run.ready_line(), flush=True)

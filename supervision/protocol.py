@@ -62,3 +62,15 @@ class _StatusTimeout:
     """Wakeup payload: give up waiting for the stream's status for one query."""
 
     query_id: int
+
+
+@dataclass(frozen=True)
+class _ConfigChanged:
+    """The root applied a reloaded config (root -> the launcher's handle): the launcher
+    re-creates a root with it from now on, and applies the log level to its own log."""
+
+    config: Any  # a NodeConfig
+    changed: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"_ConfigChanged(changed={list(self.changed)})"

@@ -17,18 +17,22 @@ from typing import Any
 
 from thespian.actors import WakeupMessage
 
-from actors.lifecycle import _Peers
+from actors.lifecycle import _Peers, _Reconfigure
 from actors.messages import (
     ActorInfo,
     ActorRef,
+    ConfigReloaded,
     ConnectionStatus,
     GetConnectionStatus,
     Lookup,
     NodeStatus,
     NodeStatusReport,
+    ReloadConfig,
 )
+from nodeconfig import ConfigError, load_config
+from nodeconfig.reload import plan_reload
 from supervision.children import ActorState
-from supervision.protocol import _ActorRecord, _StatusTimeout
+from supervision.protocol import _ActorRecord, _ConfigChanged, _StatusTimeout
 from supervision.supervisor import Supervisor
 
 STREAM_STATUS_TIMEOUT_S = 1.0
@@ -121,6 +125,36 @@ class RootSupervisor(Supervisor):
 
     def receiveMsg_Lookup(self, message: Lookup, sender: Any) -> None:
         self.send(sender, ActorRef(message.name, self.directory.get(message.name)))
+
+    # -- a reloaded config ------------------------------------------------------
+
+    def receiveMsg_ReloadConfig(self, message: ReloadConfig, sender: Any) -> None:
+        if self.started_at is None:
+            return  # not started: there is no file to read again yet
+        self.send(sender, self._reload())
+
+    def _reload(self) -> ConfigReloaded:
+        """Read the file again and apply it down the tree, all or nothing (see
+        `nodeconfig.reload`); the launcher hears of it to re-create a root with it."""
+        source = self.config.source
+        try:
+            reloaded = load_config(source)
+        except ConfigError as exc:
+            refused = f"the file is invalid, nothing changed: {exc}"
+            self.log.error("config reload refused: %s", refused)
+            return ConfigReloaded(source, refused=refused)
+        plan = plan_reload(self.config, reloaded)
+        if plan.refusal is not None:
+            self.log.warning("config reload of %s refused: %s", source, plan.refusal)
+            return ConfigReloaded(source, restart_needed=plan.restart_needed,
+                                  refused=plan.refusal)
+        # Through the handler every actor runs: the root applies it, then its children.
+        self.receiveMsg__Reconfigure(_Reconfigure(reloaded, plan.changed), self.myAddress)
+        if self.parent_address is not None:
+            self.send(self.parent_address, _ConfigChanged(reloaded, plan.changed))
+        self.log.info("config reloaded from %s: %s; credential files re-read", source,
+                      ", ".join(plan.changed) or "no key changed")
+        return ConfigReloaded(source, applied=plan.changed)
 
     def _report(self, actors: tuple[ActorInfo, ...], stream: ConnectionStatus | None
                 ) -> NodeStatusReport:

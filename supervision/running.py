@@ -15,22 +15,28 @@ import time
 from http.server import ThreadingHTTPServer
 
 from actors.bridge.broadcast import BroadcastError, make_broadcaster
+from actors.messages import ChainStatus, ConfigReloaded, GetChainStatus, ReloadConfig
 from actors.storage.database import Database
 from actors.storage.errors import StorageError
 from nodeconfig import NodeConfig
+from runtime.loglevel import apply_level
 from runtime.processes import is_alive, kill_all, kill_now, listening_pid, session_members
 from runtime.rundir import RunPaths
 from supervision import runfile
 from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
+from supervision.info import NodeInfo, git_commit, package_version
 from supervision.node import Node, NodeStartError
+from supervision.notify import Notifier, NotifyError, WatchdogBeat, watchdog_interval_s
 from supervision.policy import Decision, ExitReason, decide
-from supervision.protocol import _GivingUp
+from supervision.protocol import _ConfigChanged, _GivingUp
 from supervision.supervisor import supervision_line
 
 MOCK_READY_TIMEOUT_S = 20.0
 ROOT_CHECK_S = 0.05  # how often the launcher looks whether the root's process still exists
 STATUS_ASK_S = 0.5  # one status ask; silence only counts as a hang after ping_timeout_s
+RELOAD_ASK_S = 10.0  # the root reads and checks the file, then tells its children
+CHAIN_INFO_S = 5.0  # how often `/info`'s height and federation are asked for
 
 
 class NodeRun:
@@ -48,11 +54,21 @@ class NodeRun:
             stale_after_s=interval + config.supervision.health.ping_timeout_s)
         self.root_history: tuple[float, ...] = ()
         self.root_exit_reason: ExitReason | None = None
+        self.info = NodeInfo(config, version=package_version(), commit=git_commit())
+        self.reload_requested = threading.Event()  # set by SIGHUP (launcher.py)
+        self.notifier = Notifier(None)  # systemd's, if it gave one: see `start`
+        self.beat = WatchdogBeat(None)
+        self._chain_asked_at = 0.0
 
     # -- start ------------------------------------------------------------------
 
     def start(self) -> None:
         source = self.config.source
+        try:
+            self.notifier = Notifier.from_env()
+            self.beat = WatchdogBeat(watchdog_interval_s())
+        except NotifyError as exc:
+            raise LauncherError(str(exc)) from exc
         try:
             leftovers = runfile.clear_leftovers(self.paths.run_file, config_source=source)
             ended = leftovers.ended
@@ -74,7 +90,7 @@ class NodeRun:
             self._record()
         metrics = self.config.metrics
         try:
-            self.http = serve(metrics.host, metrics.port, self.health)
+            self.http = serve(metrics.host, metrics.port, self.health, self.info.document)
         except OSError as exc:
             raise LauncherError(f"cannot serve metrics on {metrics.host}:{metrics.port}: "
                                 f"{exc.strerror}") from exc
@@ -86,9 +102,13 @@ class NodeRun:
         finally:
             self._record()
         self.health.record(report)
+        self._ask_chain()
         self.log.info("node %s ready in %.3fs: %s", self.config.node.id,
                       time.monotonic() - started,
                       " ".join(f"{a.name}={a.pid}" for a in report.actors))
+        self.notifier.ready(f"node {self.config.node.id} running")
+        if self.beat.root_answered():
+            self.notifier.watchdog()
 
     def _ports(self) -> dict[str, int]:
         ports = {"actor_system.admin_port": self.config.actor_system.admin_port,
@@ -185,6 +205,9 @@ class NodeRun:
         health = self.config.supervision.health
         last_answer = next_ask = time.monotonic()
         while not self.stop_requested.wait(ROOT_CHECK_S):
+            if self.reload_requested.is_set() and self.node.root_alive():
+                self.reload_requested.clear()
+                self.reload()
             # A dead root shows within ROOT_CHECK_S (its pid is gone: a cheap check);
             # the status ask, short so that a root dying mid-ask costs little, waits
             # for the health interval.
@@ -197,6 +220,7 @@ class NodeRun:
             if report is not None:
                 last_answer = time.monotonic()
                 self.health.record(report)
+                self._root_answered()
                 continue
             if self.stop_requested.is_set():
                 break
@@ -221,6 +245,57 @@ class NodeRun:
                     return EXIT_FAILED
                 last_answer = time.monotonic()
         return EXIT_OK
+
+    def _root_answered(self) -> None:
+        """After each answer of the root: systemd's watchdog, a config the root reloaded
+        (a client's `ReloadConfig`), and now and then the chain's height for `/info`."""
+        if self.beat.root_answered():
+            self.notifier.watchdog()
+        self._adopt_reloaded()
+        if time.monotonic() - self._chain_asked_at >= CHAIN_INFO_S:
+            self._ask_chain()
+
+    def _ask_chain(self) -> None:
+        self._chain_asked_at = time.monotonic()
+        chain = self.node.lookup("chain", timeout_s=STATUS_ASK_S)
+        status = chain and self.node.ask(chain, GetChainStatus(), STATUS_ASK_S,
+                                         expect=ChainStatus)
+        if isinstance(status, ChainStatus):
+            self.info.record_chain(status)
+
+    # -- reload -----------------------------------------------------------------
+
+    def reload(self) -> ConfigReloaded | None:
+        """SIGHUP: have the root re-read the file (it decides and applies, all or
+        nothing), and tell systemd around it. None if the root did not answer."""
+        self.notifier.reloading()
+        answer = self.node.ask(self.node.root, ReloadConfig(), RELOAD_ASK_S,
+                               expect=ConfigReloaded)
+        self._adopt_reloaded()
+        reply = answer if isinstance(answer, ConfigReloaded) else None
+        if reply is None:
+            self.log.error("config reload: the root supervisor did not answer within %.0fs",
+                           RELOAD_ASK_S)
+        elif reply.refused is not None:
+            print(f"alys-node: config reload refused: {reply.refused}", file=sys.stderr)
+        self.notifier.ready(f"node {self.config.node.id} running")
+        return reply
+
+    def _adopt_reloaded(self) -> None:
+        """The root applied a reloaded config: a root re-created from now on gets it, and
+        the launcher's own log and `/info` follow it. (Its `_ConfigChanged` goes before
+        its answer, so an ask for the answer has kept it.)"""
+        unsolicited = self.node.unsolicited
+        changes = [m for m in unsolicited if isinstance(m, _ConfigChanged)]
+        if not changes:
+            return
+        for change in changes:
+            unsolicited.remove(change)
+        config = changes[-1].config
+        self.config = config
+        self.node.config = config
+        apply_level(self.log, config.logging.level)
+        self.info.set_config(config)
 
     def _keep_mock_running(self) -> None:
         """The local mock governance server is part of the node in local mode: restart it."""
@@ -273,6 +348,7 @@ class NodeRun:
 
     def stop(self) -> None:
         """Stop every part that was started, in reverse order; safe to call once anything ran."""
+        self.notifier.stopping()
         handle = self.node.handle
         try:
             killed = self.node.stop()

@@ -27,8 +27,17 @@ import time
 from thespian.actors import ActorAddress, ActorExitRequest, ChildActorExited, WakeupMessage
 
 from actors.base import NodeActor
-from actors.lifecycle import _FatalError, _MessageFailed, _Peers, _Shutdown, _Start, _Started
+from actors.lifecycle import (
+    _FatalError,
+    _MessageFailed,
+    _Peers,
+    _Reconfigure,
+    _Shutdown,
+    _Start,
+    _Started,
+)
 from actors.messages import Ping, Pong
+from nodeconfig import NodeConfig
 from runtime import metrics
 from runtime.processes import is_alive, kill_now
 from supervision.children import ActorState, Child
@@ -99,6 +108,12 @@ class Supervisor(NodeActor):
     def receiveMsg__Start(self, message: _Start, sender: ActorAddress) -> None:
         self.parent_address = sender
         super().receiveMsg__Start(message, sender)
+
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        # Down the tree; a child restarted from now on is started with the new config.
+        for child in self.children.values():
+            if child.address is not None:
+                self.send(child.address, _Reconfigure(config, changed))
 
     def spawn(self, child: Child) -> None:
         child.generation += 1

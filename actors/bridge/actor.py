@@ -26,6 +26,7 @@ from actors.bridge.broadcast import (
     make_broadcaster,
 )
 from actors.bridge.broadcasting import Broadcasting
+from actors.bridge.drain import Drain
 from actors.bridge.effects import (
     AskSignatures,
     Broadcast,
@@ -45,6 +46,7 @@ from actors.bridge.firstwrites import FirstWrites, first_key
 from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.lookups import Lookups
+from actors.bridge.maintenance import Maintenance
 from actors.bridge.observe import observe
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.resends import ResendDue, Resends
@@ -55,7 +57,9 @@ from actors.messages import (
     ApplySignatures,
     Batch,
     Delivered,
+    DrainPegouts,
     FederationChanged,
+    GetDrainState,
     GetPegoutStatus,
     GovernanceError,
     Handled,
@@ -71,6 +75,7 @@ from actors.messages import (
     ResetOutflowWindow,
     ResolvePegout,
     RetryPegout,
+    UndrainPegouts,
 )
 from actors.owner import OwnerActor
 from actors.storage.records import (
@@ -94,12 +99,13 @@ class _RequestDue:
         self.request_ids = request_ids
 
 
-class BridgeActor(Settlement, Lookups, OwnerActor):
+class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     name = "bridge"
     owner = "bridge"
     needs_state = (InitiatePegout, RetryPegout, ApplySignatures, NotifyPegin, Delivered,
                    GetPegoutStatus, ListPegouts, RequestTimedOut, RequestRejected, GovernanceError,
-                   FederationChanged, ResolvePegout, ResetOutflowWindow)
+                   FederationChanged, ResolvePegout, ResetOutflowWindow, DrainPegouts,
+                   UndrainPegouts, GetDrainState)
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,6 +125,8 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
         self._reset_revision = 0  # of the stored `OUTFLOW_RESET_AT`
         self._outflow_moved = False  # the gauge is set once per turn, not per peg-out
         self.follower: Follower | None = None  # from the config at start
+        self.drain: Drain | None = None  # an operator's, loaded from storage
+        self._drain_revision = 0  # of the stored `drain.DRAINED`
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
@@ -138,7 +146,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
 
     def situation(self) -> Situation:
         return Situation(self.federation, self.rules, time.time(), self.book.unsigned,
-                         self.outflow.refusal)
+                         self.outflow.refusal, self.drain)
 
     # -- carrying out ---------------------------------------------------------------
 
@@ -253,6 +261,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
         if federation is not None:
             self._set_federation(federation.federation())
         self._load_settlement(records)
+        self._load_drain(records)
         self._index_spool()
         self.log.info("loaded %d open peg-outs (%s) and %d unacknowledged peg-ins; finished "
                       "peg-outs and acknowledged peg-ins stay in storage; federation version "

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from actors.bridge.drain import Drain
 from actors.bridge.effects import Effects
 from actors.messages import Member
 from actors.storage.records import PegoutRecord
@@ -69,6 +70,7 @@ class Situation:
     # Why paying `payout_sat` out now would break the outflow window, or None (the actor's
     # `OutflowWindow.refusal`).
     outflow: Callable[[float, int], str | None] = _no_outflow_cap
+    drain: Drain | None = None  # set while an operator has drained the bridge
 
     @property
     def halted(self) -> bool:

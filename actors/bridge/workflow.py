@@ -97,6 +97,8 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         problem = problem and f"replaces: {problem}"
     if problem is not None:
         return refuse(None, client, rid, "request_id", problem)
+    if situation.drain is not None:
+        return refuse(None, client, rid, "draining", situation.drain.refusal())
     if federation is None:
         return refuse(None, client, rid, "no_federation", "no federation yet")
     if federation.halted:
@@ -178,7 +180,7 @@ def unreadable(request_id: str, client: Any, error: str) -> Effects:
 def refuse(record: PegoutRecord | None, client: Any, request_id: str, kind: str,
            reason: str) -> Step:
     return Step(record, (Note(Event.REJECTED, request_id, kind=kind, detail=reason),
-                         Reply(client, PegoutRejected(request_id, reason))))
+                         Reply(client, PegoutRejected(request_id, reason, kind))))
 
 
 # -- governance's answers ---------------------------------------------------------------
@@ -348,6 +350,8 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
         return refuse(record, client, request_id, "was_signed",
                       f"peg-out {request_id!r} was signed (txid {record.txid}); it may have "
                       "been paid, so it is not retried")
+    if situation.drain is not None:
+        return refuse(record, client, request_id, "draining", situation.drain.refusal())
     if situation.halted:
         return refuse(record, client, request_id, "halted", "signing is halted")
     # A retried replacement is held to the whole window, not only to what it adds to its

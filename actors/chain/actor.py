@@ -37,19 +37,28 @@ from actors.chain.book import (
     APPLIED,
     FederationBook,
     changed_message,
+    federation_version,
     record_for,
     record_from_update,
 )
-from actors.chain.height import HeightSource, HeightSourceError, make_height_source
+from actors.chain.height import (
+    EvmRpcHeight,
+    HeightSource,
+    HeightSourceError,
+    make_height_source,
+)
 from actors.chain.initial import initial_federation
 from actors.chain.retention import Retained
 from actors.lifecycle import _Start
 from actors.messages import (
+    MAX_FEDERATIONS_LISTED,
     AdvanceHeight,
     ChainStatus,
+    FederationHistory,
     GetChainStatus,
     Handled,
     HeightObserved,
+    ListFederations,
     ListProposals,
     PegoutCompleted,
     Proposal,
@@ -73,6 +82,7 @@ from actors.storage.records import (
 )
 from btc.errors import BtcError
 from btc.federation import validate_update
+from nodeconfig import NodeConfig
 from runtime.metrics import MESSAGES_REFUSED
 
 
@@ -88,7 +98,7 @@ class ChainActor(OwnerActor):
     name = "chain"
     owner = "chain"
     needs_state = (UpdateFederation, ProposalReceived, AdvanceHeight, GetChainStatus,
-                   ListProposals)
+                   ListFederations, ListProposals)
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,6 +109,11 @@ class ChainActor(OwnerActor):
         self.proposals: Retained[None] = Retained(0.0)  # the ids of stored proposals
         self.source: HeightSource | None = None  # made once the state is loaded
         self.governance_key: bytes | None = None
+
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        # A new EVM RPC URL: the next height is read from it (the clock has no URL).
+        if "chain.height_source.rpc_url" in changed and isinstance(self.source, EvmRpcHeight):
+            self.source = make_height_source(config.chain.height_source, 0.0)
 
     def on_start(self, start: _Start) -> None:
         key = self.config.chain.governance_pubkey
@@ -347,6 +362,26 @@ class ChainActor(OwnerActor):
 
         self.fetches.fetch(self._storage, answer,
                            proposals_since=self.proposals.cutoff(time.time()))
+
+    def receiveMsg_ListFederations(self, message: ListFederations,
+                                   sender: ActorAddress) -> None:
+        """Read back from storage: memory holds the version in force and those scheduled."""
+        limit = getattr(message, "limit", None)
+        if not isinstance(limit, int) or isinstance(limit, bool) or \
+                not 1 <= limit <= MAX_FEDERATIONS_LISTED:
+            self.send(sender, FederationHistory((), f"limit must be a whole number from 1 "
+                                                    f"to {MAX_FEDERATIONS_LISTED}, got "
+                                                    f"{limit!r}"))
+            return
+
+        def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+            if error:
+                self.log.error("listing federations: could not read storage: %s", error)
+            found = [r for r in records or () if isinstance(r, FederationRecord)]
+            self.send(sender, FederationHistory(
+                tuple(federation_version(r) for r in found[-limit:]), error))
+
+        self.fetches.fetch(self._storage, answer, federations=True)
 
     def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: ActorAddress) -> None:
         metrics.PEGOUTS_COMPLETED.inc()

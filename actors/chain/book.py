@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from actors.messages import FederationChanged, Member, UpdateFederation
+from actors.messages import FederationChanged, FederationVersion, Member, UpdateFederation
 from actors.storage.records import FederationRecord
 from btc.federation import Federation
 
@@ -43,6 +43,15 @@ def record_from_update(update: UpdateFederation, federation: Federation[Member],
     return record_for(federation, update_type=update.update_type,
                       effective_height=update.effective_height, height=height,
                       network=network, request_id=update.request_id, now_s=now_s)
+
+
+def federation_version(record: FederationRecord) -> FederationVersion:
+    """A stored version as the client contract shows it."""
+    return FederationVersion(
+        version=record.version, update_type=record.update_type, threshold=record.threshold,
+        members=tuple(sorted(m.public_key.hex() for m in record.members if m.active)),
+        address=record.address, effective_height=record.effective_height,
+        state=record.state, recorded_at=record.recorded_at, halted=record.halted)
 
 
 class FederationBook:

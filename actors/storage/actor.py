@@ -39,7 +39,7 @@ from actors.storage.protocol import (
     _Persisted,
     _PersistFailed,
 )
-from actors.storage.records import PegoutRecord, ProposalRecord
+from actors.storage.records import FederationRecord, PegoutRecord, ProposalRecord
 
 
 class StorageActor(NodeActor):
@@ -128,9 +128,12 @@ class StorageActor(NodeActor):
     def receiveMsg__Fetch(self, message: _Fetch, sender: ActorAddress) -> None:
         if self.database is None:
             return  # exiting; the owner asks the replacement
-        records: tuple[PegoutRecord, ...] | tuple[ProposalRecord, ...]
+        records: tuple[PegoutRecord, ...] | tuple[ProposalRecord, ...] | \
+            tuple[FederationRecord, ...]
         try:
-            if message.proposals_since is not None:
+            if getattr(message, "federations", False):  # absent from an older sender's
+                records = tuple(self.database.federations())
+            elif message.proposals_since is not None:
                 records = tuple(self.database.proposals(since=message.proposals_since))
             else:
                 states = (message.state,) if message.state else ()

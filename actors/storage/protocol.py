@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.storage.records import Loaded, PegoutRecord, ProposalRecord, Record, Taken
+from actors.storage.records import (
+    FederationRecord,
+    Loaded,
+    PegoutRecord,
+    ProposalRecord,
+    Record,
+    Taken,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -70,13 +77,15 @@ class _Load:
 @dataclass(frozen=True)
 class _Fetch:
     """Read peg-outs (one by `request_id`, or all in `state`), or, with `proposals_since`,
-    the proposals received since then; answered `_Fetched`."""
+    the proposals received since then, or, with `federations`, every federation version;
+    answered `_Fetched`."""
 
     owner: str
     query_id: int
     request_id: str | None = None
     state: str | None = None
     proposals_since: float | None = None
+    federations: bool = False
 
 
 @dataclass(frozen=True, repr=False)
@@ -85,7 +94,8 @@ class _Fetched:
 
     owner: str
     query_id: int
-    records: tuple[PegoutRecord, ...] | tuple[ProposalRecord, ...] = ()
+    records: (tuple[PegoutRecord, ...] | tuple[ProposalRecord, ...]
+              | tuple[FederationRecord, ...]) = ()
     error: str | None = None
 
     def __repr__(self) -> str:

@@ -43,6 +43,7 @@ from actors.stream import metrics
 from actors.stream.acks import PushAcks
 from actors.stream.connector import Connector
 from actors.stream.credentials import Credentials, check_auth, key_path
+from actors.stream.endpoints import Endpoint, EndpointRotation
 from actors.stream.inbound import InboundHandler
 from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
@@ -57,6 +58,7 @@ from protocol import governance_pb2 as pb
 
 if TYPE_CHECKING:
     from actors.stream.connection import GovernanceConnection
+    from nodeconfig import NodeConfig
 
 INBOX_CAPACITY = 20_000
 DRAIN_BATCH = 2_000  # events handled per wake before other messages get a turn
@@ -133,6 +135,17 @@ class StreamActor(NodeActor):
         # does not wait for grpc's import and the first channel (~40 ms).
         self.schedule("connect", 0)
         self.schedule("credentials", governance.auth.check_interval_s)
+
+    def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
+        """A reload re-reads the credential files at once (as SIGHUP does at the next
+        check); new governance endpoints take over at once, from the most preferred one."""
+        reason = self.credentials.poll(force=True)
+        if reason is not None:
+            self.connector.renew(reason)
+        if "governance.endpoints" in changed:
+            self.connector.endpoints = EndpointRotation(
+                [Endpoint(e.url, e.priority) for e in config.governance.endpoints])
+            self.connector.renew("the governance endpoints changed")
 
     def receiveMessage(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         super().receiveMessage(message, sender)

@@ -1,0 +1,5 @@
+import sys
+
+from client.ctl.main import main
+
+sys.exit(main())
