@@ -45,7 +45,7 @@ from actors.messages import Batch, Ping, Pong
 from actors.senders import HeldMessages, Senders, Verdict, judge, rules_for
 from nodeconfig import NodeConfig
 from nodeconfig.redact import redact_text
-from runtime import metrics
+from runtime import logcontext, metrics, tracing
 from runtime.logs import actor_logger, log_directly
 from runtime.processes import ParentGoneError, die_with_parent
 from runtime.titles import actor_title, set_title
@@ -96,7 +96,21 @@ class NodeActor(ActorTypeDispatcher):
         return self.handle(message, sender)
 
     def handle(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
-        """Dispatch a message whose sender may send it."""
+        """Dispatch a message whose sender may send it. Log lines written meanwhile are
+        about its request id; a message carrying a span context is handled in a span
+        under it (`runtime/tracing.py`)."""
+        previous = logcontext.about(logcontext.request_id_of(message))
+        try:
+            if tracing.active:
+                parent = getattr(message, "traceparent", None)
+                if parent is not None:
+                    with tracing.span(f"{self.name}.{type(message).__name__}", parent):
+                        return self._dispatch(message, sender)
+            return self._dispatch(message, sender)
+        finally:
+            logcontext.restore(previous)
+
+    def _dispatch(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         try:
             return super().receiveMessage(message, sender)
         except Exception as exc:
@@ -171,8 +185,9 @@ class NodeActor(ActorTypeDispatcher):
         self.config = message.config
         self.supervisor_address = sender
         settings = message.config.logging
-        log_directly(settings.file, settings.level, settings.rate_limit)
+        log_directly(settings.file, settings.level, settings.rate_limit, settings.format)
         self.log = actor_logger(message.name)
+        tracing.start(message.config.tracing, message.name, message.config.node.id)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())
         except ParentGoneError as exc:
@@ -249,7 +264,10 @@ class NodeActor(ActorTypeDispatcher):
         self._coalescing.append((targetAddr, [msg]))
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
-        self.on_stop()
+        try:
+            self.on_stop()
+        finally:
+            tracing.stop()  # the spans this process still holds go out before it exits
 
     def receiveMsg__Shutdown(self, message: _Shutdown, sender: ActorAddress) -> None:
         """A graceful stop asked by the supervisor (supervisors stop their children first)."""

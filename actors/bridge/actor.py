@@ -14,6 +14,7 @@ operator's verdicts, the outflow breaker).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from thespian.actors import ActorExitRequest
@@ -45,7 +46,7 @@ from actors.bridge.firstwrites import FirstWrites, first_key
 from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.lookups import Lookups
-from actors.bridge.observe import observe
+from actors.bridge.observe import observe, pegout_key
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.resends import ResendDue, Resends
 from actors.bridge.settlement import FollowDue, Settlement
@@ -79,6 +80,7 @@ from actors.storage.records import (
     PegoutRecord,
 )
 from btc.federation import Federation
+from runtime import tracing
 
 BROADCAST_RETRY_S = 2.0
 
@@ -208,11 +210,14 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
 
         new = record is not None and effect.refused_for is not None and not effect.reclaim
         records = [*effect.extra, *([record] if record is not None else [])]
+        trace = (tracing.traceparent_of(pegout_key(record.request_id))
+                 if tracing.active and isinstance(record, PegoutRecord) else None)
         if effect.reclaim:
-            self.store.write(records, then=committed, found=reclaim_refused, insert_new=False)
+            self.store.write(records, then=committed, found=reclaim_refused, insert_new=False,
+                             trace=trace)
             return
         self.store.write(records, then=committed, otherwise=refused if new else None,
-                         found=found if first is not None else None)
+                         found=found if first is not None else None, trace=trace)
 
     def _ask(self, effect: AskSignatures) -> None:
         record = self.book.pegouts.get(effect.request_id)
@@ -235,6 +240,9 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
         stream = self.peers.get("stream")
         request = workflow.signature_request(record, self.situation())
         if stream is not None and request is not None:
+            if tracing.active:
+                request = replace(request, traceparent=tracing.traceparent_of(
+                    pegout_key(record.request_id)))
             self.send(stream, request)
         # else: sent when the stream appears, or when the halt is lifted
 
@@ -302,6 +310,14 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
+        if tracing.active:  # a peg-out's trace, ended by its outcome (`observe`)
+            tracing.begin(pegout_key(message.request_id), "pegout",
+                          request_id=message.request_id)
+        with tracing.span("bridge.InitiatePegout",
+                          tracing.traceparent_of(pegout_key(message.request_id))):
+            self._initiate(message, sender)
+
+    def _initiate(self, message: InitiatePegout, sender: Any) -> None:
         replaces = getattr(message, "replaces", None)
         if replaces is None or not isinstance(replaces, str):
             self._with_record(message.request_id, sender, lambda record: workflow.requested(

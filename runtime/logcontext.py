@@ -1,0 +1,36 @@
+"""What the line being written is about: the request id an actor's message, or a peg-out's
+event, carries, for the `request_id` and `event` fields of JSON log lines.
+
+An actor handles one message at a time on one thread, so the context is one module
+value per process, set around each message (`actors/base.py`) and around each peg-out
+event the bridge observes; `about`/`restore` cost two assignments, nothing is built.
+A line written from another thread (the stream's gRPC reader) may see the actor's
+context: it is a hint for finding lines, never a fact the node acts on.
+"""
+
+from __future__ import annotations
+
+# (request id, event) of what is being handled; (None, None) outside any.
+Context = tuple[str | None, str | None]
+NONE: Context = (None, None)
+
+current: Context = NONE
+
+
+def about(request_id: str | None, event: str | None = None) -> Context:
+    """Make lines from now on about `request_id` (and `event`); the context it replaced,
+    for `restore`."""
+    global current
+    previous, current = current, (request_id, event)
+    return previous
+
+
+def restore(previous: Context) -> None:
+    global current
+    current = previous
+
+
+def request_id_of(message: object) -> str | None:
+    """The id a message is about: its request id, or a proposal's id; None for others."""
+    found = getattr(message, "request_id", None) or getattr(message, "proposal_id", None)
+    return found if isinstance(found, str) else None
