@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
     from nodeconfig import TracingConfig
@@ -98,9 +99,11 @@ def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
 # -- one provider per process ---------------------------------------------------------
 
 
-def start(config: TracingConfig, actor: str, node_id: str = "") -> None:
+def start(config: TracingConfig, actor: str, node_id: str = "", *,
+          exporter: SpanExporter | None = None) -> None:
     """Trace from this process if `config.endpoint` is set; once per process (a forked
-    child inherits its parent's provider, and replaces it here)."""
+    child inherits its parent's provider, and replaces it here). `exporter` replaces the
+    OTLP one (unit tests)."""
     global active, _pid, _provider, _tracer, _current
     if config.endpoint is None or _pid == os.getpid():
         return
@@ -122,7 +125,8 @@ def start(config: TracingConfig, actor: str, node_id: str = "") -> None:
                                 "alys.actor": actor, "process.pid": os.getpid()})
     _provider = TracerProvider(resource=resource,
                                sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)))
-    exporter = OTLPSpanExporter(endpoint=config.endpoint, timeout=EXPORT_TIMEOUT_S)
+    if exporter is None:
+        exporter = OTLPSpanExporter(endpoint=config.endpoint, timeout=EXPORT_TIMEOUT_S)
     _provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
     _tracer = _provider.get_tracer("alys-node")
     active = True
