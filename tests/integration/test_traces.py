@@ -74,7 +74,7 @@ def test_a_governance_push_is_a_trace_of_its_own_through_chain_and_storage(
         tmp_path: Path) -> None:
     chain = {"height_source": {"kind": "clock", "slot_s": 3600}}
     with otlp_receiver() as (url, receiver), \
-            pegout_node(tmp_path, chain=chain, tracing={"endpoint": url}) as (node, mock):
+            pegout_node(tmp_path, chain=chain, tracing={"endpoint": url}) as (_, mock):
         mock.push_federation_update(version=1, indices=list(range(5)), threshold=3,
                                     request_id="fed-traced")
 

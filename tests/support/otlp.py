@@ -51,7 +51,7 @@ class Receiver:
         with self._lock:
             return list(self._spans)
 
-    def take(self, body: bytes, content_type: str) -> None:
+    def take(self, body: bytes) -> None:
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
         received = []
@@ -76,7 +76,7 @@ def otlp_receiver() -> Iterator[tuple[str, Receiver]]:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             content_type = self.headers.get("Content-Type", "")
             if self.path != "/v1/traces" or content_type != "application/x-protobuf" \
@@ -84,7 +84,7 @@ def otlp_receiver() -> Iterator[tuple[str, Receiver]]:
                 receiver.refused.append(f"{self.path} {content_type} {length}")
                 self.send_error(400)
                 return
-            receiver.take(self.rfile.read(length), content_type)
+            receiver.take(self.rfile.read(length))
             body = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
@@ -92,7 +92,7 @@ def otlp_receiver() -> Iterator[tuple[str, Receiver]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: the test reads what was received
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
