@@ -56,7 +56,7 @@ from actors.stream.wire.events import (
     RegistrationAck,
     SignaturesReceived,
 )
-from runtime import tracing
+from runtime import logcontext, tracing
 
 # Governance asks the node to hold off with these error codes (and a retry_after).
 HOLD_OFF_CODES = frozenset({"rate_limited", "service_unavailable"})
@@ -172,6 +172,14 @@ class InboundHandler:
         self._session.lost(f"stream closed: {code} {details}".strip(), auth_refused=refused)
 
     def _on_inbound(self, inbound: Inbound, targets: set[str]) -> None:
+        # Lines written about a frame name its request id (a JSON line's `request_id`).
+        previous = logcontext.about(getattr(inbound, "request_id", None))
+        try:
+            self._dispatch(inbound, targets)
+        finally:
+            logcontext.restore(previous)
+
+    def _dispatch(self, inbound: Inbound, targets: set[str]) -> None:
         kind = type(inbound).__name__
         self._received_by_kind[kind] += 1
         # The data kinds first: they are nearly all of the traffic.

@@ -188,7 +188,8 @@ class OutboundRequests:
         self._timeouts_due_at = None
         for entry in self._pending.expire(self._clock()):
             metrics.TIMEOUTS.labels(type=entry.kind).inc()
-            self._log.warning("request %s (%s) timed out", entry.request_id, entry.kind)
+            self._log.warning("request %s (%s) timed out", entry.request_id, entry.kind,
+                              extra={"request_id": entry.request_id})
             self._session.reply(entry.sender, RequestTimedOut(entry.request_id, entry.kind))
             if tracing.active:
                 tracing.end((entry.kind, entry.request_id), "timed out")
