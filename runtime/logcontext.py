@@ -30,7 +30,21 @@ def restore(previous: Context) -> None:
     current = previous
 
 
+# Which field of a message type holds the id it is about (None: none), found once per type:
+# a failed getattr raises inside, which every message without an id would pay.
+_ID_FIELD: dict[type, str | None] = {}
+_ID_FIELDS = ("request_id", "proposal_id")
+
+
 def request_id_of(message: object) -> str | None:
     """The id a message is about: its request id, or a proposal's id; None for others."""
-    found = getattr(message, "request_id", None) or getattr(message, "proposal_id", None)
+    kind = type(message)
+    try:
+        name = _ID_FIELD[kind]
+    except KeyError:
+        name = _ID_FIELD[kind] = next((field for field in _ID_FIELDS
+                                       if hasattr(message, field)), None)
+    if name is None:
+        return None
+    found = getattr(message, name, None)
     return found if isinstance(found, str) else None
