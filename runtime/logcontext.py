@@ -1,5 +1,5 @@
 """What the line being written is about: the request id an actor's message, or a peg-out's
-event, carries, for the `request_id` and `event` fields of JSON log lines.
+event, carries, for the `request_id`, `event` and `trace_id` fields of JSON log lines.
 
 An actor handles one message at a time on one thread, so the context is one module
 value per process, set around each message (`actors/base.py`) and around each peg-out
@@ -10,18 +10,20 @@ context: it is a hint for finding lines, never a fact the node acts on.
 
 from __future__ import annotations
 
-# (request id, event) of what is being handled; (None, None) outside any.
-Context = tuple[str | None, str | None]
-NONE: Context = (None, None)
+# (request id, event, trace id) of what is being handled; all None outside any. The trace
+# id is given where the line is about a traced peg-out but no span is open around it.
+Context = tuple[str | None, str | None, str | None]
+NONE: Context = (None, None, None)
 
 current: Context = NONE
 
 
-def about(request_id: str | None, event: str | None = None) -> Context:
-    """Make lines from now on about `request_id` (and `event`); the context it replaced,
-    for `restore`."""
+def about(request_id: str | None, event: str | None = None,
+          trace_id: str | None = None) -> Context:
+    """Make lines from now on about `request_id` (and `event`, `trace_id`); the context it
+    replaced, for `restore`."""
     global current
-    previous, current = current, (request_id, event)
+    previous, current = current, (request_id, event, trace_id)
     return previous
 
 

@@ -49,8 +49,9 @@ With ``logging.format: json`` each record is one JSON object on one line
 - ``request_id``, only where there is one: the id of the peg-out, peg-in,
   push or proposal the line is about (the message being handled, or the
   peg-out event);
-- ``trace_id``, only while tracing is on and the line is written inside a
-  traced span (32 hex digits, as the trace's id in the tracing backend);
+- ``trace_id``, only while tracing is on, for a line written inside a traced
+  span or about a traced peg-out's event (32 hex digits, the trace's id in the
+  tracing backend);
 - ``exception``, only with a traceback or stack.
 
 The JSON is ASCII (``\\uNNNN`` escapes): no character in it can break,
@@ -146,7 +147,7 @@ class JsonLineFormatter(logging.Formatter):
             "pid": record.process,
             "message": message,
         }
-        request_id, event = logcontext.current
+        request_id, event, trace_id = logcontext.current
         event = getattr(record, "event", None) or event
         if event is None and message.startswith(SUPERVISION_PREFIX):
             found = _SUPERVISION_EVENT.match(message)
@@ -156,7 +157,7 @@ class JsonLineFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or request_id
         if request_id is not None:
             line["request_id"] = shorten(str(request_id), 1024)
-        trace_id = tracing.current_trace_id()
+        trace_id = tracing.current_trace_id() or trace_id
         if trace_id is not None:
             line["trace_id"] = trace_id
         trouble = self._trouble(record)

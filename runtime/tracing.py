@@ -216,6 +216,8 @@ def spans(name: str, parents: Iterable[str | None], **attributes: Any) -> Any:
     if not active:
         return _NULL
     distinct = tuple(dict.fromkeys(parent for parent in parents if parent is not None))
+    if len(distinct) == 1:  # one trace: its span is current, so lines logged name it
+        return _within(_start_span(name, _context_of(distinct[0]), attributes))
     return _each(name, distinct, attributes) if distinct else _NULL
 
 

@@ -24,7 +24,8 @@ def pegout_key(request_id: str) -> tuple[str, str]:
 
 
 def observe(note: Note, log: logging.Logger) -> None:
-    previous = logcontext.about(note.request_id, note.event.value)
+    trace = tracing.traceparent_of(pegout_key(note.request_id)) if tracing.active else None
+    previous = logcontext.about(note.request_id, note.event.value, trace and trace[3:35])
     try:
         _count_and_log(note, log)
     finally:

@@ -46,6 +46,15 @@ def test_the_id_and_event_being_handled_are_fields_of_the_line() -> None:
     assert logcontext.current == logcontext.NONE
 
 
+def test_a_trace_id_given_with_the_context_is_a_field_of_the_line() -> None:
+    previous = logcontext.about("po-1", "broadcast", "0af7651916cd43dd8448eb211c80319c")
+    try:
+        line = json.loads(JsonLineFormatter().format(record("peg-out po-1 broadcast")))
+    finally:
+        logcontext.restore(previous)
+    assert line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+
+
 def test_a_record_s_own_request_id_wins_over_the_context() -> None:
     previous = logcontext.about("outer")
     try:
