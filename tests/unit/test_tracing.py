@@ -170,3 +170,15 @@ def test_the_config_takes_loopback_http_https_and_a_ratio_in_zero_to_one() -> No
         build_config({"tracing": {"sample_ratio": 1.5}}, source="/n.yaml", env={})
     with pytest.raises(ConfigError, match="at most 64 characters"):
         build_config({"tracing": {"service_name": "s" * 65}}, source="/n.yaml", env={})
+
+
+def test_a_node_that_does_not_trace_never_imports_opentelemetry() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, actors.base, actors.bridge.actor, actors.storage.actor, "
+            "actors.stream.actor, runtime.logs; "
+            "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "[]"
