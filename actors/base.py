@@ -97,21 +97,14 @@ class NodeActor(ActorTypeDispatcher):
 
     def handle(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
         """Dispatch a message whose sender may send it. Log lines written meanwhile are
-        about its request id; a message carrying a span context is handled in a span
-        under it (`runtime/tracing.py`)."""
-        previous = logcontext.about(logcontext.request_id_of(message))
+        about it (a JSON line's `request_id`); a message carrying a span context is
+        handled in a span under it (`runtime/tracing.py`)."""
+        previous, logcontext.handling = logcontext.handling, message
         try:
-            if tracing.active:
-                parent = getattr(message, "traceparent", None)
-                if parent is not None:
-                    with tracing.span(f"{self.name}.{type(message).__name__}", parent):
-                        return self._dispatch(message, sender)
-            return self._dispatch(message, sender)
-        finally:
-            logcontext.restore(previous)
-
-    def _dispatch(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
-        try:
+            if tracing.active and getattr(message, "traceparent", None) is not None:
+                with tracing.span(f"{self.name}.{type(message).__name__}",
+                                  getattr(message, "traceparent", None)):
+                    return super().receiveMessage(message, sender)
             return super().receiveMessage(message, sender)
         except Exception as exc:
             # Thespian retries the message once, then returns it to its sender as a
@@ -124,6 +117,8 @@ class NodeActor(ActorTypeDispatcher):
                           _MessageFailed(self.name, type(message).__name__,
                                          redact_text(repr(exc))[:200]))
             raise
+        finally:
+            logcontext.handling = previous
 
     # -- who may say what ------------------------------------------------------
 

@@ -26,13 +26,13 @@ BATCH = Batch((MESSAGE,))
 
 def _handle_context(message: object) -> None:
     """What `NodeActor.handle` adds around every message (without the dispatch itself)."""
-    previous = logcontext.about(logcontext.request_id_of(message))
-    if tracing.active:
-        parent = getattr(message, "traceparent", None)
-        if parent is not None:
-            with tracing.span("bridge.Message", parent):
+    previous, logcontext.handling = logcontext.handling, message
+    try:
+        if tracing.active and getattr(message, "traceparent", None) is not None:
+            with tracing.span("bridge.Message", getattr(message, "traceparent", None)):
                 pass
-    logcontext.restore(previous)
+    finally:
+        logcontext.handling = previous
 
 
 def _pegout_calls() -> None:

@@ -1,9 +1,11 @@
 """What the line being written is about: the request id an actor's message, or a peg-out's
 event, carries, for the `request_id`, `event` and `trace_id` fields of JSON log lines.
 
-An actor handles one message at a time on one thread, so the context is one module
-value per process, set around each message (`actors/base.py`) and around each peg-out
-event the bridge observes; `about`/`restore` cost two assignments, nothing is built.
+An actor handles one message at a time on one thread, so the context is module values
+per process: `handling`, the message being handled, set around each one
+(`actors/base.py`: one reference saved and restored; its id is looked up only when a
+line is written), and `current`, set by `about` around what names its id itself (a
+peg-out's event the bridge observes, a frame from governance), which wins.
 A line written from another thread (the stream's gRPC reader) may see the actor's
 context: it is a hint for finding lines, never a fact the node acts on.
 """
@@ -16,6 +18,7 @@ Context = tuple[str | None, str | None, str | None]
 NONE: Context = (None, None, None)
 
 current: Context = NONE
+handling: object = None  # the message the actor is handling, if any
 
 
 def about(request_id: str | None, event: str | None = None,

@@ -154,6 +154,8 @@ class JsonLineFormatter(logging.Formatter):
             event = found.group(1) if found else None
         if event is not None:
             line["event"] = event
+        if request_id is None and logcontext.handling is not None:
+            request_id = logcontext.request_id_of(logcontext.handling)
         request_id = getattr(record, "request_id", None) or request_id
         if request_id is not None:
             line["request_id"] = shorten(str(request_id), 1024)

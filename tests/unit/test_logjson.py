@@ -46,6 +46,30 @@ def test_the_id_and_event_being_handled_are_fields_of_the_line() -> None:
     assert logcontext.current == logcontext.NONE
 
 
+def test_a_line_written_while_a_message_is_handled_names_the_message_s_id() -> None:
+    from actors.messages import Batch, InitiatePegout, ProposalReceived
+
+    formatter = JsonLineFormatter()
+    cases = [(InitiatePegout("po-9", "00", (0,), (1,)), "po-9"),
+             (ProposalReceived("prop-3", "t", b"", 0, 1), "prop-3"),
+             (Batch(()), None)]
+    for message, expected in cases:
+        previous, logcontext.handling = logcontext.handling, message
+        try:
+            line = json.loads(formatter.format(record("x")))
+        finally:
+            logcontext.handling = previous
+        assert line.get("request_id") == expected
+    # What names its own id (a peg-out's event) wins over the message being handled.
+    previous_handling, logcontext.handling = logcontext.handling, cases[0][0]
+    previous = logcontext.about("po-other", "failed")
+    try:
+        assert json.loads(formatter.format(record("x")))["request_id"] == "po-other"
+    finally:
+        logcontext.restore(previous)
+        logcontext.handling = previous_handling
+
+
 def test_a_trace_id_given_with_the_context_is_a_field_of_the_line() -> None:
     previous = logcontext.about("po-1", "broadcast", "0af7651916cd43dd8448eb211c80319c")
     try:
