@@ -46,6 +46,29 @@ def test_off_every_helper_returns_at_once_and_makes_nothing() -> None:
     assert tracing._open == {}
 
 
+def test_a_trace_left_out_by_the_ratio_records_nothing_and_tells_its_children(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = InMemorySpanExporter()
+    monkeypatch.setattr(tracing, "_pid", None)
+    tracing.start(TracingConfig(endpoint="http://127.0.0.1:4318/v1/traces", sample_ratio=0.0),
+                  "bridge", exporter=exporter)
+    try:
+        tracing.begin("k", "pegout")
+        carried = tracing.traceparent_of("k")
+        with tracing.span("bridge.InitiatePegout", carried):
+            pass
+        tracing.end("k")
+        with tracing.span("storage.commit", PARENT):  # a sampled parent is followed
+            pass
+        assert tracing._provider is not None
+        tracing._provider.force_flush()
+        assert carried is not None and carried.endswith("-00")  # not sampled, passed on
+        assert [span.name for span in exporter.get_finished_spans()] == ["storage.commit"]
+    finally:
+        tracing.stop()
+        monkeypatch.setattr(tracing, "_provider", None)
+
+
 def test_a_config_without_an_endpoint_leaves_tracing_off() -> None:
     tracing.start(TracingConfig(), "bridge")
     assert tracing.active is False and tracing._provider is None
