@@ -182,7 +182,8 @@ class NodeActor(ActorTypeDispatcher):
         settings = message.config.logging
         log_directly(settings.file, settings.level, settings.rate_limit, settings.format)
         self.log = actor_logger(message.name)
-        tracing.start(message.config.tracing, message.name, message.config.node.id)
+        if not message.children:  # a worker; supervisors make no spans, so need no exporter
+            tracing.start(message.config.tracing, message.name, message.config.node.id)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())
         except ParentGoneError as exc:

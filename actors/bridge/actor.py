@@ -68,6 +68,7 @@ from actors.messages import (
     PegoutState,
     RequestQueued,
     RequestRejected,
+    RequestSignatures,
     RequestTimedOut,
     ResetOutflowWindow,
     ResolvePegout,
@@ -83,6 +84,14 @@ from btc.federation import Federation
 from runtime import tracing
 
 BROADCAST_RETRY_S = 2.0
+
+
+def _traced(request: RequestSignatures) -> RequestSignatures:
+    """The request with its peg-out's span context, while tracing is on."""
+    parsed = split_governance_id(request.request_id) if tracing.active else None
+    if parsed is None:
+        return request
+    return replace(request, traceparent=tracing.traceparent_of(pegout_key(parsed[0])))
 
 
 class _BroadcastDue:
@@ -240,10 +249,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
         stream = self.peers.get("stream")
         request = workflow.signature_request(record, self.situation())
         if stream is not None and request is not None:
-            if tracing.active:
-                request = replace(request, traceparent=tracing.traceparent_of(
-                    pegout_key(record.request_id)))
-            self.send(stream, request)
+            self.send(stream, _traced(request))
         # else: sent when the stream appears, or when the halt is lifted
 
     def _send_notice(self, record: PeginRecord, delay_s: float = 0.0) -> None:
@@ -420,7 +426,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
         for record in awaiting:  # asked again now (or, halted, still on the clock)
             self.attempts.watch(record, self.rules.attempt_timeout_s)
         requests = (workflow.signature_request(record, situation) for record in awaiting)
-        self.resends.queue(request for request in requests if request is not None)
+        self.resends.queue(_traced(request) for request in requests if request is not None)
         self.resends.queue(pegins.notice_of(r) for r in self.book.unacknowledged())
         if self.resends:
             self.log.info("sending %d open requests to the stream", len(self.resends))

@@ -206,3 +206,16 @@ def test_a_node_that_does_not_trace_never_imports_opentelemetry() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_signature_request_carries_its_pegout_s_context_first_sent_or_re_sent(
+        exported: InMemorySpanExporter) -> None:
+    from actors.bridge.actor import _traced
+    from actors.bridge.observe import pegout_key
+    from actors.messages import RequestSignatures
+
+    tracing.begin(pegout_key("po-1"), "pegout")
+    attempt = RequestSignatures("po-1/2", "00", (0,), (1,))
+    assert _traced(attempt).traceparent == tracing.traceparent_of(pegout_key("po-1"))
+    assert _traced(RequestSignatures("po-2/1", "00", (0,), (1,))).traceparent is None
+    assert _traced(RequestSignatures("no-attempt", "00", (0,), (1,))).traceparent is None
