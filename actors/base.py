@@ -46,7 +46,7 @@ from actors.messages import Batch, Ping, Pong
 from actors.senders import HeldMessages, Senders, Verdict, judge, rules_for
 from nodeconfig import NodeConfig
 from nodeconfig.redact import redact_text
-from runtime import metrics
+from runtime import logcontext, metrics, tracing
 from runtime.loglevel import apply_level
 from runtime.logs import actor_logger, log_directly
 from runtime.processes import ParentGoneError, die_with_parent
@@ -101,8 +101,15 @@ class NodeActor(ActorTypeDispatcher):
         return self.handle(message, sender)
 
     def handle(self, message: object, sender: ActorAddress) -> ThespianWatch | None:
-        """Dispatch a message whose sender may send it."""
+        """Dispatch a message whose sender may send it. Log lines written meanwhile are
+        about it (a JSON line's `request_id`); a message carrying a span context is
+        handled in a span under it (`runtime/tracing.py`)."""
+        previous, logcontext.handling = logcontext.handling, message
         try:
+            if tracing.active and getattr(message, "traceparent", None) is not None:
+                with tracing.span(f"{self.name}.{type(message).__name__}",
+                                  getattr(message, "traceparent", None)):
+                    return super().receiveMessage(message, sender)
             return super().receiveMessage(message, sender)
         except Exception as exc:
             # Thespian retries the message once, then returns it to its sender as a
@@ -115,6 +122,8 @@ class NodeActor(ActorTypeDispatcher):
                           _MessageFailed(self.name, type(message).__name__,
                                          redact_text(repr(exc))[:200]))
             raise
+        finally:
+            logcontext.handling = previous
 
     # -- who may say what ------------------------------------------------------
 
@@ -176,8 +185,10 @@ class NodeActor(ActorTypeDispatcher):
         self.config = message.config
         self.supervisor_address = sender
         settings = message.config.logging
-        log_directly(settings.file, settings.level, settings.rate_limit)
+        log_directly(settings.file, settings.level, settings.rate_limit, settings.format)
         self.log = actor_logger(message.name)
+        if not message.children:  # a worker; supervisors make no spans, so need no exporter
+            tracing.start(message.config.tracing, message.name, message.config.node.id)
         try:
             die_with_parent(message.supervisor_pid or os.getppid())
         except ParentGoneError as exc:
@@ -263,7 +274,10 @@ class NodeActor(ActorTypeDispatcher):
         self._coalescing.append((targetAddr, [msg]))
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
-        self.on_stop()
+        try:
+            self.on_stop()
+        finally:
+            tracing.stop()  # the spans this process still holds go out before it exits
 
     def receiveMsg__Shutdown(self, message: _Shutdown, sender: ActorAddress) -> None:
         """A graceful stop asked by the supervisor (supervisors stop their children first)."""

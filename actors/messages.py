@@ -161,6 +161,8 @@ class RequestSignatures:
     tx_type: str = "pegout"
     required_signatures: int = 1
     timeout_s: float | None = None
+    # The span this belongs to, as W3C traceparent text, while tracing is on (runtime/tracing.py).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ class ApplySignatures:
     status: str
     signatures: tuple[Witness, ...] = ()
     failure_reason: str | None = None
+    # The span this belongs to, as W3C traceparent text, while tracing is on (runtime/tracing.py).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,8 @@ class UpdateFederation:
     # `update_signature` empty: what governance signed (convention 5). The
     # stream computes it from the wire bytes; b"" when there were none.
     update_digest: bytes = b""
+    # The span this belongs to, as W3C traceparent text, while tracing is on (runtime/tracing.py).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +283,8 @@ class ProposalReceived:
     data: bytes
     voting_deadline: int
     required_votes: int
+    # The span this belongs to, as W3C traceparent text, while tracing is on (runtime/tracing.py).
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)

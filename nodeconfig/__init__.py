@@ -57,6 +57,7 @@ from nodeconfig.model import (
     SupervisionConfig,
     SupervisorFlags,
     TlsConfig,
+    TracingConfig,
 )
 from nodeconfig.redact import redact_reprs
 
@@ -110,6 +111,7 @@ __all__ = [
     "SupervisionConfig",
     "SupervisorFlags",
     "TlsConfig",
+    "TracingConfig",
     "build_config",
     "default_config_path",
     "load_config",

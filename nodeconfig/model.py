@@ -18,6 +18,7 @@ from nodeconfig.names import ACTOR_NAMES, ROOT, SUPERVISORS
 from nodeconfig.rules import (
     at_least,
     at_most,
+    at_most_chars,
     compressed_pubkey,
     env_name,
     fraction,
@@ -30,6 +31,7 @@ from nodeconfig.rules import (
     positive,
     private_ip,
     setting,
+    trace_endpoint,
     tx_versions,
 )
 
@@ -46,6 +48,7 @@ PushAcks = Literal["auto", "on", "off"]
 AuthType = Literal["bearer", "api_key", "signature"]
 Network = Literal["regtest", "testnet", "signet", "mainnet"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 RESTARTS: tuple[str, ...] = get_args(Restart)
@@ -412,7 +415,22 @@ class LogRateLimitConfig:
 class LoggingConfig:
     file: str = setting(non_empty, default="logs/node.log", path=True)
     level: LogLevel = setting(default="INFO")
+    # text: one line for people (the format of every release so far); json: one JSON
+    # object per line for machines (runtime/logline.py lists the fields).
+    format: LogFormat = setting(default="text")
     rate_limit: LogRateLimitConfig = setting(factory=LogRateLimitConfig)
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """OpenTelemetry traces (runtime/tracing.py), off while `endpoint` is null."""
+
+    # Where spans go, by OTLP over HTTP (protobuf): the full URL of the collector's
+    # traces path. Plain http only to loopback: spans name peg-outs and amounts.
+    endpoint: str | None = setting(trace_endpoint, default=None)
+    # The share of new traces recorded; a trace begun elsewhere follows its parent.
+    sample_ratio: float = setting(fraction, default=1.0)
+    service_name: str = setting(no_whitespace, at_most_chars(64), default="alys-node")
 
 
 @dataclass(frozen=True)
@@ -439,6 +457,7 @@ class NodeConfig:
     chain: ChainConfig = setting(factory=ChainConfig)
     metrics: MetricsConfig = setting(factory=MetricsConfig)
     logging: LoggingConfig = setting(factory=LoggingConfig)
+    tracing: TracingConfig = setting(factory=TracingConfig)
     storage: StorageConfig = setting(factory=StorageConfig)
     # The absolute path of the file loaded; not a key of the file.
     source: str = setting(default="", internal=True)

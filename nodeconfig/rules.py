@@ -141,6 +141,40 @@ def http_url(value: str) -> str | None:
     return None
 
 
+def at_most_chars(maximum: int) -> Check:
+    def check(value: str) -> str | None:
+        if len(value) <= maximum:
+            return None
+        return f"must be at most {maximum} characters, got {len(value)}"
+
+    check.__name__ = f"at_most_{maximum}_chars"
+    return check
+
+
+def trace_endpoint(value: str) -> str | None:
+    """An OTLP/HTTP collector: https anywhere, plain http only on this machine (spans
+    name peg-outs, amounts and hosts), and no credentials in the URL."""
+    problem = http_url(value)
+    if problem is not None:
+        return problem
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials (user information) in the URL"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        return (f"plain http is allowed only to loopback (127.0.0.1, ::1, localhost), got "
+                f"host {parts.hostname!r}; use https for a remote collector")
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def env_name(value: str) -> str | None:
     if _ENV_NAME.fullmatch(value):
         return None

@@ -167,7 +167,7 @@ def _refused(frame: str, sock: socket.socket | None, refusal: FrameRefused) -> N
         # otherwise travel through the very transport that is refusing frames.
         from runtime.logs import log_directly
 
-        log_directly(log.file, log.level, log.rate_limit)
+        log_directly(log.file, log.level, log.rate_limit, log.format)
     # Looked up each time: Thespian's admin replaces the logging manager once it runs.
     logging.getLogger("alys.transport").warning(
         "refused %s frame from %s: %s (dropped unread)",

@@ -33,14 +33,41 @@ exception or a message printed whole shows no credential.
 A record longer than ``max_chars`` keeps its head and its tail, which for a
 traceback holds the exception, and says how much was cut from the middle:
 one hostile multi-megabyte string must not become a multi-megabyte line.
+
+With ``logging.format: json`` each record is one JSON object on one line
+(``JsonLineFormatter``), for log shippers. Fields, in this order:
+
+- ``time``: RFC 3339, UTC, milliseconds (``2026-12-05T07:30:00.123Z``);
+- ``level``: ``DEBUG`` .. ``CRITICAL``;
+- ``actor``: the logger's name without ``alys.`` (``bridge``, ``stream``,
+  ``root``, ``launcher``; another library's logger keeps its full name);
+- ``pid``;
+- ``message``: the text a text line would show after ``pid=``, redacted and
+  cut as above;
+- ``event``, only where there is one: a peg-out's event (``rejected``,
+  ``failed``, ``broadcast``...) or a supervision event (``restart``...);
+- ``request_id``, only where there is one: the id of the peg-out, peg-in,
+  push or proposal the line is about (the message being handled, or the
+  peg-out event);
+- ``trace_id``, only while tracing is on, for a line written inside a traced
+  span or about a traced peg-out's event (32 hex digits, the trace's id in the
+  tracing backend);
+- ``exception``, only with a traceback or stack.
+
+The JSON is ASCII (``\\uNNNN`` escapes): no character in it can break,
+forge or hide a line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 
 from nodeconfig.redact import redact_text
+from runtime import logcontext, tracing
+from runtime.lograte import SUPERVISION_PREFIX
 
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s pid=%(process)d %(message)s"
 MAX_LINE_CHARS = 64 * 1024
@@ -91,3 +118,71 @@ class OneLineFormatter(logging.Formatter):
         # at most sextuples the length, which keeps the line bounded.
         # Redacted first: a URL's credentials must not survive in either half of a cut.
         return escape_line(shorten(redact_text(super().format(record)), self.max_chars))
+
+
+_SUPERVISION_EVENT = re.compile(re.escape(SUPERVISION_PREFIX) + r"(\S+)")
+
+
+def rfc3339_utc(created: float) -> str:
+    """`created` (seconds since the epoch) as RFC 3339 UTC with milliseconds."""
+    seconds = int(created)
+    millis = min(int((created - seconds) * 1000), 999)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+class JsonLineFormatter(logging.Formatter):
+    """The node's JSON line: one object per record (fields in the module's docstring)."""
+
+    def __init__(self, *, max_chars: int = MAX_LINE_CHARS) -> None:
+        super().__init__()
+        self.max_chars = max_chars
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = shorten(redact_text(record.getMessage()), self.max_chars)
+        name = record.name
+        line: dict[str, object] = {
+            "time": rfc3339_utc(record.created),
+            "level": record.levelname,
+            "actor": name[5:] if name.startswith("alys.") else name,
+            "pid": record.process,
+            "message": message,
+        }
+        request_id, event, trace_id = logcontext.current
+        event = getattr(record, "event", None) or event
+        if event is None and message.startswith(SUPERVISION_PREFIX):
+            found = _SUPERVISION_EVENT.match(message)
+            event = found.group(1) if found else None
+        if event is not None:
+            line["event"] = event
+        if request_id is None and logcontext.handling is not None:
+            request_id = logcontext.request_id_of(logcontext.handling)
+        request_id = getattr(record, "request_id", None) or request_id
+        if request_id is not None:
+            line["request_id"] = shorten(str(request_id), 1024)
+        trace_id = tracing.current_trace_id() or trace_id
+        if trace_id is not None:
+            line["trace_id"] = trace_id
+        trouble = self._trouble(record)
+        if trouble:
+            line["exception"] = shorten(redact_text(trouble), self.max_chars)
+        # ASCII: every control, separator and bidi character is a \\u escape.
+        return json.dumps(line, ensure_ascii=True)
+
+    def _trouble(self, record: logging.LogRecord) -> str:
+        parts = []
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            parts.append(record.exc_text)
+        if record.stack_info:
+            parts.append(self.formatStack(record.stack_info))
+        return "\n".join(parts)
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    """The formatter of `logging.format` (`text` or `json`, checked by the config)."""
+    if log_format == "json":
+        return JsonLineFormatter()
+    if log_format == "text":
+        return OneLineFormatter()
+    raise ValueError(f"logging.format must be 'text' or 'json', got {log_format!r}")

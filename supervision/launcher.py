@@ -79,7 +79,8 @@ def launcher_log(config: NodeConfig) -> logging.Logger:
 
     log = logging.getLogger("alys.launcher")
     Path(config.logging.file).parent.mkdir(parents=True, exist_ok=True)
-    log.addHandler(NodeLogHandler(config.logging.file, rate_limit=config.logging.rate_limit))
+    log.addHandler(NodeLogHandler(config.logging.file, rate_limit=config.logging.rate_limit,
+                                  log_format=config.logging.format))
     log.setLevel(config.logging.level)
     log.propagate = False
     return log

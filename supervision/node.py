@@ -104,7 +104,7 @@ class Node:
         confine_actor_sockets(self.config.actor_system.host)
         install(ensure_secret(run_paths(self.config).secret_file), self.config.logging)
         defs = log_defs(self.config.logging.file, self.config.logging.level,
-                        self.config.logging.rate_limit)
+                        self.config.logging.rate_limit, self.config.logging.format)
         with titled(f"alys-node[{self.config.node.id}] thespian admin/logger"):
             self.asys = ActorSystem(
                 SYSTEM_BASE,

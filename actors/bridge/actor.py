@@ -14,6 +14,7 @@ operator's verdicts, the outflow breaker).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from thespian.actors import ActorExitRequest
@@ -47,7 +48,7 @@ from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
 from actors.bridge.lookups import Lookups
 from actors.bridge.maintenance import Maintenance
-from actors.bridge.observe import observe
+from actors.bridge.observe import observe, pegout_key
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.resends import ResendDue, Resends
 from actors.bridge.settlement import FollowDue, Settlement
@@ -71,6 +72,7 @@ from actors.messages import (
     PegoutState,
     RequestQueued,
     RequestRejected,
+    RequestSignatures,
     RequestTimedOut,
     ResetOutflowWindow,
     ResolvePegout,
@@ -84,8 +86,17 @@ from actors.storage.records import (
     PegoutRecord,
 )
 from btc.federation import Federation
+from runtime import tracing
 
 BROADCAST_RETRY_S = 2.0
+
+
+def _traced(request: RequestSignatures) -> RequestSignatures:
+    """The request with its peg-out's span context, while tracing is on."""
+    parsed = split_governance_id(request.request_id) if tracing.active else None
+    if parsed is None:
+        return request
+    return replace(request, traceparent=tracing.traceparent_of(pegout_key(parsed[0])))
 
 
 class _BroadcastDue:
@@ -216,11 +227,14 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
 
         new = record is not None and effect.refused_for is not None and not effect.reclaim
         records = [*effect.extra, *([record] if record is not None else [])]
+        trace = (tracing.traceparent_of(pegout_key(record.request_id))
+                 if tracing.active and isinstance(record, PegoutRecord) else None)
         if effect.reclaim:
-            self.store.write(records, then=committed, found=reclaim_refused, insert_new=False)
+            self.store.write(records, then=committed, found=reclaim_refused, insert_new=False,
+                             trace=trace)
             return
         self.store.write(records, then=committed, otherwise=refused if new else None,
-                         found=found if first is not None else None)
+                         found=found if first is not None else None, trace=trace)
 
     def _ask(self, effect: AskSignatures) -> None:
         record = self.book.pegouts.get(effect.request_id)
@@ -243,7 +257,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         stream = self.peers.get("stream")
         request = workflow.signature_request(record, self.situation())
         if stream is not None and request is not None:
-            self.send(stream, request)
+            self.send(stream, _traced(request))
         # else: sent when the stream appears, or when the halt is lifted
 
     def _send_notice(self, record: PeginRecord, delay_s: float = 0.0) -> None:
@@ -311,6 +325,14 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
+        if tracing.active:  # a peg-out's trace, ended by its outcome (`observe`)
+            tracing.begin(pegout_key(message.request_id), "pegout",
+                          request_id=message.request_id)
+        with tracing.span("bridge.InitiatePegout",
+                          tracing.traceparent_of(pegout_key(message.request_id))):
+            self._initiate(message, sender)
+
+    def _initiate(self, message: InitiatePegout, sender: Any) -> None:
         replaces = getattr(message, "replaces", None)
         if replaces is None or not isinstance(replaces, str):
             self._with_record(message.request_id, sender, lambda record: workflow.requested(
@@ -413,7 +435,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         for record in awaiting:  # asked again now (or, halted, still on the clock)
             self.attempts.watch(record, self.rules.attempt_timeout_s)
         requests = (workflow.signature_request(record, situation) for record in awaiting)
-        self.resends.queue(request for request in requests if request is not None)
+        self.resends.queue(_traced(request) for request in requests if request is not None)
         self.resends.queue(pegins.notice_of(r) for r in self.book.unacknowledged())
         if self.resends:
             self.log.info("sending %d open requests to the stream", len(self.resends))

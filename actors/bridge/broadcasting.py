@@ -15,10 +15,12 @@ from actors.bridge.book import Book
 from actors.bridge.broadcast import Broadcaster, SpoolBroadcaster
 from actors.bridge.effects import Effects
 from actors.bridge.handover import hand_over
+from actors.bridge.observe import pegout_key
 from actors.bridge.situation import Situation
 from actors.bridge.spoolmarks import SpoolMarks, index_spool, read_from_record
 from actors.messages import PegoutState
 from actors.storage.records import MetaValue, PegoutRecord
+from runtime import tracing
 
 
 class Broadcasting:
@@ -59,7 +61,10 @@ class Broadcasting:
         self._queued = []
         spool = self.spool
         start = spool.offset if spool is not None else 0
-        effects = hand_over(self.broadcaster, ready, situation, self._log)
+        with tracing.spans("bridge.broadcast", (tracing.traceparent_of(pegout_key(r.request_id))
+                                                for r in ready) if tracing.active else (),
+                           peg_outs=len(ready)):
+            effects = hand_over(self.broadcaster, ready, situation, self._log)
         if spool is not None and self.marks is not None and spool.offset != start:
             self.marks.appended(start, spool.offset, (r.request_id for r in ready))
         return effects, self._read_from_to_store()

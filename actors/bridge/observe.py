@@ -1,5 +1,8 @@
-"""The bridge's metrics and log lines, from the workflows' `Note`s: the one place that says
-what each event counts and logs, so that the decisions themselves neither count nor log."""
+"""The bridge's metrics, log lines and trace ends, from the workflows' `Note`s: the one place
+that says what each event counts, logs and ends, so that the decisions themselves do none.
+
+Every line written for a note is about its request id and event (the `request_id` and
+`event` fields of a JSON line); an outcome (`TRACE_ENDS`) ends the peg-out's trace."""
 
 from __future__ import annotations
 
@@ -7,9 +10,32 @@ import logging
 
 from actors.bridge import metrics
 from actors.bridge.effects import Event, Note
+from runtime import logcontext, tracing
+
+# The events after which nothing more happens to a peg-out unless asked: its trace ends.
+TRACE_ENDS = {Event.REJECTED: None, Event.BROADCAST: None, Event.FAILED: "failed",
+              Event.BROADCAST_REFUSED: "broadcast refused",
+              Event.NEEDS_REVIEW: "needs review"}
+
+
+def pegout_key(request_id: str) -> tuple[str, str]:
+    """The key of a peg-out's open span (runtime/tracing.py)."""
+    return ("pegout", request_id)
 
 
 def observe(note: Note, log: logging.Logger) -> None:
+    trace = tracing.traceparent_of(pegout_key(note.request_id)) if tracing.active else None
+    previous = logcontext.about(note.request_id, note.event.value, trace and trace[3:35])
+    try:
+        _count_and_log(note, log)
+    finally:
+        logcontext.restore(previous)
+    if tracing.active and note.event in TRACE_ENDS:
+        tracing.end(pegout_key(note.request_id), TRACE_ENDS[note.event],
+                    outcome=note.event.value, detail=note.detail[:200] or None)
+
+
+def _count_and_log(note: Note, log: logging.Logger) -> None:
     rid = note.request_id
     match note.event:
         case Event.ACCEPTED:

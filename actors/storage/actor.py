@@ -40,6 +40,7 @@ from actors.storage.protocol import (
     _PersistFailed,
 )
 from actors.storage.records import FederationRecord, PegoutRecord, ProposalRecord
+from runtime import tracing
 
 
 class StorageActor(NodeActor):
@@ -85,7 +86,9 @@ class StorageActor(NodeActor):
                                permanent=True, kind="refused")
             return
         try:
-            with metrics.WRITE_SECONDS.time():
+            with (metrics.WRITE_SECONDS.time(),
+                  tracing.spans("storage.commit", message.traceparents, owner=message.owner,
+                                records=len(message.records))):
                 found = self.database.write(message.records, message.groups)
         except Exception as exc:
             self._write_failed(message, sender, _reason(self.database.path, exc),

@@ -40,6 +40,7 @@ from thespian.actors import ActorAddress
 from actors.storage.limits import refusal
 from actors.storage.protocol import _Fetch, _Fetched, _Persist
 from actors.storage.records import Claim, Record, Taken
+from runtime import tracing
 
 Then = Callable[[], None]
 Otherwise = Callable[[str], None]
@@ -61,6 +62,7 @@ class _Write:
     otherwise: Otherwise | None = None
     found: Found | None = None  # set: a first write, written whole or not at all
     insert_new: bool = True  # its peg-out and peg-in records are inserted only if absent
+    trace: str | None = None  # the span it is written for (W3C traceparent), tracing on
 
 
 @dataclass
@@ -81,6 +83,15 @@ class _InFlight:
                 groups.append((at, at + len(write.records), write.insert_new))
             at += len(write.records)
         return tuple(groups)
+
+    @property
+    def traceparents(self) -> tuple[str, ...]:
+        if not tracing.active:
+            return ()
+        return tuple(dict.fromkeys(w.trace for w in self.writes if w.trace is not None))
+
+    def persist(self, owner: str, seq: int) -> _Persist:
+        return _Persist(owner, seq, self.records, self.groups, self.traceparents)
 
     def write_at(self, position: int) -> _Write | None:
         """The write whose records hold `position` in `records`."""
@@ -114,7 +125,7 @@ class DurableStore:
 
     def write(self, records: Sequence[Record], then: Then | None = None,
               otherwise: Otherwise | None = None, found: Found | None = None, *,
-              insert_new: bool = True) -> None:
+              insert_new: bool = True, trace: str | None = None) -> None:
         """Write `records` in the next transaction; `then` runs once they are committed,
         `otherwise(reason)` if they never will be. A record that cannot be stored is
         refused here: `otherwise` then runs before `write` returns.
@@ -126,8 +137,13 @@ class DurableStore:
         key held by another record, undoes the whole write, and `found(Held or the stored
         record)` runs instead of `then`. So "was this id used, is this coin free?" is
         answered by the write that had to be made anyway, without a read of its own. A
-        `Claim` without `found` is refused: its conflict would go unheard."""
-        write = _Write(tuple(records), then, otherwise, found, insert_new)
+        `Claim` without `found` is refused: its conflict would go unheard.
+
+        `trace`: the span the write belongs to (W3C traceparent); by default the span
+        being handled, if tracing is on."""
+        if trace is None and tracing.active:
+            trace = tracing.current_traceparent()
+        write = _Write(tuple(records), then, otherwise, found, insert_new, trace)
         problem = self._check(write.records)
         if problem is None and found is None and any(isinstance(r, Claim) for r in records):
             problem = "a Claim is written only with `found`, which hears of its conflict"
@@ -151,12 +167,12 @@ class DurableStore:
         self._seq += 1
         batch = _InFlight(writes)
         self._in_flight[self._seq] = batch
-        self._send(storage, _Persist(self.owner, self._seq, batch.records, batch.groups))
+        self._send(storage, batch.persist(self.owner, self._seq))
 
     def resend(self, storage: ActorAddress) -> int:
         """Send every uncommitted write again, to a new StorageActor; returns how many."""
         for seq, batch in sorted(self._in_flight.items()):
-            self._send(storage, _Persist(self.owner, seq, batch.records, batch.groups))
+            self._send(storage, batch.persist(self.owner, seq))
         return len(self._in_flight)
 
     def persisted(self, seq: int, found: Sequence[tuple[int, Taken]] = ()) -> None:

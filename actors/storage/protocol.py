@@ -30,6 +30,9 @@ class _Persist:
     seq: int
     records: tuple[Record, ...]
     groups: tuple[tuple[int, int, bool], ...] = ()
+    # The spans (W3C traceparent text) of the writes in it, while tracing is on: the
+    # StorageActor's commit is a span in each of their traces.
+    traceparents: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
         return f"_Persist({self.owner} #{self.seq}, {len(self.records)} records)"

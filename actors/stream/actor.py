@@ -55,6 +55,7 @@ from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
 from actors.stream.wire.events import RegistrationAck
 from protocol import governance_pb2 as pb
+from runtime import tracing
 
 if TYPE_CHECKING:
     from actors.stream.connection import GovernanceConnection
@@ -283,6 +284,9 @@ class StreamActor(NodeActor):
 
     def receiveMsg_RequestSignatures(self, message: RequestSignatures,
                                      sender: ActorAddress) -> None:
+        if tracing.active and message.traceparent is not None:  # until the answer routed
+            tracing.begin(("signature", message.request_id), "governance.signature_request",
+                          tracing.current_traceparent(), request_id=message.request_id)
         self.outbound.submit("signature", message.request_id, message, sender)
 
     def receiveMsg_NotifyPegin(self, message: NotifyPegin, sender: ActorAddress) -> None:
@@ -322,6 +326,8 @@ class StreamActor(NodeActor):
             # The chain answers `Handled` only once its outcome is committed: now governance
             # may forget the push.
             self.acknowledge(self.acks.owed(message.request_id), "handled")
+            if tracing.active:  # the push's trace ends once the chain committed it
+                tracing.end(("push", message.request_id))
         if target is not None:
             self._pump(target)
         if self._coalescing is None:  # inside a Batch, receiveMsg_Batch exports it once

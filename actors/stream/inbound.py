@@ -32,6 +32,7 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol, assert_never
 
 from thespian.actors import ActorAddress
@@ -55,6 +56,7 @@ from actors.stream.wire.events import (
     RegistrationAck,
     SignaturesReceived,
 )
+from runtime import logcontext, tracing
 
 # Governance asks the node to hold off with these error codes (and a retry_after).
 HOLD_OFF_CODES = frozenset({"rate_limited", "service_unavailable"})
@@ -170,6 +172,14 @@ class InboundHandler:
         self._session.lost(f"stream closed: {code} {details}".strip(), auth_refused=refused)
 
     def _on_inbound(self, inbound: Inbound, targets: set[str]) -> None:
+        # Lines written about a frame name its request id (a JSON line's `request_id`).
+        previous = logcontext.about(getattr(inbound, "request_id", None))
+        try:
+            self._dispatch(inbound, targets)
+        finally:
+            logcontext.restore(previous)
+
+    def _dispatch(self, inbound: Inbound, targets: set[str]) -> None:
         kind = type(inbound).__name__
         self._received_by_kind[kind] += 1
         # The data kinds first: they are nearly all of the traffic.
@@ -242,6 +252,10 @@ class InboundHandler:
             self._session.acknowledge(request_id, "repeat")
             return
         self._acks.track(key, request_id)
+        if tracing.active:  # one trace per push, ended by the chain's `Handled`
+            tracing.begin(("push", key), "governance.push", request_id=request_id,
+                          push=type(message).__name__)
+            message = replace(message, traceparent=tracing.traceparent_of(("push", key)))
         self._route("chain", key, message, targets)
 
     def _on_signatures(self, received: SignaturesReceived, targets: set[str]) -> None:
@@ -249,14 +263,19 @@ class InboundHandler:
         if received.apply.status == "pending":
             self._on_pending(request_id)
             return
+        apply = received.apply
+        if tracing.active:
+            traced = tracing.end(("signature", request_id), status=apply.status)
+            if traced is not None:
+                apply = replace(apply, traceparent=traced)
         if self._answered("signature", request_id) is not None:
-            self._route("bridge", request_id, received.apply, targets)
+            self._route("bridge", request_id, apply, targets)
         elif request_id in self._timed_out:
             del self._timed_out[request_id]
             metrics.LATE_ANSWERS.inc()
             self._log.info("late answer to %s, timed out before: routed to the bridge",
                            request_id)
-            self._route("bridge", request_id, received.apply, targets)
+            self._route("bridge", request_id, apply, targets)
         else:
             self._unexpected("unknown_response", request_id)
 
@@ -321,6 +340,8 @@ class InboundHandler:
                               error.request_id, retry_after_s, self._max_retry_after_s)
             retry_after_s = self._max_retry_after_s
         entry = self._answered_first(error.request_id, ERROR_KINDS)
+        if tracing.active and entry is not None:
+            tracing.end((entry.kind, error.request_id), f"governance error {error.code}")
         if entry is None:
             self._unexpected("unknown_error_response", error.request_id)
         else:

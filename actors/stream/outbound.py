@@ -44,6 +44,7 @@ from actors.stream.state import ConnectionState as State
 from actors.stream.wire import encode
 from protocol import governance_pb2 as pb
 from protocol.errors import EncodeError
+from runtime import tracing
 
 if TYPE_CHECKING:
     from nodeconfig import RequestTimeoutsConfig
@@ -187,8 +188,11 @@ class OutboundRequests:
         self._timeouts_due_at = None
         for entry in self._pending.expire(self._clock()):
             metrics.TIMEOUTS.labels(type=entry.kind).inc()
-            self._log.warning("request %s (%s) timed out", entry.request_id, entry.kind)
+            self._log.warning("request %s (%s) timed out", entry.request_id, entry.kind,
+                              extra={"request_id": entry.request_id})
             self._session.reply(entry.sender, RequestTimedOut(entry.request_id, entry.kind))
+            if tracing.active:
+                tracing.end((entry.kind, entry.request_id), "timed out")
             if entry.kind == "signature":
                 self.timed_out[entry.request_id] = None
                 while len(self.timed_out) > LATE_ANSWERS_KEPT:

@@ -327,3 +327,30 @@ def test_unanswered_reads_go_again_to_a_new_storage_and_wait_while_there_is_none
                                                             (REPLACEMENT, "p2")]
     fetches.answered(_Fetched(OWNER, 2, ()))
     assert answers.got == [((), None)] and len(fetches) == 1
+
+
+# --- trace context ---------------------------------------------------------------------------
+
+TRACE_A = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+TRACE_B = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-01"
+
+
+def test_a_persist_carries_each_distinct_trace_of_its_writes_while_tracing_is_on(
+        monkeypatch: Any) -> None:
+    from runtime import tracing
+
+    monkeypatch.setattr(tracing, "active", True)
+    store, send = store_with_fake_send()
+    for number, trace in enumerate((TRACE_A, None, TRACE_B, TRACE_A)):
+        store.write([f"r{number}"], trace=trace)
+    store.flush(STORAGE)
+    assert send.messages[0].traceparents == (TRACE_A, TRACE_B)
+    store.resend(REPLACEMENT)  # a re-sent write keeps its traces
+    assert send.messages[1].traceparents == (TRACE_A, TRACE_B)
+
+
+def test_a_persist_carries_no_trace_while_tracing_is_off() -> None:
+    store, send = store_with_fake_send()
+    store.write(["r"], trace=TRACE_A)
+    store.flush(STORAGE)
+    assert send.messages[0].traceparents == ()
