@@ -233,6 +233,8 @@ class UpdateFederation:
 
     `update_type` is one of `member_add`, `member_remove`, `config_change`,
     `emergency_halt`; `members` is always the full new set (convention 5).
+    `script_type` (`p2wsh` or `p2tr`; None: the latest version's) and `p2tr_address`
+    are convention 10's.
     """
 
     request_id: str
@@ -247,6 +249,8 @@ class UpdateFederation:
     # `update_signature` empty: what governance signed (convention 5). The
     # stream computes it from the wire bytes; b"" when there were none.
     update_digest: bytes = b""
+    script_type: str | None = None
+    p2tr_address: str | None = None
 
 
 @dataclass(frozen=True)

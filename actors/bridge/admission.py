@@ -47,7 +47,9 @@ def admit(request_id: str, pegout: UnsignedPegout, situation: Situation,
     assert federation is not None  # the caller refused a peg-out without one
     try:
         spend = check_spend(pegout, witness_script=federation.witness_script,
-                            threshold=federation.threshold, policy=situation.rules.policy)
+                            threshold=federation.threshold, policy=situation.rules.policy,
+                            taproot_keys=(len(federation.xonly_keys) if federation.is_taproot
+                                          else None))
     except PolicyViolation as exc:
         return Refusal(exc.kind, str(exc))
     coins = spend.outpoints
