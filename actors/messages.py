@@ -294,6 +294,11 @@ class InitiatePegout:
     `replaces`: the request id of a peg-out this one replaces (to bump its fee, or because
     it is stuck). The replacement must spend at least one coin of the original, so that at
     most one of them can confirm; once it is broadcast, the original becomes `replaced`.
+
+    `federation_version`: the federation version whose coins every input spends (None: the
+    version in force). After a switch, coins still at an earlier federation's address are
+    signed under that version's script and members, as long as it is one of the last
+    `btc.federation.SPENDABLE_VERSIONS` applied; an unknown or retired version is refused.
     """
 
     request_id: str
@@ -301,6 +306,7 @@ class InitiatePegout:
     input_indices: tuple[int, ...]
     amounts: tuple[int, ...]
     replaces: str | None = None
+    federation_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -473,7 +479,9 @@ class FederationChanged:
     """The federation now in force (chain -> bridge); answer `Handled`.
 
     `halted` is true from an `emergency_halt` update until a later version
-    lifts it: no peg-out is signed or broadcast meanwhile.
+    lifts it: no peg-out is signed or broadcast meanwhile. `script_type` is `p2wsh` or
+    `p2tr`; `earlier` the applied versions before it whose coins peg-outs may still
+    spend (`btc.federation.SPENDABLE_VERSIONS`), newest first, each without `earlier`.
     """
 
     version: int
@@ -482,6 +490,8 @@ class FederationChanged:
     witness_script: bytes
     address: str
     halted: bool = False
+    script_type: str = "p2wsh"
+    earlier: tuple[FederationChanged, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,12 @@ MAX_MULTISIG_KEYS = 16
 
 _PARSE_ERRORS = (EmbitError, ValueError, IndexError, TypeError)
 
+# How many applied federation versions, the one in force included, a peg-out may spend
+# coins of: after a switch, coins still at an earlier address stay spendable under their
+# own version's script and members until the version falls out of this window (it is
+# then retired). It bounds what the chain announces and the bridge keeps.
+SPENDABLE_VERSIONS = 8
+
 
 # The btc package reads members and updates through these shapes, so that it does
 # not depend on the actors' message classes (actors.messages.Member and

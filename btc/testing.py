@@ -50,8 +50,9 @@ def make_unsigned_pegout(
     (so by script and network) and by `seed`. The transaction pays everything
     but its fee to one P2WPKH output; the fee is `fee_rate_sat_vb` over the
     signed size (`btc.policy.signed_vsize`, with the threshold read from the
-    script's OP_m, or, for a P2TR federation's leaf script, from its end). Zero-value OP_RETURN outputs, as few as hold it, add
-    about `padding_bytes` bytes, to size benchmark transactions.
+    script's OP_m, or, for a P2TR federation's leaf script, from its end). Zero-value
+    OP_RETURN outputs, as few as hold it, add about `padding_bytes` bytes, to size
+    benchmark transactions.
     """
     if n_inputs < 1:
         raise ValueError(f"n_inputs must be at least 1, got {n_inputs}")

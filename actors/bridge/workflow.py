@@ -90,24 +90,28 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
             return Step(existing, (Persist(None, then=(Reply(client, PegoutAccepted(rid)),)),))
         return refuse(existing, client, rid, "duplicate",
                       f"request id {rid!r} is already used by a different peg-out")
-    federation = situation.federation
     problem = request_id_problem(rid)
     if problem is None and replaces is not None:
         problem = request_id_problem(replaces)
         problem = problem and f"replaces: {problem}"
     if problem is not None:
         return refuse(None, client, rid, "request_id", problem)
-    if federation is None:
+    current = situation.federation
+    if current is None:
         return refuse(None, client, rid, "no_federation", "no federation yet")
-    if federation.halted:
+    if current.halted:
         return refuse(None, client, rid, "halted",
-                      f"emergency halt in force (federation version {federation.version})")
+                      f"emergency halt in force (federation version {current.version})")
+    version = getattr(request, "federation_version", None)  # absent from an older pickle
+    federation = situation.federation_for(version)
+    if isinstance(federation, str):
+        return refuse(None, client, rid, "federation_version", federation)
     try:
         pegout = parse_pegout(request.tx_hex, request.input_indices, request.amounts,
                               max_pegout_sat=situation.rules.max_pegout_sat)
     except BtcError as exc:
         return refuse(None, client, rid, "invalid", str(exc))
-    admitted = admit(rid, pegout, situation, original, replaces)
+    admitted = admit(rid, pegout, situation, original, replaces, federation)
     if isinstance(admitted, Refusal):
         return refuse(None, client, rid, admitted.kind, admitted.reason)
     now = situation.now_s
@@ -117,7 +121,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
         signatures_required=federation.threshold * len(pegout.input_indices),
         txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
-        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat,
+        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=version,
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
@@ -189,10 +193,13 @@ def signature_request(record: PegoutRecord, situation: Situation) -> RequestSign
     asked now (the peg-out is past its signatures, or signing is halted)."""
     if record.state != AWAITING.value or situation.federation is None or situation.halted:
         return None
+    federation = situation.federation_for(record.federation_version)
+    if isinstance(federation, str):
+        return None  # retired since: the attempt runs out, and `answered` says why
     return RequestSignatures(
         request_id=governance_id(record.request_id, record.attempt),
         tx_hex=record.tx_hex, input_indices=record.input_indices, amounts=record.amounts,
-        tx_type="pegout", required_signatures=situation.federation.threshold,
+        tx_type="pegout", required_signatures=federation.threshold,
     )
 
 
@@ -221,9 +228,12 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
         if answer.status == "timeout":  # its signers did not answer in time: later
             return transient(record, attempt, answer.status, reason, situation, then=(handled,))
         return attempt_failed(record, attempt, answer.status, reason, situation, then=(handled,))
-    assert situation.federation is not None  # not halted
+    federation = situation.federation_for(record.federation_version)
+    if isinstance(federation, str):
+        return attempt_failed(record, attempt, "federation_version", federation, situation,
+                              then=(handled,))
     try:
-        signed = assemble(situation.unsigned(record), situation.federation,
+        signed = assemble(situation.unsigned(record), federation,
                           [(w.signature, w.public_key, w.sig_type) for w in answer.signatures])
     except SignaturesInvalid as exc:
         return attempt_failed(record, attempt, exc.kind, f"unusable signatures: {exc}",

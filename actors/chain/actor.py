@@ -156,7 +156,7 @@ class ChainActor(OwnerActor):
         if current is None or bridge is None:
             return
         metrics.VERSION.set(current.version)
-        self.send(bridge, changed_message(current))
+        self.send(bridge, changed_message(current, self.book.earlier()))
 
     def on_peer_changed(self, name: str, address: ActorAddress) -> None:
         if name == "bridge" and self.loaded:
@@ -244,7 +244,8 @@ class ChainActor(OwnerActor):
         try:
             federation = validate_update(update, latest_version=self.book.latest_version,
                                          network=chain.network,
-                                         governance_pubkey=self.governance_key)
+                                         governance_pubkey=self.governance_key,
+                                         current_script_type=self.book.latest_script_type())
         except BtcError as exc:
             self._reject(update, str(exc), sender)
             return

@@ -62,6 +62,7 @@ from actors.storage.rows import (
     upsert,
 )
 from actors.storage.schema import LATEST, MIGRATIONS
+from btc.federation import SPENDABLE_VERSIONS
 
 OWNERS = ("bridge", "chain")
 
@@ -289,7 +290,7 @@ class Database:
                 outflow = self.outflow(max([outflow_since, *reset]))
             return (*self.pegouts(states=tuple(pegout_states) or OPEN_PEGOUT_STATES),
                     *self.pegins(unacknowledged=True),
-                    *self.federations(state="applied")[-1:], *meta, *outflow)
+                    *self.federations(state="applied")[-SPENDABLE_VERSIONS:], *meta, *outflow)
         if owner == "chain":
             return (*self.federations(), *self.proposal_ids(since=proposals_since),
                     *self.inbound_handled("chain", since=handled_since),

@@ -105,7 +105,7 @@ def test_an_update_to_p2tr_is_checked_against_its_p2tr_address() -> None:
     checked = validate_update(update(script_type="p2tr", p2tr_address=address),
                               latest_version=None, network="regtest", governance_pubkey=None)
     assert checked.script_type == P2TR and checked.address("regtest") == address
-    with pytest.raises(FederationInvalid, match="p2tr_address .* does not match"):
+    with pytest.raises(FederationInvalid, match=r"p2tr_address .* does not match"):
         validate_update(update(script_type="p2tr", p2tr_address=FED.address("mainnet")),
                         latest_version=None, network="regtest", governance_pubkey=None)
 
