@@ -8,20 +8,19 @@ peg-out tests judge them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from embit.transaction import Transaction
 
-from actors.messages import InitiatePegout, Member, PegoutAccepted, PegoutRejected
-from btc.federation import P2TR, Federation
+from actors.messages import InitiatePegout, PegoutAccepted, PegoutRejected
+from btc.federation import Federation
 from harness.nodes import log_text
 from harness.pegouts import Federation as SharedFederation
 from harness.pegouts import pegout_node as federation_node
 from harness.pegouts import unsigned_pegout
 from harness.stream import FAST_GOVERNANCE
 from harness.waiting import wait_until
-from mock_governance.federation import federation_keys
+from tests.support.bench import run_bench
 from tests.support.kernel import kernel_verify_all
 from tests.support.pegouts import (
     SEED,
@@ -37,21 +36,8 @@ from tests.support.pegouts import (
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
-SHARED = SharedFederation(SEED, 5, THRESHOLD)
+TAPROOT = SharedFederation(SEED, 5, THRESHOLD, "p2tr")
 SLOW_CLOCK = {"height_source": {"kind": "clock", "slot_s": 3600}}
-
-
-def p2tr_federation(version: int = 0) -> Federation:
-    members = tuple(Member(f"mock-{i}", key) for i, key in enumerate(federation_keys(SEED, 5)))
-    return Federation(version, members, THRESHOLD, script_type=P2TR)
-
-
-def p2tr_chain() -> dict[str, Any]:
-    """`chain.federation`: the mock's keys, as a P2TR federation from the start."""
-    members = [{"member_id": f"mock-{i}", "public_key": key.hex()}
-               for i, key in enumerate(federation_keys(SEED, 5))]
-    return {**SLOW_CLOCK, "federation": {"threshold": THRESHOLD, "members": members,
-                                         "script_type": "p2tr"}}
 
 
 def verify_p2tr(signed_tx_hex: str, request: InitiatePegout, fed: Federation) -> None:
@@ -67,9 +53,8 @@ def verify_p2tr(signed_tx_hex: str, request: InitiatePegout, fed: Federation) ->
 
 
 def test_a_p2tr_federation_signs_pegouts_with_schnorr_that_core_accepts(tmp_path: Path) -> None:
-    fed = p2tr_federation()
-    with federation_node(tmp_path, SHARED, mock_args=("--federation-script-type=p2tr",),
-                         governance=FAST_GOVERNANCE, chain=p2tr_chain()) as (node, _mock):
+    fed = TAPROOT.node_federation
+    with federation_node(tmp_path, TAPROOT, governance=FAST_GOVERNANCE) as (node, _mock):
         status = chain_status(node)
         assert status.federation_address == fed.address("regtest")
         assert status.federation_address.startswith("bcrt1p")
@@ -85,9 +70,8 @@ def test_a_p2tr_federation_signs_pegouts_with_schnorr_that_core_accepts(tmp_path
 @pytest.mark.parametrize("fault", ["too_few", "wrong_signature", "non_member"])
 def test_a_bad_p2tr_answer_costs_one_attempt_and_the_next_is_broadcast(tmp_path: Path,
                                                                       fault: str) -> None:
-    fed = p2tr_federation()
-    with federation_node(tmp_path, SHARED, mock_args=("--federation-script-type=p2tr",),
-                         governance=FAST_GOVERNANCE, chain=p2tr_chain()) as (node, mock):
+    fed = TAPROOT.node_federation
+    with federation_node(tmp_path, TAPROOT, governance=FAST_GOVERNANCE) as (node, mock):
         mock.behave(signature_fault=fault, signature_fault_count=1)
         request = unsigned_pegout("tr-retry", fed.witness_script, seed=70)
         assert initiate(node, [request]) == [PegoutAccepted("tr-retry")]
@@ -107,7 +91,7 @@ def test_a_switch_from_p2wsh_to_p2tr_signs_under_each_and_still_spends_the_earli
         pushed = mock.push_federation_update(version=1, indices=list(range(5)),
                                              threshold=THRESHOLD, script_type="p2tr",
                                              request_id="to-taproot")
-        fed = p2tr_federation(version=1)
+        fed = TAPROOT.node_federation  # as version 1: the same keys, so the same output
         assert pushed["p2tr_address"] == fed.address("regtest")
         status = wait_until(lambda: (s := chain_status(node)).federation_version == 1 and s,
                             timeout=30, message=lambda: f"version 1 never in force: "
@@ -147,4 +131,16 @@ def test_an_update_with_an_unknown_script_type_is_rejected_naming_it(tmp_path: P
         status = chain_status(node)
         assert status.federation_version == 0
         assert status.federation_address == Federation(
-            0, p2tr_federation().members, THRESHOLD).address("regtest")
+            0, TAPROOT.node_federation.members, THRESHOLD).address("regtest")
+
+
+def test_the_pegout_benchmark_runs_a_p2tr_federation(tmp_path: Path) -> None:
+    text, document = run_bench(
+        tmp_path, "--only", "pegouts", "--pegout-script-type", "p2tr", "--pegouts", "10",
+        "--pegout-singles", "3", "--pegout-rates", "10", "--pegout-seconds", "1", "--runs",
+        "1", "--no-growth")
+    figures = document["pegout"]
+    assert figures["settings"]["script_type"] == "p2tr"
+    assert figures["spool_duplicates"] == 0
+    assert isinstance(figures["single_p50_ms"], int | float), figures["null_reasons"]
+    assert "3-of-5 p2tr federation" in text, text
