@@ -509,6 +509,7 @@ class ChainStatus:
     scheduled: tuple[tuple[int, int], ...]  # (version, activation height)
     halted: bool = False
     refused: str | None = None  # the answer to an AdvanceHeight not taken: why
+    script_type: str | None = None  # the federation in force's: p2wsh or p2tr
 
 
 @dataclass(frozen=True)

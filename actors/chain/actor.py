@@ -370,6 +370,7 @@ class ChainActor(OwnerActor):
             members=self.book.active_keys_hex(),
             scheduled=self.book.schedule_summary(),
             halted=bool(current and current.halted),
+            script_type=current.script_type if current else None,
         )
 
 

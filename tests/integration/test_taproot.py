@@ -56,6 +56,7 @@ def test_a_p2tr_federation_signs_pegouts_with_schnorr_that_core_accepts(tmp_path
     fed = TAPROOT.node_federation
     with federation_node(tmp_path, TAPROOT, governance=FAST_GOVERNANCE) as (node, _mock):
         status = chain_status(node)
+        assert status.script_type == "p2tr"
         assert status.federation_address == fed.address("regtest")
         assert status.federation_address.startswith("bcrt1p")
         requests = [unsigned_pegout(f"tr-{i}", fed.witness_script, seed=60 + i)
@@ -97,6 +98,7 @@ def test_a_switch_from_p2wsh_to_p2tr_signs_under_each_and_still_spends_the_earli
                             timeout=30, message=lambda: f"version 1 never in force: "
                             f"{chain_status(node)}")
         assert status.federation_address == pushed["p2tr_address"]
+        assert status.script_type == "p2tr"
 
         mock.set_federation(list(range(5)), THRESHOLD, "p2tr")
         after = unsigned_pegout("under-p2tr", fed.witness_script, seed=81)
