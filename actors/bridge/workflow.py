@@ -12,6 +12,7 @@ the effects to carry out.
     no answer within `attempt_timeout_s`) --> awaiting_signatures (attempt + 1)
         persist; then ask again after a pause; costs time, not retries
       ... or, past `signature_deadline_s` since the series began --> failed
+    its federation version retired (convention 10) --> failed, at its next answer or expiry
     broadcast taken --> broadcast; persist; then tell the chain
     broadcast refused for good --> failed
     RetryPegout of a failed peg-out never signed --> awaiting_signatures (a new series)
@@ -230,8 +231,7 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
         return attempt_failed(record, attempt, answer.status, reason, situation, then=(handled,))
     federation = situation.federation_for(record.federation_version)
     if isinstance(federation, str):
-        return attempt_failed(record, attempt, "federation_version", federation, situation,
-                              then=(handled,))
+        return _unsignable(record, federation, situation, then=(handled,))
     try:
         signed = assemble(situation.unsigned(record), federation,
                           [(w.signature, w.public_key, w.sig_type) for w in answer.signatures])
@@ -266,6 +266,9 @@ def expired(record: PegoutRecord, attempt: int, situation: Situation) -> Step:
     if record.state != AWAITING.value or attempt != record.attempt:
         return Step(record)
     reason = f"no answer within {situation.rules.attempt_timeout_s:g}s"
+    retired = None if situation.halted else situation.federation_for(record.federation_version)
+    if isinstance(retired, str):
+        return _unsignable(record, retired, situation, ())
     if situation.halted:
         if _past_deadline(record, situation):
             return _out_of_time(record, reason, situation, ())
@@ -303,6 +306,18 @@ def _out_of_time(record: PegoutRecord, reason: str, situation: Situation,
     deadline = situation.rules.signature_deadline_s
     failed = transition(record, PegoutState.FAILED, situation.now_s,
                         error=f"no usable signatures within {deadline:g}s; last: {reason}")
+    assert failed.error is not None
+    return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
+                         *uncounted(failed),
+                         Persist(failed, then=then, extra=(Release(record.request_id),))))
+
+
+def _unsignable(record: PegoutRecord, reason: str, situation: Situation,
+                then: Effects) -> Step:
+    """The peg-out's federation version was retired after it was accepted: no answer can
+    ever be used, so it fails now, and its coins are free again."""
+    failed = transition(record, PegoutState.FAILED, situation.now_s,
+                        error=f"cannot be signed: {reason}")
     assert failed.error is not None
     return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
                          *uncounted(failed),

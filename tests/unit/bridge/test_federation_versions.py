@@ -92,14 +92,19 @@ def test_an_unknown_or_retired_version_is_refused_naming_it(version: int, reason
     assert refusal(request(NEW, version=version), situation()) == reason
 
 
-def test_a_version_retired_after_acceptance_fails_the_answer_naming_why() -> None:
+def test_a_version_retired_after_acceptance_fails_the_pegout_naming_why() -> None:
     record = accept(request(OLD, version=1), situation())
     retired = situation(earlier={})
     assert workflow.signature_request(record, retired) is None
-    step = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", ()), 1,
-                             "stream", retired)
-    assert step.record is not None and "federation version 1 is retired" in (
-        step.record.error or "")
+    answered = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", ()), 1,
+                                 "stream", retired)
+    expired = workflow.expired(record, 1, retired)
+    for step in (answered, expired):
+        assert step.record is not None and step.record.state == "failed"
+        assert (step.record.error or "").startswith(
+            "cannot be signed: federation version 1 is retired")
+        [persist] = [e for e in step.effects if isinstance(e, Persist)]
+        assert [type(x).__name__ for x in persist.extra] == ["Release"]
 
 
 def test_a_pegout_with_an_uncovered_input_is_refused_before_any_sighash() -> None:
