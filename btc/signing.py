@@ -118,21 +118,11 @@ def _taproot_stacks(
         by_position: dict[int, bytes] = {}
         for number, (signature, key, sig_type) in enumerate(witnesses[start : start + threshold]):
             where = (input_index, number, key)
-            if sig_type != SIG_TYPE_SCHNORR:
-                _reject(
-                    where, f"has sig_type {sig_type!r}; P2TR multisig needs 'schnorr'",
-                    "wrong_sig_type",
-                )
             xonly = _member_xonly(key, federation)
-            position = positions.get(xonly) if xonly is not None else None
-            if position is None:
-                _reject(
-                    where,
-                    f"is not by an active member of federation version {federation.version}",
-                    "non_member",
-                )
-            if position in by_position:
-                _reject(where, "repeats a signer already used for this input", "duplicate_signer")
+            position = _signer(where, sig_type, SIG_TYPE_SCHNORR,
+                               positions.get(xonly) if xonly is not None else None,
+                               by_position, federation)
+            assert xonly is not None  # a member's
             sighash_type = _schnorr_sighash_type(where, signature)
             if not PublicKeyXOnly(xonly).verify(
                 signature[:SCHNORR_SIGNATURE_BYTES], digest_of(sighash_type, group_index)
@@ -190,19 +180,8 @@ def _ordered_signatures(
     by_position: dict[int, bytes] = {}
     for number, (signature, key, sig_type) in enumerate(group):
         where = (input_index, number, key)
-        if sig_type != SIG_TYPE_ECDSA:
-            _reject(
-                where, f"has sig_type {sig_type!r}; P2WSH multisig needs 'ecdsa'", "wrong_sig_type"
-            )
-        position = positions.get(key)
-        if position is None:
-            _reject(
-                where,
-                f"is not by an active member of federation version {federation.version}",
-                "non_member",
-            )
-        if position in by_position:
-            _reject(where, "repeats a signer already used for this input", "duplicate_signer")
+        position = _signer(where, sig_type, SIG_TYPE_ECDSA, positions.get(key), by_position,
+                           federation)
         if not signature:
             _reject(where, "is empty", "malformed_signature")
         if signature[-1] != SIGHASH.ALL:
@@ -224,6 +203,36 @@ def _ordered_signatures(
             _reject(where, "does not verify against the BIP143 sighash", "bad_signature")
         by_position[position] = signature
     return [by_position[position] for position in sorted(by_position)]
+
+
+_MULTISIG_OF = {SIG_TYPE_ECDSA: "P2WSH", SIG_TYPE_SCHNORR: "P2TR"}
+
+
+def _signer(
+    where: tuple[int, int, bytes],
+    sig_type: str,
+    wanted: str,
+    position: int | None,
+    by_position: Mapping[int, bytes],
+    federation: Federation[Member],
+) -> int:
+    """The signer's position among the script's keys, checked: the signature type the
+    federation's script needs, an active member, not yet used for this input."""
+    if sig_type != wanted:
+        _reject(
+            where,
+            f"has sig_type {sig_type!r}; {_MULTISIG_OF[wanted]} multisig needs {wanted!r}",
+            "wrong_sig_type",
+        )
+    if position is None:
+        _reject(
+            where,
+            f"is not by an active member of federation version {federation.version}",
+            "non_member",
+        )
+    if position in by_position:
+        _reject(where, "repeats a signer already used for this input", "duplicate_signer")
+    return position
 
 
 def _reject(where: tuple[int, int, bytes], reason: str, kind: str) -> NoReturn:

@@ -35,8 +35,8 @@ _EMBIT_NETWORK = {"regtest": "regtest", "testnet": "test", "signet": "signet", "
 _params_lock = threading.Lock()
 
 
-def witness_script(public_keys: Iterable[bytes], threshold: int) -> bytes:
-    """``OP_threshold <keys, sorted bytewise> OP_n OP_CHECKMULTISIG``."""
+def _sorted_keys(public_keys: Iterable[bytes], threshold: int) -> list[bytes]:
+    """The keys sorted bytewise; ValueError if they and `threshold` make no multisig."""
     keys = sorted(public_keys)
     if not 1 <= len(keys) <= MAX_KEYS:
         raise ValueError(f"a multisig names 1 to {MAX_KEYS} keys, got {len(keys)}")
@@ -44,6 +44,12 @@ def witness_script(public_keys: Iterable[bytes], threshold: int) -> bytes:
         raise ValueError(f"the threshold must be from 1 to {len(keys)}, got {threshold}")
     if any(len(key) != 33 for key in keys):
         raise ValueError("every key must be a 33-byte compressed public key")
+    return keys
+
+
+def witness_script(public_keys: Iterable[bytes], threshold: int) -> bytes:
+    """``OP_threshold <keys, sorted bytewise> OP_n OP_CHECKMULTISIG``."""
+    keys = _sorted_keys(public_keys, threshold)
     return bytes(CScript([threshold, *keys, len(keys), OP_CHECKMULTISIG]))
 
 
@@ -59,13 +65,7 @@ def p2wsh_address(script: bytes, network: str = DEFAULT_NETWORK) -> str:
 def taproot_multisig(public_keys: Iterable[bytes], threshold: int) -> tuple[bytes, bytes]:
     """(leaf script, script pubkey) of the P2TR federation: `threshold` of the keys' x-only
     forms, sorted, in one leaf under the NUMS internal key."""
-    keys = sorted(public_keys)
-    if not 1 <= len(keys) <= MAX_KEYS:
-        raise ValueError(f"a multisig names 1 to {MAX_KEYS} keys, got {len(keys)}")
-    if not 1 <= threshold <= len(keys):
-        raise ValueError(f"the threshold must be from 1 to {len(keys)}, got {threshold}")
-    if any(len(key) != 33 for key in keys):
-        raise ValueError("every key must be a 33-byte compressed public key")
+    keys = _sorted_keys(public_keys, threshold)
     xonly = ",".join(key[1:].hex() for key in keys)
     descriptor = Descriptor.from_string(
         f"tr({NUMS_INTERNAL_KEY},sortedmulti_a({threshold},{xonly}))"
