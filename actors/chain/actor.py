@@ -383,7 +383,8 @@ def _reason_kind(reason: str) -> str:
     """A short, bounded label for the metric (the full reason goes to the log)."""
     if reason.startswith(NOT_STORED):
         return "storage"
-    for kind in ("version", "signature", "address", "threshold", "duplicate", "key", "member"):
+    for kind in ("script_type", "version", "signature", "address", "threshold", "duplicate",
+                 "key", "member"):
         if kind in reason:
             return kind
     return "other"
