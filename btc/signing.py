@@ -4,7 +4,7 @@ Every signature is checked before any is used: one bad signature would make
 the whole transaction invalid on chain, and governance must hear precisely
 which one and why. A P2WSH federation's members sign with ECDSA over BIP143
 sighashes; a P2TR federation's with BIP340 Schnorr over BIP341 script-path
-sighashes (`taproot_witness`).
+sighashes (`_taproot_stacks`).
 """
 
 from __future__ import annotations

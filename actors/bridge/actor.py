@@ -140,7 +140,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
 
     def situation(self) -> Situation:
         return Situation(self.federation, self.rules, time.time(), self.book.unsigned,
-                         self.outflow.refusal, self.earlier)
+                         self.outflow.refusal, earlier=self.earlier)
 
     # -- carrying out ---------------------------------------------------------------
 
