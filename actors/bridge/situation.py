@@ -72,13 +72,15 @@ class Situation:
     # Why paying `payout_sat` out now would break the outflow window, or None (the actor's
     # `OutflowWindow.refusal`).
     outflow: Callable[[float, int], str | None] = _no_outflow_cap
-    # The applied versions before the one in force whose coins may still be spent.
-    earlier: Mapping[int, Federation[Member]] = field(default_factory=lambda: _NO_EARLIER)
 
     @property
     def halted(self) -> bool:
         """Nothing is signed or broadcast without a federation or during an emergency halt."""
         return self.federation is None or self.federation.halted
+
+    # The applied versions before the one in force whose coins may still be spent (the last
+    # field: given by name).
+    earlier: Mapping[int, Federation[Member]] = field(default_factory=lambda: _NO_EARLIER)
 
     def federation_for(self, version: int | None) -> Federation[Member] | str:
         """The federation whose coins a peg-out naming `version` spends (None: the one in

@@ -91,28 +91,29 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
             return Step(existing, (Persist(None, then=(Reply(client, PegoutAccepted(rid)),)),))
         return refuse(existing, client, rid, "duplicate",
                       f"request id {rid!r} is already used by a different peg-out")
+    federation = situation.federation
     problem = request_id_problem(rid)
     if problem is None and replaces is not None:
         problem = request_id_problem(replaces)
         problem = problem and f"replaces: {problem}"
     if problem is not None:
         return refuse(None, client, rid, "request_id", problem)
-    current = situation.federation
-    if current is None:
+    if federation is None:
         return refuse(None, client, rid, "no_federation", "no federation yet")
-    if current.halted:
+    if federation.halted:
         return refuse(None, client, rid, "halted",
-                      f"emergency halt in force (federation version {current.version})")
+                      f"emergency halt in force (federation version {federation.version})")
+    # The federation whose coins it spends: the one in force, or an earlier one it names.
     version = getattr(request, "federation_version", None)  # absent from an older pickle
-    federation = situation.federation_for(version)
-    if isinstance(federation, str):
-        return refuse(None, client, rid, "federation_version", federation)
+    spent = situation.federation_for(version)
+    if isinstance(spent, str):
+        return refuse(None, client, rid, "federation_version", spent)
     try:
         pegout = parse_pegout(request.tx_hex, request.input_indices, request.amounts,
                               max_pegout_sat=situation.rules.max_pegout_sat)
     except BtcError as exc:
         return refuse(None, client, rid, "invalid", str(exc))
-    admitted = admit(rid, pegout, situation, original, replaces, federation)
+    admitted = admit(rid, pegout, situation, original, replaces, spent)
     if isinstance(admitted, Refusal):
         return refuse(None, client, rid, admitted.kind, admitted.reason)
     now = situation.now_s
@@ -120,7 +121,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     record = PegoutRecord(
         request_id=rid, tx_hex=pegout.tx_hex, input_indices=pegout.input_indices,
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
-        signatures_required=federation.threshold * len(pegout.input_indices),
+        signatures_required=spent.threshold * len(pegout.input_indices),
         txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
         payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=version,
     )
