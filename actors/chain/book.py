@@ -54,7 +54,8 @@ class FederationBook:
         # Versions only grow: kept as they are added rather than found by a scan of
         # every scheduled version for each update (quadratic under a stream of them).
         self._latest: int | None = None
-        # The applied versions before `current` whose coins may still be spent, by version.
+        # Applied versions before `current`, by version: the spendable ones (`earlier`) and
+        # one more, which becomes spendable again if a new version cannot be stored.
         self._earlier: dict[int, FederationRecord] = {}
 
     def load(self, records: Iterable[FederationRecord]) -> None:
@@ -76,13 +77,15 @@ class FederationBook:
             self._trim_earlier()
 
     def _trim_earlier(self) -> None:
-        for version in sorted(self._earlier)[:-(SPENDABLE_VERSIONS - 1) or None]:
+        for version in sorted(self._earlier)[:-SPENDABLE_VERSIONS]:
             del self._earlier[version]
 
     def earlier(self) -> list[FederationRecord]:
         """The applied versions before the one in force that peg-outs may spend, newest
-        first."""
-        return [self._earlier[v] for v in sorted(self._earlier, reverse=True)]
+        first (with it, `SPENDABLE_VERSIONS` in all)."""
+        below = sorted((v for v in self._earlier
+                        if self.current is None or v < self.current.version), reverse=True)
+        return [self._earlier[v] for v in below[:SPENDABLE_VERSIONS - 1]]
 
     def latest_script_type(self) -> str:
         """The script type of the latest version known, scheduled or applied: an update

@@ -46,3 +46,15 @@ def test_an_update_without_a_script_type_keeps_the_latest_versions() -> None:
     book.add(applied(0))
     book.add(applied(1, P2TR, effective_height=50))  # scheduled, and the latest known
     assert book.latest_script_type() == P2TR
+
+
+def test_a_version_that_could_not_be_stored_gives_back_the_window_it_took() -> None:
+    book = FederationBook()
+    for version in range(SPENDABLE_VERSIONS + 1):
+        book.add(applied(version))
+    before = [record.version for record in book.earlier()]
+    previous = book.current
+    unstored = applied(SPENDABLE_VERSIONS + 1)
+    book.add(unstored)
+    book.remove(unstored, previous)
+    assert [record.version for record in book.earlier()] == before
