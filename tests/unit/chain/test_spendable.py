@@ -3,8 +3,13 @@ update without one keeps (convention 10)."""
 
 from __future__ import annotations
 
+from contextlib import closing
+from pathlib import Path
+
+from actors.bridge.book import Book
 from actors.chain.book import APPLIED, FederationBook, changed_message, record_for
 from actors.messages import Member
+from actors.storage.database import Database
 from actors.storage.records import FederationRecord
 from btc.federation import P2TR, SPENDABLE_VERSIONS, Federation
 from mock_governance.federation import federation_keys
@@ -58,3 +63,14 @@ def test_a_version_that_could_not_be_stored_gives_back_the_window_it_took() -> N
     book.add(unstored)
     book.remove(unstored, previous)
     assert [record.version for record in book.earlier()] == before
+
+
+def test_a_restarted_bridge_loads_the_spendable_versions_from_storage(tmp_path: Path) -> None:
+    with closing(Database.open(str(tmp_path / "node.sqlite3"))) as database:
+        database.write([applied(version, P2TR if version % 2 else "p2wsh")
+                        for version in range(SPENDABLE_VERSIONS + 3)])
+        loaded = database.load("bridge")
+    federations = Book(following=False).load(loaded)
+    assert [record.version for record in federations] == list(
+        range(3, SPENDABLE_VERSIONS + 3))
+    assert [record.script_type for record in federations[-2:]] == [P2TR, "p2wsh"]  # 9, 10
