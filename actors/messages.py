@@ -256,6 +256,8 @@ class UpdateFederation:
 
     `update_type` is one of `member_add`, `member_remove`, `config_change`,
     `emergency_halt`; `members` is always the full new set (convention 5).
+    `script_type` (`p2wsh` or `p2tr`; None: the latest version's) and `p2tr_address`
+    are convention 10's.
     """
 
     request_id: str
@@ -270,6 +272,8 @@ class UpdateFederation:
     # `update_signature` empty: what governance signed (convention 5). The
     # stream computes it from the wire bytes; b"" when there were none.
     update_digest: bytes = b""
+    script_type: str | None = None
+    p2tr_address: str | None = None
     # The span this belongs to, as W3C traceparent text, while tracing is on (runtime/tracing.py).
     traceparent: str | None = None
 
@@ -317,6 +321,11 @@ class InitiatePegout:
     `replaces`: the request id of a peg-out this one replaces (to bump its fee, or because
     it is stuck). The replacement must spend at least one coin of the original, so that at
     most one of them can confirm; once it is broadcast, the original becomes `replaced`.
+
+    `federation_version`: the federation version whose coins every input spends (None: the
+    version in force). After a switch, coins still at an earlier federation's address are
+    signed under that version's script and members, as long as it is one of the last
+    `btc.federation.SPENDABLE_VERSIONS` applied; an unknown or retired version is refused.
     """
 
     request_id: str
@@ -324,6 +333,7 @@ class InitiatePegout:
     input_indices: tuple[int, ...]
     amounts: tuple[int, ...]
     replaces: str | None = None
+    federation_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -536,7 +546,9 @@ class FederationChanged:
     """The federation now in force (chain -> bridge); answer `Handled`.
 
     `halted` is true from an `emergency_halt` update until a later version
-    lifts it: no peg-out is signed or broadcast meanwhile.
+    lifts it: no peg-out is signed or broadcast meanwhile. `script_type` is `p2wsh` or
+    `p2tr`; `earlier` the applied versions before it whose coins peg-outs may still
+    spend (`btc.federation.SPENDABLE_VERSIONS`), newest first, each without `earlier`.
     """
 
     version: int
@@ -545,6 +557,8 @@ class FederationChanged:
     witness_script: bytes
     address: str
     halted: bool = False
+    script_type: str = "p2wsh"
+    earlier: tuple[FederationChanged, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -562,6 +576,7 @@ class ChainStatus:
     scheduled: tuple[tuple[int, int], ...]  # (version, activation height)
     halted: bool = False
     refused: str | None = None  # the answer to an AdvanceHeight not taken: why
+    script_type: str | None = None  # the federation in force's: p2wsh or p2tr
 
 
 @dataclass(frozen=True)

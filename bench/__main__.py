@@ -68,6 +68,7 @@ class Profile:
     startup_runs: int = 5
     memory_load: int = 2000
     growth_sizes: tuple[int, ...] = (0, 10_000, 100_000, 1_000_000)
+    pegout_script_type: str = "p2wsh"  # the peg-out section's federation: p2wsh or p2tr
 
 
 FULL = Profile()
@@ -144,6 +145,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
     parser.add_argument("--pegout-rates", "--pegout-rate", type=rates, metavar="R[,R...]",
                         help="offered loads in peg-outs per second")
     parser.add_argument("--pegout-seconds", type=float, help="how long each offered load lasts")
+    parser.add_argument("--pegout-script-type", choices=("p2wsh", "p2tr"),
+                        help="the peg-out section's 3-of-5 federation: p2wsh (ECDSA, the "
+                             "default) or p2tr (Schnorr over a tapscript leaf)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True,
                         help="peg-out latency by transaction size and by peg-outs in flight")
     parser.add_argument("--cpus", type=cpu_list, metavar="LIST",
@@ -154,7 +158,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
     profile = QUICK if args.quick else FULL
     overrides = {"runs": args.runs, "kills": args.kills, "messages": args.messages,
                  "pegout_burst": args.pegouts, "pegout_singles": args.pegout_singles,
-                 "pegout_rates": args.pegout_rates, "pegout_seconds": args.pegout_seconds}
+                 "pegout_rates": args.pegout_rates, "pegout_seconds": args.pegout_seconds,
+                 "pegout_script_type": args.pegout_script_type}
     profile = replace(profile, **{k: v for k, v in overrides.items() if v is not None})
     if not args.growth:
         profile = replace(profile, paddings=(), bursts=())

@@ -117,7 +117,8 @@ def run_pegouts(document: dict[str, Any], directory: Path, profile: Any, config:
     plan = pegouts.PegoutPlan(singles=profile.pegout_singles, burst=profile.pegout_burst,
                               rates=tuple(profile.pegout_rates),
                               rate_seconds=profile.pegout_seconds, runs=profile.runs,
-                              paddings=tuple(profile.paddings), bursts=tuple(profile.bursts))
+                              paddings=tuple(profile.paddings), bursts=tuple(profile.bursts),
+                              script_type=profile.pegout_script_type)
     figures = pegouts.measure(directory, plan)
     pegouts.print_table(figures)
     print()

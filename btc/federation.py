@@ -1,8 +1,11 @@
-"""The federation: its keys, its P2WSH multisig script and address, and its updates.
+"""The federation: its keys, its multisig script and address, and its updates.
 
-The script is `OP_m <active keys, sorted bytewise> OP_n OP_CHECKMULTISIG`
-(convention 5), so every node derives the same address from the same member
-set whatever order governance lists the members in.
+A federation is one of two script types (convention 10). `p2wsh`: the script is
+`OP_m <active keys, sorted bytewise> OP_n OP_CHECKMULTISIG` (convention 5) and members
+sign with ECDSA. `p2tr`: one tapscript leaf over the active members' x-only keys under an
+unspendable internal key (`btc.taproot`), and members sign with BIP340 Schnorr. Either
+way every node derives the same address from the same member set whatever order
+governance lists the members in.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from embit.networks import NETWORKS as EMBIT_NETWORKS
 from embit.util import secp256k1
 
 from btc.errors import BtcError, FederationInvalid
+from btc.taproot import TaprootOutput, leaf_script, taproot_output, xonly_key
 
 # The node's config names networks as Bitcoin Core's `-chain` does; embit does not.
 _EMBIT_NETWORK_NAMES = {
@@ -31,10 +35,23 @@ SUPPORTED_NETWORKS = tuple(_EMBIT_NETWORK_NAMES)
 
 UPDATE_TYPES = frozenset({"member_add", "member_remove", "config_change", "emergency_halt"})
 
+P2WSH = "p2wsh"
+P2TR = "p2tr"
+SCRIPT_TYPES = (P2WSH, P2TR)
+
 # OP_1..OP_16 are the only small-integer opcodes, and embit encodes m and n with them.
+# Tapscript has no such limit (its multisig leaf may name up to 999 keys), but the cap
+# holds for P2TR too: a federation update may move between the two types, and a P2TR
+# federation larger than a P2WSH one can be could never move back (docs/federations.md).
 MAX_MULTISIG_KEYS = 16
 
 _PARSE_ERRORS = (EmbitError, ValueError, IndexError, TypeError)
+
+# How many applied federation versions, the one in force included, a peg-out may spend
+# coins of: after a switch, coins still at an earlier address stay spendable under their
+# own version's script and members until the version falls out of this window (it is
+# then retired). It bounds what the chain announces and the bridge keeps.
+SPENDABLE_VERSIONS = 8
 
 
 # The btc package reads members and updates through these shapes, so that it does
@@ -66,6 +83,10 @@ class UpdateFederation(Protocol[MemberT_co]):
     def threshold(self) -> int: ...
     @property
     def p2wsh_address(self) -> str | None: ...
+    @property
+    def script_type(self) -> str | None: ...
+    @property
+    def p2tr_address(self) -> str | None: ...
     @property
     def update_signature(self) -> bytes: ...
     @property
@@ -126,28 +147,51 @@ def p2wsh_address(script: bytes, network: str) -> str:
     return embit_script.p2wsh(embit_script.Script(script)).address(embit_network(network))
 
 
+@lru_cache(maxsize=256)
+def p2tr_address(script_pubkey: bytes, network: str) -> str:
+    """The bech32m address of the witness v1 `script_pubkey` on `network` (cached as above)."""
+    return embit_script.Script(script_pubkey).address(embit_network(network))
+
+
+def check_script_type(script_type: str) -> str:
+    """`script_type` if the node knows it; FederationInvalid naming the known ones if not."""
+    if script_type not in SCRIPT_TYPES:
+        raise FederationInvalid(
+            f"unknown script_type {script_type!r}; expected one of {', '.join(SCRIPT_TYPES)}"
+        )
+    return script_type
+
+
 @dataclass(frozen=True)
 class Federation(Generic[MemberT_co]):
     """A federation version: its full member record and the multisig it controls.
 
     Inactive members stay on record but are not in the script and cannot sign.
     `halted` is set by an emergency halt: nothing is signed or broadcast until
-    a later version replaces this one.
+    a later version replaces this one. `script_type` is `p2wsh` or `p2tr`.
     """
 
     version: int
     members: tuple[MemberT_co, ...]
     threshold: int
     halted: bool = False
+    script_type: str = P2WSH
 
     @staticmethod
-    def from_update(update: UpdateFederation[MemberT]) -> Federation[MemberT]:
+    def from_update(
+        update: UpdateFederation[MemberT], script_type: str = P2WSH
+    ) -> Federation[MemberT]:
         return Federation(
             version=update.version,
             members=tuple(update.members),
             threshold=update.threshold,
             halted=update.update_type == "emergency_halt",
+            script_type=script_type,
         )
+
+    @property
+    def is_taproot(self) -> bool:
+        return self.script_type == P2TR
 
     # cached_property writes to the instance __dict__, which a frozen dataclass
     # allows; the caches are derived from the fields, so equality is unaffected.
@@ -161,10 +205,33 @@ class Federation(Generic[MemberT_co]):
         return frozenset(self.keys)
 
     @cached_property
+    def xonly_keys(self) -> tuple[bytes, ...]:
+        """Active members' x-only keys in leaf order (sorted bytewise): P2TR's signers."""
+        return tuple(sorted(xonly_key(key) for key in self.keys))
+
+    @cached_property
     def witness_script(self) -> bytes:
+        """The script the federation's coins are spent with: the P2WSH witness script,
+        or the P2TR leaf script."""
+        if self.is_taproot:
+            return leaf_script(self.xonly_keys, self.threshold)
         return _cached_witness_script(self.keys, self.threshold)
 
+    @property
+    def taproot(self) -> TaprootOutput:
+        """The P2TR output of a `p2tr` federation (its leaf, output key, control block)."""
+        return taproot_output(self.witness_script)
+
+    @cached_property
+    def script_pubkey(self) -> bytes:
+        """The output script of the federation's address."""
+        if self.is_taproot:
+            return self.taproot.script_pubkey
+        return embit_script.p2wsh(embit_script.Script(self.witness_script)).data
+
     def address(self, network: str) -> str:
+        if self.is_taproot:
+            return p2tr_address(self.script_pubkey, network)
         return p2wsh_address(self.witness_script, network)
 
     def is_member(self, key: bytes) -> bool:
@@ -190,11 +257,14 @@ def validate_update(
     latest_version: int | None,
     network: str,
     governance_pubkey: bytes | None,
+    current_script_type: str = P2WSH,
 ) -> Federation[MemberT]:
     """The federation `update` describes, or `FederationInvalid` saying why not.
 
     `latest_version` is the highest version the node knows, applied or
-    scheduled; `governance_pubkey`, when set, must have signed the update.
+    scheduled; `governance_pubkey`, when set, must have signed the update. An
+    update without a `script_type` keeps `current_script_type`, the latest
+    version's (convention 10).
     """
     if update.update_type not in UPDATE_TYPES:
         raise FederationInvalid(
@@ -205,7 +275,8 @@ def validate_update(
         _check_governance_signature(update, governance_pubkey)
     _check_version(update.version, latest_version)
     _check_members(update.members)
-    federation = Federation.from_update(update)
+    script_type = check_script_type(update.script_type or current_script_type)
+    federation = Federation.from_update(update, script_type)
     active = len(federation.keys)
     if active == 0:
         raise FederationInvalid(f"no active member among {len(update.members)} members")
@@ -217,14 +288,51 @@ def validate_update(
         raise FederationInvalid(
             f"threshold {update.threshold} is outside 1..{active} (the active members)"
         )
-    if update.p2wsh_address is not None:
-        derived = federation.address(network)
-        if update.p2wsh_address not in (derived, derived.upper()):
+    if federation.is_taproot:
+        _check_distinct_xonly(update.members)
+    _check_addresses(update, federation, network)
+    return federation
+
+
+def _check_addresses(
+    update: UpdateFederation[Member], federation: Federation[Member], network: str
+) -> None:
+    """Convention 5's address check, and convention 10's for P2TR: an address governance
+    sends must be the one the node derives; one of the other type says governance means
+    another federation than the update's script type."""
+    given = {P2WSH: update.p2wsh_address, P2TR: update.p2tr_address}
+    for kind, address in given.items():
+        if address is None:
+            continue
+        if kind != federation.script_type:
             raise FederationInvalid(
-                f"p2wsh_address {update.p2wsh_address!r} does not match the address "
+                f"{kind}_address is given, but the update's federation is "
+                f"{federation.script_type}: send {federation.script_type}_address instead"
+            )
+        derived = federation.address(network)
+        if address not in (derived, derived.upper()):
+            raise FederationInvalid(
+                f"{kind}_address {address!r} does not match the address "
                 f"derived from the active keys and threshold on {network}: {derived!r}"
             )
-    return federation
+
+
+def _check_distinct_xonly(members: Sequence[Member]) -> None:
+    # Two keys that differ only in their 02/03 prefix are one x-only key: the leaf
+    # would name it twice, and one signer would count twice towards the threshold.
+    seen: dict[bytes, int] = {}
+    for index, member in enumerate(members):
+        if not member.active:
+            continue
+        key = xonly_key(member.public_key)
+        if key in seen:
+            first = seen[key]
+            raise FederationInvalid(
+                f"members {members[first].member_id!r} (index {first}) and "
+                f"{member.member_id!r} (index {index}) have the same x-only key {key.hex()}: "
+                "a P2TR federation cannot tell them apart"
+            )
+        seen[key] = index
 
 
 def _check_governance_signature(

@@ -132,6 +132,38 @@ def sighashes(pegout: UnsignedPegout, script: bytes) -> tuple[bytes, ...]:
     return cached
 
 
+def taproot_sighashes(
+    pegout: UnsignedPegout, script_pubkey: bytes, leaf_script: bytes, sighash_type: int
+) -> tuple[bytes, ...]:
+    """BIP341 script-path digests of the signed inputs, in `input_indices` order.
+
+    Every input spends a coin paying `script_pubkey` through `leaf_script` (a BIP341
+    sighash commits to the amounts and scripts of all inputs, so a P2TR peg-out's inputs
+    are all the one federation's); `sighash_type` is SIGHASH_DEFAULT (0) or SIGHASH_ALL.
+    """
+    key = bytes([0xFF, sighash_type]) + leaf_script  # no P2WSH witness script starts 0xFF
+    cached = pegout._sighashes.get(key)
+    if cached is None:
+        values = dict(zip(pegout.input_indices, pegout.amounts, strict=True))
+        missing = [index for index in range(len(pegout._tx.vin)) if index not in values]
+        if missing:
+            raise PegoutInvalid(
+                f"input {missing[0]} has no amount: a Taproot sighash commits to the amount "
+                "of every input, so every input must be a federation coin"
+            )
+        amounts = [values[index] for index in range(len(pegout._tx.vin))]
+        spent = [Script(script_pubkey)] * len(amounts)
+        leaf = Script(leaf_script)
+        cached = tuple(
+            pegout._tx.sighash_taproot(
+                index, spent, amounts, sighash=sighash_type, ext_flag=1, script=leaf
+            )
+            for index in pegout.input_indices
+        )
+        pegout._sighashes[key] = cached
+    return cached
+
+
 def serialize_with_witnesses(
     pegout: UnsignedPegout, stacks: Mapping[int, Sequence[bytes]]
 ) -> bytes:

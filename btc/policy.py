@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from btc.errors import PolicyViolation
 from btc.pegout import PegoutInput, PegoutOutput, UnsignedPegout
+from btc.taproot import taproot_output
 
 _OP_0 = 0x00
 _OP_1 = 0x51
@@ -28,6 +29,10 @@ MAX_SCRIPT_BYTES = 10_000
 # The largest ECDSA signature a signed input can hold: a strict-DER, low-S
 # signature is at most 71 bytes, plus the sighash byte, plus its push length.
 MAX_SIGNATURE_PUSH = 73
+# A BIP340 signature with a sighash byte (65 bytes) and its push length.
+MAX_SCHNORR_PUSH = 66
+# A one-leaf tree's control block: the leaf version and parity byte, the internal key.
+_CONTROL_BLOCK_BYTES = 33
 # What Bitcoin Core's dust rule charges for spending an output later: a
 # witness input (67 vbytes, with a 107-byte witness at a quarter weight)
 # or a legacy one (148 bytes).
@@ -81,14 +86,20 @@ class Spend:
 
 
 def check_spend(
-    pegout: UnsignedPegout, *, witness_script: bytes, threshold: int, policy: SpendPolicy
+    pegout: UnsignedPegout,
+    *,
+    witness_script: bytes,
+    threshold: int,
+    policy: SpendPolicy,
+    taproot_keys: int | None = None,
 ) -> Spend:
     """The peg-out's `Spend`, or `PolicyViolation` for the first rule it breaks.
 
     Every input is a coin of the federation whose script is `witness_script`,
-    `threshold` signatures each; `pegout.amounts` are their values. The
-    checks run from the cheapest and most basic to the fee, which needs the
-    signed size.
+    `threshold` signatures each; `pegout.amounts` are their values. For a P2TR
+    federation `witness_script` is its leaf script and `taproot_keys` the number of
+    keys in it. The checks run from the cheapest and most basic to the fee, which
+    needs the signed size.
     """
     inputs = pegout.inputs
     _check_coverage(pegout.input_indices, len(inputs))
@@ -110,7 +121,11 @@ def check_spend(
         )
     for index, output in enumerate(outputs):
         _check_output(index, output, policy.dust_relay_fee_sat_kvb)
-    change_script = p2wsh_script_pubkey(witness_script)
+    change_script = (
+        p2wsh_script_pubkey(witness_script)
+        if taproot_keys is None
+        else taproot_output(witness_script).script_pubkey
+    )
     change = [output.value_sat for output in outputs if output.script_pubkey == change_script]
     if len(change) > policy.max_change_outputs:
         raise PolicyViolation(
@@ -127,7 +142,7 @@ def check_spend(
             kind="payout_high",
         )
     fee_sat = inputs_sat - outputs_sat
-    vsize = signed_vsize(pegout, witness_script, threshold)
+    vsize = signed_vsize(pegout, witness_script, threshold, taproot_keys)
     rate = fee_sat / vsize
     _check_fee(fee_sat, vsize, rate, policy)
     return Spend(
@@ -147,22 +162,33 @@ def outpoints(pegout: UnsignedPegout) -> tuple[str, ...]:
     return tuple(tx_input.outpoint for tx_input in pegout.inputs)
 
 
-def signed_vsize(pegout: UnsignedPegout, witness_script: bytes, threshold: int) -> int:
+def signed_vsize(
+    pegout: UnsignedPegout, witness_script: bytes, threshold: int, taproot_keys: int | None = None
+) -> int:
     """The peg-out's virtual size once signed, at the largest signatures: never too small.
 
-    Each signed input's witness is the stack `assemble` builds: the item
+    Each signed input's witness is the stack `assemble` builds. P2WSH: the item
     count, the empty item CHECKMULTISIG pops, `threshold` signatures and the
-    witness script. An input outside `input_indices` keeps an empty witness.
+    witness script. P2TR (`taproot_keys` given, `witness_script` the leaf): the item
+    count, one item per leaf key (`threshold` signatures, the rest empty), the leaf and
+    the control block. An input outside `input_indices` keeps an empty witness.
     """
     signed = len(pegout.input_indices)
     unsigned = len(pegout.inputs) - signed
-    per_input = (
-        compact_size_len(threshold + 2)
-        + 1
-        + threshold * MAX_SIGNATURE_PUSH
-        + compact_size_len(len(witness_script))
-        + len(witness_script)
-    )
+    script_bytes = compact_size_len(len(witness_script)) + len(witness_script)
+    if taproot_keys is None:
+        per_input = (
+            compact_size_len(threshold + 2) + 1 + threshold * MAX_SIGNATURE_PUSH + script_bytes
+        )
+    else:
+        per_input = (
+            compact_size_len(taproot_keys + 2)
+            + threshold * MAX_SCHNORR_PUSH
+            + (taproot_keys - threshold)  # an empty item is its length byte alone
+            + script_bytes
+            + 1
+            + _CONTROL_BLOCK_BYTES
+        )
     # The segwit marker and flag (2 bytes) and every witness count at one weight unit a byte.
     weight = 4 * pegout.size_bytes + 2 + signed * per_input + unsigned
     return -(-weight // 4)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
-from btc.federation import p2wsh_address
+from btc.federation import p2tr_address, p2wsh_address
 from btc.pegout import MAX_MONEY_SAT, parse_pegout
 from btc.policy import MAX_SCRIPT_BYTES, compact_size_len, signed_vsize
+from btc.taproot import taproot_output
 
 DEFAULT_INPUT_SAT = 50_000
 # Twice Bitcoin Core's default minimum relay fee rate: the default spending
@@ -49,16 +50,20 @@ def make_unsigned_pegout(
     (so by script and network) and by `seed`. The transaction pays everything
     but its fee to one P2WPKH output; the fee is `fee_rate_sat_vb` over the
     signed size (`btc.policy.signed_vsize`, with the threshold read from the
-    script's OP_m). Zero-value OP_RETURN outputs, as few as hold it, add
-    about `padding_bytes` bytes, to size benchmark transactions.
+    script's OP_m, or, for a P2TR federation's leaf script, from its end). Zero-value
+    OP_RETURN outputs, as few as hold it, add about `padding_bytes` bytes, to size
+    benchmark transactions.
     """
     if n_inputs < 1:
         raise ValueError(f"n_inputs must be at least 1, got {n_inputs}")
     values = tuple(amounts) if amounts is not None else (DEFAULT_INPUT_SAT,) * n_inputs
     if len(values) != n_inputs:
         raise ValueError(f"{len(values)} amounts for {n_inputs} inputs")
-    threshold = _threshold_of(witness_script)
-    address = p2wsh_address(witness_script, network)
+    threshold, taproot_keys = _shape_of(witness_script)
+    if taproot_keys is None:
+        address = p2wsh_address(witness_script, network)
+    else:
+        address = p2tr_address(taproot_output(witness_script).script_pubkey, network)
     vin = [
         TransactionInput(
             _digest(b"prevout", address.encode(), seed, index),
@@ -73,7 +78,7 @@ def make_unsigned_pegout(
     # An output's size does not depend on its value: size the draft, then pay.
     draft = Transaction(version=2, vin=vin, vout=[TransactionOutput(0, payee), *padding])
     sized = parse_pegout(draft.serialize().hex(), indices, values, max_pegout_sat=MAX_MONEY_SAT)
-    fee = math.ceil(fee_rate_sat_vb * signed_vsize(sized, witness_script, threshold))
+    fee = math.ceil(fee_rate_sat_vb * signed_vsize(sized, witness_script, threshold, taproot_keys))
     if sum(values) <= fee:
         raise ValueError(f"inputs total {sum(values)} sat, not enough for a {fee} sat fee")
     vout = [TransactionOutput(sum(values) - fee, payee), *padding]
@@ -81,10 +86,17 @@ def make_unsigned_pegout(
     return tx.serialize().hex(), indices, values
 
 
-def _threshold_of(witness_script: bytes) -> int:
-    if not witness_script or not _OP_1 <= witness_script[0] <= _OP_16:
+_OP_NUMEQUAL = 0x9C
+_LEAF_KEY_BYTES = 34  # a 32-byte push and its OP_CHECKSIG or OP_CHECKSIGADD
+
+
+def _shape_of(script: bytes) -> tuple[int, int | None]:
+    """(threshold, None) of a P2WSH witness script; (threshold, keys) of a P2TR leaf."""
+    if script[-1:] == bytes([_OP_NUMEQUAL]) and len(script) % _LEAF_KEY_BYTES == 2:
+        return script[-2] - _OP_1 + 1, len(script) // _LEAF_KEY_BYTES
+    if not script or not _OP_1 <= script[0] <= _OP_16:
         raise ValueError("the witness script does not start with OP_m (OP_1..OP_16)")
-    return witness_script[0] - _OP_1 + 1
+    return script[0] - _OP_1 + 1, None
 
 
 def _padding_outputs(padding_bytes: int, seed: int) -> list[TransactionOutput]:

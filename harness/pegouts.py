@@ -15,8 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from actors.messages import InitiatePegout
-from btc.federation import witness_script
+from actors.messages import InitiatePegout, Member
+from btc.federation import Federation as NodeFederation
 from btc.pegout import parse_pegout
 from btc.seeded import federation_keys
 from btc.testing import make_unsigned_pegout
@@ -26,25 +26,41 @@ from harness.nodes import LocalNode, running_node
 
 @dataclass(frozen=True)
 class Federation:
-    """The signing federation of the mock and of a node in local mode."""
+    """The signing federation of the mock and of a node in local mode.
+
+    A `p2tr` one is given to the node as `chain.federation` (local mode derives P2WSH)."""
 
     seed: str
     size: int = 5
     threshold: int = 3
+    script_type: str = "p2wsh"
 
     @cached_property
     def keys(self) -> tuple[bytes, ...]:
         return federation_keys(self.seed, self.size)
 
     @cached_property
+    def node_federation(self) -> NodeFederation[Member]:
+        members = tuple(Member(f"mock-{i}", key) for i, key in enumerate(self.keys))
+        return NodeFederation(0, members, self.threshold, script_type=self.script_type)
+
+    @cached_property
     def script(self) -> bytes:
-        """The witness script every peg-out input spends."""
-        return witness_script(self.keys, self.threshold)
+        """The script every peg-out input spends: the witness script, or the P2TR leaf."""
+        return self.node_federation.witness_script
 
     def mock_args(self) -> tuple[str, ...]:
         """The mock server's options to sign as this federation."""
         return (f"--federation-seed={self.seed}", f"--federation-size={self.size}",
-                f"--federation-threshold={self.threshold}")
+                f"--federation-threshold={self.threshold}",
+                f"--federation-script-type={self.script_type}")
+
+    def chain_federation(self) -> dict[str, Any]:
+        """`chain.federation` for this federation: the mock's keys, its script type."""
+        members = [{"member_id": m.member_id, "public_key": m.public_key.hex()}
+                   for m in self.node_federation.members]
+        return {"threshold": self.threshold, "members": members,
+                "script_type": self.script_type}
 
     def mock_section(self) -> dict[str, Any]:
         """The node's `governance.mock`: off-port (1, 2), only its federation counts."""
@@ -76,8 +92,11 @@ def pegout_node(directory: Path, federation: Federation, *, mock_args: tuple[str
 
     The node's governance section is the mock's endpoint and `federation`,
     with `governance`'s keys on top; `sections` replace whole sections of
-    its config. Both are stopped afterwards, the mock after the node.
+    its config (a P2TR federation's node gets it as `chain.federation` unless
+    `chain` is given). Both are stopped afterwards, the mock after the node.
     """
+    if federation.script_type != "p2wsh" and "chain" not in sections:
+        sections["chain"] = {"federation": federation.chain_federation()}
     mock = start_mock_governance(directory / "mock",
                                  extra_args=(*federation.mock_args(), *mock_args))
     section = {"endpoints": [{"url": mock.target, "priority": 10}],

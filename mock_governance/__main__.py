@@ -29,7 +29,7 @@ from types import FrameType
 
 from mock_governance.auth import AUTH_TYPES, DEFAULT_MAX_SKEW_S, AuthPolicy
 from mock_governance.errors import MockStartupError
-from mock_governance.multisig import MAX_KEYS
+from mock_governance.multisig import MAX_KEYS, SCRIPT_TYPES
 from mock_governance.server import MockConfig, MockGovernanceServer, TlsFiles
 from runtime.processes import ParentGoneError, die_with_parent
 
@@ -62,6 +62,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=_positive_int,
         default=3,
         help="signatures per input (m of the m-of-n multisig), 1 to --federation-size; default 3",
+    )
+    parser.add_argument(
+        "--federation-script-type",
+        choices=SCRIPT_TYPES,
+        default="p2wsh",
+        help="p2wsh (ECDSA, OP_CHECKMULTISIG) or p2tr (Schnorr, a tapscript leaf); "
+        "default p2wsh",
     )
     parser.add_argument("--tls-cert", type=Path, help="PEM server certificate: serve TLS")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
@@ -185,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 federation_seed=args.federation_seed,
                 federation_size=args.federation_size,
                 federation_threshold=args.federation_threshold,
+                federation_script_type=args.federation_script_type,
                 tls=_tls(args),
                 auth=_auth(args),
             )

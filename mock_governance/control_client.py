@@ -83,9 +83,13 @@ class MockControlClient:
         path = "/federation" if network is None else f"/federation?network={network}"
         return self._ok(self.get(path), "GET /federation")
 
-    def set_federation(self, indices: list[int], threshold: int) -> dict[str, Any]:
-        """POST /federation: sign with derived keys ``indices``, ``threshold`` per input."""
-        body = {"indices": list(indices), "threshold": threshold}
+    def set_federation(self, indices: list[int], threshold: int,
+                       script_type: str | None = None) -> dict[str, Any]:
+        """POST /federation: sign with derived keys ``indices``, ``threshold`` per input, as
+        a ``script_type`` federation (p2wsh unless given)."""
+        body: dict[str, Any] = {"indices": list(indices), "threshold": threshold}
+        if script_type is not None:
+            body["script_type"] = script_type
         return self._ok(self.post("/federation", body), "POST /federation")
 
     def push_federation_update(self, **fields: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Control endpoints for the federation: what the mock signs with, and signed updates to push.
 
     GET  /federation[?network=regtest]  the signing federation, its script and address
-    POST /federation                    {"indices": [...], "threshold": m}: sign with these
+    POST /federation                    {"indices": [...], "threshold": m,
+                                         "script_type"?: "p2wsh"|"p2tr"}: sign with these
     POST /federation/update             build a signed FederationUpdate and push it
 
 POST /federation changes only who signs. The node learns of a new
@@ -25,14 +26,14 @@ from mock_governance.bodies import (
 )
 from mock_governance.errors import InvalidQuery, InvalidRequestBody
 from mock_governance.federation import signing_federation
-from mock_governance.multisig import DEFAULT_NETWORK, NETWORKS, p2wsh_address
+from mock_governance.multisig import DEFAULT_NETWORK, NETWORKS
 from mock_governance.state import MockState
 from mock_governance.updates import UpdateSpec, build_federation_update
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 
-_FEDERATION_KEYS = ("indices", "threshold")
+_FEDERATION_KEYS = ("indices", "threshold", "script_type")
 _UPDATE_KEYS = (
     "version",
     "indices",
@@ -47,6 +48,7 @@ _UPDATE_KEYS = (
     "node_id",
     "request_id",
     "active",
+    "script_type",
 )
 
 
@@ -59,8 +61,10 @@ def federation_json(state: MockState, network: str) -> dict[str, Any]:
         "indices": list(signing.indices),
         "public_keys": [key.hex() for key in signing.public_keys],
         "witness_script": signing.witness_script.hex(),
+        "script_type": signing.script_type,
+        "script_pubkey": signing.script_pubkey.hex(),
         "network": network,
-        "p2wsh_address": p2wsh_address(signing.witness_script, network),
+        f"{signing.script_type}_address": signing.address(network),
         "governance_public_key": state.governance_key.public_key.format().hex(),
         "non_member_public_key": signing.outsider.public_key.hex(),
     }
@@ -78,8 +82,10 @@ def post_federation(state: MockState, request: ControlRequest) -> dict[str, Any]
     only_keys(body, _FEDERATION_KEYS, "federation")
     indices = integer_list(body, "indices")
     threshold = integer(body, "threshold", 1)
+    script_type = optional_string(body, "script_type") or "p2wsh"
     try:
-        state.signing = signing_federation(state.federation_seed, indices, threshold)
+        state.signing = signing_federation(state.federation_seed, indices, threshold,
+                                           script_type)
     except ValueError as error:
         raise InvalidRequestBody(str(error)) from error
     return federation_json(state, DEFAULT_NETWORK)
@@ -105,7 +111,14 @@ def update_spec(state: MockState, body: dict[str, Any]) -> UpdateSpec:
         address_override=optional_string(body, "address_override"),
         network=network,
         node_id=optional_string(body, "node_id") or "",
+        script_type=_script_type(body),
     )
+
+
+def _script_type(body: dict[str, Any]) -> str | None:
+    """Convention 10's script_type to send, or None to send none. Any string goes, so that
+    a test can send one the node must refuse."""
+    return optional_string(body, "script_type")
 
 
 def post_federation_update(state: MockState, request: ControlRequest) -> dict[str, Any]:
@@ -126,6 +139,7 @@ def post_federation_update(state: MockState, request: ControlRequest) -> dict[st
         "digest": built.digest.hex(),
         "update_signature": update.update_signature.hex(),
         "p2wsh_address": built.p2wsh_address,
+        "p2tr_address": built.p2tr_address,
         "witness_script": None if built.witness_script is None else built.witness_script.hex(),
         "message": message_to_json(built.response),
     }

@@ -56,6 +56,7 @@ class MockConfig:
     federation_seed: str = "local-dev"
     federation_size: int = 5  # derived keys 0..size-1 sign
     federation_threshold: int = 3
+    federation_script_type: str = "p2wsh"
     max_streams: int = 64
     shutdown_grace_s: float = 2.0
     tls: TlsFiles | None = None
@@ -101,6 +102,7 @@ class MockGovernanceServer:
                 config.max_streams,
                 federation_size=config.federation_size,
                 federation_threshold=config.federation_threshold,
+                federation_script_type=config.federation_script_type,
                 auth_policy=config.auth,
             )
         except ValueError as error:  # a federation that cannot be a multisig

@@ -8,6 +8,13 @@ RFC6979 nonces, so a re-sent request gets the same bytes) followed by the
 SIGHASH_ALL byte. The transaction and digests come from python-bitcoinlib,
 not from the embit code the node verifies with.
 
+A P2TR federation's members sign each input's BIP341 script-path digest
+(SIGHASH_DEFAULT: every input spends a coin of the federation, with the
+amounts of the request) with BIP340 Schnorr, 64 bytes and no sighash byte,
+with fixed auxiliary randomness so that a re-sent request gets the same bytes.
+python-bitcoinlib has no Taproot: the digests come from embit, the
+signatures from coincurve.
+
 A SignatureFaultKind makes the answer wrong in one named way, for tests of
 the node's checks.
 """
@@ -20,6 +27,8 @@ from collections.abc import Sequence
 from bitcoin.core import CTransaction
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScript, SignatureHash
 from bitcoin.core.serialize import SerializationError
+from embit.script import Script
+from embit.transaction import SIGHASH, Transaction
 
 from mock_governance.errors import UnsignableRequest
 from mock_governance.federation import MemberKey, SigningFederation
@@ -28,6 +37,8 @@ from protocol import governance_pb2 as pb
 
 MAX_MONEY_SAT = 21_000_000 * 100_000_000
 _SIGHASH_BYTE = bytes([SIGHASH_ALL])
+# BIP340's auxiliary randomness, fixed: a re-sent request gets the same signatures.
+_NO_AUX_RANDOMNESS = bytes(32)
 
 
 def failed(reason: str) -> pb.SignatureResponse:
@@ -61,13 +72,21 @@ def parse_request(federation: SigningFederation, request: pb.SignatureRequest) -
         )
     if any(amount > MAX_MONEY_SAT for amount in amounts):
         raise UnsignableRequest(f"an amount exceeds {MAX_MONEY_SAT} sat: {amounts}")
+    if federation.is_taproot and len(indices) != len(tx.vin):
+        raise UnsignableRequest(
+            f"{len(indices)} of {len(tx.vin)} inputs in input_indices: a Taproot sighash "
+            "commits to the amount of every input, and the request gives only those listed"
+        )
     return tx
 
 
 def input_digests(
     federation: SigningFederation, tx: CTransaction, request: pb.SignatureRequest
 ) -> list[bytes]:
-    """BIP143 SIGHASH_ALL digest of each requested input, in request order."""
+    """BIP143 SIGHASH_ALL (P2WSH) or BIP341 SIGHASH_DEFAULT (P2TR) digest of each
+    requested input, in request order."""
+    if federation.is_taproot:
+        return _taproot_digests(federation, tx, request)
     script_code = CScript(federation.witness_script)
     return [
         SignatureHash(
@@ -77,7 +96,28 @@ def input_digests(
     ]
 
 
-def witness(signer: MemberKey, digest: bytes) -> pb.WitnessData:
+def _taproot_digests(
+    federation: SigningFederation, tx: CTransaction, request: pb.SignatureRequest
+) -> list[bytes]:
+    parsed = Transaction.parse(bytes.fromhex(request.tx_hex))
+    amounts = dict(zip(request.input_indices, request.amounts, strict=True))
+    values = [amounts[index] for index in range(len(parsed.vin))]
+    spent = [Script(federation.script_pubkey)] * len(values)
+    leaf = Script(federation.witness_script)
+    return [
+        parsed.sighash_taproot(index, spent, values, sighash=SIGHASH.DEFAULT, ext_flag=1,
+                               script=leaf)
+        for index in request.input_indices
+    ]
+
+
+def witness(signer: MemberKey, digest: bytes, schnorr: bool = False) -> pb.WitnessData:
+    if schnorr:
+        return pb.WitnessData(
+            signature=signer.private_key.sign_schnorr(digest, _NO_AUX_RANDOMNESS),
+            public_key=signer.public_key,
+            sig_type=pb.SIGNATURE_TYPE_SCHNORR,
+        )
     return pb.WitnessData(
         signature=signer.private_key.sign(digest, hasher=None) + _SIGHASH_BYTE,
         public_key=signer.public_key,
@@ -100,23 +140,27 @@ def sign_request(
     except UnsignableRequest as error:
         return failed(str(error))
     digests = input_digests(federation, tx, request)
+    schnorr = federation.is_taproot
     if fault is Fault.PARTIAL:
         return pb.SignatureResponse(
-            status=pb.SIGNATURE_STATUS_PARTIAL, signatures=_sign(federation.signers, digests[:1])
+            status=pb.SIGNATURE_STATUS_PARTIAL,
+            signatures=_sign(federation.signers, digests[:1], schnorr),
         )
     signers = federation.signers
     if fault is Fault.TOO_FEW:
         signers = signers[:-1]
-    signatures = _sign(signers, digests)
+    signatures = _sign(signers, digests, schnorr)
     if fault is Fault.WRONG_SIGNATURE:
         # The first signer's key and a well-formed signature, over a digest nobody asked for.
-        signatures[0] = witness(signers[0], hashlib.sha256(digests[0]).digest())
+        signatures[0] = witness(signers[0], hashlib.sha256(digests[0]).digest(), schnorr)
     elif fault is Fault.NON_MEMBER:
         # The right digest, but the last signer of the first input is not a member.
-        signatures[len(signers) - 1] = witness(federation.outsider, digests[0])
+        signatures[len(signers) - 1] = witness(federation.outsider, digests[0], schnorr)
     return pb.SignatureResponse(status=pb.SIGNATURE_STATUS_COMPLETE, signatures=signatures)
 
 
-def _sign(signers: Sequence[MemberKey], digests: Sequence[bytes]) -> list[pb.WitnessData]:
+def _sign(
+    signers: Sequence[MemberKey], digests: Sequence[bytes], schnorr: bool
+) -> list[pb.WitnessData]:
     # Grouped input by input; within an input, in sorted public-key order.
-    return [witness(signer, digest) for digest in digests for signer in signers]
+    return [witness(signer, digest, schnorr) for digest in digests for signer in signers]

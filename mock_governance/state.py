@@ -35,12 +35,14 @@ class MockState:
         new_token: Callable[[], str] = _new_session_token,
         federation_size: int = 5,
         federation_threshold: int = 3,
+        federation_script_type: str = "p2wsh",
         auth_policy: auth.AuthPolicy | None = None,
     ) -> None:
         self.federation_seed = federation_seed
         # Replaced whole by POST /federation; a reader thread uses whichever it read.
         self.signing: SigningFederation = signing_federation(
-            federation_seed, range(federation_size), federation_threshold
+            federation_seed, range(federation_size), federation_threshold,
+            federation_script_type,
         )
         self.governance_key = governance_key(federation_seed)
         self.held = HeldAnswers()

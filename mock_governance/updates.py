@@ -20,7 +20,13 @@ from coincurve import PrivateKey
 
 from actors.stream.wire.enums import FEDERATION_UPDATE_TYPES
 from mock_governance.federation import derive_member
-from mock_governance.multisig import DEFAULT_NETWORK, p2wsh_address, witness_script
+from mock_governance.multisig import (
+    DEFAULT_NETWORK,
+    p2tr_address,
+    p2wsh_address,
+    taproot_multisig,
+    witness_script,
+)
 from protocol import governance_pb2 as pb
 
 
@@ -36,17 +42,21 @@ class UpdateSpec:
     sign: bool = True
     bad_signature: bool = False  # sign something other than the update
     with_address: bool = True
-    address_override: str | None = None  # sent as p2wsh_address instead of the derived one
+    address_override: str | None = None  # sent as the address instead of the derived one
     network: str = DEFAULT_NETWORK
     node_id: str = ""
+    # Convention 10: sent as config.parameters["script_type"] when set; "p2tr" also sends
+    # the address as p2tr_address.
+    script_type: str | None = None
 
 
 @dataclass(frozen=True)
 class BuiltUpdate:
     response: pb.StreamResponse
     digest: bytes  # what a correct signature is over, whatever was signed
-    witness_script: bytes | None  # of the active members; None if it was not derived
+    witness_script: bytes | None  # of the active members (P2TR: the leaf); None if not derived
     p2wsh_address: str | None  # as sent
+    p2tr_address: str | None = None  # as sent
 
 
 def _members(seed: str, spec: UpdateSpec) -> list[pb.FederationMember]:
@@ -82,11 +92,20 @@ def build_federation_update(
     members = _members(seed, spec)
     script = None
     parameters = {"version": str(spec.version)}
+    taproot = spec.script_type == "p2tr"
+    address_key = "p2tr_address" if taproot else "p2wsh_address"
+    if spec.script_type is not None:
+        parameters["script_type"] = spec.script_type
     if spec.with_address:
-        script = witness_script([m.public_key for m in members if m.active], spec.threshold)
-        parameters["p2wsh_address"] = p2wsh_address(script, spec.network)
+        keys = [m.public_key for m in members if m.active]
+        if taproot:
+            script, script_pubkey = taproot_multisig(keys, spec.threshold)
+            parameters[address_key] = p2tr_address(script_pubkey, spec.network)
+        else:
+            script = witness_script(keys, spec.threshold)
+            parameters[address_key] = p2wsh_address(script, spec.network)
     if spec.address_override is not None:
-        parameters["p2wsh_address"] = spec.address_override
+        parameters[address_key] = spec.address_override
     update = pb.FederationUpdate(
         update_type=FEDERATION_UPDATE_TYPES.by_name[spec.update_type],
         members=members,
@@ -112,4 +131,5 @@ def build_federation_update(
         digest=digest,
         witness_script=script,
         p2wsh_address=parameters.get("p2wsh_address"),
+        p2tr_address=parameters.get("p2tr_address"),
     )

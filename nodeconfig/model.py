@@ -47,6 +47,7 @@ IntegrityCheck = Literal["full", "header"]
 PushAcks = Literal["auto", "on", "off"]
 AuthType = Literal["bearer", "api_key", "signature"]
 Network = Literal["regtest", "testnet", "signet", "mainnet"]
+ScriptType = Literal["p2wsh", "p2tr"]  # btc.federation.SCRIPT_TYPES
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["text", "json"]
 
@@ -365,6 +366,9 @@ class FederationMemberConfig:
 class FederationConfig:
     threshold: int = setting(at_least(1), default=2)
     members: tuple[FederationMemberConfig, ...] = setting(non_empty, default=())
+    # p2wsh: OP_CHECKMULTISIG and ECDSA; p2tr: a tapscript multisig leaf and Schnorr
+    # (docs/federations.md). Updates may change it (convention 10).
+    script_type: ScriptType = setting(default="p2wsh")
 
 
 @dataclass(frozen=True)

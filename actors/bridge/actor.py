@@ -124,6 +124,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         self.attempts = AttemptWatch(
             lambda delay_s, payload: self.wakeupAfter(delay_s, payload=payload), time.time)
         self.federation: Federation[Member] | None = None
+        # Applied versions before it whose coins peg-outs may still spend (convention 10).
+        self.earlier: dict[int, Federation[Member]] = {}
         self.rules = Rules(max_pegout_sat=0, signature_retries=0)  # from the config at start
         self.broadcasting: Broadcasting | None = None  # from the config at start
         self.resends = Resends(self.send,
@@ -157,7 +159,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
 
     def situation(self) -> Situation:
         return Situation(self.federation, self.rules, time.time(), self.book.unsigned,
-                         self.outflow.refusal, self.drain)
+                         self.outflow.refusal, self.drain, earlier=self.earlier)
 
     # -- carrying out ---------------------------------------------------------------
 
@@ -271,9 +273,11 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     # -- state ----------------------------------------------------------------------
 
     def on_loaded(self, records: tuple[Any, ...]) -> None:
-        federation = self.book.load(records)
-        if federation is not None:
-            self._set_federation(federation.federation())
+        federations = self.book.load(records)
+        if federations:
+            *earlier, current = federations
+            self._set_federation(current.federation())
+            self.earlier = {r.version: r.federation() for r in earlier}
         self._load_settlement(records)
         self._load_drain(records)
         self._index_spool()
@@ -412,8 +416,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         if self.federation is not None and message.version <= self.federation.version:
             return  # announced again (after a restart), or overtaken by a newer version
         was_halted = self.federation is not None and self.federation.halted
-        self._set_federation(Federation(message.version, message.members, message.threshold,
-                                        halted=message.halted))
+        self._set_federation(_federation_of(message))
+        self.earlier = {e.version: _federation_of(e) for e in getattr(message, "earlier", ())}
         self.log.info("federation version %d: %d-of-%d at %s%s", message.version,
                       message.threshold, sum(1 for m in message.members if m.active),
                       message.address, " (EMERGENCY HALT)" if message.halted else "")
@@ -458,3 +462,9 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                     self._send_notice(self.book.pegins[rid])
                 elif rid in self.book.pegouts:
                     self._request_signatures(self.book.pegouts[rid])
+
+
+def _federation_of(message: FederationChanged) -> Federation[Member]:
+    return Federation(message.version, message.members, message.threshold,
+                      halted=message.halted,
+                      script_type=getattr(message, "script_type", "p2wsh"))  # older pickles

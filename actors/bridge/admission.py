@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.bridge.situation import Situation, parse_record
-from actors.messages import PegoutState
+from actors.messages import Member, PegoutState
 from actors.storage.records import Claim, PegoutRecord
 from btc.errors import PolicyViolation
+from btc.federation import Federation
 from btc.pegout import UnsignedPegout
 from btc.policy import Spend, check_spend, outpoints
 
@@ -40,14 +41,17 @@ class Admitted:
 
 
 def admit(request_id: str, pegout: UnsignedPegout, situation: Situation,
-          original: PegoutRecord | None = None,
-          replaces: str | None = None) -> Admitted | Refusal:
-    """Check a parsed new peg-out (or, with `replaces`, a replacement of `original`)."""
-    federation = situation.federation
+          original: PegoutRecord | None = None, replaces: str | None = None,
+          federation: Federation[Member] | None = None) -> Admitted | Refusal:
+    """Check a parsed new peg-out (or, with `replaces`, a replacement of `original`) that
+    spends coins of `federation` (None: the one in force)."""
+    federation = federation or situation.federation
     assert federation is not None  # the caller refused a peg-out without one
     try:
         spend = check_spend(pegout, witness_script=federation.witness_script,
-                            threshold=federation.threshold, policy=situation.rules.policy)
+                            threshold=federation.threshold, policy=situation.rules.policy,
+                            taproot_keys=(len(federation.xonly_keys) if federation.is_taproot
+                                          else None))
     except PolicyViolation as exc:
         return Refusal(exc.kind, str(exc))
     coins = spend.outpoints

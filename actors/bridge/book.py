@@ -53,19 +53,20 @@ class Book:
     def awaiting(self) -> int:
         return self.by_state[AWAITING]
 
-    def load(self, records: Iterable[object]) -> FederationRecord | None:
-        """Take what storage loaded at start; returns the federation record, if any."""
-        federation = None
+    def load(self, records: Iterable[object]) -> list[FederationRecord]:
+        """Take what storage loaded at start; returns the federation records (the applied
+        versions peg-outs may spend), in version order: the last is the one in force."""
+        federations: list[FederationRecord] = []
         for record in records:
             if isinstance(record, PegoutRecord):
                 self.put(record)
             elif isinstance(record, PeginRecord) and not record.acknowledged:
                 self.pegins[record.request_id] = record
             elif isinstance(record, FederationRecord):
-                federation = record
+                federations.append(record)
             elif isinstance(record, MetaValue) and record.key == SPOOL_READ_FROM:
                 self.spool_read_from = int(record.value)
-        return federation
+        return federations
 
     def lookup(self, request_id: str) -> PegoutRecord | None:
         """The open record under this id; None: a finished peg-out's, or no peg-out's."""

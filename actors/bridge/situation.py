@@ -7,7 +7,7 @@ afterwards and the effects, in order. `actors.bridge.workflow` re-exports all th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,9 @@ def _no_outflow_cap(now_s: float, payout_sat: int) -> str | None:
     return None
 
 
+_NO_EARLIER: Mapping[int, Federation[Member]] = {}
+
+
 @dataclass(frozen=True)
 class Situation:
     """What a decision may read besides the record: the federation in force, the rules, the
@@ -76,6 +79,30 @@ class Situation:
     def halted(self) -> bool:
         """Nothing is signed or broadcast without a federation or during an emergency halt."""
         return self.federation is None or self.federation.halted
+
+    # The applied versions before the one in force whose coins may still be spent (the last
+    # field: given by name).
+    earlier: Mapping[int, Federation[Member]] = field(default_factory=lambda: _NO_EARLIER)
+
+    def federation_for(self, version: int | None) -> Federation[Member] | str:
+        """The federation whose coins a peg-out naming `version` spends (None: the one in
+        force), or why there is none to sign with."""
+        current = self.federation
+        if current is None:
+            return "no federation yet"
+        if version is None or version == current.version:
+            return current
+        if isinstance(version, bool) or not isinstance(version, int):
+            return f"federation_version {version!r} is not an integer"
+        found = self.earlier.get(version)
+        if found is not None:
+            return found
+        if version > current.version:
+            return (f"federation version {version} is unknown: version {current.version} "
+                    "is in force")
+        spendable = ", ".join(str(v) for v in sorted((*self.earlier, current.version)))
+        return (f"federation version {version} is retired or was never in force: peg-outs "
+                f"may spend coins of versions {spendable}")
 
 
 @dataclass(frozen=True)

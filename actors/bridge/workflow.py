@@ -12,6 +12,7 @@ the effects to carry out.
     no answer within `attempt_timeout_s`) --> awaiting_signatures (attempt + 1)
         persist; then ask again after a pause; costs time, not retries
       ... or, past `signature_deadline_s` since the series began --> failed
+    its federation version retired (convention 10) --> failed, at its next answer or expiry
     broadcast taken --> broadcast; persist; then tell the chain
     broadcast refused for good --> failed
     RetryPegout of a failed peg-out never signed --> awaiting_signatures (a new series)
@@ -104,12 +105,17 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     if federation.halted:
         return refuse(None, client, rid, "halted",
                       f"emergency halt in force (federation version {federation.version})")
+    # The federation whose coins it spends: the one in force, or an earlier one it names.
+    version = getattr(request, "federation_version", None)  # absent from an older pickle
+    spent = situation.federation_for(version)
+    if isinstance(spent, str):
+        return refuse(None, client, rid, "federation_version", spent)
     try:
         pegout = parse_pegout(request.tx_hex, request.input_indices, request.amounts,
                               max_pegout_sat=situation.rules.max_pegout_sat)
     except BtcError as exc:
         return refuse(None, client, rid, "invalid", str(exc))
-    admitted = admit(rid, pegout, situation, original, replaces)
+    admitted = admit(rid, pegout, situation, original, replaces, spent)
     if isinstance(admitted, Refusal):
         return refuse(None, client, rid, admitted.kind, admitted.reason)
     now = situation.now_s
@@ -117,9 +123,9 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     record = PegoutRecord(
         request_id=rid, tx_hex=pegout.tx_hex, input_indices=pegout.input_indices,
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
-        signatures_required=federation.threshold * len(pegout.input_indices),
+        signatures_required=spent.threshold * len(pegout.input_indices),
         txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
-        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat,
+        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=version,
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
@@ -191,10 +197,13 @@ def signature_request(record: PegoutRecord, situation: Situation) -> RequestSign
     asked now (the peg-out is past its signatures, or signing is halted)."""
     if record.state != AWAITING.value or situation.federation is None or situation.halted:
         return None
+    federation = situation.federation_for(record.federation_version)
+    if isinstance(federation, str):
+        return None  # retired since: the attempt runs out, and `answered` says why
     return RequestSignatures(
         request_id=governance_id(record.request_id, record.attempt),
         tx_hex=record.tx_hex, input_indices=record.input_indices, amounts=record.amounts,
-        tx_type="pegout", required_signatures=situation.federation.threshold,
+        tx_type="pegout", required_signatures=federation.threshold,
     )
 
 
@@ -223,9 +232,11 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
         if answer.status == "timeout":  # its signers did not answer in time: later
             return transient(record, attempt, answer.status, reason, situation, then=(handled,))
         return attempt_failed(record, attempt, answer.status, reason, situation, then=(handled,))
-    assert situation.federation is not None  # not halted
+    federation = situation.federation_for(record.federation_version)
+    if isinstance(federation, str):
+        return _unsignable(record, federation, situation, then=(handled,))
     try:
-        signed = assemble(situation.unsigned(record), situation.federation,
+        signed = assemble(situation.unsigned(record), federation,
                           [(w.signature, w.public_key, w.sig_type) for w in answer.signatures])
     except SignaturesInvalid as exc:
         return attempt_failed(record, attempt, exc.kind, f"unusable signatures: {exc}",
@@ -258,6 +269,9 @@ def expired(record: PegoutRecord, attempt: int, situation: Situation) -> Step:
     if record.state != AWAITING.value or attempt != record.attempt:
         return Step(record)
     reason = f"no answer within {situation.rules.attempt_timeout_s:g}s"
+    retired = None if situation.halted else situation.federation_for(record.federation_version)
+    if isinstance(retired, str):
+        return _unsignable(record, retired, situation, ())
     if situation.halted:
         if _past_deadline(record, situation):
             return _out_of_time(record, reason, situation, ())
@@ -295,6 +309,18 @@ def _out_of_time(record: PegoutRecord, reason: str, situation: Situation,
     deadline = situation.rules.signature_deadline_s
     failed = transition(record, PegoutState.FAILED, situation.now_s,
                         error=f"no usable signatures within {deadline:g}s; last: {reason}")
+    assert failed.error is not None
+    return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
+                         *uncounted(failed),
+                         Persist(failed, then=then, extra=(Release(record.request_id),))))
+
+
+def _unsignable(record: PegoutRecord, reason: str, situation: Situation,
+                then: Effects) -> Step:
+    """The peg-out's federation version was retired after it was accepted: no answer can
+    ever be used, so it fails now, and its coins are free again."""
+    failed = transition(record, PegoutState.FAILED, situation.now_s,
+                        error=f"cannot be signed: {reason}")
     assert failed.error is not None
     return Step(failed, (Note(Event.FAILED, record.request_id, detail=failed.error),
                          *uncounted(failed),

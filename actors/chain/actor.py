@@ -171,7 +171,7 @@ class ChainActor(OwnerActor):
         if current is None or bridge is None:
             return
         metrics.VERSION.set(current.version)
-        self.send(bridge, changed_message(current))
+        self.send(bridge, changed_message(current, self.book.earlier()))
 
     def on_peer_changed(self, name: str, address: ActorAddress) -> None:
         if name == "bridge" and self.loaded:
@@ -259,7 +259,8 @@ class ChainActor(OwnerActor):
         try:
             federation = validate_update(update, latest_version=self.book.latest_version,
                                          network=chain.network,
-                                         governance_pubkey=self.governance_key)
+                                         governance_pubkey=self.governance_key,
+                                         current_script_type=self.book.latest_script_type())
         except BtcError as exc:
             self._reject(update, str(exc), sender)
             return
@@ -404,6 +405,7 @@ class ChainActor(OwnerActor):
             members=self.book.active_keys_hex(),
             scheduled=self.book.schedule_summary(),
             halted=bool(current and current.halted),
+            script_type=current.script_type if current else None,
         )
 
 
@@ -416,7 +418,8 @@ def _reason_kind(reason: str) -> str:
     """A short, bounded label for the metric (the full reason goes to the log)."""
     if reason.startswith(NOT_STORED):
         return "storage"
-    for kind in ("version", "signature", "address", "threshold", "duplicate", "key", "member"):
+    for kind in ("script_type", "version", "signature", "address", "threshold", "duplicate",
+                 "key", "member"):
         if kind in reason:
             return kind
     return "other"

@@ -12,17 +12,19 @@ from collections.abc import Iterable
 
 from actors.messages import FederationChanged, FederationVersion, Member, UpdateFederation
 from actors.storage.records import FederationRecord
-from btc.federation import Federation
+from btc.federation import SPENDABLE_VERSIONS, Federation
 
 SCHEDULED = "scheduled"
 APPLIED = "applied"
 
 
-def changed_message(record: FederationRecord) -> FederationChanged:
+def changed_message(record: FederationRecord,
+                    earlier: Iterable[FederationRecord] = ()) -> FederationChanged:
     return FederationChanged(
         version=record.version, members=record.members, threshold=record.threshold,
         witness_script=record.witness_script, address=record.address,
-        halted=record.halted,
+        halted=record.halted, script_type=record.script_type,
+        earlier=tuple(changed_message(r) for r in earlier),
     )
 
 
@@ -34,7 +36,7 @@ def record_for(federation: Federation[Member], *, update_type: str, effective_he
         threshold=federation.threshold, effective_height=effective_height,
         witness_script=federation.witness_script, address=federation.address(network),
         state=SCHEDULED if effective_height > height else APPLIED,
-        request_id=request_id, recorded_at=now_s,
+        request_id=request_id, recorded_at=now_s, script_type=federation.script_type,
     )
 
 
@@ -61,6 +63,9 @@ class FederationBook:
         # Versions only grow: kept as they are added rather than found by a scan of
         # every scheduled version for each update (quadratic under a stream of them).
         self._latest: int | None = None
+        # Applied versions before `current`, by version: the spendable ones (`earlier`) and
+        # one more, which becomes spendable again if a new version cannot be stored.
+        self._earlier: dict[int, FederationRecord] = {}
 
     def load(self, records: Iterable[FederationRecord]) -> None:
         for record in records:
@@ -72,7 +77,31 @@ class FederationBook:
         if record.state == SCHEDULED:
             self.scheduled[record.version] = record
         elif self.current is None or record.version > self.current.version:
+            if self.current is not None:
+                self._earlier[self.current.version] = self.current
             self.current = record
+            self._trim_earlier()
+        else:
+            self._earlier[record.version] = record  # on record only, yet applied
+            self._trim_earlier()
+
+    def _trim_earlier(self) -> None:
+        for version in sorted(self._earlier)[:-SPENDABLE_VERSIONS]:
+            del self._earlier[version]
+
+    def earlier(self) -> list[FederationRecord]:
+        """The applied versions before the one in force that peg-outs may spend, newest
+        first (with it, `SPENDABLE_VERSIONS` in all)."""
+        below = sorted((v for v in self._earlier
+                        if self.current is None or v < self.current.version), reverse=True)
+        return [self._earlier[v] for v in below[:SPENDABLE_VERSIONS - 1]]
+
+    def latest_script_type(self) -> str:
+        """The script type of the latest version known, scheduled or applied: an update
+        without a `script_type` keeps it (convention 10)."""
+        latest = self.scheduled.get(self._latest) if self._latest is not None else None
+        record = latest or self.current
+        return record.script_type if record is not None else "p2wsh"
 
     def remove(self, record: FederationRecord, previous: FederationRecord | None) -> None:
         """Forget `record`, added when `previous` was in force, as if it had never come:
@@ -81,6 +110,8 @@ class FederationBook:
             del self.scheduled[record.version]
         if self.current is record:
             self.current = previous
+            if previous is not None:
+                self._earlier.pop(previous.version, None)
         versions = [*self.scheduled, *([self.current.version] if self.current else [])]
         self._latest = max(versions, default=None)
 

@@ -20,7 +20,8 @@ def initial_federation(config: NodeConfig) -> Federation[Member]:
     if chain.federation is not None:
         members = tuple(Member(m.member_id, bytes.fromhex(m.public_key))
                         for m in chain.federation.members)
-        return Federation(INITIAL_VERSION, members, chain.federation.threshold)
+        return Federation(INITIAL_VERSION, members, chain.federation.threshold,
+                          script_type=chain.federation.script_type)
     # Imported here: only local mode needs the mock's key derivation.
     from btc.seeded import federation_keys
 

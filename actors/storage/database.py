@@ -62,6 +62,7 @@ from actors.storage.rows import (
     upsert,
 )
 from actors.storage.schema import LATEST, MIGRATIONS
+from btc.federation import SPENDABLE_VERSIONS
 
 OWNERS = ("bridge", "chain")
 
@@ -274,7 +275,9 @@ class Database:
         """What the owner needs after a (re)start, and no more: what it loads must not grow
         with the node's history. The bridge gets its peg-outs in `pegout_states` (empty:
         the open ones) and unacknowledged peg-ins (the others are read on demand, and a
-        reused id is found by its insert), the federation in force, its meta values and,
+        reused id is found by its insert), the federation in force and the applied ones
+        before it whose coins may still be spent (`SPENDABLE_VERSIONS` in all), its meta
+        values and,
         with `outflow_since`, an `OutflowEntry` for each peg-out since then that counts
         against the outflow window; the chain its federations, the ids it handled since
         `handled_since`, the ids (not the data) of the proposals received since
@@ -289,7 +292,7 @@ class Database:
                 outflow = self.outflow(max([outflow_since, *reset]))
             return (*self.pegouts(states=tuple(pegout_states) or OPEN_PEGOUT_STATES),
                     *self.pegins(unacknowledged=True),
-                    *self.federations(state="applied")[-1:], *meta, *outflow)
+                    *self.federations(state="applied")[-SPENDABLE_VERSIONS:], *meta, *outflow)
         if owner == "chain":
             return (*self.federations(), *self.proposal_ids(since=proposals_since),
                     *self.inbound_handled("chain", since=handled_since),

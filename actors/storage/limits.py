@@ -125,6 +125,10 @@ def shown(value: object) -> str:
 # -- checks of one value ----------------------------------------------------------------
 
 
+def optional_integer(value: object) -> str | None:
+    return None if value is None else integer(value)
+
+
 def integer(value: object) -> str | None:
     if not isinstance(value, int):
         return f"is a {type(value).__name__}, not an integer"
@@ -309,6 +313,8 @@ TEXT = Kind("(type({v}) is str and {v}.isascii() and len({v}) <= MAX_VALUE_BYTES
 OPTIONAL_TEXT = Kind("({v} is None or (type({v}) is str and {v}.isascii() "
                      "and len({v}) <= MAX_VALUE_BYTES))", optional_text)
 INTEGER = Kind("(type({v}) is int and INT64_MIN <= {v} <= INT64_MAX)", integer)
+OPTIONAL_INTEGER = Kind("({v} is None or (type({v}) is int and INT64_MIN <= {v} <= INT64_MAX))",
+                        optional_integer)
 REAL = Kind("(type({v}) is float and {v} == {v})", real)  # NaN is unequal to itself
 BLOB = Kind("(type({v}) is bytes and len({v}) <= MAX_VALUE_BYTES)", blob)
 FLAG = Kind("(type({v}) is bool)", flag)
@@ -329,6 +335,7 @@ FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
         ("replaces", OPTIONAL_TEXT), ("replaced_by", OPTIONAL_TEXT), ("payout_sat", INTEGER),
         ("fee_sat", INTEGER), ("confirmations", INTEGER), ("broadcast_at", REAL),
         ("resolution", RESOLUTION), ("resolved_at", REAL),
+        ("federation_version", OPTIONAL_INTEGER),
     ),
     PeginRecord: (
         ("request_id", TEXT), ("btc_txid", TEXT), ("vout", INTEGER), ("amount", INTEGER),
@@ -339,7 +346,7 @@ FIELDS: dict[type, tuple[tuple[str, Kind], ...]] = {
         ("version", INTEGER), ("update_type", TEXT), ("members", MEMBERS),
         ("threshold", INTEGER), ("effective_height", INTEGER), ("witness_script", BLOB),
         ("address", TEXT), ("state", TEXT), ("request_id", OPTIONAL_TEXT),
-        ("recorded_at", REAL), ("revision", INTEGER),
+        ("recorded_at", REAL), ("revision", INTEGER), ("script_type", TEXT),
     ),
     ProposalRecord: (
         ("proposal_id", TEXT), ("proposal_type", TEXT), ("data", BLOB),

@@ -63,6 +63,9 @@ class PegoutRecord:
     broadcast_at: float = 0.0
     resolution: str | None = None
     resolved_at: float = 0.0
+    # The federation version whose coins it spends (`InitiatePegout.federation_version`);
+    # None: the version in force when it was accepted, for records from before the field.
+    federation_version: int | None = None
 
     @property
     def series_start(self) -> float:
@@ -100,6 +103,7 @@ class FederationRecord:
     request_id: str | None = None
     recorded_at: float = 0.0
     revision: int = 1
+    script_type: str = "p2wsh"  # btc.federation.SCRIPT_TYPES
 
     @property
     def halted(self) -> bool:
@@ -107,7 +111,8 @@ class FederationRecord:
         return self.update_type == "emergency_halt"
 
     def federation(self) -> Federation[Member]:
-        return Federation(self.version, self.members, self.threshold, halted=self.halted)
+        return Federation(self.version, self.members, self.threshold, halted=self.halted,
+                          script_type=self.script_type)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def pegout_from_row(r: Row) -> PegoutRecord:
         replaces=r["replaces"], replaced_by=r["replaced_by"], payout_sat=r["payout_sat"],
         fee_sat=r["fee_sat"], confirmations=r["confirmations"],
         broadcast_at=r["broadcast_at"], resolution=r["resolution"],
-        resolved_at=r["resolved_at"],
+        resolved_at=r["resolved_at"], federation_version=r["federation_version"],
     )
 
 
@@ -72,7 +72,7 @@ def federation_from_row(r: Row) -> FederationRecord:
         threshold=r["threshold"], effective_height=r["effective_height"],
         witness_script=bytes(r["witness_script"]), address=r["address"],
         state=r["state"], request_id=r["request_id"], recorded_at=r["recorded_at"],
-        revision=r["revision"],
+        revision=r["revision"], script_type=r["script_type"],
     )
 
 
@@ -117,6 +117,7 @@ def upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
             "payout_sat": record.payout_sat, "fee_sat": record.fee_sat,
             "confirmations": record.confirmations, "broadcast_at": record.broadcast_at,
             "resolution": record.resolution, "resolved_at": record.resolved_at,
+            "federation_version": record.federation_version,
         })
     if isinstance(record, PeginRecord):
         return _guarded("pegins", ("request_id",), {
@@ -134,6 +135,7 @@ def upsert(record: Record) -> tuple[str, tuple[SqlValue, ...]]:
             "witness_script": record.witness_script, "address": record.address,
             "state": record.state, "request_id": record.request_id,
             "recorded_at": record.recorded_at, "revision": record.revision,
+            "script_type": record.script_type,
         })
     if isinstance(record, MetaValue):
         return _guarded("meta", ("key",), {"key": record.key, "value": record.value,

@@ -112,6 +112,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reservations_by_request ON reservations (request_id);
     CREATE INDEX pegouts_by_age ON pegouts (max(created_at, series_started_at));
     """,
+    # 5: Taproot federations (convention 10): a federation's script type, and the
+    # federation version whose coins a peg-out spends (NULL: the one in force, as every
+    # peg-out before it did).
+    """
+    ALTER TABLE federations ADD COLUMN script_type TEXT NOT NULL DEFAULT 'p2wsh';
+    ALTER TABLE pegouts ADD COLUMN federation_version INTEGER;
+    """,
 )
 
 LATEST = len(MIGRATIONS)

@@ -51,6 +51,7 @@ from bench.pegouts.figures import PegoutFigures, PegoutPlan, max_rate_under, pri
 from bench.pegouts.load import (
     DURABILITY,
     FEDERATION_SIZE,
+    FEDERATIONS,
     INPUTS,
     THRESHOLD,
     Requests,
@@ -68,12 +69,14 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
         # Every actor is forked from this process: gRPC must not be initialised here.
         raise RuntimeError("grpc is imported in the benchmark process")
     figures = PegoutFigures(plan)
-    requests = Requests()
-    with pegout_node(directory) as (node, _mock):
+    federation = FEDERATIONS[plan.script_type]
+    requests = Requests(federation=federation)
+    with pegout_node(directory, federation=federation) as (node, _mock):
         wait_state(node.client, "connected")
         config = node.config
         figures.settings = {
             "federation": f"{THRESHOLD}-of-{FEDERATION_SIZE}",
+            "script_type": plan.script_type,
             "inputs_per_pegout": INPUTS,
             "signatures_per_pegout": THRESHOLD * INPUTS,
             **DURABILITY,

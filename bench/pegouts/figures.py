@@ -25,6 +25,7 @@ class PegoutPlan:
     paddings: tuple[int, ...] = ()
     growth_rate: float = 100.0
     bursts: tuple[int, ...] = ()
+    script_type: str = "p2wsh"  # the federation's: ECDSA (p2wsh) or Schnorr (p2tr) signatures
 
 
 @dataclass
@@ -79,7 +80,8 @@ def _rate(value: float | int | None) -> str:
 def print_table(figures: PegoutFigures) -> None:
     plan, values, settings = figures.plan, figures.values, figures.settings
     print(f"peg-outs end to end: InitiatePegout -> txid fsynced in the spool "
-          f"({settings['federation']} federation, {settings['inputs_per_pegout']} inputs: "
+          f"({settings['federation']} {settings['script_type']} federation, "
+          f"{settings['inputs_per_pegout']} inputs: "
           f"{settings['signatures_per_pegout']} signatures made by the mock and verified "
           f"by the bridge; SQLite {settings['sqlite']}; {settings['broadcaster']} "
           f"{settings['spool']}; log level {settings['log_level']}; median of {plan.runs} "

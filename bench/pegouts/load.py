@@ -2,7 +2,8 @@
 
 - `Requests`: unsigned peg-outs for the benchmark's federation (`FEDERATION`,
   3-of-5, two inputs each: six signatures made by the mock, verified by the
-  bridge), each with a seed never used before in the run, so a txid of its own;
+  bridge; ECDSA for P2WSH, Schnorr for P2TR, `FEDERATIONS`), each with a seed
+  never used before in the run, so a txid of its own;
 - `SpoolWatcher`: when each txid's line is first in the spool and durable;
 - `pegout_node`: the real-signing mock and a node wired to it.
 """
@@ -27,6 +28,9 @@ FEDERATION_SEED = "bench-pegouts"
 FEDERATION_SIZE = 5
 THRESHOLD = 3
 FEDERATION = Federation(FEDERATION_SEED, FEDERATION_SIZE, THRESHOLD)
+# The benchmark's federation by script type (`scripts/bench --pegout-script-type`).
+FEDERATIONS = {script_type: Federation(FEDERATION_SEED, FEDERATION_SIZE, THRESHOLD, script_type)
+               for script_type in ("p2wsh", "p2tr")}
 INPUTS = 2
 # Peg-outs per Batch when many go at once, as a client with many should send them.
 BURST_BATCH = 250
@@ -45,8 +49,8 @@ class Request:
 class Requests:
     """Peg-outs with seeds never used before in this run, so every txid is new."""
 
-    def __init__(self, padding_bytes: int = 0) -> None:
-        self.script = FEDERATION.script
+    def __init__(self, padding_bytes: int = 0, federation: Federation = FEDERATION) -> None:
+        self.script = federation.script
         self.next_seed = 1
         self.padding_bytes = padding_bytes  # grows each transaction by about this much
 
@@ -116,10 +120,11 @@ class SpoolWatcher:
 
 
 @contextmanager
-def pegout_node(directory: Path,
-                log_level: str = "INFO") -> Iterator[tuple[LocalNode, MockGovernance]]:
+def pegout_node(directory: Path, log_level: str = "INFO",
+                federation: Federation = FEDERATION
+                ) -> Iterator[tuple[LocalNode, MockGovernance]]:
     """The real-signing mock and a node wired to it, with the node's default intervals and
     durability, at `log_level`: yields (node, mock)."""
     logging = {"file": str(directory / "node" / "logs" / "node.log"), "level": log_level}
-    with federation_node(directory, FEDERATION, logging=logging) as (node, mock):
+    with federation_node(directory, federation, logging=logging) as (node, mock):
         yield node, mock

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from bench.pegouts.bridge import LISTEN_S, Client, Outcome, actor_pids, settle, wait_spooled
 from bench.pegouts.figures import PegoutFigures, rate_key
-from bench.pegouts.load import BURST_BATCH, Request, Requests, SpoolWatcher
+from bench.pegouts.load import BURST_BATCH, FEDERATIONS, Request, Requests, SpoolWatcher
 from bench.recovery import percentile
 
 
@@ -151,7 +151,7 @@ def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher)
     """The cost curve: transaction size at a fixed rate, and how many are in flight at once."""
     plan = figures.plan
     for padding in plan.paddings:
-        sized = Requests(padding_bytes=padding)
+        sized = Requests(padding_bytes=padding, federation=FEDERATIONS[plan.script_type])
         sized.next_seed = 10_000_000 + padding  # seeds no other phase uses
         paced = sized.make(f"pad{padding}", max(1, round(plan.growth_rate * plan.rate_seconds)))
         size = len(paced[0].message.tx_hex) // 2
@@ -160,7 +160,7 @@ def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher)
             outcome, _ = offered(client, watcher, paced, plan.growth_rate)
         put_latencies(figures, (f"p50_ms_pad{padding}", f"p99_ms_pad{padding}",
                                 f"max_ms_pad{padding}"), outcome, restarted)
-    requests = Requests()
+    requests = Requests(federation=FEDERATIONS[plan.script_type])
     requests.next_seed = 20_000_000
     for count in plan.bursts:
         burst_phase(figures, client, watcher, requests.make(f"inflight{count}", count),

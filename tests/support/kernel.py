@@ -33,3 +33,22 @@ def kernel_verify(signed_tx_hex: str, spent: Sequence[tuple[int, bytes, int]]) -
         except pbk.ScriptVerifyException as exc:
             raise AssertionError(f"input {index}: libbitcoinkernel refused it: {exc}") from exc
         assert ok, f"input {index}: libbitcoinkernel refused it"
+
+
+TAPROOT_FLAGS = FLAGS | pbk.ScriptVerificationFlags.TAPROOT
+
+
+def kernel_verify_all(signed_tx_hex: str, spent: Sequence[tuple[bytes, int]]) -> None:
+    """Every input verifies under `FLAGS` and TAPROOT, with `spent[i]` (script pubkey,
+    amount) the output input `i` spends: a Taproot sighash commits to all of them, so
+    Core is given all of them. AssertionError naming the input and Core's reason."""
+    tx = pbk.Transaction(bytes.fromhex(signed_tx_hex))
+    outputs = [pbk.TransactionOutput(pbk.ScriptPubkey(script), amount) for script, amount in spent]
+    precomputed = pbk.script.PrecomputedTransactionData(tx, outputs)
+    for index, (script_pubkey, amount) in enumerate(spent):
+        try:
+            ok = pbk.ScriptPubkey(script_pubkey).verify(amount, tx, precomputed, index,
+                                                       TAPROOT_FLAGS)
+        except pbk.ScriptVerifyException as exc:
+            raise AssertionError(f"input {index}: libbitcoinkernel refused it: {exc}") from exc
+        assert ok, f"input {index}: libbitcoinkernel refused it"

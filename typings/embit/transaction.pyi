@@ -1,7 +1,10 @@
+from collections.abc import Sequence
+
 from embit.base import EmbitBase
 from embit.script import Script, Witness
 
 class SIGHASH:
+    DEFAULT: int
     ALL: int
 
 class TransactionInput(EmbitBase):
@@ -39,4 +42,16 @@ class Transaction(EmbitBase):
     def txid(self) -> bytes: ...
     def sighash_segwit(
         self, input_index: int, script_pubkey: Script, value: int, sighash: int = ...
+    ) -> bytes: ...
+    def sighash_taproot(
+        self,
+        input_index: int,
+        script_pubkeys: Sequence[Script],
+        values: Sequence[int],
+        sighash: int = ...,
+        ext_flag: int = ...,
+        annex: bytes | None = ...,
+        script: Script | None = ...,
+        leaf_version: int = ...,
+        codeseparator_pos: int | None = ...,
     ) -> bytes: ...

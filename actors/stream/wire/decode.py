@@ -293,9 +293,10 @@ def _federation_update(request_id: str, status: str, response: pb.StreamResponse
         raise InvalidField(f"{_VERSION} is missing")
     version = _federation_version(parameters["version"])
     _check_parameters(config, limits)
-    address = parameters.get("p2wsh_address") or None
-    if address is not None:
-        checked_id(address, 'config.parameters["p2wsh_address"]')
+    address = _optional_parameter(parameters, "p2wsh_address")
+    # Convention 10; the ChainActor judges the values (btc.federation.validate_update).
+    script_type = _optional_parameter(parameters, "script_type")
+    p2tr_address = _optional_parameter(parameters, "p2tr_address")
     members = _members(update, limits)
     # A threshold above the most members a frame may carry can never be met.
     threshold = config.signature_threshold
@@ -322,8 +323,19 @@ def _federation_update(request_id: str, status: str, response: pb.StreamResponse
             p2wsh_address=address,
             update_signature=signature,
             update_digest=update_digest(update),
+            script_type=script_type,
+            p2tr_address=p2tr_address,
         ),
     )
+
+
+def _optional_parameter(parameters: Mapping[str, str], key: str) -> str | None:
+    """A `config.parameters` entry the node reads besides the version, bounded as an id;
+    None when absent or empty."""
+    value = parameters.get(key) or None
+    if value is not None:
+        checked_id(value, f'config.parameters["{key}"]')
+    return value
 
 
 def _proposal(request_id: str, status: str, response: pb.StreamResponse,
