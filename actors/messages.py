@@ -594,7 +594,8 @@ MAX_FEDERATIONS_LISTED = 10_000
 @dataclass(frozen=True)
 class FederationVersion:
     """One recorded federation version. `state` is `scheduled` (until its activation
-    height) or `applied`; `members` are the hex public keys of its active members."""
+    height) or `applied`; `members` are the hex public keys of its active members;
+    `script_type` is `p2wsh` or `p2tr` (docs/federations.md), and `address` is of that type."""
 
     version: int
     update_type: str
@@ -605,6 +606,7 @@ class FederationVersion:
     state: str
     recorded_at: float
     halted: bool = False
+    script_type: str = "p2wsh"
 
 
 @dataclass(frozen=True, repr=False)

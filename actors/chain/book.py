@@ -53,7 +53,8 @@ def federation_version(record: FederationRecord) -> FederationVersion:
         version=record.version, update_type=record.update_type, threshold=record.threshold,
         members=tuple(sorted(m.public_key.hex() for m in record.members if m.active)),
         address=record.address, effective_height=record.effective_height,
-        state=record.state, recorded_at=record.recorded_at, halted=record.halted)
+        state=record.state, recorded_at=record.recorded_at, halted=record.halted,
+        script_type=record.script_type)
 
 
 class FederationBook:

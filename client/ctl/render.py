@@ -87,7 +87,7 @@ def federation_text(chain: ChainStatus) -> str:
     if chain.federation_version is None:
         return f"height {chain.height}: no federation yet"
     lines = [f"federation version {chain.federation_version}: {chain.threshold}-of-"
-             f"{len(chain.members)} at {chain.federation_address}"
+             f"{len(chain.members)} {chain.script_type or 'p2wsh'} at {chain.federation_address}"
              f"{' (EMERGENCY HALT)' if chain.halted else ''}",
              f"height {chain.height}", "members:", *(f"  {key}" for key in chain.members)]
     lines += [f"scheduled: version {version} at height {height}"
@@ -97,10 +97,11 @@ def federation_text(chain: ChainStatus) -> str:
 
 def history_text(items: Iterable[FederationVersion]) -> str:
     rows = [f"{item.version:>7} {item.state:<9} {item.update_type:<14} "
-            f"{item.threshold}-of-{len(item.members):<3} {item.effective_height:>10} "
+            f"{item.threshold}-of-{len(item.members):<3} {item.script_type:<6} "
+            f"{item.effective_height:>10} "
             f"{utc(item.recorded_at)} {item.address}{' HALT' if item.halted else ''}"
             for item in items]
-    header = (f"{'version':>7} {'state':<9} {'update_type':<14} {'m-of-n':<7} "
+    header = (f"{'version':>7} {'state':<9} {'update_type':<14} {'m-of-n':<7} {'type':<6} "
               f"{'height':>10} {'recorded_at':<20} address")
     return "\n".join([header, *rows] if rows else [header, "(none)"])
 

@@ -150,10 +150,11 @@ def test_the_drain_line_says_since_when_and_why() -> None:
 
 
 def test_federation_text_names_threshold_members_and_schedule() -> None:
-    chain = ChainStatus(height=12, federation_version=3, federation_address="bcrt1q...",
-                        threshold=2, members=("02aa", "03bb", "02cc"), scheduled=((4, 20),))
+    chain = ChainStatus(height=12, federation_version=3, federation_address="bc1p...",
+                        threshold=2, members=("02aa", "03bb", "02cc"), scheduled=((4, 20),),
+                        script_type="p2tr")
     assert render.federation_text(chain).splitlines() == [
-        "federation version 3: 2-of-3 at bcrt1q...", "height 12", "members:", "  02aa",
+        "federation version 3: 2-of-3 p2tr at bc1p...", "height 12", "members:", "  02aa",
         "  03bb", "  02cc", "scheduled: version 4 at height 20"]
     assert render.federation_text(ChainStatus(0, None, None, None, (), ())) == \
         "height 0: no federation yet"
@@ -165,6 +166,10 @@ def test_history_and_lists_say_none_when_empty() -> None:
     version = FederationVersion(1, "config_change", 2, ("02aa", "03bb"), "bcrt1q", 10,
                                 "applied", 1_700_000_000.0)
     assert "2-of-2" in render.history_text([version])
+    assert " p2wsh " in render.history_text([version])
+    taproot = FederationVersion(2, "config_change", 2, ("02aa", "03bb"), "bcrt1p", 20,
+                                "scheduled", 1_700_000_000.0, script_type="p2tr")
+    assert " p2tr " in render.history_text([taproot]).splitlines()[1]
 
 
 def test_a_reload_says_what_is_now_in_force() -> None:
