@@ -34,12 +34,14 @@ import platform
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bench.otlp_sink import otlp_sink
 from nodeconfig import load_config
 from runtime.rundir import prepare_metrics_dir
 
@@ -69,6 +71,8 @@ class Profile:
     memory_load: int = 2000
     growth_sizes: tuple[int, ...] = (0, 10_000, 100_000, 1_000_000)
     pegout_script_type: str = "p2wsh"  # the peg-out section's federation: p2wsh or p2tr
+    # `--tracing`: the peg-out section's node traces every peg-out to this OTLP/HTTP URL.
+    tracing_endpoint: str | None = None
 
 
 FULL = Profile()
@@ -150,6 +154,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Profile]:
                              "default) or p2tr (Schnorr over a tapscript leaf)")
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=True,
                         help="peg-out latency by transaction size and by peg-outs in flight")
+    parser.add_argument("--tracing", action="store_true",
+                        help="the peg-out section's node traces every peg-out (OpenTelemetry, "
+                             "to a collector stand-in on loopback): what tracing costs")
     parser.add_argument("--cpus", type=cpu_list, metavar="LIST",
                         help="run everything on these CPUs only (e.g. 0 or 0-1): a slower machine")
     parser.add_argument("--admin-port", type=int, default=19700)
@@ -184,8 +191,12 @@ def main(argv: list[str] | None = None) -> int:
                                 "sections": sections,
                                 "cpus": sorted(args.cpus) if args.cpus else None}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="alys-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="alys-bench-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
+        if args.tracing:
+            endpoint, sink = stack.enter_context(otlp_sink())
+            profile = replace(profile, tracing_endpoint=endpoint)
+            document["profile"] = asdict(profile)
         config = load_config(bench_config(directory, args.admin_port))
         prepare_metrics_dir(directory / "metrics")
         # Imported only now: prometheus_client must see the metrics directory first.
@@ -195,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             runner = getattr(report, f"run_{section}")
             runner(document, directory / section, profile, config)
             sys.stdout.flush()
+        if args.tracing:
+            document["tracing"] = {"exports": sink.exports, "bytes": sink.bytes}
+            print(f"traces: {sink.exports} exports, {sink.bytes:,} bytes received")
     document["elapsed_s"] = round(time.monotonic() - started, 1)
     print(f"({machine}; {document['elapsed_s']:.0f} s)")
     if args.json:

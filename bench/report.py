@@ -118,7 +118,8 @@ def run_pegouts(document: dict[str, Any], directory: Path, profile: Any, config:
                               rates=tuple(profile.pegout_rates),
                               rate_seconds=profile.pegout_seconds, runs=profile.runs,
                               paddings=tuple(profile.paddings), bursts=tuple(profile.bursts),
-                              script_type=profile.pegout_script_type)
+                              script_type=profile.pegout_script_type,
+                              tracing_endpoint=profile.tracing_endpoint)
     figures = pegouts.measure(directory, plan)
     pegouts.print_table(figures)
     print()

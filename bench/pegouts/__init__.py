@@ -71,7 +71,8 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
     figures = PegoutFigures(plan)
     federation = FEDERATIONS[plan.script_type]
     requests = Requests(federation=federation)
-    with pegout_node(directory, federation=federation) as (node, _mock):
+    with pegout_node(directory, federation=federation,
+                     tracing_endpoint=plan.tracing_endpoint) as (node, _mock):
         wait_state(node.client, "connected")
         config = node.config
         figures.settings = {
@@ -84,6 +85,7 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
             "log_level": config.logging.level,
             "health_ping_timeout_s": config.supervision.health.ping_timeout_s,
             "clock_stops": "txid fsynced in the spool",
+            "tracing": "every peg-out" if plan.tracing_endpoint else "off",
         }
         watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
         watcher.start()

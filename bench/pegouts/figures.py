@@ -26,6 +26,7 @@ class PegoutPlan:
     growth_rate: float = 100.0
     bursts: tuple[int, ...] = ()
     script_type: str = "p2wsh"  # the federation's: ECDSA (p2wsh) or Schnorr (p2tr) signatures
+    tracing_endpoint: str | None = None  # an OTLP/HTTP URL: every peg-out traced to it
 
 
 @dataclass

@@ -121,10 +121,13 @@ class SpoolWatcher:
 
 @contextmanager
 def pegout_node(directory: Path, log_level: str = "INFO",
-                federation: Federation = FEDERATION
+                federation: Federation = FEDERATION, tracing_endpoint: str | None = None
                 ) -> Iterator[tuple[LocalNode, MockGovernance]]:
     """The real-signing mock and a node wired to it, with the node's default intervals and
-    durability, at `log_level`: yields (node, mock)."""
+    durability, at `log_level`, tracing every peg-out to `tracing_endpoint` if one is
+    given: yields (node, mock)."""
     logging = {"file": str(directory / "node" / "logs" / "node.log"), "level": log_level}
-    with federation_node(directory, federation, logging=logging) as (node, mock):
+    tracing = {"endpoint": tracing_endpoint, "sample_ratio": 1.0}
+    with federation_node(directory, federation, logging=logging,
+                         tracing=tracing) as (node, mock):
         yield node, mock

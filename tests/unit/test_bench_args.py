@@ -33,3 +33,25 @@ def test_the_option_reaches_the_arguments():
     assert args.cpus == {first}
     args, _ = parse_args(["--quick"])
     assert args.cpus is None
+
+
+def test_tracing_is_off_unless_asked_for():
+    assert parse_args(["--quick"])[0].tracing is False
+    assert parse_args(["--quick", "--tracing"])[0].tracing is True
+
+
+def test_the_collector_stand_in_counts_exports_and_refuses_other_paths():
+    import urllib.error
+    import urllib.request
+
+    from bench.otlp_sink import otlp_sink
+
+    with otlp_sink() as (url, sink):
+        request = urllib.request.Request(url, data=b"\x0a\x00", method="POST",
+                                         headers={"Content-Type": "application/x-protobuf"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.status == 200
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(urllib.request.Request(
+                url.replace("/v1/traces", "/v1/logs"), data=b"x", method="POST"), timeout=5)
+    assert (sink.exports, sink.bytes) == (1, 2)
