@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 from runtime.rundir import METRICS_ENV
 
@@ -82,8 +83,11 @@ def mark_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid, str(directory))
 
 
-def exposition() -> bytes:
-    """Every process's samples, summed, in the Prometheus text format."""
+def exposition(*collectors: Collector) -> bytes:
+    """Every process's samples, summed, and what `collectors` read now (the serving
+    process's `runtime.scraped`), in the Prometheus text format."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    for collector in collectors:
+        registry.register(collector)
     return generate_latest(registry)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client.registry import Collector
 
 from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
@@ -30,6 +32,12 @@ class NodeHealth:
         with self._lock:
             self._report = report
             self._seen_at = self._clock()
+
+    def actor_pids(self) -> list[tuple[str, int]]:
+        """Each actor's name and pid as the latest report has them (none before one)."""
+        with self._lock:
+            report = self._report
+        return [] if report is None else [(a.name, a.pid) for a in report.actors if a.pid]
 
     def alive(self) -> tuple[bool, str]:
         with self._lock:
@@ -68,14 +76,16 @@ def _not_connected(stream: ConnectionStatus) -> str:
     return why
 
 
-def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:
-    """Bind and serve in a daemon thread; raises OSError if the port is taken."""
+def serve(host: str, port: int, health: NodeHealth,
+          collectors: Sequence[Collector] = ()) -> ThreadingHTTPServer:
+    """Bind and serve in a daemon thread; raises OSError if the port is taken.
+    `collectors` add what is read at scrape time to the actors' samples."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._reply(200, metrics.exposition(), "text/plain; version=0.0.4")
+                self._reply(200, metrics.exposition(*collectors), "text/plain; version=0.0.4")
             elif path == "/healthz":
                 self._verdict(*health.alive())
             elif path == "/readyz":

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 from actors.bridge.broadcast import BroadcastError, make_broadcaster
 from actors.storage.database import Database
@@ -20,6 +21,7 @@ from actors.storage.errors import StorageError
 from nodeconfig import NodeConfig
 from runtime.processes import is_alive, kill_all, kill_now, listening_pid, session_members
 from runtime.rundir import RunPaths
+from runtime.scraped import NodeCollector
 from supervision import runfile
 from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
@@ -74,7 +76,8 @@ class NodeRun:
             self._record()
         metrics = self.config.metrics
         try:
-            self.http = serve(metrics.host, metrics.port, self.health)
+            self.http = serve(metrics.host, metrics.port, self.health, collectors=(
+                NodeCollector(self.health.actor_pids, Path(self.config.storage.path).parent),))
         except OSError as exc:
             raise LauncherError(f"cannot serve metrics on {metrics.host}:{metrics.port}: "
                                 f"{exc.strerror}") from exc
