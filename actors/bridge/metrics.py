@@ -56,6 +56,6 @@ ACCEPTED_TO_CONFIRMED = Histogram(
     buckets=PEGOUT_DURATION_BUCKETS)
 # `max` over every process the bridge ever ran in: a restarted bridge keeps the last value.
 LAST_SIGNED = Gauge("alys_pegout_last_signed_timestamp_seconds",
-                    "Unix time at which the last peg-out was signed (absent until one is "
-                    "signed in this run of the node).",
+                    "Unix time at which the last peg-out was signed (0 until one is signed "
+                    "in this run of the node).",
                     multiprocess_mode="max")
