@@ -16,6 +16,7 @@ not linger.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
@@ -69,6 +70,20 @@ TRANSPORT_FRAMES_REFUSED = Counter(
     "Actor transport frames dropped unread: no valid tag under the node's secret.",
     ["frame"],
 )
+
+
+def declare_actor(name: str) -> None:
+    """Give the actor's counters their 0 before their first event: Prometheus sees an
+    increase only from a sample it already had, and a dashboard finds the series."""
+    ACTOR_RESTARTS.labels(actor=name)
+    MESSAGE_FAILURES.labels(actor=name)
+
+
+def declare_supervisor(name: str, decisions: Iterable[str]) -> None:
+    """As `declare_actor`, for a supervisor's counters (`decisions`: every one it takes)."""
+    SUPERVISOR_INTENSITY_EXCEEDED.labels(supervisor=name)
+    for decision in decisions:
+        SUPERVISOR_DECISIONS.labels(supervisor=name, decision=decision)
 
 
 def metrics_dir() -> Path | None:

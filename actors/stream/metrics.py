@@ -68,6 +68,15 @@ def error_code_label(code: str) -> str:
     return code if code in ERROR_CODE_LABELS else OTHER_CODE
 
 
+def declare_known_series(drop_reasons: Iterable[str]) -> None:
+    """Give the error and drop counters their 0 for every label value they can take:
+    Prometheus sees an increase only from a sample it already had."""
+    for code in (*ERROR_CODE_LABELS, OTHER_CODE):
+        GOVERNANCE_ERRORS.labels(code=code)
+    for reason in drop_reasons:
+        DROPS.labels(reason=reason)
+
+
 # A ladder for answers that take milliseconds to minutes; `request_duration_buckets` cuts it
 # at the longest configured timeout and adds the timeouts themselves, so that answers near
 # a timeout are told apart from those well within it.
