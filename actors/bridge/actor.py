@@ -122,6 +122,8 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
+        for retryable in ("true", "false"):  # a 0 to see the first failure increase
+            metrics.BROADCAST_ERRORS.labels(retryable=retryable)
         outflow = self.config.bridge.outflow
         self.outflow = OutflowWindow(outflow.window_s, outflow.max_sat)
         # A spool is opened and locked here, and read (from where the stored offset says)

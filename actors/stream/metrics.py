@@ -68,13 +68,15 @@ def error_code_label(code: str) -> str:
     return code if code in ERROR_CODE_LABELS else OTHER_CODE
 
 
-def declare_known_series(drop_reasons: Iterable[str]) -> None:
-    """Give the error and drop counters their 0 for every label value they can take:
-    Prometheus sees an increase only from a sample it already had."""
+def declare_known_series(drop_reasons: Iterable[str], request_kinds: Iterable[str]) -> None:
+    """Give the error, drop and timeout counters their 0 for every label value they can
+    take: Prometheus sees an increase only from a sample it already had."""
     for code in (*ERROR_CODE_LABELS, OTHER_CODE):
         GOVERNANCE_ERRORS.labels(code=code)
     for reason in drop_reasons:
         DROPS.labels(reason=reason)
+    for kind in request_kinds:
+        TIMEOUTS.labels(type=kind)
 
 
 # A ladder for answers that take milliseconds to minutes; `request_duration_buckets` cuts it
