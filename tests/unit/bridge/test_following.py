@@ -107,6 +107,15 @@ def test_a_taken_broadcast_is_stored_broadcast_before_the_chain_is_told() -> Non
                             Persist(done, then=(NotifyChain("po-1", record.txid or ""),)))
 
 
+def test_a_record_without_its_acceptance_time_is_not_timed() -> None:
+    record = dataclasses.replace(signed_record(), created_at=0.0)
+
+    (note, *_) = following.broadcast_taken(record, situation(now=LATER)).effects
+
+    assert note == Note(Event.BROADCAST, "po-1", detail=record.txid or "",
+                        since_accepted_s=None)
+
+
 def test_a_taken_replacement_also_supersedes_its_original_once_stored() -> None:
     record = signed_replacement()
 
