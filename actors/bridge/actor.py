@@ -81,6 +81,7 @@ from actors.storage.records import (
 from btc.federation import Federation
 
 BROADCAST_RETRY_S = 2.0
+OLDEST_AWAITING_EVERY_S = 1.0  # how often the oldest waiting peg-out is looked for, at most
 
 
 class _BroadcastDue:
@@ -104,6 +105,7 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
     def __init__(self) -> None:
         super().__init__()
         self.book = Book()
+        self._oldest_awaiting_due = 0.0  # monotonic: the next look for the oldest waiting one
         self.attempts = AttemptWatch(
             lambda delay_s, payload: self.wakeupAfter(delay_s, payload=payload), time.time)
         self.federation: Federation[Member] | None = None
@@ -296,8 +298,19 @@ class BridgeActor(Settlement, Lookups, OwnerActor):
             if offset is not None:
                 self.store.write([offset])
         metrics.AWAITING.set(self.book.awaiting)
+        self._export_oldest_awaiting()
         metrics.NEEDS_REVIEW.set(self.book.by_state[PegoutState.NEEDS_REVIEW.value])
         self._settlement_turn()
+
+    def _export_oldest_awaiting(self) -> None:
+        """The look costs one pass over the open peg-outs: at most once a second while any
+        waits (a waiting peg-out's attempt timer brings a turn at least every
+        bridge.attempt_timeout_s), and at once, for nothing, when none does."""
+        now = time.monotonic()
+        if self.book.awaiting and now < self._oldest_awaiting_due:
+            return
+        self._oldest_awaiting_due = now + OLDEST_AWAITING_EVERY_S
+        metrics.OLDEST_AWAITING.set(self.book.oldest_awaiting_since())
 
     # -- peg-outs -------------------------------------------------------------------
 

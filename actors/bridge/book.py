@@ -53,6 +53,14 @@ class Book:
     def awaiting(self) -> int:
         return self.by_state[AWAITING]
 
+    def oldest_awaiting_since(self) -> float:
+        """When the longest-waiting peg-out awaiting signatures began its series of
+        attempts (its acceptance, or a client's RetryPegout); 0.0 when none waits."""
+        if not self.awaiting:
+            return 0.0
+        return min((record.series_start for record in self.pegouts.values()
+                    if record.state == AWAITING), default=0.0)
+
     def load(self, records: Iterable[object]) -> FederationRecord | None:
         """Take what storage loaded at start; returns the federation record, if any."""
         federation = None

@@ -22,6 +22,10 @@ BROADCAST_ERRORS = Counter("alys_pegout_broadcast_errors_total",
                            "Broadcast attempts that failed, by retryable or not.", ["retryable"])
 AWAITING = Gauge("alys_pegouts_awaiting_signatures", "Peg-outs waiting for signatures.",
                  multiprocess_mode="livemax")
+OLDEST_AWAITING = Gauge("alys_pegout_oldest_awaiting_since_timestamp_seconds",
+                        "Unix time at which the longest-waiting peg-out awaiting signatures "
+                        "was accepted (or retried by a client); 0 while none waits.",
+                        multiprocess_mode="livemax")
 NEEDS_REVIEW = Gauge("alys_pegouts_needs_review",
                      "Peg-outs parked in needs_review: the node cannot tell whether they were "
                      "paid, and an operator must decide (ResolvePegout).",

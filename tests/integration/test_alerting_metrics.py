@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from actors.messages import GovernanceError, PegoutAccepted, RequestQueued
+from actors.stream.metrics import ERROR_CODE_LABELS, OTHER_CODE
 from harness.mock import MockGovernance, start_mock_governance
 from harness.scrape import node_exposition, sample, samples
 from harness.stream import stream_node, wait_state
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.timeout(120)
 
 BROADCAST_COUNT = "alys_pegout_accepted_to_broadcast_seconds_count"
 LAST_SIGNED = "alys_pegout_last_signed_timestamp_seconds"
+OLDEST_AWAITING = "alys_pegout_oldest_awaiting_since_timestamp_seconds"
 ERRORS = "alys_stream_governance_errors_total"
 CIRCUIT = "alys_stream_circuit_state"
 DURATION_BUCKET = "alys_stream_request_duration_seconds_bucket"
@@ -61,6 +63,23 @@ def test_a_broadcast_pegout_is_timed_from_acceptance_and_its_signing_time_is_exp
         assert signed_at is not None and before <= signed_at <= time.time()
 
 
+def test_the_oldest_waiting_pegout_is_exported_while_it_waits_and_cleared_once_signed(
+        tmp_path: Path) -> None:
+    with pegout_node(tmp_path) as (node, mock):
+        assert value(OLDEST_AWAITING) == 0
+        mock.behave(hold_signatures=True)
+        before = time.time()
+        assert initiate(node, [pegout("held", seed=2)]) == [PegoutAccepted("held")]
+        since = wait_until(lambda: value(OLDEST_AWAITING), timeout=30,
+                           message="the waiting peg-out was not exported")
+        assert before <= since <= time.time()
+        mock.behave(hold_signatures=False)
+        mock.release()
+        wait_pegout(node, "held", "broadcast")
+        wait_until(lambda: value(OLDEST_AWAITING) == 0, timeout=30,
+                   message="the signed peg-out still counts as waiting")
+
+
 def test_circuit_state_governance_error_codes_and_request_buckets_follow_the_stream(
         tmp_path: Path, mock: MockGovernance) -> None:
     assert mock.post("/behaviour", {"refuse_registration": True}).status == 200
@@ -84,8 +103,11 @@ def test_circuit_state_governance_error_codes_and_request_buckets_follow_the_str
                                                      "signature")]
         wait_until(lambda: value(ERRORS, code="internal_error") == 1, timeout=30,
                    message="the governance error was not counted by its code")
-        assert {labels["code"] for labels, _ in samples(node_exposition(), ERRORS)} == {
-            "internal_error"}
+        # Every code has its series from the start (0 until it happens): bounded, and the
+        # first error of a kind is an increase Prometheus can see.
+        counted = {labels["code"]: count for labels, count in samples(node_exposition(), ERRORS)}
+        assert set(counted) == {*ERROR_CODE_LABELS, OTHER_CODE}
+        assert {code for code, count in counted.items() if count} == {"internal_error"}
 
         # Status updates (every 0.5 s here) are answered: the histogram has their times,
         # in buckets that reach every configured timeout and a PENDING-stretched signature.
