@@ -25,7 +25,7 @@ from tests.integration.test_stream import signature_request
 from tests.support.pegouts import initiate, pegout, pegout_node, wait_pegout
 from tests.support.stream import collect, submit
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 BROADCAST_COUNT = "alys_pegout_accepted_to_broadcast_seconds_count"
 LAST_SIGNED = "alys_pegout_last_signed_timestamp_seconds"
