@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from prometheus_client.registry import Collector
+from pathlib import Path
 
 from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
+from runtime.scraped import NodeCollector
 
 
 class NodeHealth:
     """The latest view of the node, shared between the launcher loop and HTTP threads."""
 
-    def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic,
+                 data_dir: Path | None = None):
+        """`data_dir`: the database's directory, whose free space `/metrics` reports."""
         self._lock = threading.Lock()
         self._clock = clock
         self._stale_after_s = stale_after_s
         self._report: NodeStatusReport | None = None
         self._seen_at: float | None = None
+        # What `/metrics` reads at scrape time: the actors' processes by the latest
+        # report's pids, the build, the disk.
+        self.scraped = (NodeCollector(self.actor_pids, data_dir),) if data_dir else ()
 
     def record(self, report: NodeStatusReport) -> None:
         with self._lock:
@@ -76,16 +81,14 @@ def _not_connected(stream: ConnectionStatus) -> str:
     return why
 
 
-def serve(host: str, port: int, health: NodeHealth,
-          collectors: Sequence[Collector] = ()) -> ThreadingHTTPServer:
-    """Bind and serve in a daemon thread; raises OSError if the port is taken.
-    `collectors` add what is read at scrape time to the actors' samples."""
+def serve(host: str, port: int, health: NodeHealth) -> ThreadingHTTPServer:
+    """Bind and serve in a daemon thread; raises OSError if the port is taken."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._reply(200, metrics.exposition(*collectors), "text/plain; version=0.0.4")
+                self._reply(200, metrics.exposition(*health.scraped), "text/plain; version=0.0.4")
             elif path == "/healthz":
                 self._verdict(*health.alive())
             elif path == "/readyz":

@@ -21,7 +21,6 @@ from actors.storage.errors import StorageError
 from nodeconfig import NodeConfig
 from runtime.processes import is_alive, kill_all, kill_now, listening_pid, session_members
 from runtime.rundir import RunPaths
-from runtime.scraped import NodeCollector
 from supervision import runfile
 from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
@@ -47,7 +46,8 @@ class NodeRun:
         self.http: ThreadingHTTPServer | None = None
         interval = config.supervision.health.ping_interval_s
         self.health = NodeHealth(
-            stale_after_s=interval + config.supervision.health.ping_timeout_s)
+            stale_after_s=interval + config.supervision.health.ping_timeout_s,
+            data_dir=Path(config.storage.path).parent)
         self.root_history: tuple[float, ...] = ()
         self.root_exit_reason: ExitReason | None = None
 
@@ -76,8 +76,7 @@ class NodeRun:
             self._record()
         metrics = self.config.metrics
         try:
-            self.http = serve(metrics.host, metrics.port, self.health, collectors=(
-                NodeCollector(self.health.actor_pids, Path(self.config.storage.path).parent),))
+            self.http = serve(metrics.host, metrics.port, self.health)
         except OSError as exc:
             raise LauncherError(f"cannot serve metrics on {metrics.host}:{metrics.port}: "
                                 f"{exc.strerror}") from exc

@@ -43,10 +43,10 @@ from actors.stream import metrics
 from actors.stream.acks import PushAcks
 from actors.stream.connector import Connector
 from actors.stream.credentials import Credentials, check_auth, key_path
-from actors.stream.inbound import ERROR_KINDS, InboundHandler
+from actors.stream.inbound import InboundHandler
 from actors.stream.inbox import Inbox, InboxEvent
 from actors.stream.liveness import Liveness
-from actors.stream.outbound import DROP_REASONS, OutboundRequests, Outgoing
+from actors.stream.outbound import OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
 from actors.stream.routing import InboundRouter
@@ -130,7 +130,6 @@ class StreamActor(NodeActor):
         self._handled_target: str | None = None
         metrics.STATE.labels(state=State.DISCONNECTED.value).set(1)
         metrics.CIRCUIT_STATE.labels(state=self.connector.breaker.state.value).set(1)
-        metrics.declare_known_series(DROP_REASONS, ERROR_KINDS)
         # Connect on the next turn: `_Started` goes out first, so the supervisor
         # does not wait for grpc's import and the first channel (~40 ms).
         self.schedule("connect", 0)

@@ -41,7 +41,7 @@ from actors.stream import metrics
 from actors.stream.acks import AckMode, PushAcks
 from actors.stream.inbox import CapabilitiesAnswered, Closed, InboxEvent, Malformed, Received
 from actors.stream.liveness import Liveness
-from actors.stream.outbound import Outgoing
+from actors.stream.outbound import DROP_REASONS, Outgoing
 from actors.stream.pending import PendingRequest, PendingRequests
 from actors.stream.routing import InboundRouter, Routable
 from actors.stream.state import ConnectionState as State
@@ -153,6 +153,7 @@ class InboundHandler:
         self._log = log
         self._clock = clock
         self._durations = metrics.request_seconds(answer_buckets(timeouts))
+        metrics.declare_known_series(DROP_REASONS, ERROR_KINDS)
         self.received = 0  # frames decoded, for the connection status
         self._received_by_kind: Counter[str] = Counter()
 

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from harness.scrape import sample
-from runtime.buildinfo import UNKNOWN, build_facts, commit_or_unknown
+from runtime.buildinfo import UNKNOWN, build_facts, full_object_name, git_commit
 from runtime.scraped import NodeCollector
 
 
@@ -68,10 +68,15 @@ def test_build_info_names_version_python_and_thespian(tmp_path: Path) -> None:
     ("c106dc4657e5def55ed51b84af2e567ce10d0699\n", "c106dc4657e5def55ed51b84af2e567ce10d0699"),
     ("C106DC4657E5DEF55ED51B84AF2E567CE10D0699", "c106dc4657e5def55ed51b84af2e567ce10d0699"),
     ("a" * 64, "a" * 64),
-    ("", UNKNOWN),
-    ("c106dc4", UNKNOWN),  # abbreviated: not what rev-parse HEAD prints
-    ("fatal: not a git repository", UNKNOWN),
-    ("g" * 40, UNKNOWN),
+    ("", None),
+    ("c106dc4", None),  # abbreviated: not what rev-parse HEAD prints
+    ("fatal: not a git repository", None),
+    ("g" * 40, None),
 ])
-def test_only_a_full_object_name_is_taken_as_the_commit(text: str, expected: str) -> None:
-    assert commit_or_unknown(text) == expected
+def test_only_a_full_object_name_is_taken_as_the_commit(text: str, expected: str | None
+                                                         ) -> None:
+    assert full_object_name(text) == expected
+
+
+def test_a_directory_outside_any_checkout_has_no_commit(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) is None
