@@ -27,9 +27,9 @@ class NodeCollector(Collector):
     """`actor_pids` names each actor's process (name, pid) as last seen; `data_dir` is
     the directory of the database."""
 
-    def __init__(self, actor_pids: ActorPids, data_dir: Path) -> None:
+    def __init__(self, actor_pids: ActorPids, data_dir: str | Path) -> None:
         self._actor_pids = actor_pids
-        self._data_dir = data_dir
+        self._data_dir = Path(data_dir)
 
     def collect(self) -> Iterator[Metric]:
         yield build_info()

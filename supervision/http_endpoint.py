@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
@@ -22,7 +21,7 @@ class NodeHealth:
     """The latest view of the node, shared between the launcher loop and HTTP threads."""
 
     def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic,
-                 data_dir: Path | None = None):
+                 data_dir: str | None = None):
         """`data_dir`: the database's directory, whose free space `/metrics` reports."""
         self._lock = threading.Lock()
         self._clock = clock

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 from actors.bridge.broadcast import BroadcastError, make_broadcaster
 from actors.storage.database import Database
@@ -47,7 +46,7 @@ class NodeRun:
         interval = config.supervision.health.ping_interval_s
         self.health = NodeHealth(
             stale_after_s=interval + config.supervision.health.ping_timeout_s,
-            data_dir=Path(config.storage.path).parent)
+            data_dir=os.path.dirname(os.path.abspath(config.storage.path)))
         self.root_history: tuple[float, ...] = ()
         self.root_exit_reason: ExitReason | None = None
 
