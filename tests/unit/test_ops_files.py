@@ -15,7 +15,7 @@ from harness.dashboard import load, metric_names, panel_queries, panels
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "ops" / "prometheus"
-RUNBOOKS = REPO / "docs" / "alerts.md"
+RUNBOOKS = REPO / "docs/alerts.md"
 ROWS = ["Node overview", "Stream", "Peg-outs", "Supervision", "Storage"]
 
 
