@@ -77,7 +77,7 @@ def test_the_dashboard_has_the_five_rows_in_order_and_every_panel_says_what_it_s
     for panel in panels(document):
         assert panel.get("description"), panel["title"]
         if panel["type"] != "row":
-            assert panel["targets"] and panel["datasource"]["uid"] == "${DS_PROMETHEUS}"
+            assert panel["targets"] and panel["datasource"]["uid"] == "${datasource}"
     ids = [panel["id"] for panel in panels(document)]
     assert len(ids) == len(set(ids))
 
