@@ -84,8 +84,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         prometheus = PrometheusServer.start(directory / "prometheus", target, rules)
         with connect(config) as client:
             session = os.getsid(client.node_status().actors[0].pid)
-            yield Stack(launched, client, prometheus, f"http://{target}/metrics",
-                        MockControlClient(config.governance.mock.control_port))
+            stack = Stack(launched, client, prometheus, f"http://{target}/metrics",
+                          MockControlClient(config.governance.mock.control_port))
+            _work(stack)
+            yield stack
     finally:
         if prometheus is not None:
             prometheus.stop()
@@ -140,9 +142,6 @@ def test_cpu_and_memory_are_those_of_each_actors_current_process(stack: Stack) -
 
 
 def test_a_pegout_through_the_node_is_seen_by_prometheus(stack: Stack) -> None:
-    request = unsigned_pegout("prom-1", LOCAL.script, seed=7)
-    stack.client.tell_batches("bridge", [request], 1)
-    assert stack.client.replies(1, object, 60) == [PegoutAccepted("prom-1")]
     wait_until(lambda: stack.prometheus.values(
                    "alys_pegout_accepted_to_broadcast_seconds_count", "job") == {
                    "alys-node": 1.0},
@@ -154,15 +153,18 @@ def test_a_pegout_through_the_node_is_seen_by_prometheus(stack: Stack) -> None:
 
 
 def test_a_sigkilled_actor_is_counted_as_a_restart(stack: Stack) -> None:
-    old = stack.actor_pids()["bridge"]
-    os.kill(old, signal.SIGKILL)
-    wait_until(lambda: stack.actor_pids().get("bridge") not in (None, old), timeout=30,
-               message="the bridge was not restarted")
     prometheus = stack.prometheus
 
     def restarts() -> dict[str, float]:
         return prometheus.values("alys_actor_restarts_total", "actor")
 
+    # Every actor's count is there from its start, at 0: an increase() can see the first.
+    wait_until(lambda: restarts() == dict.fromkeys(ACTORS, 0.0), timeout=30,
+               message=lambda: f"restarts before the kill: {restarts()}")
+    old = stack.actor_pids()["bridge"]
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: stack.actor_pids().get("bridge") not in (None, old), timeout=30,
+               message="the bridge was not restarted")
     wait_until(lambda: restarts().get("bridge") == 1.0, timeout=30,
                message=lambda: f"restarts: {restarts()}")
     wait_until(lambda: prometheus.values("alys:actor_restarts:increase15m", "actor")
@@ -189,14 +191,16 @@ def test_every_dashboard_query_runs_and_names_only_metrics_the_node_exports(
 
 def test_the_stream_not_connected_alert_fires_when_governance_stalls(stack: Stack) -> None:
     prometheus = stack.prometheus
-    assert not [a for a in prometheus.firing() if a["labels"]["alertname"] ==
-                "AlysStreamNotConnected"]
+
+    def fired() -> list[dict[str, object]]:
+        return [a for a in prometheus.firing()
+                if a["labels"]["alertname"] == "AlysStreamNotConnected"]
+
+    # Quiet while connected (the node's first second, before it connected, may have fired).
+    wait_until(lambda: prometheus.values("alys_stream_up", "job") == {"alys-node": 1.0}
+               and not fired(), timeout=30, message=lambda: f"firing: {fired()}")
     stack.mock.behave(stall=True)
     try:
-        def fired() -> list[dict[str, object]]:
-            return [a for a in prometheus.firing()
-                    if a["labels"]["alertname"] == "AlysStreamNotConnected"]
-
         (alert,) = wait_until(fired, timeout=40,
                               message=lambda: f"alerts: {prometheus.api('alerts')}")
         assert alert["labels"]["severity"] == "critical"
@@ -205,6 +209,22 @@ def test_the_stream_not_connected_alert_fires_when_governance_stalls(stack: Stac
         stack.mock.behave(stall=False)
     wait_until(lambda: stack.client.connection_status().state == "connected", timeout=30,
                message="the stream did not come back once governance answered again")
+
+
+def _work(stack: Stack) -> None:
+    """What every test may rely on having happened: a peg-out broadcast, and answered
+    status updates (every 0.5 s here), so that their labelled series exist."""
+    request = unsigned_pegout("prom-1", LOCAL.script, seed=7)
+    stack.client.tell_batches("bridge", [request], 1)
+    assert stack.client.replies(1, object, 60) == [PegoutAccepted("prom-1")]
+
+    def done() -> bool:
+        text = stack.scrape()
+        return (sample(text, "alys_pegout_accepted_to_broadcast_seconds_count") == 1
+                and (sample(text, "alys_stream_request_duration_seconds_count",
+                            {"type": "status"}) or 0) > 0)
+
+    wait_until(done, timeout=60, message="no broadcast peg-out or answered status update")
 
 
 def _families(text: str) -> list[set[str]]:
