@@ -53,14 +53,6 @@ class Book:
     def awaiting(self) -> int:
         return self.by_state[AWAITING]
 
-    def oldest_awaiting_since(self) -> float:
-        """When the longest-waiting peg-out awaiting signatures began its series of
-        attempts (its acceptance, or a client's RetryPegout); 0.0 when none waits."""
-        if not self.awaiting:
-            return 0.0
-        return min((record.series_start for record in self.pegouts.values()
-                    if record.state == AWAITING), default=0.0)
-
     def load(self, records: Iterable[object]) -> FederationRecord | None:
         """Take what storage loaded at start; returns the federation record, if any."""
         federation = None
@@ -141,3 +133,11 @@ class Book:
         for record in self.pegouts.values():
             counts[record.state] = counts.get(record.state, 0) + 1
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
+
+    def oldest_awaiting_since(self) -> float:
+        """When the longest-waiting peg-out awaiting signatures began its series of
+        attempts (its acceptance, or a client's RetryPegout); 0.0 when none waits."""
+        if not self.awaiting:
+            return 0.0
+        return min((record.series_start for record in self.pegouts.values()
+                    if record.state == AWAITING), default=0.0)

@@ -32,7 +32,7 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, assert_never
+from typing import Protocol, assert_never
 
 from thespian.actors import ActorAddress
 
@@ -56,9 +56,6 @@ from actors.stream.wire.events import (
     SignaturesReceived,
 )
 
-if TYPE_CHECKING:
-    from nodeconfig import RequestTimeoutsConfig
-
 # Governance asks the node to hold off with these error codes (and a retry_after).
 HOLD_OFF_CODES = frozenset({"rate_limited", "service_unavailable"})
 AUTH_FAILURE_CODES = frozenset({"authentication_failed", "authorization_failed"})
@@ -76,8 +73,18 @@ ERROR_KINDS = ("signature", "pegin", "status")
 PENDING_GRACE_TIMEOUTS = 2.0
 
 
+class RequestTimeouts(Protocol):
+    """The configured request timeouts (`governance.request_timeout_s`), in seconds."""
 
-def answer_buckets(timeouts: RequestTimeoutsConfig | None) -> tuple[float, ...]:
+    @property
+    def signature(self) -> float: ...
+    @property
+    def pegin(self) -> float: ...
+    @property
+    def status(self) -> float: ...
+
+
+def answer_buckets(timeouts: RequestTimeouts | None) -> tuple[float, ...]:
     """Bounds of the request-duration histogram: every configured timeout, and the
     longest a PENDING answer may stretch a signature request to."""
     if timeouts is None:
@@ -134,7 +141,7 @@ class InboundHandler:
         max_retry_after_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         acks: PushAcks | None = None,
-        timeouts: RequestTimeoutsConfig | None = None,
+        timeouts: RequestTimeouts | None = None,
     ) -> None:
         """`timed_out`: signature requests that timed out, oldest first, shared with the
         outbound side that fills it; a late answer to one of them is still routed.
