@@ -205,6 +205,7 @@ class NodeActor(ActorTypeDispatcher):
             self._start_failed(exc)
             return
         metrics.ACTOR_UP.labels(actor=self.name).set(1)
+        metrics.declare_actor(self.name)
         self.log.info("started pid=%d supervisor=%s", os.getpid(), message.supervisor)
         self.send(sender, _Started(self.name, os.getpid(), message.generation))
 

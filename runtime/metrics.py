@@ -16,9 +16,11 @@ not linger.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 from runtime.rundir import METRICS_ENV
 
@@ -70,6 +72,20 @@ TRANSPORT_FRAMES_REFUSED = Counter(
 )
 
 
+def declare_actor(name: str) -> None:
+    """Give the actor's counters their 0 before their first event: Prometheus sees an
+    increase only from a sample it already had, and a dashboard finds the series."""
+    ACTOR_RESTARTS.labels(actor=name)
+    MESSAGE_FAILURES.labels(actor=name)
+
+
+def declare_supervisor(name: str, decisions: Iterable[str]) -> None:
+    """As `declare_actor`, for a supervisor's counters (`decisions`: every one it takes)."""
+    SUPERVISOR_INTENSITY_EXCEEDED.labels(supervisor=name)
+    for decision in decisions:
+        SUPERVISOR_DECISIONS.labels(supervisor=name, decision=decision)
+
+
 def metrics_dir() -> Path | None:
     value = os.environ.get(METRICS_ENV)
     return Path(value) if value else None
@@ -82,8 +98,11 @@ def mark_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid, str(directory))
 
 
-def exposition() -> bytes:
-    """Every process's samples, summed, in the Prometheus text format."""
+def exposition(*collectors: Collector) -> bytes:
+    """Every process's samples, summed, and what `collectors` read now (the serving
+    process's `runtime.scraped`), in the Prometheus text format."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    for collector in collectors:
+        registry.register(collector)
     return generate_latest(registry)

@@ -16,22 +16,34 @@ from typing import Any
 
 from actors.messages import ConnectionStatus, NodeStatusReport
 from runtime import metrics
+from runtime.scraped import NodeCollector
 
 
 class NodeHealth:
     """The latest view of the node, shared between the launcher loop and HTTP threads."""
 
-    def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic,
+                 data_dir: str | None = None):
+        """`data_dir`: the database's directory, whose free space `/metrics` reports."""
         self._lock = threading.Lock()
         self._clock = clock
         self._stale_after_s = stale_after_s
         self._report: NodeStatusReport | None = None
         self._seen_at: float | None = None
+        # What `/metrics` reads at scrape time: the actors' processes by the latest
+        # report's pids, the build, the disk.
+        self.scraped = (NodeCollector(self.actor_pids, data_dir),) if data_dir else ()
 
     def record(self, report: NodeStatusReport) -> None:
         with self._lock:
             self._report = report
             self._seen_at = self._clock()
+
+    def actor_pids(self) -> list[tuple[str, int]]:
+        """Each actor's name and pid as the latest report has them (none before one)."""
+        with self._lock:
+            report = self._report
+        return [] if report is None else [(a.name, a.pid) for a in report.actors if a.pid]
 
     def alive(self) -> tuple[bool, str]:
         with self._lock:
@@ -79,7 +91,7 @@ def serve(host: str, port: int, health: NodeHealth,
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._reply(200, metrics.exposition(), "text/plain; version=0.0.4")
+                self._reply(200, metrics.exposition(*health.scraped), "text/plain; version=0.0.4")
             elif path == "/healthz":
                 self._verdict(*health.alive())
             elif path == "/readyz":

@@ -51,7 +51,8 @@ class NodeRun:
         self.http: ThreadingHTTPServer | None = None
         interval = config.supervision.health.ping_interval_s
         self.health = NodeHealth(
-            stale_after_s=interval + config.supervision.health.ping_timeout_s)
+            stale_after_s=interval + config.supervision.health.ping_timeout_s,
+            data_dir=os.path.dirname(os.path.abspath(config.storage.path)))
         self.root_history: tuple[float, ...] = ()
         self.root_exit_reason: ExitReason | None = None
         self.info = NodeInfo(config, version=package_version(), commit=git_commit())

@@ -99,6 +99,7 @@ class Supervisor(NodeActor):
     # -- start ----------------------------------------------------------------
 
     def on_start(self, start: _Start) -> None:
+        metrics.declare_supervisor(self.name, [decision.value for decision in Decision])
         for spec in start.children:
             child = Child(spec)
             self.children[spec.name] = child

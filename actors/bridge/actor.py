@@ -89,6 +89,7 @@ from btc.federation import Federation
 from runtime import tracing
 
 BROADCAST_RETRY_S = 2.0
+OLDEST_AWAITING_EVERY_S = 1.0  # how often the oldest waiting peg-out is looked for, at most
 
 
 def _traced(request: RequestSignatures) -> RequestSignatures:
@@ -121,6 +122,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     def __init__(self) -> None:
         super().__init__()
         self.book = Book()
+        self._oldest_awaiting_due = 0.0  # monotonic: the next look for the oldest waiting one
         self.attempts = AttemptWatch(
             lambda delay_s, payload: self.wakeupAfter(delay_s, payload=payload), time.time)
         self.federation: Federation[Member] | None = None
@@ -143,6 +145,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
+        for retryable in ("true", "false"):  # a 0 to see the first failure increase
+            metrics.BROADCAST_ERRORS.labels(retryable=retryable)
         outflow = self.config.bridge.outflow
         self.outflow = OutflowWindow(outflow.window_s, outflow.max_sat)
         # A spool is opened and locked here, and read (from where the stored offset says)
@@ -321,8 +325,19 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             if offset is not None:
                 self.store.write([offset])
         metrics.AWAITING.set(self.book.awaiting)
+        self._export_oldest_awaiting()
         metrics.NEEDS_REVIEW.set(self.book.by_state[PegoutState.NEEDS_REVIEW.value])
         self._settlement_turn()
+
+    def _export_oldest_awaiting(self) -> None:
+        """The look costs one pass over the open peg-outs: at most once a second while any
+        waits (a waiting peg-out's attempt timer brings a turn at least every
+        bridge.attempt_timeout_s), and at once, for nothing, when none does."""
+        now = time.monotonic()
+        if self.book.awaiting and now < self._oldest_awaiting_due:
+            return
+        self._oldest_awaiting_due = now + OLDEST_AWAITING_EVERY_S
+        metrics.OLDEST_AWAITING.set(self.book.oldest_awaiting_since())
 
     # -- peg-outs -------------------------------------------------------------------
 

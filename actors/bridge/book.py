@@ -134,3 +134,11 @@ class Book:
         for record in self.pegouts.values():
             counts[record.state] = counts.get(record.state, 0) + 1
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none"
+
+    def oldest_awaiting_since(self) -> float:
+        """When the longest-waiting peg-out awaiting signatures began its series of
+        attempts (its acceptance, or a client's RetryPegout); 0.0 when none waits."""
+        if not self.awaiting:
+            return 0.0
+        return min((record.series_start for record in self.pegouts.values()
+                    if record.state == AWAITING), default=0.0)

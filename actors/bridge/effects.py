@@ -55,6 +55,8 @@ class Note:
     detail: str = ""  # the human sentence for the log
     attempt: int = 0
     delay_s: float = 0.0  # when what follows happens
+    # A broadcast's or a confirmation's: the time since acceptance (None: not known).
+    since_accepted_s: float | None = None
 
 
 @dataclass(frozen=True)

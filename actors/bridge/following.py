@@ -66,7 +66,8 @@ def broadcast_taken(record: PegoutRecord, situation: Situation,
     state = CONFIRMED if confirmations >= situation.rules.confirmations else BROADCAST
     record = transition(record, state, now, broadcast_at=now, confirmations=confirmations,
                         error=None)
-    notes = [Note(Event.BROADCAST, record.request_id, detail=record.txid or "")]
+    notes = [Note(Event.BROADCAST, record.request_id, detail=record.txid or "",
+                  since_accepted_s=_since_accepted(record))]
     if state is CONFIRMED:
         notes.append(_confirmed_note(record))
     return Step(record, (*notes, Persist(record, then=_paid(record, situation))))
@@ -153,7 +154,16 @@ def _confirmed(record: PegoutRecord, confirmations: int, situation: Situation) -
 
 def _confirmed_note(record: PegoutRecord) -> Note:
     return Note(Event.CONFIRMED, record.request_id,
-                detail=f"txid {record.txid}, {record.confirmations} confirmations")
+                detail=f"txid {record.txid}, {record.confirmations} confirmations",
+                since_accepted_s=_since_accepted(record))
+
+
+def _since_accepted(record: PegoutRecord) -> float | None:
+    """From acceptance to the transition just made (a clock stepped back counts as 0);
+    None for a record without its acceptance time."""
+    if record.created_at <= 0:
+        return None
+    return max(0.0, record.updated_at - record.created_at)
 
 
 def superseded(original: PegoutRecord | None, by: str, coins: tuple[str, ...],

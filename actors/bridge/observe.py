@@ -7,6 +7,7 @@ Every line written for a note is about its request id and event (the `request_id
 from __future__ import annotations
 
 import logging
+import time
 
 from actors.bridge import metrics
 from actors.bridge.effects import Event, Note
@@ -46,6 +47,7 @@ def _count_and_log(note: Note, log: logging.Logger) -> None:
             log.info("peg-out %s rejected: %s", rid, note.detail)
         case Event.SIGNED:
             metrics.PEGOUTS.labels(event="signed").inc()
+            metrics.LAST_SIGNED.set(time.time())
         case Event.SIGNATURE_FAILURE:
             metrics.SIGNATURE_FAILURES.labels(reason=note.kind).inc()
         case Event.RETRIED:
@@ -67,6 +69,8 @@ def _count_and_log(note: Note, log: logging.Logger) -> None:
             # Per peg-out at DEBUG: the actor logs one INFO line per broadcast batch, and a
             # line per peg-out was a fifth of a busy bridge's time.
             metrics.PEGOUTS.labels(event="broadcast").inc()
+            if note.since_accepted_s is not None:
+                metrics.ACCEPTED_TO_BROADCAST.observe(note.since_accepted_s)
             log.debug("peg-out %s broadcast: txid %s", rid, note.detail)
         case Event.BROADCAST_DEFERRED:
             metrics.BROADCAST_ERRORS.labels(retryable="true").inc()
@@ -92,6 +96,8 @@ def _count_and_log(note: Note, log: logging.Logger) -> None:
             log.debug("peg-out %s: %d confirmations", rid, note.attempt)
         case Event.CONFIRMED:
             metrics.PEGOUTS.labels(event="confirmed").inc()
+            if note.since_accepted_s is not None:
+                metrics.ACCEPTED_TO_CONFIRMED.observe(note.since_accepted_s)
             log.info("peg-out %s confirmed: %s", rid, note.detail)
         case Event.UNCONFIRMED:
             metrics.FOLLOWED.labels(event="unconfirmed").inc()

@@ -42,6 +42,9 @@ from actors.storage.protocol import (
 from actors.storage.records import FederationRecord, PegoutRecord, ProposalRecord
 from runtime import tracing
 
+# The failure kind of a write refused before it reached SQLite (other kinds name the
+# exception SQLite raised).
+REFUSED = "refused"
 
 class StorageActor(NodeActor):
     name = "storage"
@@ -52,6 +55,7 @@ class StorageActor(NodeActor):
 
     def on_start(self, start: _Start) -> None:
         storage = self.config.storage
+        metrics.WRITE_FAILURES.labels(reason=REFUSED)  # a 0 to see the first one increase
         try:
             # `scripts/start` ran the configured check seconds before the first start;
             # a restart after a crash needs no more (SQLite's WAL recovers on open).
@@ -83,7 +87,7 @@ class StorageActor(NodeActor):
         refused = refusal(message.records)
         if refused is not None:
             self._write_failed(message, sender, f"refused before writing: {refused}",
-                               permanent=True, kind="refused")
+                               permanent=True, kind=REFUSED)
             return
         try:
             with (metrics.WRITE_SECONDS.time(),

@@ -110,7 +110,7 @@ class StreamActor(NodeActor):
         self.inbound = InboundHandler(
             self, pending=pending, timed_out=self.outbound.timed_out, liveness=self.liveness,
             router=self.router, log=self.log, max_retry_after_s=governance.max_retry_after_s,
-            acks=self.acks)
+            acks=self.acks, timeouts=governance.request_timeout_s)
         self.inbox = Inbox[InboxEvent](INBOX_CAPACITY, max_bytes=governance.inbox_max_bytes)
         self.generation = 0
         self.connection: GovernanceConnection | None = None
@@ -132,6 +132,7 @@ class StreamActor(NodeActor):
         self._handled_from: ActorAddress | None = None
         self._handled_target: str | None = None
         metrics.STATE.labels(state=State.DISCONNECTED.value).set(1)
+        metrics.CIRCUIT_STATE.labels(state=self.connector.breaker.state.value).set(1)
         # Connect on the next turn: `_Started` goes out first, so the supervisor
         # does not wait for grpc's import and the first channel (~40 ms).
         self.schedule("connect", 0)

@@ -261,4 +261,6 @@ class Connector:
     def export_circuit(self) -> None:
         for change in self.breaker.drain_transitions():
             metrics.CIRCUIT.labels(state=change.target.value).inc()
+            metrics.CIRCUIT_STATE.labels(state=change.source.value).set(0)
+            metrics.CIRCUIT_STATE.labels(state=change.target.value).set(1)
             self._log.warning("circuit %s -> %s", change.source.value, change.target.value)

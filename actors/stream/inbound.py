@@ -42,7 +42,7 @@ from actors.stream import metrics
 from actors.stream.acks import AckMode, PushAcks
 from actors.stream.inbox import CapabilitiesAnswered, Closed, InboxEvent, Malformed, Received
 from actors.stream.liveness import Liveness
-from actors.stream.outbound import Outgoing
+from actors.stream.outbound import DROP_REASONS, Outgoing
 from actors.stream.pending import PendingRequest, PendingRequests
 from actors.stream.routing import InboundRouter, Routable
 from actors.stream.state import ConnectionState as State
@@ -73,6 +73,28 @@ ERROR_KINDS = ("signature", "pegin", "status")
 # PENDING forever cannot hold a request open for good. (The bridge's own attempt clock
 # ends the attempt anyway; a late answer is still routed after a timeout.)
 PENDING_GRACE_TIMEOUTS = 2.0
+
+
+class RequestTimeouts(Protocol):
+    """The configured request timeouts (`governance.request_timeout_s`), in seconds."""
+
+    @property
+    def signature(self) -> float: ...
+    @property
+    def pegin(self) -> float: ...
+    @property
+    def status(self) -> float: ...
+
+
+def answer_buckets(timeouts: RequestTimeouts | None) -> tuple[float, ...]:
+    """Bounds of the request-duration histogram: every configured timeout, and the
+    longest a PENDING answer may stretch a signature request to."""
+    if timeouts is None:
+        return metrics.request_duration_buckets(())
+    return metrics.request_duration_buckets(
+        (timeouts.signature, timeouts.signature * PENDING_GRACE_TIMEOUTS, timeouts.pegin,
+         timeouts.status))
+
 
 # States in which the session is registered: only then is a push from governance taken.
 REGISTERED = frozenset({State.CONNECTED, State.SUSPENDED})
@@ -121,13 +143,15 @@ class InboundHandler:
         max_retry_after_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         acks: PushAcks | None = None,
+        timeouts: RequestTimeouts | None = None,
     ) -> None:
         """`timed_out`: signature requests that timed out, oldest first, shared with the
         outbound side that fills it; a late answer to one of them is still routed.
         `max_retry_after_s`: the longest `retry_after` honoured (`governance.max_retry_after_s`).
         `clock` is monotonic, the outbound side's: it times answers and moves deadlines
         (tests pass a fake one). `acks`: the actor's push acknowledgements, told which frame
-        id each routed push is to be acknowledged under."""
+        id each routed push is to be acknowledged under. `timeouts`: the configured request
+        timeouts, which the request-duration histogram's buckets reach."""
         self._session = session
         self._acks = acks if acks is not None else PushAcks(AckMode.ON)
         self._max_retry_after_s = max_retry_after_s
@@ -137,6 +161,8 @@ class InboundHandler:
         self._router = router
         self._log = log
         self._clock = clock
+        self._durations = metrics.request_seconds(answer_buckets(timeouts))
+        metrics.declare_known_series(DROP_REASONS, ERROR_KINDS)
         self.received = 0  # frames decoded, for the connection status
         self._received_by_kind: Counter[str] = Counter()
 
@@ -220,7 +246,7 @@ class InboundHandler:
         entry = self._pending.resolve(kind, request_id)
         if entry is not None:
             metrics.PENDING.set(len(self._pending))
-            metrics.REQUEST_SECONDS.labels(type=kind).observe(self._clock() - entry.sent_at)
+            self._durations.labels(type=kind).observe(self._clock() - entry.sent_at)
         return entry
 
     def _answered_first(self, request_id: str,
@@ -329,6 +355,7 @@ class InboundHandler:
             self._session.reply(entry.sender, Delivered(ack.request_id))
 
     def _on_error(self, error: ErrorReceived) -> None:
+        metrics.GOVERNANCE_ERRORS.labels(code=metrics.error_code_label(error.code)).inc()
         self._log.warning("governance error for %s: %s %s", error.request_id, error.code,
                           error.message)
         if error.code in AUTH_FAILURE_CODES and self._session.state is State.REGISTERING:

@@ -37,7 +37,7 @@ from actors.messages import (
 )
 from actors.stream import metrics
 from actors.stream.acks import ACK_KIND
-from actors.stream.outbox import Outbox, OutboxItem
+from actors.stream.outbox import DropReason, Outbox, OutboxItem
 from actors.stream.pending import PendingRequest, PendingRequests
 from actors.stream.priorities import PRIORITY_BY_KIND
 from actors.stream.state import ConnectionState as State
@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 
 FLUSH_BATCH = 500  # outbox items written per turn while flushing
 ACK_PRIORITY = PRIORITY_BY_KIND[ACK_KIND].name.lower()
+# What `alys_stream_outbox_drops_total` counts besides the outbox's own reasons: a request
+# the wire cannot carry, and acknowledgements a governance without them does not take.
+INVALID = "invalid"
+ACKS_NOT_WANTED = "acks_not_wanted"
+DROP_REASONS = (*(reason.value for reason in DropReason), INVALID, ACKS_NOT_WANTED)
 LATE_ANSWERS_KEPT = 10_000  # timed-out signature request ids whose late answer is still routed
 
 
@@ -135,7 +140,7 @@ class OutboundRequests:
         try:
             outgoing = self._encode(kind, request_id, message)
         except EncodeError as exc:  # refused now, rather than failing later mid-flush
-            metrics.DROPS.labels(reason="invalid").inc()
+            metrics.DROPS.labels(reason=INVALID).inc()
             self._session.reply(sender, RequestRejected(request_id, f"invalid: {exc}", kind))
             return
         item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, outgoing, sender)
@@ -228,7 +233,7 @@ class OutboundRequests:
             if self.acks_wanted:
                 self._session.write(item.payload.request, item.kind)
             else:
-                metrics.DROPS.labels(reason="acks_not_wanted").inc()
+                metrics.DROPS.labels(reason=ACKS_NOT_WANTED).inc()
             return
         now = self._clock()
         self._session.write(item.payload.request, item.kind)

@@ -68,6 +68,7 @@ def metric(sample: str) -> float:
 
 
 CONFIRMED_TOTAL = 'alys_pegouts_total{event="confirmed"}'
+CONFIRMED_TIMED = "alys_pegout_accepted_to_confirmed_seconds_count"
 OLDEST_UNCONFIRMED = "alys_pegout_oldest_unconfirmed_seconds"
 NEEDS_REVIEW = "alys_pegouts_needs_review"
 
@@ -114,6 +115,7 @@ def test_a_broadcast_pegout_gains_confirmations_as_blocks_are_mined_until_it_is_
         tmp_path: Path, core: FakeCore) -> None:
     with following_node(tmp_path, core) as (node, _mock):
         confirmed_before = metric(CONFIRMED_TOTAL)
+        accepted_at = time.time()
         txid = broadcast(node, core, pegout("deep", seed=1))
         assert core.mempool == [txid]
         wait_until(lambda: metric(OLDEST_UNCONFIRMED) > 0, timeout=30,
@@ -127,6 +129,9 @@ def test_a_broadcast_pegout_gains_confirmations_as_blocks_are_mined_until_it_is_
         assert (final.txid, final.confirmations, final.error) == (txid, CONFIRMATIONS, None)
         wait_until(lambda: metric(CONFIRMED_TOTAL) == confirmed_before + 1, timeout=30,
                    message=lambda: f"{CONFIRMED_TOTAL} is {metric(CONFIRMED_TOTAL)}")
+        assert metric(CONFIRMED_TIMED) == 1  # timed from acceptance to its last confirmation
+        took = metric("alys_pegout_accepted_to_confirmed_seconds_sum")
+        assert 0 < took < time.time() - accepted_at
         wait_until(lambda: metric(OLDEST_UNCONFIRMED) == 0, timeout=30,
                    message=lambda: f"{OLDEST_UNCONFIRMED} is {metric(OLDEST_UNCONFIRMED)}")
         assert core.accepted == [txid] and sends_of(core, txid) == [Sent(txid, txid)]

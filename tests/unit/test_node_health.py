@@ -65,3 +65,14 @@ def test_not_ready_says_why_the_stream_is_not_connected_and_its_last_error() -> 
     health.record(NodeStatusReport("n", actors, connecting))
     assert health.ready() == (False, "governance stream is connecting: endpoint=gov:1 attempt=3 "
                               "(last error: no registration ack within the heartbeat timeout)")
+
+
+def test_the_actor_pids_are_those_of_the_latest_report_without_the_unstarted() -> None:
+    health = NodeHealth(stale_after_s=3.0, clock=FakeClock())
+    assert health.actor_pids() == []
+    health.record(report())
+    assert health.actor_pids() == [("root", 1), ("chain", 2)]
+    restarting = (ActorInfo("root", 1, "running", 0, 1.0, "launcher"),
+                  ActorInfo("chain", 0, "restarting", 1, 0.0, "system_supervisor"))
+    health.record(NodeStatusReport("n", restarting, None))
+    assert health.actor_pids() == [("root", 1)]

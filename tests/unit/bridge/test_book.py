@@ -41,6 +41,24 @@ def test_signed_and_failed_peg_outs_let_it_go() -> None:
     assert book.parsed_count() == 0 and book.awaiting == 0
 
 
+def test_the_oldest_waiting_peg_out_counts_from_its_series_start() -> None:
+    book = Book()
+    assert book.oldest_awaiting_since() == 0.0
+    book.put(dataclasses.replace(awaiting("late"), created_at=NOW + 50, updated_at=NOW + 50))
+    book.put(awaiting("early"))  # accepted at NOW, put after: order in the book says nothing
+    retried = dataclasses.replace(awaiting("retried"), created_at=NOW - 500,
+                                  series_started_at=NOW + 20)
+    book.put(retried)  # a client's RetryPegout counts from its new series
+    assert book.oldest_awaiting_since() == NOW
+    book.put(transition(awaiting("early"), PegoutState.SIGNED, NOW + 60, signed_tx_hex="01",
+                        signatures_collected=3))
+    assert book.oldest_awaiting_since() == NOW + 20
+    for request_id in ("late", "retried"):
+        book.put(transition(book.pegouts[request_id], PegoutState.FAILED, NOW + 70,
+                            error="no usable signatures"))
+    assert book.oldest_awaiting_since() == 0.0
+
+
 def test_a_finished_peg_out_leaves_memory_once_its_state_is_committed() -> None:
     book = Book()
     signed = transition(awaiting("p1"), PegoutState.SIGNED, NOW + 1, signed_tx_hex="01")

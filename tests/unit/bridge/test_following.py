@@ -101,8 +101,19 @@ def test_a_taken_broadcast_is_stored_broadcast_before_the_chain_is_told() -> Non
     done = step.record
     assert done is not None and done.state == "broadcast"
     assert done.broadcast_at == LATER and done.confirmations == 0 and done.error is None
-    assert step.effects == (Note(Event.BROADCAST, "po-1", detail=record.txid or ""),
+    # Accepted at NOW, broadcast at LATER: the accepted-to-broadcast histogram's sample.
+    assert step.effects == (Note(Event.BROADCAST, "po-1", detail=record.txid or "",
+                                 since_accepted_s=LATER - NOW),
                             Persist(done, then=(NotifyChain("po-1", record.txid or ""),)))
+
+
+def test_a_record_without_its_acceptance_time_is_not_timed() -> None:
+    record = dataclasses.replace(signed_record(), created_at=0.0)
+
+    (note, *_) = following.broadcast_taken(record, situation(now=LATER)).effects
+
+    assert note == Note(Event.BROADCAST, "po-1", detail=record.txid or "",
+                        since_accepted_s=None)
 
 
 def test_a_taken_replacement_also_supersedes_its_original_once_stored() -> None:
@@ -222,7 +233,8 @@ def test_inputs_spent_by_its_own_deep_transaction_confirm_a_broadcast_peg_out_on
     assert step.effects == (
         Note(Event.SPENT_ELSEWHERE, "po-1",
              detail=f"inputs spent; its own transaction {record.txid} is in the chain"),
-        Note(Event.CONFIRMED, "po-1", detail=f"txid {record.txid}, {DEEP} confirmations"),
+        Note(Event.CONFIRMED, "po-1", detail=f"txid {record.txid}, {DEEP} confirmations",
+             since_accepted_s=0.0),
         Persist(done))
 
 
@@ -276,12 +288,13 @@ def test_the_same_depth_again_changes_nothing_and_writes_nothing(state: str,
 def test_deep_enough_is_confirmed(depth: int) -> None:
     record = broadcast(confirmations=DEEP - 1)
 
-    step = following.followed(record, seen(record, "confirmed", depth), situation())
+    step = following.followed(record, seen(record, "confirmed", depth), situation(now=LATER))
 
     assert step.record is not None and step.record.state == "confirmed"
     assert step.record.confirmations == depth and step.record.error is None
     assert step.effects == (
-        Note(Event.CONFIRMED, "po-1", detail=f"txid {record.txid}, {depth} confirmations"),
+        Note(Event.CONFIRMED, "po-1", detail=f"txid {record.txid}, {depth} confirmations",
+             since_accepted_s=LATER - NOW),
         Persist(step.record))
 
 
