@@ -10,43 +10,14 @@ files that hold secrets, never their contents.
 
 from __future__ import annotations
 
-import importlib.metadata
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from actors.messages import ChainStatus
 from nodeconfig import NodeConfig
 from nodeconfig.redact import redacted_tree
-
-DISTRIBUTION = "alys-node"
-CHECKOUT = Path(__file__).resolve().parents[1]
-GIT_TIMEOUT_S = 2.0
-
-
-def package_version() -> str:
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def git_commit(checkout: Path = CHECKOUT) -> str | None:
-    """The commit the code runs from, if it runs from a git checkout; None otherwise."""
-    try:
-        result = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
-                                capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
-                                stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    commit = result.stdout.strip().lower()
-    if result.returncode != 0 or len(commit) not in (40, 64) or \
-            any(c not in "0123456789abcdef" for c in commit):
-        return None
-    return commit
 
 
 class NodeInfo:

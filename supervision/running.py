@@ -19,13 +19,14 @@ from actors.messages import ChainStatus, ConfigReloaded, GetChainStatus, ReloadC
 from actors.storage.database import Database
 from actors.storage.errors import StorageError
 from nodeconfig import NodeConfig
+from runtime.buildinfo import git_commit, package_version
 from runtime.loglevel import apply_level
 from runtime.processes import is_alive, kill_all, kill_now, listening_pid, session_members
 from runtime.rundir import RunPaths
 from supervision import runfile
 from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
-from supervision.info import NodeInfo, git_commit, package_version
+from supervision.info import NodeInfo
 from supervision.node import Node, NodeStartError
 from supervision.notify import Notifier, NotifyError, WatchdogBeat, watchdog_interval_s
 from supervision.policy import Decision, ExitReason, decide

@@ -17,7 +17,8 @@ from nodeconfig import (
     NodeConfig,
 )
 from nodeconfig.redact import redacted_tree
-from supervision.info import NodeInfo, git_commit
+from runtime.buildinfo import git_commit
+from supervision.info import NodeInfo
 from tests.unit.test_redaction import KEY, SECRET
 
 
