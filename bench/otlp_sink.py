@@ -17,21 +17,31 @@ MAX_EXPORT_BYTES = 16 * 1024 * 1024
 
 
 class Sink:
-    def __init__(self) -> None:
+    def __init__(self, keep: bool) -> None:
         self._lock = threading.Lock()
+        self._keep = keep
+        self._bodies: list[bytes] = []
         self.exports = 0
         self.bytes = 0
 
-    def took(self, size: int) -> None:
+    def took(self, body: bytes) -> None:
         with self._lock:
             self.exports += 1
-            self.bytes += size
+            self.bytes += len(body)
+            if self._keep:
+                self._bodies.append(body)
+
+    def bodies(self) -> list[bytes]:
+        """The exports received so far, as sent (with `keep`; else none)."""
+        with self._lock:
+            return list(self._bodies)
 
 
 @contextmanager
-def otlp_sink() -> Iterator[tuple[str, Sink]]:
-    """Yields the traces URL to configure and the counts of what arrived."""
-    sink = Sink()
+def otlp_sink(keep: bool = False) -> Iterator[tuple[str, Sink]]:
+    """Yields the traces URL to configure and the counts of what arrived (and, with
+    `keep`, the exports themselves)."""
+    sink = Sink(keep)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -39,8 +49,7 @@ def otlp_sink() -> Iterator[tuple[str, Sink]]:
             if self.path != "/v1/traces" or not 0 < length <= MAX_EXPORT_BYTES:
                 self.send_error(400)
                 return
-            self.rfile.read(length)
-            sink.took(length)
+            sink.took(self.rfile.read(length))
             # An empty ExportTraceServiceResponse is zero bytes of protobuf.
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
