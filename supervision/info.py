@@ -54,6 +54,7 @@ class NodeInfo:
             "started_at": self._started_at,
             "uptime_s": round(self._clock() - self._started, 3),
             "federation_version": chain.federation_version if chain else None,
+            "script_type": chain.script_type if chain else None,
             "height": chain.height if chain else None,
             "halted": chain.halted if chain else None,
             "config_reloaded_at": reloaded_at,

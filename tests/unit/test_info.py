@@ -56,15 +56,16 @@ def test_uptime_chain_and_reloads_are_reported() -> None:
     before = info.document()
     assert (before["version"], before["build"], before["uptime_s"]) == (
         "0.1.0", {"commit": "ab" * 20}, 0.0)
-    assert (before["federation_version"], before["height"], before["halted"]) == (
-        None, None, None)
+    assert (before["federation_version"], before["script_type"], before["height"],
+            before["halted"]) == (None, None, None, None)
     assert before["config_reloaded_at"] is None and before["started_at"] == 1_700_000_000.0
     clock.now, wall.now = 62.5, 1_700_000_100.0
     info.record_chain(ChainStatus(height=7, federation_version=2, federation_address="a",
-                                  threshold=2, members=(), scheduled=()))
+                                  threshold=2, members=(), scheduled=(), script_type="p2tr"))
     info.set_config(NodeConfig(logging=LoggingConfig(level="DEBUG")))
     after = info.document()
-    assert (after["uptime_s"], after["federation_version"], after["height"]) == (12.5, 2, 7)
+    assert (after["uptime_s"], after["federation_version"], after["script_type"],
+            after["height"]) == (12.5, 2, "p2tr", 7)
     assert after["config"]["logging"]["level"] == "DEBUG"
     assert after["config_reloaded_at"] == 1_700_000_100.0
 
