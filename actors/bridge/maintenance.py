@@ -80,11 +80,15 @@ class Maintenance(_Actor):
         self._store_drain(self.drain.encode(), lambda: self.send(sender, self._drain_state()))
 
     def receiveMsg_UndrainPegouts(self, message: UndrainPegouts, sender: Any) -> None:
+        undone = self.drain  # a `DrainPegouts` asked meanwhile puts a new one in its place
+
         def stored() -> None:
-            if self.drain is not None:
+            # A drain asked after this undrain was stored after it too (a higher revision):
+            # it stays in force, and the answer says so.
+            if self.drain is not None and self.drain is undone:
                 self.log.warning("undrained by an operator: new peg-outs are accepted again "
                                  "(drained since %s)", draining.utc(self.drain.since))
-            self.drain = None
+                self.drain = None
             self.send(sender, self._drain_state())
         self._store_drain("", stored)
 
