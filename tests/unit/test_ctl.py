@@ -108,6 +108,18 @@ def test_an_unreadable_oversized_or_non_json_file_is_named(tmp_path: Path) -> No
         read_request(str(broken))
 
 
+@pytest.mark.parametrize(("text", "problem"), [
+    ("[" * 100_000, "nested too deeply"),  # json.loads recurses: no RecursionError out
+    ('{"amounts": [' + "1" * 5000 + "]}", "not JSON: Exceeds the limit"),  # int digits
+])
+def test_a_file_json_cannot_hold_is_named_not_a_traceback(tmp_path: Path, text: str,
+                                                         problem: str) -> None:
+    path = tmp_path / "po.json"
+    path.write_text(text)
+    with pytest.raises(SubmitFileError, match=problem):
+        read_request(str(path))
+
+
 # -- output and exit codes ----------------------------------------------------------------
 
 
