@@ -320,6 +320,9 @@ class NodeRun:
         """Re-create the root within its intensity; False when that is exceeded."""
         if any(isinstance(m, _GivingUp) for m in self.node.unsolicited):
             self.root_exit_reason = ExitReason.ESCALATED  # it exceeded its own intensity
+        # A config the dead root applied (a client's reload) before the launcher heard of
+        # it: the new root starts with it, not with the one the reload replaced.
+        self._adopt_reloaded()
         self.node.unsolicited.clear()
         reason = self.root_exit_reason or ExitReason.KILLED
         self.root_exit_reason = None
