@@ -28,7 +28,13 @@ from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
 from supervision.info import NodeInfo
 from supervision.node import Node, NodeStartError
-from supervision.notify import Notifier, NotifyError, WatchdogBeat, watchdog_interval_s
+from supervision.notify import (
+    Notifier,
+    NotifyError,
+    WatchdogBeat,
+    watchdog_interval_s,
+    watchdog_problem,
+)
 from supervision.policy import Decision, ExitReason, decide
 from supervision.protocol import _ConfigChanged, _GivingUp
 from supervision.supervisor import supervision_line
@@ -68,9 +74,14 @@ class NodeRun:
         source = self.config.source
         try:
             self.notifier = Notifier.from_env()
-            self.beat = WatchdogBeat(watchdog_interval_s())
+            watchdog_s = watchdog_interval_s()
         except NotifyError as exc:
             raise LauncherError(str(exc)) from exc
+        problem = watchdog_problem(watchdog_s, self.config.supervision.health.ping_interval_s,
+                                   STATUS_ASK_S)
+        if problem is not None:
+            raise LauncherError(problem)
+        self.beat = WatchdogBeat(watchdog_s)
         try:
             leftovers = runfile.clear_leftovers(self.paths.run_file, config_source=source)
             ended = leftovers.ended
