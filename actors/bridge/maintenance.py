@@ -104,7 +104,8 @@ class Maintenance(_Actor):
         Bitcoin Core URL takes the next broadcast and the next look."""
         self.rules = Rules.of(config)
         self.outflow.cap_sat = config.bridge.outflow.max_sat
-        if "bridge.broadcaster.rpc_url" in changed and self.broadcasting is not None:
+        if ("bridge.broadcaster.rpc_url" in changed and self.broadcasting is not None
+                and config.bridge.broadcaster.kind == "bitcoin_rpc"):  # a spool has no URL
             try:
                 broadcaster = make_broadcaster(config.bridge.broadcaster)
             except BroadcastError as exc:  # its credential variables are read again

@@ -1,18 +1,22 @@
 """Draining without an actor: the stored value, the reason's bounds, and the workflow's
-refusals of new work while drained."""
+refusals of new work while drained; and the bridge's part of a reload."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from actors.bridge import drain, workflow
 from actors.bridge.book import Book
+from actors.bridge.broadcasting import Broadcasting
 from actors.bridge.effects import Note, Reply
 from actors.bridge.maintenance import Maintenance
+from actors.bridge.outflow import OutflowWindow
+from actors.bridge.spool import SpoolBroadcaster
 from actors.messages import (
     DrainPegouts,
     DrainState,
@@ -22,6 +26,7 @@ from actors.messages import (
     UndrainPegouts,
 )
 from actors.storage.records import MetaValue, PegoutRecord
+from nodeconfig import BridgeConfig, BroadcasterConfig, NodeConfig
 from tests.unit.bridge.test_workflow import CLIENT, accepted_record, request, situation
 
 DRAINED = drain.Drain("disk swap", 1_700_000_000.5)
@@ -167,3 +172,24 @@ def test_two_undrains_stored_in_turn_both_answer_undrained() -> None:
     bridge.store.commit_all()
     assert bridge.drain is None
     assert [state.drained for _, state in bridge.sent] == [False, False]
+
+
+def test_a_new_rpc_url_leaves_a_spool_broadcaster_alone(tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    # The URL is read only by a bitcoin_rpc broadcaster; a second spool broadcaster on the
+    # same file cannot take its lock, and would only log a false "keeping the URL" error.
+    spool_path = str(tmp_path / "broadcast.spool")
+    spool = SpoolBroadcaster(spool_path, read_from=None)
+    bridge = Bridge()
+    bridge.outflow = OutflowWindow(3600, 10)
+    bridge.broadcasting = Broadcasting(spool, bridge.log)
+    bridge.follower = None
+    config = NodeConfig(bridge=BridgeConfig(broadcaster=BroadcasterConfig(
+        kind="spool", spool_path=spool_path, rpc_url="http://127.0.0.1:8332/")))
+    try:
+        with caplog.at_level(logging.ERROR):
+            bridge.on_reconfigure(config, ("bridge.broadcaster.rpc_url",))
+        assert bridge.broadcasting.broadcaster is spool
+        assert caplog.records == []
+    finally:
+        spool.close()
