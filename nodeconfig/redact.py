@@ -31,7 +31,9 @@ MASK = "***"
 # A scheme, `://`, then anything up to white space or a quote: a URL inside a repr
 # ends at its quote, one inside prose at the next space. What trails it (a comma, a
 # parenthesis) falls in the path or the query and is redacted with it, at worst.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
+_SCHEME_TEXT = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+_URL = re.compile(_SCHEME_TEXT + r"[^\s'\"<>`]+")
+_SCHEME = re.compile(_SCHEME_TEXT)
 _KEYLIKE = re.compile(r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{20,}")
 
 
@@ -107,5 +109,7 @@ def redacted_tree(config: Any) -> Any:
     if isinstance(config, list | tuple):
         return [redacted_tree(value) for value in config]
     if isinstance(config, str):
-        return redact_text(config)
+        # A value that is a URL is redacted whole: in text a URL ends at white space or a
+        # quote, and the rest of a password after one would be shown.
+        return redact_url(config) if _SCHEME.match(config) else redact_text(config)
     return config

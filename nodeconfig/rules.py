@@ -24,6 +24,7 @@ Check = Callable[[Any], str | None]
 _HOST_PORT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@]+):(?P<port>[0-9]{1,5})")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
+_ENDS_A_URL = frozenset("'\"<>`")  # where `nodeconfig.redact` takes a URL in text to end
 
 
 def setting(
@@ -131,6 +132,11 @@ def http_url(value: str) -> str | None:
         shown = "a value with '@' (not shown: it may hold credentials)"
     else:
         shown = repr(shown)
+    if any(char.isspace() or not char.isprintable() or char in _ENDS_A_URL for char in value):
+        # Invalid in a URL anyway; and redacting one inside text ends the URL there, which
+        # would show the rest of a password after it (nodeconfig/redact.py).
+        return (f"contains a character a URL must percent-encode (white space, a control "
+                f"character, a quote, < > or `): {shown}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"expected an http:// or https:// URL with a host, got {shown}"

@@ -91,6 +91,21 @@ def watchdog_interval_s(env: Mapping[str, str] = os.environ,
     return int(text) / 1e6
 
 
+def watchdog_problem(interval_s: float | None, answer_every_s: float,
+                     answer_within_s: float) -> str | None:
+    """Why beats sent after the root's answers cannot keep within systemd's watchdog
+    interval (None if they can): a beat falls due half an interval after the last one and
+    goes out with the next answer, asked every `answer_every_s` and waited for up to
+    `answer_within_s`; so a healthy node would be killed unless the interval is longer
+    than twice the two."""
+    if interval_s is None or interval_s > 2 * (answer_every_s + answer_within_s):
+        return None
+    return (f"systemd's watchdog interval (WATCHDOG_USEC: {interval_s:g} s) is too short for "
+            f"supervision.health.ping_interval_s ({answer_every_s:g} s): the launcher beats "
+            f"when the root answers, so WatchdogSec= must be over twice ping_interval_s "
+            f"plus {answer_within_s:g} s, over {2 * (answer_every_s + answer_within_s):g} s")
+
+
 class WatchdogBeat:
     """When to send `WATCHDOG=1`: at most every half interval, each time right after the
     root answered. A root that stops answering stops the beats, and systemd restarts the

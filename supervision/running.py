@@ -28,7 +28,13 @@ from supervision.exits import EXIT_FAILED, EXIT_OK, LauncherError
 from supervision.http_endpoint import NodeHealth, serve
 from supervision.info import NodeInfo
 from supervision.node import Node, NodeStartError
-from supervision.notify import Notifier, NotifyError, WatchdogBeat, watchdog_interval_s
+from supervision.notify import (
+    Notifier,
+    NotifyError,
+    WatchdogBeat,
+    watchdog_interval_s,
+    watchdog_problem,
+)
 from supervision.policy import Decision, ExitReason, decide
 from supervision.protocol import _ConfigChanged, _GivingUp
 from supervision.supervisor import supervision_line
@@ -68,9 +74,14 @@ class NodeRun:
         source = self.config.source
         try:
             self.notifier = Notifier.from_env()
-            self.beat = WatchdogBeat(watchdog_interval_s())
+            watchdog_s = watchdog_interval_s()
         except NotifyError as exc:
             raise LauncherError(str(exc)) from exc
+        problem = watchdog_problem(watchdog_s, self.config.supervision.health.ping_interval_s,
+                                   STATUS_ASK_S)
+        if problem is not None:
+            raise LauncherError(problem)
+        self.beat = WatchdogBeat(watchdog_s)
         try:
             leftovers = runfile.clear_leftovers(self.paths.run_file, config_source=source)
             ended = leftovers.ended
@@ -320,6 +331,9 @@ class NodeRun:
         """Re-create the root within its intensity; False when that is exceeded."""
         if any(isinstance(m, _GivingUp) for m in self.node.unsolicited):
             self.root_exit_reason = ExitReason.ESCALATED  # it exceeded its own intensity
+        # A config the dead root applied (a client's reload) before the launcher heard of
+        # it: the new root starts with it, not with the one the reload replaced.
+        self._adopt_reloaded()
         self.node.unsolicited.clear()
         reason = self.root_exit_reason or ExitReason.KILLED
         self.root_exit_reason = None

@@ -352,15 +352,18 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             self._initiate(message, sender)
 
     def _initiate(self, message: InitiatePegout, sender: Any) -> None:
+        # Drained, an id memory does not know is read back first: a finished peg-out's
+        # request sent again is answered as taken (or a duplicate), not refused as new.
+        read_back = self.drain is not None
         replaces = getattr(message, "replaces", None)
         if replaces is None or not isinstance(replaces, str):
             self._with_record(message.request_id, sender, lambda record: workflow.requested(
-                record, message, sender, self.situation()), read_back=False)
+                record, message, sender, self.situation()), read_back=read_back)
             return
 
         def decide(original: PegoutRecord | None) -> None:
             self._with_record(message.request_id, sender, lambda record: workflow.requested(
-                record, message, sender, self.situation(), original), read_back=False)
+                record, message, sender, self.situation(), original), read_back=read_back)
         # A replacement is decided with its original, from memory or read back.
         self._read(replaces, decide, sender)
 

@@ -80,11 +80,15 @@ class Maintenance(_Actor):
         self._store_drain(self.drain.encode(), lambda: self.send(sender, self._drain_state()))
 
     def receiveMsg_UndrainPegouts(self, message: UndrainPegouts, sender: Any) -> None:
+        undone = self.drain  # a `DrainPegouts` asked meanwhile puts a new one in its place
+
         def stored() -> None:
-            if self.drain is not None:
+            # A drain asked after this undrain was stored after it too (a higher revision):
+            # it stays in force, and the answer says so.
+            if self.drain is not None and self.drain is undone:
                 self.log.warning("undrained by an operator: new peg-outs are accepted again "
                                  "(drained since %s)", draining.utc(self.drain.since))
-            self.drain = None
+                self.drain = None
             self.send(sender, self._drain_state())
         self._store_drain("", stored)
 
@@ -100,7 +104,8 @@ class Maintenance(_Actor):
         Bitcoin Core URL takes the next broadcast and the next look."""
         self.rules = Rules.of(config)
         self.outflow.cap_sat = config.bridge.outflow.max_sat
-        if "bridge.broadcaster.rpc_url" in changed and self.broadcasting is not None:
+        if ("bridge.broadcaster.rpc_url" in changed and self.broadcasting is not None
+                and config.bridge.broadcaster.kind == "bitcoin_rpc"):  # a spool has no URL
             try:
                 broadcaster = make_broadcaster(config.bridge.broadcaster)
             except BroadcastError as exc:  # its credential variables are read again

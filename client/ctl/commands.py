@@ -14,7 +14,6 @@ from typing import Any
 from actors.messages import UNKNOWN_PEGOUT, PegoutRejected
 from client.contract import NodeClient
 from client.ctl import render
-from client.ctl.submit import read_request
 from client.errors import NoReply
 
 
@@ -70,7 +69,7 @@ def _pegout_answer(reply: object, done: str) -> Outcome:
 
 
 def _submit(args: argparse.Namespace, node: NodeClient) -> Outcome:
-    request = read_request(args.file)
+    request = args.request  # read by `main` before the node was looked for
     return _pegout_answer(node.submit_pegout(request),
                           f"accepted {request.request_id}: awaiting signatures")
 

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from client import ClientError, connect
 from client.ctl.args import parse
 from client.ctl.commands import Done, Outcome, Refused, run
-from client.ctl.submit import SubmitFileError
+from client.ctl.submit import SubmitFileError, read_request
 from nodeconfig import ConfigError, load_config
 
 EXIT_OK = 0
@@ -28,11 +28,16 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout,
         print(f"{PROG}: config error: {exc}", file=err)
         return EXIT_USAGE
     try:
-        with connect(config) as node:
-            outcome = run(args, node)
+        # Read before the node is looked for: a file that cannot be used is a usage
+        # error whether or not a node runs, and stdin is read once.
+        if args.command == "pegouts" and args.action == "submit":
+            args.request = read_request(args.file)
     except SubmitFileError as exc:
         print(f"{PROG}: {exc}", file=err)
         return EXIT_USAGE
+    try:
+        with connect(config) as node:
+            outcome = run(args, node)
     except ClientError as exc:
         print(f"{PROG}: cannot reach the node: {exc}", file=err)
         return EXIT_UNREACHABLE

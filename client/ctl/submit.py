@@ -47,7 +47,10 @@ def read_request(path: str) -> InitiatePegout:
                               "far smaller")
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise SubmitFileError(f"{name}: nested too deeply for the JSON reader; a peg-out "
+                              "request is one flat object") from None
+    except ValueError as exc:  # bad JSON or UTF-8, or a number over Python's 4300 digits
         raise SubmitFileError(f"{name}: not JSON: {exc}") from None
     return request_from(document, name)
 

@@ -129,6 +129,14 @@ def test_a_drained_node_refuses_new_pegouts_finishes_accepted_ones_and_stays_dra
         mock.behave(hold_signatures=False)
         mock.release()
         wait_pegout(node, "in-flight", "broadcast")  # accepted before the drain: finished
+        # Finished, it leaves the bridge's memory; the same request sent again (a client
+        # unsure it got through) is still answered as taken, not as refused for the drain,
+        # and other content under its id is a duplicate.
+        wait_until(lambda: node.client.drain_state().open_pegouts == 0, timeout=30,
+                   message="the broadcast peg-out stayed in the bridge's memory")
+        assert initiate(node, [pegout("in-flight", seed=511)]) == [PegoutAccepted("in-flight")]
+        [other] = initiate(node, [pegout("in-flight", seed=515)])
+        assert isinstance(other, PegoutRejected) and other.kind == "duplicate"
 
         undrained = ctl_json(node, "undrain")
         assert undrained["drained"] is False

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.launcher import REPO, http_get, launch, stop, wait_ready
+from harness.launcher import REPO, http_get, launch, run_status, status_json, stop, wait_ready
 from harness.mock import start_mock_governance
 from harness.nodes import log_text
 from harness.pegouts import Federation, unsigned_pegout
@@ -137,6 +137,36 @@ def test_reload_applies_at_once_all_or_nothing_and_info_shows_no_secret(
     text = log.read_text() + (tmp_path / "start.out").read_text()
     assert [c for c in (USER, PASSWORD, API_KEY) if c in text] == []
     assert "config reload refused" in text
+
+
+def test_a_reload_by_ctl_outlives_a_root_killed_before_the_launcher_heard_of_it(
+        config_path: Path, tmp_path: Path) -> None:
+    # The launcher asks the root every 5 s: the root is killed long before it asks next,
+    # so what tells the launcher of the reload is only read once the root is gone.
+    edit(config_path, {"supervision": {"health": {"ping_interval_s": 5}}})
+    launched = launch(config_path, tmp_path / "start.out")
+    wait_ready(launched)
+    try:
+        root = next(a["pid"] for a in status_json(config_path)["actors"] if a["name"] == "root")
+        edit(config_path, {"logging": {"level": "DEBUG"}})
+        assert ctl(config_path, "reload").returncode == 0
+        os.kill(root, signal.SIGKILL)
+
+        def replaced() -> bool:
+            result = run_status(config_path, "--json")
+            actors = json.loads(result.stdout)["actors"] if result.returncode == 0 else []
+            return len(actors) == 7 and all(a["state"] == "running" for a in actors) and \
+                next(a["pid"] for a in actors if a["name"] == "root") != root
+
+        wait_until(replaced, timeout=60, message="the root was not replaced")
+        # The new tree was started with the reloaded config: the file, read again, changes
+        # nothing; and the launcher's own view (/info) has it.
+        again = ctl(config_path, "--json", "reload")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["applied"] == []
+        assert info(config_path)["config"]["logging"]["level"] == "DEBUG"
+    finally:
+        assert stop(launched) == 0
 
 
 def test_reloaded_governance_endpoints_take_over_at_once(tmp_path: Path) -> None:

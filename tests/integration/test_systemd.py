@@ -16,12 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.launcher import REPO, launch, stop, wait_ready
 from harness.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 UNIT = REPO / "ops" / "systemd" / "alys-node.service"
+# A watchdog interval a test can wait through, with health asks often enough to keep it.
+WATCHDOG_USEC, PING_INTERVAL_S = "2000000", 0.2
+
+
+def ask_often(config_path: Path) -> None:
+    document = yaml.safe_load(config_path.read_text())
+    document.setdefault("supervision", {}).setdefault("health", {})["ping_interval_s"] = \
+        PING_INTERVAL_S
+    config_path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 class FakeSystemd:
@@ -59,14 +69,15 @@ def test_the_launcher_notifies_ready_watchdog_reloading_and_stopping(
         config_path: Path, tmp_path: Path, kind: str) -> None:
     address = (f"@alys-test-notify-{os.getpid()}-{time.monotonic_ns()}" if kind == "abstract"
                else str(tmp_path / "notify.sock"))
+    ask_often(config_path)
     with notify_socket(address) as systemd:
-        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
+        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": WATCHDOG_USEC}
         launched = launch(config_path, tmp_path / "start.out", env=env)
         try:
             wait_ready(launched)
             wait_until(lambda: "READY=1" in systemd.fields(), timeout=30,
                        message=lambda: f"no READY=1: {systemd.received}")
-            # Half the 1 s interval: a few beats within a few seconds, after READY.
+            # Half the 2 s interval: a few beats within a few seconds, after READY.
             wait_until(lambda: systemd.fields().count("WATCHDOG=1") >= 3, timeout=30,
                        message=lambda: f"too few WATCHDOG=1: {systemd.received}")
             os.kill(launched.process.pid, signal.SIGHUP)
@@ -89,8 +100,9 @@ def test_the_launcher_notifies_ready_watchdog_reloading_and_stopping(
 def test_the_root_stopping_to_answer_stops_the_watchdog(config_path: Path,
                                                         tmp_path: Path) -> None:
     address = f"@alys-test-watchdog-{os.getpid()}-{time.monotonic_ns()}"
+    ask_often(config_path)
     with notify_socket(address) as systemd:
-        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"}
+        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": WATCHDOG_USEC}
         launched = launch(config_path, tmp_path / "start.out", env=env)
         try:
             wait_ready(launched)
@@ -104,12 +116,26 @@ def test_the_root_stopping_to_answer_stops_the_watchdog(config_path: Path,
             log = Path(launched.config["logging"]["file"])
             wait_until(lambda: f"the root supervisor (pid {root}) did not answer" in
                        log.read_text(), timeout=30, message="the hung root was not killed")
-            # Silent for ping_timeout_s (5 s, five health asks): no beat but one in flight.
+            # Silent for ping_timeout_s (5 s): no beat but one in flight.
             assert systemd.fields().count("WATCHDOG=1") <= before + 1
             wait_until(lambda: systemd.fields().count("WATCHDOG=1") >= before + 3, timeout=60,
                        message="the beats did not come back with the new root")
         finally:
             assert stop(launched) == 0
+
+
+def test_a_watchdog_interval_the_health_asks_cannot_keep_stops_the_start(
+        config_path: Path, tmp_path: Path) -> None:
+    # Asked every 1 s (the test config's ping_interval_s), the root's answers cannot carry
+    # a beat within each 1 s: systemd would kill a healthy node again and again.
+    address = f"@alys-test-short-watchdog-{os.getpid()}-{time.monotonic_ns()}"
+    with notify_socket(address) as systemd:
+        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
+        launched = launch(config_path, tmp_path / "start.out", env=env)
+        assert launched.process.wait(timeout=60) == 1
+        assert "alys-node: systemd's watchdog interval (WATCHDOG_USEC: 1 s) is too short for " \
+            "supervision.health.ping_interval_s (1 s)" in launched.text()
+        assert "READY=1" not in systemd.fields()
 
 
 def test_systemd_analyze_verifies_the_shipped_unit(tmp_path: Path) -> None:

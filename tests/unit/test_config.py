@@ -758,6 +758,11 @@ ERROR_CASES = [
         name="bitcoin_rpc without url",
     ),
     bad("bridge.broadcaster.rpc_url", "127.0.0.1:18443", "expected an http:// or https:// URL"),
+    # Characters a URL must percent-encode would end it early in a log line's redaction.
+    bad("bridge.broadcaster.rpc_url", "http://u:pa ss@127.0.0.1:8332/",
+        "a character a URL must percent-encode (white space", name="url with a space"),
+    bad("chain.height_source.rpc_url", 'http://u:p"w@127.0.0.1:8545/',
+        "a character a URL must percent-encode", name="url with a quote"),
     bad(
         "chain.height_source.kind",
         "evm_rpc",

@@ -20,8 +20,9 @@ from actors.messages import (
 from client.ctl import render
 from client.ctl.args import parse
 from client.ctl.commands import Done, Refused
-from client.ctl.main import EXIT_OK, EXIT_REFUSED, report
+from client.ctl.main import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main, report
 from client.ctl.submit import MAX_FILE_BYTES, SubmitFileError, read_request, request_from
+from harness.nodes import write_config
 
 # -- the command line ---------------------------------------------------------------------
 
@@ -106,6 +107,31 @@ def test_an_unreadable_oversized_or_non_json_file_is_named(tmp_path: Path) -> No
     broken.write_text("{")
     with pytest.raises(SubmitFileError, match="not JSON"):
         read_request(str(broken))
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("[" * 100_000, "nested too deeply"),  # json.loads recurses: no RecursionError out
+    ('{"amounts": [' + "1" * 5000 + "]}", "not JSON: Exceeds the limit"),  # int digits
+])
+def test_a_file_json_cannot_hold_is_named_not_a_traceback(tmp_path: Path, text: str,
+                                                         problem: str) -> None:
+    path = tmp_path / "po.json"
+    path.write_text(text)
+    with pytest.raises(SubmitFileError, match=problem):
+        read_request(str(path))
+
+
+def test_an_unusable_request_file_is_a_usage_error_before_any_node_is_looked_for(
+        tmp_path: Path) -> None:
+    # As bitcoin-cli checks its arguments first: exit 2 naming the file, not 3 for a node
+    # that happens not to run (nothing runs on this config's free ports).
+    broken = tmp_path / "po.json"
+    broken.write_text('{"request_id": 1')
+    err = io.StringIO()
+    code = main(["--config", str(write_config(tmp_path / "node")), "pegouts", "submit",
+                 str(broken)], out=io.StringIO(), err=err)
+    assert (code, err.getvalue().startswith(f"alys-ctl: {broken}: not JSON: ")) == \
+        (EXIT_USAGE, True), err.getvalue()
 
 
 # -- output and exit codes ----------------------------------------------------------------

@@ -80,3 +80,11 @@ def test_the_commit_is_a_full_object_name_or_none(tmp_path: Path) -> None:
     commit = git_commit()
     assert commit is None or (len(commit) in (40, 64) and int(commit, 16) >= 0)
     assert git_commit(tmp_path) is None  # not a checkout
+
+
+def test_a_url_value_is_redacted_whole_even_with_characters_that_end_a_url_in_text() -> None:
+    # The loader refuses these (nodeconfig.rules.http_url); /info does not rely on it.
+    for url in (f"http://alice:pa {SECRET}@127.0.0.1:8332/", f'http://alice:p"{SECRET}@h:1/',
+                f"http://alice:p<{SECRET}@h:1/?k=v"):
+        shown = json.dumps(redacted_tree({"rpc_url": url}))
+        assert SECRET not in shown and "alice" not in shown, shown

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from supervision.notify import Notifier, NotifyError, WatchdogBeat, watchdog_interval_s
+from supervision.notify import (
+    Notifier,
+    NotifyError,
+    WatchdogBeat,
+    watchdog_interval_s,
+    watchdog_problem,
+)
 
 
 @pytest.fixture
@@ -97,3 +103,19 @@ def test_the_watchdog_beats_at_half_the_interval_and_only_when_the_root_answered
 
 def test_no_watchdog_never_beats() -> None:
     assert not WatchdogBeat(None, Clock()).root_answered()
+
+
+def test_a_watchdog_interval_the_health_asks_cannot_keep_is_refused() -> None:
+    # Beats go out with the root's answers: asked every 30 s, one may come 30.5 s after
+    # a beat fell due at 30 s, past a 60 s interval.
+    assert watchdog_problem(60.0, 30.0, 0.5) == (
+        "systemd's watchdog interval (WATCHDOG_USEC: 60 s) is too short for "
+        "supervision.health.ping_interval_s (30 s): the launcher beats when the root "
+        "answers, so WatchdogSec= must be over twice ping_interval_s plus 0.5 s, over 61 s")
+    assert watchdog_problem(61.0, 30.0, 0.5) is not None
+
+
+def test_a_watchdog_interval_the_health_asks_keep_passes() -> None:
+    assert watchdog_problem(60.0, 1.0, 0.5) is None
+    assert watchdog_problem(61.5, 30.0, 0.5) is None
+    assert watchdog_problem(None, 600.0, 0.5) is None  # no watchdog
