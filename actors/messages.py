@@ -507,15 +507,26 @@ class PegoutStatus:
 
 @dataclass(frozen=True)
 class ListPegouts:
+    """The newest `limit` peg-outs (1 to `MAX_PEGOUTS_LISTED`), or of those in `state`,
+    oldest first; answered `PegoutList`. Finished ones are read back from storage."""
+
     state: str | None = None
+    limit: int = 1000
+
+
+MAX_PEGOUTS_LISTED = 10_000
 
 
 @dataclass(frozen=True, repr=False)
 class PegoutList:
+    """`items` oldest first; `error` why storage could not be read (the open peg-outs in
+    memory are still listed), or why the request was refused (then no items)."""
+
     items: tuple[PegoutStatus, ...]
+    error: str | None = None
 
     def __repr__(self) -> str:  # constant-time: Thespian formats every message it sends
-        return f"PegoutList({len(self.items)} items)"
+        return f"PegoutList({len(self.items)} items, error={self.error!r})"
 
 
 @dataclass(frozen=True)

@@ -141,10 +141,15 @@ class NodeClient(Session):
         """The peg-out's state (`unknown` for an id the bridge never saw), txid, signatures."""
         return self.ask("bridge", GetPegoutStatus(request_id), PegoutStatus, timeout_s)
 
-    def list_pegouts(self, state: str | None = None, *,
+    def list_pegouts(self, state: str | None = None, *, limit: int = 1000,
                      timeout_s: float = ASK_TIMEOUT_S) -> tuple[PegoutStatus, ...]:
-        """Every peg-out, or those in `state`; finished ones are read back from storage."""
-        return self.ask("bridge", ListPegouts(state), PegoutList, timeout_s).items
+        """The newest `limit` peg-outs, or of those in `state`, oldest first; finished ones
+        are read back from storage. `pegout_listing` also says why a listing failed."""
+        return self.pegout_listing(state, limit=limit, timeout_s=timeout_s).items
+
+    def pegout_listing(self, state: str | None = None, *, limit: int = 1000,
+                       timeout_s: float = ASK_TIMEOUT_S) -> PegoutList:
+        return self.ask("bridge", ListPegouts(state, limit), PegoutList, timeout_s)
 
     def notify_pegin(self, notice: NotifyPegin,
                      timeout_s: float = ASK_TIMEOUT_S) -> PeginReply:

@@ -90,7 +90,8 @@ class Lookups(_Actor):
                               self._fetch)
 
     def receiveMsg_ListPegouts(self, message: ListPegouts, sender: Any) -> None:
-        queries.pegout_list(self.book, message.state, lambda m: self.send(sender, m),
+        queries.pegout_list(self.book, getattr(message, "state", None),
+                            getattr(message, "limit", None), lambda m: self.send(sender, m),
                             self._fetch, self.log)
 
     def _fetch(self, answer: queries.Answer, **query: Any) -> None:

@@ -10,12 +10,19 @@ new as storage, or newer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from actors.bridge.book import Book
 from actors.bridge.ledger import status_of
-from actors.messages import UNKNOWN_PEGOUT, PegoutList, PegoutState, PegoutStatus
+from actors.messages import (
+    MAX_PEGOUTS_LISTED,
+    UNKNOWN_PEGOUT,
+    PegoutList,
+    PegoutState,
+    PegoutStatus,
+)
+from actors.storage.records import PegoutRecord
 
 Fetch = Callable[..., None]  # fetch(answer, request_id=... | state=...)
 Answer = Callable[[tuple[Any, ...] | None, str | None], None]
@@ -37,18 +44,34 @@ def pegout_status(book: Book, request_id: str, reply: Callable[[PegoutStatus], N
     fetch(answer, request_id=request_id)
 
 
-def pegout_list(book: Book, wanted: str | None, reply: Callable[[PegoutList], None],
-                fetch: Fetch, log: logging.Logger) -> None:
+def pegout_list(book: Book, wanted: object, limit: object,
+                reply: Callable[[PegoutList], None], fetch: Fetch, log: logging.Logger) -> None:
+    """The newest `limit` peg-outs (in state `wanted`, if not None), oldest first."""
+    if wanted is not None and wanted not in {s.value for s in PegoutState}:
+        reply(PegoutList((), f"no peg-out state is called {str(wanted)[:40]!r}"))
+        return
+    if not isinstance(limit, int) or isinstance(limit, bool) or \
+            not 1 <= limit <= MAX_PEGOUTS_LISTED:
+        reply(PegoutList((), f"limit must be a whole number from 1 to {MAX_PEGOUTS_LISTED}, "
+                             f"got {str(limit)[:40]}"))
+        return
     if wanted is not None and wanted in {s.value for s in PegoutState if s.is_open}:
-        reply(PegoutList(tuple(status_of(r) for r in book.pegouts.values()
-                               if r.state == wanted)))
+        reply(PegoutList(_newest(book.pegouts.values(), wanted, limit)))
         return
 
     def answer(records: tuple[Any, ...] | None, error: str | None) -> None:
+        # Storage holds every open peg-out too; memory's copy is as new as it, or newer.
         merged = {r.request_id: r for r in records or ()}
         merged.update(book.pegouts)
         if error:
             log.error("listing peg-outs: could not read storage: %s", error)
-        reply(PegoutList(tuple(status_of(r) for r in merged.values()
-                               if wanted in (None, r.state))))
-    fetch(answer, state=wanted)
+        reply(PegoutList(_newest(merged.values(), wanted, limit),
+                         error and f"could not read storage (open peg-outs listed): {error}"))
+    fetch(answer, state=wanted, limit=limit)
+
+
+def _newest(records: Iterable[PegoutRecord], wanted: object,
+            limit: int) -> tuple[PegoutStatus, ...]:
+    chosen = sorted((r for r in records if wanted in (None, r.state)),
+                    key=lambda r: (r.created_at, r.request_id))[-limit:]
+    return tuple(status_of(r) for r in chosen)

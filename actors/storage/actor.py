@@ -144,8 +144,9 @@ class StorageActor(NodeActor):
                 records = tuple(self.database.proposals(since=message.proposals_since))
             else:
                 states = (message.state,) if message.state else ()
-                records = tuple(self.database.pegouts(states=states,
-                                                      request_id=message.request_id))
+                records = tuple(self.database.pegouts(
+                    states=states, request_id=message.request_id,
+                    newest=getattr(message, "limit", None)))  # absent from an older sender's
         except Exception as exc:
             reason = _reason(self.database.path, exc)
             self.log.error("read #%d of %s failed: %s", message.query_id, message.owner, reason)

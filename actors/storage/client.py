@@ -255,10 +255,11 @@ class Fetches:
 
     def fetch(self, storage: ActorAddress | None, then: Answer, *,
               request_id: str | None = None, state: str | None = None,
-              proposals_since: float | None = None, federations: bool = False) -> None:
+              proposals_since: float | None = None, federations: bool = False,
+              limit: int | None = None) -> None:
         self._next_id += 1
         query = _Fetch(self.owner, self._next_id, request_id=request_id, state=state,
-                       proposals_since=proposals_since, federations=federations)
+                       proposals_since=proposals_since, federations=federations, limit=limit)
         self._pending[query.query_id] = (query, then)
         if storage is not None:
             self._send(storage, query)

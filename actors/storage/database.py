@@ -299,9 +299,10 @@ class Database:
                     *(m for m in self.meta() if not m.key.startswith(BRIDGE_META)))
         raise ValueError(f"unknown owner {owner!r}; owners: {', '.join(OWNERS)}")
 
-    def pegouts(self, *, states: Sequence[str] = (),
-                request_id: str | None = None) -> list[PegoutRecord]:
-        """Peg-outs in any of `states` (all if empty), or the one with `request_id`."""
+    def pegouts(self, *, states: Sequence[str] = (), request_id: str | None = None,
+                newest: int | None = None) -> list[PegoutRecord]:
+        """Peg-outs in any of `states` (all if empty), or the one with `request_id`; only
+        the `newest` of them, if set (still oldest first)."""
         values: tuple[str, ...]
         if request_id is not None:
             where, values = "WHERE request_id = ?", (request_id,)
@@ -309,8 +310,14 @@ class Database:
             where, values = f"WHERE state IN ({', '.join('?' * len(states))})", tuple(states)
         else:
             where, values = "", ()
-        rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, request_id",
-                           values)
+        if newest is not None:
+            # The newest N by a top-N sort over the rows that match: memory stays bounded.
+            rows = self._query(f"SELECT * FROM (SELECT * FROM pegouts {where} ORDER BY "
+                               f"created_at DESC, request_id DESC LIMIT ?) "
+                               f"ORDER BY created_at, request_id", (*values, int(newest)))
+        else:
+            rows = self._query(f"SELECT * FROM pegouts {where} ORDER BY created_at, "
+                               f"request_id", values)
         return [pegout_from_row(r) for r in rows]
 
     def outflow(self, since: float) -> list[OutflowEntry]:

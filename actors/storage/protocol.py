@@ -79,9 +79,9 @@ class _Load:
 
 @dataclass(frozen=True)
 class _Fetch:
-    """Read peg-outs (one by `request_id`, or all in `state`), or, with `proposals_since`,
-    the proposals received since then, or, with `federations`, every federation version;
-    answered `_Fetched`."""
+    """Read peg-outs (one by `request_id`, or all in `state`: the newest `limit` of them if
+    it is set), or, with `proposals_since`, the proposals received since then, or, with
+    `federations`, every federation version; answered `_Fetched`."""
 
     owner: str
     query_id: int
@@ -89,6 +89,7 @@ class _Fetch:
     state: str | None = None
     proposals_since: float | None = None
     federations: bool = False
+    limit: int | None = None
 
 
 @dataclass(frozen=True, repr=False)

@@ -52,6 +52,8 @@ def parser() -> argparse.ArgumentParser:
     pegout = pegouts.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = pegout.add_parser("list", parents=shared, help="every peg-out, or those in a state")
     listing.add_argument("--state", choices=STATES, help="only peg-outs in this state")
+    listing.add_argument("--limit", type=_limit, default=100,
+                         help=f"the newest N (1 to {MAX_HISTORY}; default 100)")
     show = pegout.add_parser("show", parents=shared, help="one peg-out")
     show.add_argument("id", help="the peg-out's request id")
     submit = pegout.add_parser("submit", parents=shared,

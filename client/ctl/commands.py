@@ -51,8 +51,10 @@ def _status(args: argparse.Namespace, node: NodeClient) -> Outcome:
 
 
 def _list(args: argparse.Namespace, node: NodeClient) -> Outcome:
-    items = node.list_pegouts(args.state)
-    return Done(render.plain(items), render.pegouts_text(items))
+    listing = node.pegout_listing(args.state, limit=args.limit)
+    if listing.error is not None and not listing.items:
+        return Refused("storage", listing.error, render.plain(listing))
+    return Done(render.plain(listing.items), render.pegouts_text(listing.items))
 
 
 def _show(args: argparse.Namespace, node: NodeClient) -> Outcome:

@@ -119,6 +119,9 @@ def test_finished_pegouts_stay_in_storage_and_are_read_back_when_asked_for(
             *((r.request_id, "broadcast") for r in done), ("held", "awaiting_signatures")}
         finished = node.client.list_pegouts("broadcast")
         assert sorted(s.request_id for s in finished) == sorted(txids)
+        newest = node.client.list_pegouts(limit=2)
+        assert [s.request_id for s in newest] == [s.request_id for s in listed][-2:]
+        assert node.client.pegout_listing(limit=0).error is not None
         assert initiate(node, [done[0]]) == [PegoutAccepted("done-0")]
         [refused] = initiate(node, [pegout("done-1", seed=99)])
         assert refused == PegoutRejected(

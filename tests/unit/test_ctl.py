@@ -31,8 +31,9 @@ def test_options_go_before_or_after_the_command() -> None:
     before = parse(["--config", "/n.yaml", "--json", "pegouts", "list", "--state", "failed"])
     after = parse(["pegouts", "list", "--state", "failed", "--json", "--config", "/n.yaml"])
     for args in (before, after):
-        assert (args.config, args.json, args.command, args.action, args.state) == (
-            "/n.yaml", True, "pegouts", "list", "failed")
+        assert (args.config, args.json, args.command, args.action, args.state, args.limit) == (
+            "/n.yaml", True, "pegouts", "list", "failed", 100)
+    assert parse(["pegouts", "list", "--limit", "5"]).limit == 5
 
 
 def test_without_options_the_defaults_hold() -> None:
@@ -50,6 +51,7 @@ def test_failed_is_the_operators_word_for_not_paid(typed: str, outcome: str) -> 
     [], ["frobnicate"], ["pegouts"], ["pegouts", "show"], ["pegouts", "resolve", "po", "maybe"],
     ["pegouts", "list", "--state", "lost"], ["federation", "history", "--limit", "0"],
     ["federation", "history", "--limit", "10001"], ["federation", "history", "--limit", "x"],
+    ["pegouts", "list", "--limit", "0"], ["pegouts", "list", "--limit", "10001"],
 ])
 def test_a_usage_error_exits_2_as_argparse_does(argv: list[str],
                                                 capsys: pytest.CaptureFixture[str]) -> None:

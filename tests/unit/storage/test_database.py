@@ -106,6 +106,19 @@ def test_the_bridge_loads_open_peg_outs_and_nothing_of_finished_ones(path: str) 
         database.close()
 
 
+def test_a_listing_reads_only_the_newest_peg_outs_still_oldest_first(path: str) -> None:
+    database = Database.open(path)
+    try:
+        database.write([pegout(request_id=f"p{n}", state="broadcast" if n % 2 else "failed",
+                               created_at=float(100 - n)) for n in range(10)])
+        assert [p.request_id for p in database.pegouts(newest=3)] == ["p2", "p1", "p0"]
+        assert [p.request_id for p in database.pegouts(states=("broadcast",), newest=2)] == [
+            "p3", "p1"]
+        assert len(database.pegouts(newest=1000)) == 10
+    finally:
+        database.close()
+
+
 def test_a_write_only_replaces_an_older_revision(path: str) -> None:
     database = Database.open(path)
     try:
