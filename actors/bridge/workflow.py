@@ -125,7 +125,9 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
         signatures_required=spent.threshold * len(pegout.input_indices),
         txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
-        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=version,
+        # The version resolved, not as asked: a peg-out that names none spends coins of the
+        # version in force now, and a later switch must not sign it under another script.
+        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=spent.version,
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
