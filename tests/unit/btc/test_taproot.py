@@ -244,3 +244,14 @@ def test_change_to_the_p2tr_federation_is_change() -> None:
     spend = check_spend(unsigned, witness_script=FED.witness_script, threshold=3,
                         policy=SpendPolicy(), taproot_keys=5)
     assert spend.change_sat == 0 and spend.payout_sat == spend.outputs_sat
+
+
+def test_one_pegout_sighashed_under_two_federations_gets_each_ones_digests() -> None:
+    # embit memoizes sha_scriptpubkeys on the parsed transaction: the second federation's
+    # digests must not reuse the first's output script.
+    other = Federation(version=2, members=members(3), threshold=2, script_type=P2TR)
+    shared = pegout()
+    taproot_sighashes(shared, FED.script_pubkey, FED.witness_script, 0)
+    again = taproot_sighashes(shared, other.script_pubkey, other.witness_script, 0)
+    alone = taproot_sighashes(pegout(), other.script_pubkey, other.witness_script, 0)
+    assert again == alone
