@@ -255,3 +255,25 @@ def test_one_pegout_sighashed_under_two_federations_gets_each_ones_digests() -> 
     again = taproot_sighashes(shared, other.script_pubkey, other.witness_script, 0)
     alone = taproot_sighashes(pegout(), other.script_pubkey, other.witness_script, 0)
     assert again == alone
+
+
+def test_each_signers_xonly_key_is_parsed_once_across_pegouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsing an x-only key lifts it onto the curve: done per signer, not per signature.
+    import btc.signing
+
+    parsed: list[bytes] = []
+
+    def counting(key: bytes) -> PublicKeyXOnly:
+        parsed.append(key)
+        return PublicKeyXOnly(key)
+
+    monkeypatch.setattr(btc.signing, "PublicKeyXOnly", counting)
+    btc.signing._verifying_xonly.cache_clear()
+    try:
+        for amounts in ((70_000, 30_000), (40_000, 20_000)):
+            unsigned = pegout(amounts)
+            assemble(unsigned, FED, sign(unsigned))
+    finally:
+        btc.signing._verifying_xonly.cache_clear()
+    assert sorted(parsed) == sorted(xonly_key(public_key(index)) for index in range(5))
