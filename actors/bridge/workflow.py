@@ -84,9 +84,11 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     `original`, for a replacement, the record of the peg-out it names (None: none)."""
     rid = request.request_id
     replaces = getattr(request, "replaces", None)  # absent from an older sender's pickle
+    named = getattr(request, "federation_version", None)  # absent from an older pickle
     if existing is not None:
+        # Naming no version repeats any; naming one, only a peg-out stored under it.
         if same_request(existing, request.tx_hex, request.input_indices, request.amounts,
-                        replaces):
+                        replaces) and named in (None, existing.federation_version):
             # The same request again: accepted again, once what is stored is durable.
             return Step(existing, (Persist(None, then=(Reply(client, PegoutAccepted(rid)),)),))
         return refuse(existing, client, rid, "duplicate",
@@ -106,8 +108,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         return refuse(None, client, rid, "halted",
                       f"emergency halt in force (federation version {federation.version})")
     # The federation whose coins it spends: the one in force, or an earlier one it names.
-    version = getattr(request, "federation_version", None)  # absent from an older pickle
-    spent = situation.federation_for(version)
+    spent = situation.federation_for(named)
     if isinstance(spent, str):
         return refuse(None, client, rid, "federation_version", spent)
     try:

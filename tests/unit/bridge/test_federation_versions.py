@@ -135,3 +135,15 @@ def test_the_record_persists_the_version_it_names() -> None:
     step = workflow.requested(None, request(OLD, version=1), "client", situation())
     [persist] = [e for e in step.effects if isinstance(e, Persist)]
     assert persist.record is not None and persist.record.federation_version == 1
+
+
+def test_a_repeat_naming_another_version_is_refused_not_accepted_again() -> None:
+    record = accept(request(OLD, version=1), situation())
+    again = workflow.requested(record, request(OLD, version=1), "client", situation())
+    unnamed = workflow.requested(record, request(OLD), "client", situation())
+    for step in (again, unnamed):  # the same peg-out: accepted again once durable
+        [persist] = [e for e in step.effects if isinstance(e, Persist)]
+        assert persist.record is None and not any(isinstance(e, Reply) for e in step.effects)
+    other = workflow.requested(record, request(OLD, version=2), "client", situation())
+    [reply] = [e.message for e in other.effects if isinstance(e, Reply)]
+    assert isinstance(reply, PegoutRejected) and reply.kind == "duplicate"
