@@ -383,6 +383,9 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
         return refuse(record, client, request_id, "draining", situation.drain.refusal())
     if situation.halted:
         return refuse(record, client, request_id, "halted", "signing is halted")
+    spent = situation.federation_for(record.federation_version)
+    if isinstance(spent, str):  # retired since it was accepted: no answer could be used
+        return refuse(record, client, request_id, "federation_version", spent)
     # A retried replacement is held to the whole window, not only to what it adds to its
     # original: the original may be long settled.
     blocked = situation.outflow(situation.now_s, record.payout_sat)

@@ -147,3 +147,14 @@ def test_a_repeat_naming_another_version_is_refused_not_accepted_again() -> None
     other = workflow.requested(record, request(OLD, version=2), "client", situation())
     [reply] = [e.message for e in other.effects if isinstance(e, Reply)]
     assert isinstance(reply, PegoutRejected) and reply.kind == "duplicate"
+
+
+def test_a_failed_pegout_whose_version_is_retired_is_not_retried() -> None:
+    record = accept(request(OLD, version=1), situation())
+    failed = workflow.expired(record, 1, situation(earlier={})).record
+    assert failed is not None and failed.state == "failed"
+    step = workflow.retry(failed, "po-1", "client", situation(earlier={}))
+    [reply] = [e.message for e in step.effects if isinstance(e, Reply)]
+    assert isinstance(reply, PegoutRejected) and reply.kind == "federation_version"
+    assert reply.reason.startswith("federation version 1 is retired")
+    assert not any(isinstance(e, Persist) for e in step.effects)
