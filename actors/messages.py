@@ -323,7 +323,8 @@ class InitiatePegout:
     most one of them can confirm; once it is broadcast, the original becomes `replaced`.
 
     `federation_version`: the federation version whose coins every input spends (None: the
-    version in force). After a switch, coins still at an earlier federation's address are
+    version in force when the peg-out is accepted). The peg-out keeps that version: after a
+    switch, coins still at an earlier federation's address are
     signed under that version's script and members, as long as it is one of the last
     `btc.federation.SPENDABLE_VERSIONS` applied; an unknown or retired version is refused.
     """

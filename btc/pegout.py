@@ -154,8 +154,14 @@ def taproot_sighashes(
         amounts = [values[index] for index in range(len(pegout._tx.vin))]
         spent = [Script(script_pubkey)] * len(amounts)
         leaf = Script(leaf_script)
+        # embit memoizes sha_amounts and sha_scriptpubkeys on the transaction object
+        # whatever amounts and scripts a later call passes: a transaction of its own, whose
+        # memo is empty, keeps another federation's scripts out of these digests. Within
+        # it the per-transaction hashes are still computed once for all the inputs.
+        tx = pegout._tx
+        fresh = Transaction(version=tx.version, vin=tx.vin, vout=tx.vout, locktime=tx.locktime)
         cached = tuple(
-            pegout._tx.sighash_taproot(
+            fresh.sighash_taproot(
                 index, spent, amounts, sighash=sighash_type, ext_flag=1, script=leaf
             )
             for index in pegout.input_indices

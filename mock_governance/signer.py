@@ -13,7 +13,7 @@ A P2TR federation's members sign each input's BIP341 script-path digest
 amounts of the request) with BIP340 Schnorr, 64 bytes and no sighash byte,
 with fixed auxiliary randomness so that a re-sent request gets the same bytes.
 python-bitcoinlib has no Taproot: the digests come from embit, the
-signatures from coincurve.
+signatures from the libsecp256k1 embit bundles (`schnorr_sign`).
 
 A SignatureFaultKind makes the answer wrong in one named way, for tests of
 the node's checks.
@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 from bitcoin.core import CTransaction
 from bitcoin.core.script import SIGHASH_ALL, SIGVERSION_WITNESS_V0, CScript, SignatureHash
 from bitcoin.core.serialize import SerializationError
 from embit.script import Script
 from embit.transaction import SIGHASH, Transaction
+from embit.util import secp256k1 as embit_secp256k1
 
 from mock_governance.errors import UnsignableRequest
 from mock_governance.federation import MemberKey, SigningFederation
@@ -111,10 +113,25 @@ def _taproot_digests(
     ]
 
 
+@lru_cache(maxsize=1024)
+def _keypair(secret: bytes) -> bytes:
+    """libsecp256k1's keypair of a member's secret: a point multiplication, made once."""
+    return embit_secp256k1.keypair_create(secret)
+
+
+def schnorr_sign(secret: bytes, digest: bytes, aux_randomness: bytes = _NO_AUX_RANDOMNESS) -> bytes:
+    """The BIP340 signature of `digest` by `secret`, by libsecp256k1's own signer.
+
+    The same bytes as coincurve's `PrivateKey.sign_schnorr`, at a third of its cost: that
+    one makes the keypair anew and verifies its own signature at every call, and a P2TR
+    answer is a signature per member per input (the node verifies them all anyway)."""
+    return embit_secp256k1.schnorrsig_sign(digest, _keypair(secret), None, aux_randomness)
+
+
 def witness(signer: MemberKey, digest: bytes, schnorr: bool = False) -> pb.WitnessData:
     if schnorr:
         return pb.WitnessData(
-            signature=signer.private_key.sign_schnorr(digest, _NO_AUX_RANDOMNESS),
+            signature=schnorr_sign(signer.private_key.secret, digest),
             public_key=signer.public_key,
             sig_type=pb.SIGNATURE_TYPE_SCHNORR,
         )

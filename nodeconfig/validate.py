@@ -184,6 +184,14 @@ def _federation(config: NodeConfig) -> None:
         ((f"{prefix}[{i}].public_key", m.public_key) for i, m in enumerate(members)),
         "public key",
     )
+    if federation.script_type == "p2tr":
+        # Keys that differ only in their 02/03 prefix are one x-only key (BIP340): the leaf
+        # would name it twice, and its one holder would count twice towards the threshold.
+        _reject_duplicates(
+            config,
+            ((f"{prefix}[{i}].public_key", m.public_key[2:]) for i, m in enumerate(members)),
+            "x-only key",
+        )
 
 
 def _governance_limits(config: NodeConfig) -> None:

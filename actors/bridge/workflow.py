@@ -84,9 +84,11 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     `original`, for a replacement, the record of the peg-out it names (None: none)."""
     rid = request.request_id
     replaces = getattr(request, "replaces", None)  # absent from an older sender's pickle
+    named = getattr(request, "federation_version", None)  # absent from an older pickle
     if existing is not None:
+        # Naming no version repeats any; naming one, only a peg-out stored under it.
         if same_request(existing, request.tx_hex, request.input_indices, request.amounts,
-                        replaces):
+                        replaces) and named in (None, existing.federation_version):
             # The same request again: accepted again, once what is stored is durable.
             return Step(existing, (Persist(None, then=(Reply(client, PegoutAccepted(rid)),)),))
         return refuse(existing, client, rid, "duplicate",
@@ -106,8 +108,7 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         return refuse(None, client, rid, "halted",
                       f"emergency halt in force (federation version {federation.version})")
     # The federation whose coins it spends: the one in force, or an earlier one it names.
-    version = getattr(request, "federation_version", None)  # absent from an older pickle
-    spent = situation.federation_for(version)
+    spent = situation.federation_for(named)
     if isinstance(spent, str):
         return refuse(None, client, rid, "federation_version", spent)
     try:
@@ -125,7 +126,9 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
         amounts=pegout.amounts, state=AWAITING.value, attempt=1,
         signatures_required=spent.threshold * len(pegout.input_indices),
         txid=pegout.txid, created_at=now, updated_at=now, replaces=replaces,
-        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=version,
+        # The version resolved, not as asked: a peg-out that names none spends coins of the
+        # version in force now, and a later switch must not sign it under another script.
+        payout_sat=spend.payout_sat, fee_sat=spend.fee_sat, federation_version=spent.version,
     )
     accepted = (Note(Event.ACCEPTED, rid), Reply(client, PegoutAccepted(rid)),
                 AskSignatures(rid, 1))
@@ -380,6 +383,9 @@ def retry(record: PegoutRecord | None, request_id: str, client: Any,
         return refuse(record, client, request_id, "draining", situation.drain.refusal())
     if situation.halted:
         return refuse(record, client, request_id, "halted", "signing is halted")
+    spent = situation.federation_for(record.federation_version)
+    if isinstance(spent, str):  # retired since it was accepted: no answer could be used
+        return refuse(record, client, request_id, "federation_version", spent)
     # A retried replacement is held to the whole window, not only to what it adds to its
     # original: the original may be long settled.
     blocked = situation.outflow(situation.now_s, record.payout_sat)

@@ -63,8 +63,9 @@ class PegoutRecord:
     broadcast_at: float = 0.0
     resolution: str | None = None
     resolved_at: float = 0.0
-    # The federation version whose coins it spends (`InitiatePegout.federation_version`);
-    # None: the version in force when it was accepted, for records from before the field.
+    # The federation version whose coins it spends (`InitiatePegout.federation_version`,
+    # or the version in force when it was accepted). None only in records from before the
+    # field, which are signed under the version in force at each attempt.
     federation_version: int | None = None
 
     @property

@@ -122,6 +122,25 @@ def test_a_switch_from_p2wsh_to_p2tr_signs_under_each_and_still_spends_the_earli
             "unknown-version", "federation version 5 is unknown: version 1 is in force")]
 
 
+def test_a_pegout_awaiting_signatures_across_a_switch_is_signed_under_its_own_version(
+        tmp_path: Path) -> None:
+    # Accepted under the P2WSH version 0 without naming a version; the switch to P2TR comes
+    # before governance answers. Its coins are version 0's: so must its witness be.
+    with pegout_node(tmp_path, chain=SLOW_CLOCK) as (node, mock):
+        mock.behave(hold_signatures=True)
+        before = pegout("in-flight", seed=83)
+        assert initiate(node, [before]) == [PegoutAccepted("in-flight")]
+        mock.push_federation_update(version=1, indices=list(range(5)), threshold=THRESHOLD,
+                                    script_type="p2tr", request_id="to-taproot")
+        wait_until(lambda: chain_status(node).script_type == "p2tr", timeout=30,
+                   message=lambda: f"version 1 never in force: {chain_status(node)}")
+        mock.behave(hold_signatures=False)
+        mock.release()  # governance's signers for version 0 answer now
+        final = wait_pegout(node, "in-flight", "broadcast")
+        assert final.attempts == 1
+        verify_signed(final.signed_tx_hex, before, local_keys(), THRESHOLD)
+
+
 def test_an_update_with_an_unknown_script_type_is_rejected_naming_it(tmp_path: Path) -> None:
     with pegout_node(tmp_path, chain=SLOW_CLOCK) as (node, mock):
         mock.push_federation_update(version=1, indices=list(range(5)), threshold=THRESHOLD,

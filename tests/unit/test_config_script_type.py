@@ -34,3 +34,14 @@ def test_another_script_type_is_refused_naming_the_known_ones(tmp_path: Path) ->
     error = load_error(tmp_path, chain("p2sh"))
     assert error.key == "chain.federation.script_type"
     assert "expected one of: p2wsh, p2tr" in error.problem
+
+
+def test_a_p2tr_federation_with_two_keys_of_one_x_coordinate_is_refused(tmp_path: Path) -> None:
+    twin = ("03" if KEY_A.startswith("02") else "02") + KEY_A[2:]  # the negated point
+    section = federation(("m1", KEY_A), ("m2", KEY_B), ("m3", twin), threshold=2)
+    error = load_error(tmp_path, {"chain": {"federation": {**section, "script_type": "p2tr"}}})
+    assert error.key == "chain.federation.members[2].public_key"
+    assert f"duplicate x-only key {KEY_A[2:]!r}" in error.problem
+    assert "chain.federation.members[0].public_key" in error.problem
+    # The same keys are two distinct keys for P2WSH.
+    assert load(tmp_path, {"chain": {"federation": section}}).chain.federation is not None

@@ -108,3 +108,26 @@ def test_an_update_to_p2tr_sends_convention_10s_parameters(mock_fed: SigningFede
 def test_an_unknown_script_type_is_refused() -> None:
     with pytest.raises(ValueError, match="script_type must be one of p2wsh, p2tr"):
         signing_federation(SEED, range(3), 2, "p2sh")
+
+
+def test_each_members_keypair_is_made_once_across_requests(
+        mock_fed: SigningFederation, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A keypair costs a point multiplication: made per member, not per signature.
+    import mock_governance.signer as signer
+
+    made: list[bytes] = []
+    create = signer.embit_secp256k1.keypair_create
+
+    def counting(secret: bytes) -> bytes:
+        made.append(secret)
+        return create(secret)
+
+    monkeypatch.setattr(signer.embit_secp256k1, "keypair_create", counting)
+    signer._keypair.cache_clear()
+    try:
+        message, _ = request(node_federation(mock_fed))
+        for _ in range(2):
+            assert sign_request(mock_fed, message).status == pb.SIGNATURE_STATUS_COMPLETE
+    finally:
+        signer._keypair.cache_clear()
+    assert sorted(made) == sorted(m.private_key.secret for m in mock_fed.signers)

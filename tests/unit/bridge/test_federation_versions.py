@@ -14,10 +14,10 @@ from actors.bridge.workflow import Rules, Situation
 from actors.messages import ApplySignatures, InitiatePegout, PegoutRejected, Witness
 from actors.storage.records import PegoutRecord
 from btc.federation import P2TR, Federation
-from btc.pegout import parse_pegout, taproot_sighashes
+from btc.pegout import parse_pegout, sighashes, taproot_sighashes
 from btc.testing import make_unsigned_pegout
 from tests.support.kernel import kernel_verify_all
-from tests.unit.btc import members, private_key, public_key
+from tests.unit.btc import members, private_key, public_key, sign_digest
 
 RULES = Rules(max_pegout_sat=10**8, signature_retries=2)
 OLD = Federation(version=1, members=members(3), threshold=2)  # P2WSH, 2-of-3
@@ -58,11 +58,28 @@ def schnorr_answer(record: PegoutRecord, signers: tuple[int, ...] = (0, 1, 2)) -
 
 
 def test_an_old_client_without_the_field_spends_the_federation_in_force() -> None:
-    legacy = request(NEW)
-    assert accept(legacy, situation()).federation_version is None
-    record = accept(legacy, situation())
+    record = accept(request(NEW), situation())
+    assert record.federation_version == NEW.version  # resolved and stored
     asked = workflow.signature_request(record, situation())
     assert asked is not None and asked.required_signatures == NEW.threshold
+
+
+def test_a_pegout_without_a_version_keeps_the_one_in_force_at_acceptance_after_a_switch() -> None:
+    # Accepted while the P2WSH version 1 is in force, naming no version: its coins sit at
+    # version 1's address. The P2TR version 2 comes before it is signed.
+    before = Situation(OLD, RULES, NOW)
+    record = accept(request(OLD), before)
+    assert record.federation_version == OLD.version
+    after = situation()
+    asked = workflow.signature_request(record, after)
+    assert asked is not None and asked.required_signatures == OLD.threshold
+    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
+                            max_pegout_sat=10**8)
+    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
+                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
+    step = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", witnesses),
+                             1, "stream", after)
+    assert step.record is not None and step.record.state == "signed", step.effects
 
 
 def test_a_p2tr_pegout_is_signed_with_schnorr_and_core_accepts_it() -> None:
@@ -118,3 +135,26 @@ def test_the_record_persists_the_version_it_names() -> None:
     step = workflow.requested(None, request(OLD, version=1), "client", situation())
     [persist] = [e for e in step.effects if isinstance(e, Persist)]
     assert persist.record is not None and persist.record.federation_version == 1
+
+
+def test_a_repeat_naming_another_version_is_refused_not_accepted_again() -> None:
+    record = accept(request(OLD, version=1), situation())
+    again = workflow.requested(record, request(OLD, version=1), "client", situation())
+    unnamed = workflow.requested(record, request(OLD), "client", situation())
+    for step in (again, unnamed):  # the same peg-out: accepted again once durable
+        [persist] = [e for e in step.effects if isinstance(e, Persist)]
+        assert persist.record is None and not any(isinstance(e, Reply) for e in step.effects)
+    other = workflow.requested(record, request(OLD, version=2), "client", situation())
+    [reply] = [e.message for e in other.effects if isinstance(e, Reply)]
+    assert isinstance(reply, PegoutRejected) and reply.kind == "duplicate"
+
+
+def test_a_failed_pegout_whose_version_is_retired_is_not_retried() -> None:
+    record = accept(request(OLD, version=1), situation())
+    failed = workflow.expired(record, 1, situation(earlier={})).record
+    assert failed is not None and failed.state == "failed"
+    step = workflow.retry(failed, "po-1", "client", situation(earlier={}))
+    [reply] = [e.message for e in step.effects if isinstance(e, Reply)]
+    assert isinstance(reply, PegoutRejected) and reply.kind == "federation_version"
+    assert reply.reason.startswith("federation version 1 is retired")
+    assert not any(isinstance(e, Persist) for e in step.effects)

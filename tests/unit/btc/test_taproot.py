@@ -47,13 +47,16 @@ def test_bip340_verification_vectors_give_the_expected_verdict(vector: dict[str,
 @pytest.mark.parametrize("vector", [v for v in VECTORS["bip340"] if v["secret_key"]],
                          ids=lambda v: f"bip340-sign-{v['index']}")
 def test_bip340_signing_vectors_are_reproduced(vector: dict[str, Any]) -> None:
-    # What the mock signs with: coincurve's sign_schnorr, with the vector's aux randomness.
+    # What the mock signs with (libsecp256k1 through embit), and what the tests sign with
+    # (coincurve's sign_schnorr), each with the vector's aux randomness.
     from coincurve import PrivateKey
 
-    secret = PrivateKey(bytes.fromhex(vector["secret_key"]))
-    signed = secret.sign_schnorr(bytes.fromhex(vector["message"]),
-                                 bytes.fromhex(vector["aux_rand"]))
-    assert signed.hex() == vector["signature"]
+    from mock_governance.signer import schnorr_sign
+
+    secret, message = bytes.fromhex(vector["secret_key"]), bytes.fromhex(vector["message"])
+    aux = bytes.fromhex(vector["aux_rand"])
+    assert schnorr_sign(secret, message, aux).hex() == vector["signature"]
+    assert PrivateKey(secret).sign_schnorr(message, aux).hex() == vector["signature"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["bip341_script_pubkey"], ids=lambda v: v["comment"])
@@ -244,3 +247,36 @@ def test_change_to_the_p2tr_federation_is_change() -> None:
     spend = check_spend(unsigned, witness_script=FED.witness_script, threshold=3,
                         policy=SpendPolicy(), taproot_keys=5)
     assert spend.change_sat == 0 and spend.payout_sat == spend.outputs_sat
+
+
+def test_one_pegout_sighashed_under_two_federations_gets_each_ones_digests() -> None:
+    # embit memoizes sha_scriptpubkeys on the parsed transaction: the second federation's
+    # digests must not reuse the first's output script.
+    other = Federation(version=2, members=members(3), threshold=2, script_type=P2TR)
+    shared = pegout()
+    taproot_sighashes(shared, FED.script_pubkey, FED.witness_script, 0)
+    again = taproot_sighashes(shared, other.script_pubkey, other.witness_script, 0)
+    alone = taproot_sighashes(pegout(), other.script_pubkey, other.witness_script, 0)
+    assert again == alone
+
+
+def test_each_signers_xonly_key_is_parsed_once_across_pegouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Parsing an x-only key lifts it onto the curve: done per signer, not per signature.
+    import btc.signing
+
+    parsed: list[bytes] = []
+
+    def counting(key: bytes) -> PublicKeyXOnly:
+        parsed.append(key)
+        return PublicKeyXOnly(key)
+
+    monkeypatch.setattr(btc.signing, "PublicKeyXOnly", counting)
+    btc.signing._verifying_xonly.cache_clear()
+    try:
+        for amounts in ((70_000, 30_000), (40_000, 20_000)):
+            unsigned = pegout(amounts)
+            assemble(unsigned, FED, sign(unsigned))
+    finally:
+        btc.signing._verifying_xonly.cache_clear()
+    assert sorted(parsed) == sorted(xonly_key(public_key(index)) for index in range(5))
