@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -58,6 +59,9 @@ MAX_OPEN = 10_000  # open spans kept by key; past it the oldest is ended as aban
 MAX_ENDED = 10_000  # ended keyed spans whose context late children may still need
 EXPORT_TIMEOUT_S = 5.0
 FLUSH_TIMEOUT_MS = 5_000
+# The longest an exiting actor waits for its spans to go out (`stop`): well within the
+# default `supervision.*.shutdown_s`, so a slow collector never makes a stop a kill.
+STOP_BUDGET_S = 1.0
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
@@ -123,7 +127,9 @@ def start(config: TracingConfig, actor: str, node_id: str = "", *,
     resource = Resource.create({"service.name": config.service_name,
                                 "service.instance.id": node_id or "node",
                                 "alys.actor": actor, "process.pid": os.getpid()})
-    _provider = TracerProvider(resource=resource,
+    # No flush at interpreter exit: `stop` flushes within its budget, and an exit hook
+    # would wait on a hung collector for as long as the SDK likes.
+    _provider = TracerProvider(resource=resource, shutdown_on_exit=False,
                                sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)))
     if exporter is None:
         exporter = OTLPSpanExporter(endpoint=config.endpoint, timeout=EXPORT_TIMEOUT_S)
@@ -141,8 +147,21 @@ def stop() -> None:
         end(key, abandoned="the actor stopped")
     active = False
     _tracer = None
-    _provider.force_flush(FLUSH_TIMEOUT_MS)
-    _provider.shutdown()
+    # The SDK's force_flush exports in the calling thread and does not keep to its timeout
+    # (each batch may take EXPORT_TIMEOUT_S and its retries): the flush gets a thread of its
+    # own and STOP_BUDGET_S; what is not sent by then is lost with the process.
+    flusher = threading.Thread(target=_flush_and_shut_down, args=(_provider,),
+                               name="trace-flush", daemon=True)
+    flusher.start()
+    flusher.join(STOP_BUDGET_S)
+    if flusher.is_alive():
+        _log.warning("spans not all sent within %gs of stopping: the trace collector is slow "
+                     "or unreachable", STOP_BUDGET_S)
+
+
+def _flush_and_shut_down(provider: TracerProvider) -> None:
+    provider.force_flush(FLUSH_TIMEOUT_MS)
+    provider.shutdown()
 
 
 # -- spans ----------------------------------------------------------------------------
