@@ -31,6 +31,8 @@ from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from nodeconfig.redact import redact_text
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
@@ -94,6 +96,12 @@ def parse_traceparent(text: str) -> tuple[int, int, int]:
     if trace_id == 0 or span_id == 0:
         raise TraceparentError(f"an all-zero trace or span id is invalid: {text!r}")
     return trace_id, span_id, flags
+
+
+def _shown(text: str) -> str:
+    """Free text (an error, a failure's detail) as a span may carry it out of the node: URLs
+    redacted as in the log (an RPC error may name `user:password@`), at most 200 characters."""
+    return redact_text(text)[:200]
 
 
 def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
@@ -211,7 +219,7 @@ def _within(opened: Span) -> Iterator[Span]:
     try:
         yield opened
     except BaseException as exc:
-        opened.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
+        opened.set_status(Status(StatusCode.ERROR, _shown(f"{type(exc).__name__}: {exc}")))
         raise
     finally:
         _current = previous
@@ -266,11 +274,12 @@ def end(key: Hashable, error: str | None = None, **attributes: Any) -> str | Non
         return None
     for attribute, value in attributes.items():
         if value is not None:
-            opened.set_attribute(f"alys.{attribute}", value)
+            opened.set_attribute(f"alys.{attribute}",
+                                 _shown(value) if isinstance(value, str) else value)
     if error is not None:
         from opentelemetry.trace import Status, StatusCode
 
-        opened.set_status(Status(StatusCode.ERROR, error[:200]))
+        opened.set_status(Status(StatusCode.ERROR, _shown(error)))
     opened.end()
     text = _traceparent(opened)
     _ended[key] = text

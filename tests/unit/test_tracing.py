@@ -73,6 +73,21 @@ def test_a_trace_left_out_by_the_ratio_records_nothing_and_tells_its_children(
         tracing.stop()
 
 
+def test_error_texts_and_details_leave_in_spans_with_their_urls_redacted(
+        exported: InMemorySpanExporter) -> None:
+    secret_url = "http://alys:hunter2secret@10.0.0.5:8332/wallet/cold"
+    tracing.begin("k", "pegout")
+    tracing.end("k", f"broadcast refused: {secret_url} said no",
+                detail=f"POST {secret_url} failed")
+    with pytest.raises(ConnectionError), tracing.span("bridge.broadcast", PARENT):
+        raise ConnectionError(f"cannot reach {secret_url}")
+    spans = finished(exported)
+    texts = [spans["pegout"].status.description, spans["pegout"].attributes["alys.detail"],
+             spans["bridge.broadcast"].status.description]
+    assert all("hunter2secret" not in str(text) and "***@10.0.0.5" in str(text)
+               for text in texts), texts
+
+
 class HungCollector(SpanExporter):
     """An exporter whose every export waits, as one against a collector that accepts the
     connection and never answers (until `release`, or the exporter's own timeout)."""
