@@ -227,12 +227,16 @@ def test_stopping_ends_what_is_open(exported: InMemorySpanExporter) -> None:
     ("http://10.0.0.1:4318/v1/traces", "plain http is allowed only to loopback"),
     ("http://collector.example:4318/v1/traces", "plain http is allowed only to loopback"),
     ("https://u:p@collector.example/v1/traces", "must not carry credentials"),
+    ("https://collector.example/v1/traces?api_key=s3cretkey", "must not carry a query"),
+    ("https://collector.example/v1/traces#s3cretkey", "must not carry a query"),
+    ("https://collector.example/v1/traces?", "must not carry a query"),
     ("grpc://127.0.0.1:4317", "expected an http:// or https:// URL"),
     ("127.0.0.1:4318", "expected an http:// or https:// URL"),
 ])
 def test_the_config_refuses_an_endpoint_naming_the_problem(endpoint: str, problem: str) -> None:
-    with pytest.raises(ConfigError, match=problem):
+    with pytest.raises(ConfigError, match=problem) as refused:
         build_config({"tracing": {"endpoint": endpoint}}, source="/n.yaml", env={})
+    assert "s3cretkey" not in str(refused.value)
 
 
 def test_the_config_takes_loopback_http_https_and_a_ratio_in_zero_to_one() -> None:
