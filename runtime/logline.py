@@ -55,7 +55,8 @@ With ``logging.format: json`` each record is one JSON object on one line
 - ``exception``, only with a traceback or stack.
 
 The JSON is ASCII (``\\uNNNN`` escapes): no character in it can break,
-forge or hide a line.
+forge or hide a line. A lone surrogate is written as the text ``\\udNNN``, so
+every line is well-formed Unicode that strict JSON parsers take.
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ def escape_line(text: str) -> str:
     if text.isprintable():
         return text
     return _UNSAFE.sub(_escape_char, text)
+
+
+def well_formed(text: str) -> str:
+    """`text` with each lone surrogate (a `surrogateescape`-decoded byte, say) written as
+    the text `\\udNNN`: what is left encodes as UTF-8 and parses as I-JSON."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -165,8 +174,11 @@ class JsonLineFormatter(logging.Formatter):
         trouble = self._trouble(record)
         if trouble:
             line["exception"] = shorten(redact_text(trouble), self.max_chars)
-        # ASCII: every control, separator and bidi character is a \\u escape.
-        return json.dumps(line, ensure_ascii=True)
+        # ASCII: every control, separator and bidi character is a \\u escape. A lone
+        # surrogate would be one too, which strict parsers (I-JSON, serde_json) refuse, losing
+        # the line at the shipper: it is written as text, `\\udNNN`, as the text format does.
+        return json.dumps({key: well_formed(value) if isinstance(value, str) else value
+                           for key, value in line.items()}, ensure_ascii=True)
 
     def _trouble(self, record: logging.LogRecord) -> str:
         parts = []

@@ -109,6 +109,19 @@ def test_hostile_text_stays_one_ascii_line_and_urls_are_redacted() -> None:
     assert json.loads(line)["message"].startswith("a\nb\r\u2028\u202e")
 
 
+def test_a_lone_surrogate_is_written_as_text_so_strict_parsers_take_the_line() -> None:
+    undecodable = b"name-\xff".decode("utf-8", "surrogateescape")
+    line = JsonLineFormatter().format(record("file %s", undecodable, request_id=undecodable))
+
+    parsed = json.loads(line)
+    for field in ("message", "request_id"):
+        parsed[field].encode("utf-8")  # well-formed: a lone surrogate would raise here
+    assert parsed["message"] == "file name-\\udcff"
+    # A character beyond the BMP stays itself (a surrogate pair in the JSON text).
+    assert json.loads(JsonLineFormatter().format(record("%s", "\U0001f600")))["message"] == (
+        "\U0001f600")
+
+
 def test_a_traceback_is_a_field_of_the_same_line() -> None:
     try:
         raise ValueError("boom")
