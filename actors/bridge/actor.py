@@ -225,6 +225,11 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             self._carry_out(outcomes.already_stored(record, stored, effect.request,
                                                     effect.refused_for, self.situation()))
             self.first_writes.settled(first)
+            if tracing.active and isinstance(record, PegoutRecord):
+                # The trace its InitiatePegout began is that request's alone, and the id
+                # is a finished peg-out's: a repeat accepted again ends here (a refusal
+                # ended it already), rather than stay open until evicted.
+                tracing.end(pegout_key(record.request_id), outcome="already_stored")
 
         def reclaim_refused(held: Any) -> None:
             assert isinstance(record, PegoutRecord) and isinstance(held, Held)

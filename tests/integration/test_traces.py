@@ -70,6 +70,30 @@ def test_one_pegout_is_one_trace_across_bridge_storage_and_stream(tmp_path: Path
         print(f"{span.name:32} {span.actor:8} {span.duration_ms:9.3f} ms")
 
 
+def test_a_finished_pegout_requested_again_ends_the_trace_its_request_began(
+        tmp_path: Path) -> None:
+    with otlp_receiver() as (url, receiver), \
+            pegout_node(tmp_path, tracing={"endpoint": url}) as (node, _):
+        request = pegout("po-again", seed=12)
+        assert initiate(node, [request]) == [PegoutAccepted("po-again")]
+        wait_pegout(node, "po-again", PegoutState.BROADCAST.value)
+        wait_until(lambda: len(roots_of(receiver.spans(), "po-again")) == 1, timeout=30,
+                   message="the peg-out's own trace did not end")
+        # The client asks again (a retry after a lost answer): accepted again, and the
+        # request's own trace ends with it instead of staying open in the bridge.
+        assert initiate(node, [request]) == [PegoutAccepted("po-again")]
+        again = wait_until(lambda: (lambda roots: roots[1:] or None)(
+                               roots_of(receiver.spans(), "po-again")),
+                           timeout=30, message="the repeated request's trace never ended")
+    assert [span.attributes.get("alys.outcome") for span in again] == ["already_stored"]
+
+
+def roots_of(spans: list[ReceivedSpan], request_id: str) -> list[ReceivedSpan]:
+    return sorted((s for s in spans if s.name == "pegout"
+                   and s.attributes.get("request_id") == request_id),
+                  key=lambda s: s.start_ns)
+
+
 def test_a_governance_push_is_a_trace_of_its_own_through_chain_and_storage(
         tmp_path: Path) -> None:
     chain = {"height_source": {"kind": "clock", "slot_s": 3600}}
