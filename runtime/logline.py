@@ -48,7 +48,7 @@ With ``logging.format: json`` each record is one JSON object on one line
   ``failed``, ``broadcast``...) or a supervision event (``restart``...);
 - ``request_id``, only where there is one: the id of the peg-out, peg-in,
   push or proposal the line is about (the message being handled, or the
-  peg-out event);
+  peg-out event), redacted like the message;
 - ``trace_id``, only while tracing is on, for a line written inside a traced
   span or about a traced peg-out's event (32 hex digits, the trace's id in the
   tracing backend);
@@ -167,7 +167,8 @@ class JsonLineFormatter(logging.Formatter):
             request_id = logcontext.request_id_of(logcontext.handling)
         request_id = getattr(record, "request_id", None) or request_id
         if request_id is not None:
-            line["request_id"] = shorten(str(request_id), 1024)
+            # Redacted like the message: the text line shows an id only inside it.
+            line["request_id"] = shorten(redact_text(str(request_id)), 1024)
         trace_id = tracing.current_trace_id() or trace_id
         if trace_id is not None:
             line["trace_id"] = trace_id

@@ -109,6 +109,13 @@ def test_hostile_text_stays_one_ascii_line_and_urls_are_redacted() -> None:
     assert json.loads(line)["message"].startswith("a\nb\r\u2028\u202e")
 
 
+def test_a_request_id_holding_a_url_is_redacted_as_the_message_is() -> None:
+    rid = "http://ops:s3cretpass@10.0.0.5:8332/x"
+    line = JsonLineFormatter().format(record("peg-out %s refused", rid, request_id=rid))
+    assert "s3cretpass" not in line
+    assert json.loads(line)["request_id"] == "http://***@10.0.0.5:8332/x"
+
+
 def test_a_lone_surrogate_is_written_as_text_so_strict_parsers_take_the_line() -> None:
     undecodable = b"name-\xff".decode("utf-8", "surrogateescape")
     line = JsonLineFormatter().format(record("file %s", undecodable, request_id=undecodable))
