@@ -248,11 +248,12 @@ def spans(name: str, parents: Iterable[str | None], **attributes: Any) -> Any:
     return _each(name, distinct, attributes) if distinct else _NULL
 
 
-def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any) -> None:
+def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any) -> bool:
     """Open a span that outlives the message being handled, found again by `key`; under
-    `parent`, or the root of a new trace when None. A key already open is left as it is."""
+    `parent`, or the root of a new trace when None. A key already open is left as it is.
+    Whether a span was opened."""
     if not active or key in _open:
-        return
+        return False
     if parent is None:
         from opentelemetry.context import Context
 
@@ -262,6 +263,7 @@ def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any
     _open[key] = _start_span(name, context, attributes)
     if len(_open) > MAX_OPEN:
         end(next(iter(_open)), abandoned=f"more than {MAX_OPEN} spans open")
+    return True
 
 
 def end(key: Hashable, error: str | None = None, **attributes: Any) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.messages import PegoutAccepted, PegoutState
+from actors.messages import PegoutAccepted, PegoutRejected, PegoutState
 from harness.waiting import wait_until
 from tests.support.otlp import ReceivedSpan, otlp_receiver
 from tests.support.pegouts import initiate, pegout, pegout_node, wait_pegout
@@ -86,6 +86,24 @@ def test_a_finished_pegout_requested_again_ends_the_trace_its_request_began(
                                roots_of(receiver.spans(), "po-again")),
                            timeout=30, message="the repeated request's trace never ended")
     assert [span.attributes.get("alys.outcome") for span in again] == ["already_stored"]
+
+
+def test_a_request_refused_as_a_duplicate_leaves_the_live_pegout_s_trace_open(
+        tmp_path: Path) -> None:
+    with otlp_receiver() as (url, receiver), \
+            pegout_node(tmp_path, tracing={"endpoint": url}) as (node, mock):
+        mock.behave(hold_signatures=True)
+        assert initiate(node, [pegout("po-live", seed=13)]) == [PegoutAccepted("po-live")]
+        wait_pegout(node, "po-live", PegoutState.AWAITING_SIGNATURES.value)
+        # Other content under the live peg-out's id: refused, and its trace goes on.
+        [refused] = initiate(node, [pegout("po-live", seed=14)])
+        assert isinstance(refused, PegoutRejected) and refused.kind == "duplicate"
+        mock.behave(hold_signatures=False)
+        mock.release()
+        wait_pegout(node, "po-live", PegoutState.BROADCAST.value)
+        [root] = wait_until(lambda: roots_of(receiver.spans(), "po-live"), timeout=30,
+                            message="the peg-out's trace did not end")
+    assert root.attributes.get("alys.outcome") == "broadcast"
 
 
 def roots_of(spans: list[ReceivedSpan], request_id: str) -> list[ReceivedSpan]:
