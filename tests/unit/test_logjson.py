@@ -195,31 +195,27 @@ def test_a_renamed_file_is_followed_within_the_check_interval(tmp_path: Path) ->
     finally:
         handler.close()
 
-    old = [json.loads(line)["message"] for line in (tmp_path / "node.log.1").read_text()
-           .splitlines()]
-    new = [json.loads(line)["message"] for line in path.read_text().splitlines()]
-    assert (old, new) == (["one", "two"], ["three"])
+    assert (messages(tmp_path / "node.log.1"), messages(path)) == (["one", "two"], ["three"])
+
+
+def messages(path: Path) -> list[str]:
+    """The message of each JSON line of the file at `path`."""
+    return [json.loads(line)["message"] for line in path.read_text().splitlines()]
 
 
 def test_a_path_that_cannot_be_opened_after_the_rename_loses_no_line(tmp_path: Path) -> None:
     path, clock = tmp_path / "node.log", FakeClock()
     handler = NodeLogHandler(path, log_format="json", clock=clock)
-    try:
-        write(handler, "one")
-        os.rename(path, tmp_path / "node.log.1")
-        path.mkdir()  # what is at the path now cannot be opened for appending (as root too)
-        clock.now += REOPEN_CHECK_S
-        write(handler, "two")  # kept in the file held open
-        path.rmdir()
-        clock.now += REOPEN_CHECK_S
-        write(handler, "three")  # the next check opens the path
-    finally:
-        handler.close()
-
-    old = [json.loads(line)["message"] for line in (tmp_path / "node.log.1").read_text()
-           .splitlines()]
-    assert old == ["one", "two"]
-    assert [json.loads(line)["message"] for line in path.read_text().splitlines()] == ["three"]
+    write(handler, "one")
+    os.rename(path, tmp_path / "node.log.1")
+    path.mkdir()  # what is at the path now cannot be opened for appending (as root too)
+    clock.now += REOPEN_CHECK_S
+    write(handler, "two")  # kept in the file held open
+    path.rmdir()
+    clock.now += REOPEN_CHECK_S
+    write(handler, "three")  # the next check opens the path
+    handler.close()
+    assert (messages(tmp_path / "node.log.1"), messages(path)) == (["one", "two"], ["three"])
 
 
 def test_a_file_created_again_by_another_writer_is_appended_to(tmp_path: Path) -> None:
