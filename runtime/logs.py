@@ -173,20 +173,13 @@ def actor_logger(name: str) -> logging.Logger:
 
 
 _direct_for_pid: int | None = None
-# The loggers whose records an actor process writes itself (`log_directly`).
-DIRECT_LOGGERS = ("alys", "opentelemetry")
 
 
 def log_directly(
     log_file: str | os.PathLike[str], level: str, rate_limit: LogRateLimitConfig | None = None,
     log_format: str = "text",
 ) -> None:
-    """Make this process's `alys.*` records, and OpenTelemetry's, go straight to the node's
-    log file.
-
-    OpenTelemetry's SDK warns once per span it drops (a collector that does not keep
-    up): through Thespian that would be a message per span from the actor; here those
-    warnings meet the handler's repeat limit first, and cost a dictionary look each.
+    """Make this process's `alys.*` records go straight to the node's log file.
 
     Once per process: a forked child finds its parent's handler and replaces it
     with its own, so no two processes share a buffered stream (or a count of
@@ -195,11 +188,9 @@ def log_directly(
     if _direct_for_pid == os.getpid():
         return
     _direct_for_pid = os.getpid()
-    handler = NodeLogHandler(log_file, level, rate_limit, log_format=log_format)
-    for name in DIRECT_LOGGERS:
-        logger = logging.getLogger(name)
-        for inherited in list(logger.handlers):
-            logger.removeHandler(inherited)
-        logger.addHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = False
+    logger = logging.getLogger("alys")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(NodeLogHandler(log_file, level, rate_limit, log_format=log_format))
+    logger.setLevel(level)
+    logger.propagate = False

@@ -152,8 +152,8 @@ def test_the_formatter_bounds_the_length_of_a_line() -> None:
 @pytest.fixture
 def node_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Lets this process install the node's logging again, and puts the old one back after."""
-    saved = [(logger, list(logger.handlers), logger.level, logger.propagate)
-             for logger in map(logging.getLogger, logs.DIRECT_LOGGERS)]
+    alys = logging.getLogger("alys")
+    saved = [(alys, list(alys.handlers), alys.level, alys.propagate)]
     monkeypatch.setattr(logs, "_direct_for_pid", None)
     yield
     for logger, handlers, level, propagate in saved:
@@ -197,23 +197,6 @@ def test_an_actor_process_writes_one_line_per_record_and_counts_repeats(tmp_path
                              "reason=killed decision=restart attempt=1 old_pid=1 new_pid=2")
     assert lines[5].endswith(
         'suppressed 7 similar lines within 60s: "unexpected frame from governance (%s): %s"')
-
-
-@pytest.mark.usefixtures("node_logging")
-def test_opentelemetry_s_warnings_go_to_the_file_directly_and_repeats_are_counted(
-        tmp_path: Path) -> None:
-    path = tmp_path / "node.log"
-    log_directly(path, "INFO", LogRateLimitConfig(lines=3, window_s=60.0))
-    sdk = logging.getLogger("opentelemetry.sdk._shared_internal")
-    for _ in range(500):  # a full span queue warns once per span dropped
-        sdk.warning("Queue full, dropping %s.", "span")
-    close_handlers(logging.getLogger("alys"))
-
-    lines = lines_of(path)
-    assert [line.split(" ", 4)[2:4] for line in lines] == [
-        ["WARNING", "opentelemetry.sdk._shared_internal"]] * 4
-    assert lines[-1].endswith('suppressed 497 similar lines within 60s: '
-                              '"Queue full, dropping %s."')
 
 
 def test_the_thespian_logging_process_writes_through_the_same_handler(
