@@ -351,6 +351,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
+        outer = self._trace_not_ours
         if tracing.active and not tracing.begin(pegout_key(message.request_id), "pegout",
                                                  request_id=message.request_id):
             # The id's trace is open: a live peg-out's. This request (a repeat, or other
@@ -361,7 +362,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                               tracing.traceparent_of(pegout_key(message.request_id))):
                 self._initiate(message, sender)
         finally:
-            self._trace_not_ours = None
+            self._trace_not_ours = outer
 
     def _initiate(self, message: InitiatePegout, sender: Any) -> None:
         replaces = getattr(message, "replaces", None)
