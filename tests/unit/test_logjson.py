@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from nodeconfig import ConfigError, build_config
 from runtime import logcontext
 from runtime.logline import JsonLineFormatter, OneLineFormatter, formatter_for, rfc3339_utc
 from runtime.logs import REOPEN_CHECK_S, NodeLogHandler
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def record(msg: str, *args: object, name: str = "alys.bridge", level: int = logging.INFO,
@@ -245,3 +249,30 @@ def test_an_unrotated_file_is_not_reopened(tmp_path: Path) -> None:
         assert handler.reopen_if_rotated() is False
     finally:
         handler.close()
+
+
+def test_lines_far_longer_than_pipe_buf_from_two_processes_never_interleave(
+        tmp_path: Path) -> None:
+    """Each line is one write(2) in append mode, however long: the kernel appends it whole."""
+    path = tmp_path / "node.log"
+    writer = (
+        "import sys\n"
+        "from runtime.logs import NodeLogHandler\n"
+        "from runtime.logline import MAX_LINE_CHARS\n"
+        "import logging\n"
+        f"handler = NodeLogHandler({str(path)!r}, log_format='json')\n"
+        "mark = sys.argv[1]\n"
+        "for n in range(150):\n"
+        "    handler.handle(logging.LogRecord('alys.bridge', logging.INFO, 'x', 1, '%s',\n"
+        "                   (mark * (MAX_LINE_CHARS - 10),), None))\n"
+        "handler.close()\n")
+    processes = [subprocess.Popen([sys.executable, "-c", writer, mark], cwd=REPO)
+                 for mark in "ab"]
+    assert [process.wait(timeout=60) for process in processes] == [0, 0]
+
+    lines = path.read_text().splitlines()
+    assert len(lines) == 300
+    marks = [json.loads(line)["message"] for line in lines]  # each line parses: none torn
+    assert all(len(set(message)) == 1 for message in marks)  # no line holds both
+    assert sorted(message[0] for message in marks) == ["a"] * 150 + ["b"] * 150
+    assert len(lines[0]) > 16 * 4096  # PIPE_BUF is 4096 bytes
