@@ -159,13 +159,18 @@ def at_most_chars(maximum: int) -> Check:
 
 def trace_endpoint(value: str) -> str | None:
     """An OTLP/HTTP collector: https anywhere, plain http only on this machine (spans
-    name peg-outs, amounts and hosts), and no credentials in the URL."""
+    name peg-outs, amounts and hosts), and no credentials in the URL (user information, a
+    query or a fragment)."""
     problem = http_url(value)
     if problem is not None:
         return problem
     parts = urlsplit(value)
     if parts.username is not None or parts.password is not None:
         return "must not carry credentials (user information) in the URL"
+    if "?" in value or "#" in value:
+        # An OTLP/HTTP traces URL has neither; an API key in one would go wherever the
+        # URL is shown or forwarded.
+        return "must not carry a query or a fragment (an API key in one is a credential)"
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
         return (f"plain http is allowed only to loopback (127.0.0.1, ::1, localhost), got "
                 f"host {parts.hostname!r}; use https for a remote collector")

@@ -48,14 +48,15 @@ With ``logging.format: json`` each record is one JSON object on one line
   ``failed``, ``broadcast``...) or a supervision event (``restart``...);
 - ``request_id``, only where there is one: the id of the peg-out, peg-in,
   push or proposal the line is about (the message being handled, or the
-  peg-out event);
+  peg-out event), redacted like the message;
 - ``trace_id``, only while tracing is on, for a line written inside a traced
   span or about a traced peg-out's event (32 hex digits, the trace's id in the
   tracing backend);
 - ``exception``, only with a traceback or stack.
 
 The JSON is ASCII (``\\uNNNN`` escapes): no character in it can break,
-forge or hide a line.
+forge or hide a line. A lone surrogate is written as the text ``\\udNNN``, so
+every line is well-formed Unicode that strict JSON parsers take.
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ def escape_line(text: str) -> str:
     if text.isprintable():
         return text
     return _UNSAFE.sub(_escape_char, text)
+
+
+def well_formed(text: str) -> str:
+    """`text` with each lone surrogate (a `surrogateescape`-decoded byte, say) written as
+    the text `\\udNNN`: what is left encodes as UTF-8 and parses as I-JSON."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -158,15 +167,19 @@ class JsonLineFormatter(logging.Formatter):
             request_id = logcontext.request_id_of(logcontext.handling)
         request_id = getattr(record, "request_id", None) or request_id
         if request_id is not None:
-            line["request_id"] = shorten(str(request_id), 1024)
+            # Redacted like the message: the text line shows an id only inside it.
+            line["request_id"] = shorten(redact_text(str(request_id)), 1024)
         trace_id = tracing.current_trace_id() or trace_id
         if trace_id is not None:
             line["trace_id"] = trace_id
         trouble = self._trouble(record)
         if trouble:
             line["exception"] = shorten(redact_text(trouble), self.max_chars)
-        # ASCII: every control, separator and bidi character is a \\u escape.
-        return json.dumps(line, ensure_ascii=True)
+        # ASCII: every control, separator and bidi character is a \\u escape. A lone
+        # surrogate would be one too, which strict parsers (I-JSON, serde_json) refuse, losing
+        # the line at the shipper: it is written as text, `\\udNNN`, as the text format does.
+        return json.dumps({key: well_formed(value) if isinstance(value, str) else value
+                           for key, value in line.items()}, ensure_ascii=True)
 
     def _trouble(self, record: logging.LogRecord) -> str:
         parts = []

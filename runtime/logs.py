@@ -26,7 +26,8 @@ compares the inode at the file's path with the one it holds open; when the
 file was renamed away (logrotate's default), or removed, it closes its copy
 and opens the path again (creating it in append mode if nobody has yet). Until
 then its lines go on to the renamed file, whole: a line is in the old file or
-the new one, never lost and never split. Why not a signal that the launcher
+the new one, never lost and never split; so they do while the path cannot be
+opened. A removed file loses the lines of that second. Why not a signal that the launcher
 passes on: the file's writers include processes the launcher does not know
 by pid (Thespian's logging process; an actor forked a moment after the pids
 were read), and a signal sent to a process that did not install a handler
@@ -110,9 +111,15 @@ class NodeLogHandler(logging.FileHandler):
                 return False
         except FileNotFoundError:
             pass  # removed or renamed, and not yet created again: this writer creates it
+        try:
+            opened = self._open()
+        except OSError:
+            # The path cannot be opened (logrotate's `create` gave it to another user, say):
+            # lines go on to the file held open, renamed but not lost, until a later check.
+            return False
         if self.stream is not None:
             self.stream.close()
-        self.stream = self._open()
+        self.stream = opened
         self._identity = self._open_identity()
         return True
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
+
+from nodeconfig.redact import redact_text
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -58,6 +61,9 @@ MAX_OPEN = 10_000  # open spans kept by key; past it the oldest is ended as aban
 MAX_ENDED = 10_000  # ended keyed spans whose context late children may still need
 EXPORT_TIMEOUT_S = 5.0
 FLUSH_TIMEOUT_MS = 5_000
+# The longest an exiting actor waits for its spans to go out (`stop`): well within the
+# default `supervision.*.shutdown_s`, so a slow collector never makes a stop a kill.
+STOP_BUDGET_S = 1.0
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
@@ -92,6 +98,12 @@ def parse_traceparent(text: str) -> tuple[int, int, int]:
     return trace_id, span_id, flags
 
 
+def _shown(text: str) -> str:
+    """Free text (an error, a failure's detail) as a span may carry it out of the node: URLs
+    redacted as in the log (an RPC error may name `user:password@`), at most 200 characters."""
+    return redact_text(text)[:200]
+
+
 def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
     return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
 
@@ -123,7 +135,9 @@ def start(config: TracingConfig, actor: str, node_id: str = "", *,
     resource = Resource.create({"service.name": config.service_name,
                                 "service.instance.id": node_id or "node",
                                 "alys.actor": actor, "process.pid": os.getpid()})
-    _provider = TracerProvider(resource=resource,
+    # No flush at interpreter exit: `stop` flushes within its budget, and an exit hook
+    # would wait on a hung collector for as long as the SDK likes.
+    _provider = TracerProvider(resource=resource, shutdown_on_exit=False,
                                sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)))
     if exporter is None:
         exporter = OTLPSpanExporter(endpoint=config.endpoint, timeout=EXPORT_TIMEOUT_S)
@@ -141,8 +155,21 @@ def stop() -> None:
         end(key, abandoned="the actor stopped")
     active = False
     _tracer = None
-    _provider.force_flush(FLUSH_TIMEOUT_MS)
-    _provider.shutdown()
+    # The SDK's force_flush exports in the calling thread and does not keep to its timeout
+    # (each batch may take EXPORT_TIMEOUT_S and its retries): the flush gets a thread of its
+    # own and STOP_BUDGET_S; what is not sent by then is lost with the process.
+    flusher = threading.Thread(target=_flush_and_shut_down, args=(_provider,),
+                               name="trace-flush", daemon=True)
+    flusher.start()
+    flusher.join(STOP_BUDGET_S)
+    if flusher.is_alive():
+        _log.warning("spans not all sent within %gs of stopping: the trace collector is slow "
+                     "or unreachable", STOP_BUDGET_S)
+
+
+def _flush_and_shut_down(provider: TracerProvider) -> None:
+    provider.force_flush(FLUSH_TIMEOUT_MS)
+    provider.shutdown()
 
 
 # -- spans ----------------------------------------------------------------------------
@@ -192,7 +219,7 @@ def _within(opened: Span) -> Iterator[Span]:
     try:
         yield opened
     except BaseException as exc:
-        opened.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:200]))
+        opened.set_status(Status(StatusCode.ERROR, _shown(f"{type(exc).__name__}: {exc}")))
         raise
     finally:
         _current = previous
@@ -221,11 +248,12 @@ def spans(name: str, parents: Iterable[str | None], **attributes: Any) -> Any:
     return _each(name, distinct, attributes) if distinct else _NULL
 
 
-def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any) -> None:
+def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any) -> bool:
     """Open a span that outlives the message being handled, found again by `key`; under
-    `parent`, or the root of a new trace when None. A key already open is left as it is."""
+    `parent`, or the root of a new trace when None. A key already open is left as it is.
+    Whether a span was opened."""
     if not active or key in _open:
-        return
+        return False
     if parent is None:
         from opentelemetry.context import Context
 
@@ -235,6 +263,7 @@ def begin(key: Hashable, name: str, parent: str | None = None, **attributes: Any
     _open[key] = _start_span(name, context, attributes)
     if len(_open) > MAX_OPEN:
         end(next(iter(_open)), abandoned=f"more than {MAX_OPEN} spans open")
+    return True
 
 
 def end(key: Hashable, error: str | None = None, **attributes: Any) -> str | None:
@@ -247,11 +276,12 @@ def end(key: Hashable, error: str | None = None, **attributes: Any) -> str | Non
         return None
     for attribute, value in attributes.items():
         if value is not None:
-            opened.set_attribute(f"alys.{attribute}", value)
+            opened.set_attribute(f"alys.{attribute}",
+                                 _shown(value) if isinstance(value, str) else value)
     if error is not None:
         from opentelemetry.trace import Status, StatusCode
 
-        opened.set_status(Status(StatusCode.ERROR, error[:200]))
+        opened.set_status(Status(StatusCode.ERROR, _shown(error)))
     opened.end()
     text = _traceparent(opened)
     _ended[key] = text

@@ -136,6 +136,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
         self.first_writes = FirstWrites()  # new records whose first write is unanswered
+        # The id of an InitiatePegout being handled whose trace is a live peg-out's.
+        self._trace_not_ours: str | None = None
         self.outflow = OutflowWindow(86_400.0, 0)  # from the config at start
         self._reset_revision = 0  # of the stored `OUTFLOW_RESET_AT`
         self._outflow_moved = False  # the gauge is set once per turn, not per peg-out
@@ -171,7 +173,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         for effect in effects:
             match effect:
                 case Note():
-                    observe(effect, self.log)
+                    observe(effect, self.log, effect.request_id != self._trace_not_ours)
                 case Reply(to=to, message=message):
                     self.send(to, message)
                 case Persist():
@@ -225,6 +227,11 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             self._carry_out(outcomes.already_stored(record, stored, effect.request,
                                                     effect.refused_for, self.situation()))
             self.first_writes.settled(first)
+            if tracing.active and isinstance(record, PegoutRecord):
+                # The trace its InitiatePegout began is that request's alone, and the id
+                # is a finished peg-out's: a repeat accepted again ends here (a refusal
+                # ended it already), rather than stay open until evicted.
+                tracing.end(pegout_key(record.request_id), outcome="already_stored")
 
         def reclaim_refused(held: Any) -> None:
             assert isinstance(record, PegoutRecord) and isinstance(held, Held)
@@ -344,12 +351,18 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
-        if tracing.active:  # a peg-out's trace, ended by its outcome (`observe`)
-            tracing.begin(pegout_key(message.request_id), "pegout",
-                          request_id=message.request_id)
-        with tracing.span("bridge.InitiatePegout",
-                          tracing.traceparent_of(pegout_key(message.request_id))):
-            self._initiate(message, sender)
+        outer = self._trace_not_ours
+        if tracing.active and not tracing.begin(pegout_key(message.request_id), "pegout",
+                                                 request_id=message.request_id):
+            # The id's trace is open: a live peg-out's. This request (a repeat, or other
+            # content refused as a duplicate) must not end it.
+            self._trace_not_ours = message.request_id
+        try:
+            with tracing.span("bridge.InitiatePegout",
+                              tracing.traceparent_of(pegout_key(message.request_id))):
+                self._initiate(message, sender)
+        finally:
+            self._trace_not_ours = outer
 
     def _initiate(self, message: InitiatePegout, sender: Any) -> None:
         # Drained, an id memory does not know is read back first: a finished peg-out's

@@ -192,6 +192,9 @@ class InboundHandler:
         self._received_by_kind.clear()
 
     def _on_closed(self, code: str, details: str) -> None:
+        # UNAUTHENTICATED here is how governance refuses credentials before any frame:
+        # counted, as `authentication_failed` ErrorResponses are (AlysGovernanceRefusesCredentials).
+        metrics.CLOSED.labels(code=metrics.status_code_label(code)).inc()
         refused = code == "UNAUTHENTICATED"
         if refused:
             self._log.warning("governance refused our credentials: %s", details)

@@ -52,6 +52,10 @@ UNEXPECTED = Counter("alys_stream_unexpected_frames_total",
 UNHANDLED = Gauge("alys_stream_unhandled_messages",
                   "Messages routed to the bridge or chain and not yet confirmed Handled.",
                   multiprocess_mode="livemax")
+CLOSED = Counter("alys_stream_closed_total",
+                 "Streams that ended, by gRPC status code (UNAUTHENTICATED: governance refused "
+                 "the node's credentials before any frame; a code gRPC does not define counts "
+                 "as `other`).", ["code"])
 PUSH_ACKS = Counter("alys_stream_push_acks_total",
                     "Pushes acknowledged to governance (convention 8), by why: handled (the "
                     "chain committed it), repeat (pushed again after it was handled), "
@@ -68,11 +72,26 @@ def error_code_label(code: str) -> str:
     return code if code in ERROR_CODE_LABELS else OTHER_CODE
 
 
+# gRPC's status code names (grpc.StatusCode; a unit test compares them), spelled out so
+# that declaring the metrics imports no grpc.
+STATUS_CODE_LABELS = frozenset({
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "UNAUTHENTICATED"})
+
+
+def status_code_label(code: str) -> str:
+    return code if code in STATUS_CODE_LABELS else OTHER_CODE
+
+
 def declare_known_series(drop_reasons: Iterable[str], request_kinds: Iterable[str]) -> None:
-    """Give the error, drop and timeout counters their 0 for every label value they can
+    """Give the error, close, drop and timeout counters their 0 for every label value they can
     take: Prometheus sees an increase only from a sample it already had."""
     for code in (*ERROR_CODE_LABELS, OTHER_CODE):
         GOVERNANCE_ERRORS.labels(code=code)
+    for status in (*STATUS_CODE_LABELS, OTHER_CODE):
+        CLOSED.labels(code=status)
     for reason in drop_reasons:
         DROPS.labels(reason=reason)
     for kind in request_kinds:

@@ -142,6 +142,7 @@ class OutboundRequests:
         except EncodeError as exc:  # refused now, rather than failing later mid-flush
             metrics.DROPS.labels(reason=INVALID).inc()
             self._session.reply(sender, RequestRejected(request_id, f"invalid: {exc}", kind))
+            _end_trace(kind, request_id, "refused: invalid")
             return
         item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, outgoing, sender)
         if self._session.state is State.CONNECTED and not len(self._outbox):
@@ -154,6 +155,7 @@ class OutboundRequests:
             self._session.reply(dropped.item.sender,
                                 RequestRejected(dropped.item.request_id, dropped.reason,
                                                 dropped.item.kind))
+            _end_trace(dropped.item.kind, dropped.item.request_id, f"refused: {dropped.reason}")
         if result.accepted:
             self._session.reply(sender, RequestQueued(request_id))
         metrics.OUTBOX.set(len(self._outbox))
@@ -247,3 +249,10 @@ class OutboundRequests:
         if self._timeouts_due_at is None or deadline < self._timeouts_due_at:
             self._timeouts_due_at = deadline
             self._session.schedule("timeouts", deadline - self._clock())
+
+
+def _end_trace(kind: str, request_id: str, why: str) -> None:
+    """A request that will never be sent ends its span now (the StreamActor began one for a
+    traced signature request), rather than holding a slot until evicted."""
+    if tracing.active:
+        tracing.end((kind, request_id), why)

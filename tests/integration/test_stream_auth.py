@@ -21,6 +21,7 @@ from actors.messages import RequestQueued, RequestSignatures
 from btc import nodekey
 from harness.mock import MockGovernance, start_mock_governance
 from harness.nodes import LocalNode, log_text
+from harness.scrape import node_exposition, samples
 from harness.stream import stream_node, wait_state
 from harness.waiting import wait_until
 from runtime.processes import session_members
@@ -118,6 +119,16 @@ def test_each_auth_type_with_the_wrong_credential_is_refused_and_opens_the_circu
         assert "refused" in (status.last_error or "") or "UNAUTHENTICATED" in (
             status.last_error or "")
         assert WRONG not in log_text(node.config)
+        # What AlysGovernanceRefusesCredentials reads counts the refusal, however it came.
+        assert refusals_counted() > 0
+
+
+def refusals_counted() -> float:
+    text = node_exposition()
+    return (sum(count for labels, count in samples(text, "alys_stream_closed_total")
+                if labels["code"] in ("UNAUTHENTICATED", "PERMISSION_DENIED"))
+            + sum(count for labels, count in samples(text, "alys_stream_governance_errors_total")
+                  if labels["code"] in ("authentication_failed", "authorization_failed")))
 
 
 def test_a_rewritten_token_file_is_presented_after_one_reconnect_and_no_request_is_lost(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.messages import PegoutAccepted, PegoutState
+from actors.messages import PegoutAccepted, PegoutRejected, PegoutState
 from harness.waiting import wait_until
 from tests.support.otlp import ReceivedSpan, otlp_receiver
 from tests.support.pegouts import initiate, pegout, pegout_node, wait_pegout
@@ -68,6 +68,48 @@ def test_one_pegout_is_one_trace_across_bridge_storage_and_stream(tmp_path: Path
     # The report of the run (the notes quote it): each span, its process and duration.
     for span in sorted(trace, key=lambda s: s.start_ns):
         print(f"{span.name:32} {span.actor:8} {span.duration_ms:9.3f} ms")
+
+
+def test_a_finished_pegout_requested_again_ends_the_trace_its_request_began(
+        tmp_path: Path) -> None:
+    with otlp_receiver() as (url, receiver), \
+            pegout_node(tmp_path, tracing={"endpoint": url}) as (node, _):
+        request = pegout("po-again", seed=12)
+        assert initiate(node, [request]) == [PegoutAccepted("po-again")]
+        wait_pegout(node, "po-again", PegoutState.BROADCAST.value)
+        wait_until(lambda: len(roots_of(receiver.spans(), "po-again")) == 1, timeout=30,
+                   message="the peg-out's own trace did not end")
+        # The client asks again (a retry after a lost answer): accepted again, and the
+        # request's own trace ends with it instead of staying open in the bridge.
+        assert initiate(node, [request]) == [PegoutAccepted("po-again")]
+        again = wait_until(lambda: (lambda roots: roots[1:] or None)(
+                               roots_of(receiver.spans(), "po-again")),
+                           timeout=30, message="the repeated request's trace never ended")
+    assert [span.attributes.get("alys.outcome") for span in again] == ["already_stored"]
+
+
+def test_a_request_refused_as_a_duplicate_leaves_the_live_pegout_s_trace_open(
+        tmp_path: Path) -> None:
+    with otlp_receiver() as (url, receiver), \
+            pegout_node(tmp_path, tracing={"endpoint": url}) as (node, mock):
+        mock.behave(hold_signatures=True)
+        assert initiate(node, [pegout("po-live", seed=13)]) == [PegoutAccepted("po-live")]
+        wait_pegout(node, "po-live", PegoutState.AWAITING_SIGNATURES.value)
+        # Other content under the live peg-out's id: refused, and its trace goes on.
+        [refused] = initiate(node, [pegout("po-live", seed=14)])
+        assert isinstance(refused, PegoutRejected) and refused.kind == "duplicate"
+        mock.behave(hold_signatures=False)
+        mock.release()
+        wait_pegout(node, "po-live", PegoutState.BROADCAST.value)
+        [root] = wait_until(lambda: roots_of(receiver.spans(), "po-live"), timeout=30,
+                            message="the peg-out's trace did not end")
+    assert root.attributes.get("alys.outcome") == "broadcast"
+
+
+def roots_of(spans: list[ReceivedSpan], request_id: str) -> list[ReceivedSpan]:
+    return sorted((s for s in spans if s.name == "pegout"
+                   and s.attributes.get("request_id") == request_id),
+                  key=lambda s: s.start_ns)
 
 
 def test_a_governance_push_is_a_trace_of_its_own_through_chain_and_storage(

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from nodeconfig import ConfigError, build_config
 from runtime import logcontext
 from runtime.logline import JsonLineFormatter, OneLineFormatter, formatter_for, rfc3339_utc
 from runtime.logs import REOPEN_CHECK_S, NodeLogHandler
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def record(msg: str, *args: object, name: str = "alys.bridge", level: int = logging.INFO,
@@ -109,6 +113,26 @@ def test_hostile_text_stays_one_ascii_line_and_urls_are_redacted() -> None:
     assert json.loads(line)["message"].startswith("a\nb\r\u2028\u202e")
 
 
+def test_a_request_id_holding_a_url_is_redacted_as_the_message_is() -> None:
+    rid = "http://ops:s3cretpass@10.0.0.5:8332/x"
+    line = JsonLineFormatter().format(record("peg-out %s refused", rid, request_id=rid))
+    assert "s3cretpass" not in line
+    assert json.loads(line)["request_id"] == "http://***@10.0.0.5:8332/x"
+
+
+def test_a_lone_surrogate_is_written_as_text_so_strict_parsers_take_the_line() -> None:
+    undecodable = b"name-\xff".decode("utf-8", "surrogateescape")
+    line = JsonLineFormatter().format(record("file %s", undecodable, request_id=undecodable))
+
+    parsed = json.loads(line)
+    for field in ("message", "request_id"):
+        parsed[field].encode("utf-8")  # well-formed: a lone surrogate would raise here
+    assert parsed["message"] == "file name-\\udcff"
+    # A character beyond the BMP stays itself (a surrogate pair in the JSON text).
+    assert json.loads(JsonLineFormatter().format(record("%s", "\U0001f600")))["message"] == (
+        "\U0001f600")
+
+
 def test_a_traceback_is_a_field_of_the_same_line() -> None:
     try:
         raise ValueError("boom")
@@ -175,10 +199,27 @@ def test_a_renamed_file_is_followed_within_the_check_interval(tmp_path: Path) ->
     finally:
         handler.close()
 
-    old = [json.loads(line)["message"] for line in (tmp_path / "node.log.1").read_text()
-           .splitlines()]
-    new = [json.loads(line)["message"] for line in path.read_text().splitlines()]
-    assert (old, new) == (["one", "two"], ["three"])
+    assert (messages(tmp_path / "node.log.1"), messages(path)) == (["one", "two"], ["three"])
+
+
+def messages(path: Path) -> list[str]:
+    """The message of each JSON line of the file at `path`."""
+    return [json.loads(line)["message"] for line in path.read_text().splitlines()]
+
+
+def test_a_path_that_cannot_be_opened_after_the_rename_loses_no_line(tmp_path: Path) -> None:
+    path, clock = tmp_path / "node.log", FakeClock()
+    handler = NodeLogHandler(path, log_format="json", clock=clock)
+    write(handler, "one")
+    os.rename(path, tmp_path / "node.log.1")
+    path.mkdir()  # what is at the path now cannot be opened for appending (as root too)
+    clock.now += REOPEN_CHECK_S
+    write(handler, "two")  # kept in the file held open
+    path.rmdir()
+    clock.now += REOPEN_CHECK_S
+    write(handler, "three")  # the next check opens the path
+    handler.close()
+    assert (messages(tmp_path / "node.log.1"), messages(path)) == (["one", "two"], ["three"])
 
 
 def test_a_file_created_again_by_another_writer_is_appended_to(tmp_path: Path) -> None:
@@ -208,3 +249,30 @@ def test_an_unrotated_file_is_not_reopened(tmp_path: Path) -> None:
         assert handler.reopen_if_rotated() is False
     finally:
         handler.close()
+
+
+def test_lines_far_longer_than_pipe_buf_from_two_processes_never_interleave(
+        tmp_path: Path) -> None:
+    """Each line is one write(2) in append mode, however long: the kernel appends it whole."""
+    path = tmp_path / "node.log"
+    writer = (
+        "import sys\n"
+        "from runtime.logs import NodeLogHandler\n"
+        "from runtime.logline import MAX_LINE_CHARS\n"
+        "import logging\n"
+        f"handler = NodeLogHandler({str(path)!r}, log_format='json')\n"
+        "mark = sys.argv[1]\n"
+        "for n in range(150):\n"
+        "    handler.handle(logging.LogRecord('alys.bridge', logging.INFO, 'x', 1, '%s',\n"
+        "                   (mark * (MAX_LINE_CHARS - 10),), None))\n"
+        "handler.close()\n")
+    processes = [subprocess.Popen([sys.executable, "-c", writer, mark], cwd=REPO)
+                 for mark in "ab"]
+    assert [process.wait(timeout=60) for process in processes] == [0, 0]
+
+    lines = path.read_text().splitlines()
+    assert len(lines) == 300
+    marks = [json.loads(line)["message"] for line in lines]  # each line parses: none torn
+    assert all(len(set(message)) == 1 for message in marks)  # no line holds both
+    assert sorted(message[0] for message in marks) == ["a"] * 150 + ["b"] * 150
+    assert len(lines[0]) > 16 * 4096  # PIPE_BUF is 4096 bytes

@@ -4,10 +4,13 @@ that makes nothing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from nodeconfig import ConfigError, TracingConfig, build_config
@@ -68,6 +71,55 @@ def test_a_trace_left_out_by_the_ratio_records_nothing_and_tells_its_children(
         assert [span.name for span in exporter.get_finished_spans()] == ["storage.commit"]
     finally:
         tracing.stop()
+
+
+def test_error_texts_and_details_leave_in_spans_with_their_urls_redacted(
+        exported: InMemorySpanExporter) -> None:
+    secret_url = "http://alys:hunter2secret@10.0.0.5:8332/wallet/cold"
+    tracing.begin("k", "pegout")
+    tracing.end("k", f"broadcast refused: {secret_url} said no",
+                detail=f"POST {secret_url} failed")
+    with pytest.raises(ConnectionError), tracing.span("bridge.broadcast", PARENT):
+        raise ConnectionError(f"cannot reach {secret_url}")
+    spans = finished(exported)
+    texts = [spans["pegout"].status.description, spans["pegout"].attributes["alys.detail"],
+             spans["bridge.broadcast"].status.description]
+    assert all("hunter2secret" not in str(text) and "***@10.0.0.5" in str(text)
+               for text in texts), texts
+
+
+class HungCollector(SpanExporter):
+    """An exporter whose every export waits, as one against a collector that accepts the
+    connection and never answers (until `release`, or the exporter's own timeout)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.release = threading.Event()
+        self.timeout_s = timeout_s
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.release.wait(self.timeout_s)
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self.release.set()
+
+
+def test_stopping_against_a_hung_collector_waits_no_longer_than_the_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    collector = HungCollector(timeout_s=10.0)
+    monkeypatch.setattr(tracing, "_pid", None)
+    monkeypatch.setattr(tracing, "_provider", None)
+    monkeypatch.setattr(tracing, "STOP_BUDGET_S", 0.2)
+    tracing.start(TracingConfig(endpoint="http://127.0.0.1:4318/v1/traces"), "bridge",
+                  exporter=collector)
+    try:
+        tracing.begin("k", "pegout")  # still open: stop ends it, and it must go out
+        began = time.monotonic()
+        tracing.stop()
+        assert time.monotonic() - began < 2.0
+        assert tracing.active is False
+    finally:
+        collector.release.set()
 
 
 def test_a_config_without_an_endpoint_leaves_tracing_off() -> None:
@@ -175,12 +227,16 @@ def test_stopping_ends_what_is_open(exported: InMemorySpanExporter) -> None:
     ("http://10.0.0.1:4318/v1/traces", "plain http is allowed only to loopback"),
     ("http://collector.example:4318/v1/traces", "plain http is allowed only to loopback"),
     ("https://u:p@collector.example/v1/traces", "must not carry credentials"),
+    ("https://collector.example/v1/traces?api_key=s3cretkey", "must not carry a query"),
+    ("https://collector.example/v1/traces#s3cretkey", "must not carry a query"),
+    ("https://collector.example/v1/traces?", "must not carry a query"),
     ("grpc://127.0.0.1:4317", "expected an http:// or https:// URL"),
     ("127.0.0.1:4318", "expected an http:// or https:// URL"),
 ])
 def test_the_config_refuses_an_endpoint_naming_the_problem(endpoint: str, problem: str) -> None:
-    with pytest.raises(ConfigError, match=problem):
+    with pytest.raises(ConfigError, match=problem) as refused:
         build_config({"tracing": {"endpoint": endpoint}}, source="/n.yaml", env={})
+    assert "s3cretkey" not in str(refused.value)
 
 
 def test_the_config_takes_loopback_http_https_and_a_ratio_in_zero_to_one() -> None:

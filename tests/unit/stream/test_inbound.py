@@ -211,6 +211,32 @@ def test_a_closed_stream_is_a_lost_connection(rig: Rig) -> None:
                                  ("lost", "stream closed: OK")]
 
 
+def closed(code: str) -> float:
+    return REGISTRY.get_sample_value("alys_stream_closed_total", {"code": code}) or 0.0
+
+
+def test_a_closed_stream_is_counted_by_status_code_and_a_made_up_code_as_other(
+        rig: Rig) -> None:
+    # UNAUTHENTICATED is how governance refuses credentials before any frame: the
+    # credentials alert reads it, so it must be counted, and from a declared 0.
+    assert REGISTRY.get_sample_value("alys_stream_closed_total",
+                                     {"code": "UNAUTHENTICATED"}) is not None
+    before = {code: closed(code) for code in ("UNAUTHENTICATED", "other")}
+    rig.handler.handle(Closed(1, "UNAUTHENTICATED", "bad token"), set())
+    rig.handler.handle(Closed(1, "NOT_A_STATUS\nx", "from a hostile peer"), set())
+    assert closed("UNAUTHENTICATED") == before["UNAUTHENTICATED"] + 1
+    assert closed("other") == before["other"] + 1
+    assert closed("NOT_A_STATUS\nx") == 0.0
+
+
+def test_the_status_code_labels_are_grpcs() -> None:
+    import grpc
+
+    from actors.stream.metrics import STATUS_CODE_LABELS
+
+    assert {code.name for code in grpc.StatusCode} == STATUS_CODE_LABELS
+
+
 def test_a_malformed_frame_is_counted_and_changes_nothing(rig: Rig) -> None:
     before = unexpected("malformed")
     rig.handler.handle(Malformed(1, "frame does not parse"), set())

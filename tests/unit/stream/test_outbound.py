@@ -4,9 +4,11 @@ side alone, driven through a fake session and a fake clock, with no actor system
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from thespian.actors import ActorAddress
 
 from actors.messages import (
@@ -20,8 +22,9 @@ from actors.stream.outbound import FLUSH_BATCH, OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
 from actors.stream.state import ConnectionState as State
-from nodeconfig import RequestTimeoutsConfig
+from nodeconfig import RequestTimeoutsConfig, TracingConfig
 from protocol import governance_pb2 as pb
+from runtime import tracing
 
 BRIDGE = ActorAddress("bridge")
 
@@ -208,3 +211,37 @@ def test_a_timed_out_signature_request_extended_by_pending_expires_at_its_new_de
     rig.clock.now += 3
     rig.outbound.expire()  # ... and re-arms for the new one
     assert rig.session.replies == [(BRIDGE, RequestTimedOut("po-1/1", "signature"))]
+
+
+@pytest.fixture
+def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    monkeypatch.setattr(tracing, "_pid", None)
+    monkeypatch.setattr(tracing, "_provider", None)
+    tracing.start(TracingConfig(endpoint="http://127.0.0.1:4318/v1/traces"), "stream",
+                  exporter=exporter)
+    try:
+        yield exporter
+    finally:
+        tracing.stop()
+
+
+def test_a_traced_request_refused_or_evicted_from_the_outbox_ends_its_span(
+        traced: InMemorySpanExporter) -> None:
+    session = FakeSession(state=State.RECONNECTING)
+    outbound = OutboundRequests(
+        session, node_id="node-a", timeouts=RequestTimeoutsConfig(signature=60.0, pegin=30.0),
+        outbox=Outbox[Outgoing](1, "drop_oldest"), pending=PendingRequests[Outgoing](),
+        log=logging.getLogger("test.outbound"), clock=Clock())
+    for request_id in ("po-1/1", "po-2/1", "po-9/1"):
+        tracing.begin(("signature", request_id), "governance.signature_request")
+    outbound.submit("signature", "po-1/1", signatures("po-1/1"), BRIDGE)
+    outbound.submit("signature", "po-2/1", signatures("po-2/1"), BRIDGE)  # evicts po-1/1
+    outbound.submit("signature", "po-9/1",
+                    RequestSignatures("po-9/1", "00", (0,), (1,), tx_type="sideways"), BRIDGE)
+
+    assert list(tracing._open) == [("signature", "po-2/1")]  # the one still queued
+    assert tracing._provider is not None
+    tracing._provider.force_flush()
+    ended = [span.status.description for span in traced.get_finished_spans()]
+    assert ended == ["refused: overflow_drop_oldest", "refused: invalid"]
