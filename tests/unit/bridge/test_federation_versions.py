@@ -57,6 +57,15 @@ def schnorr_answer(record: PegoutRecord, signers: tuple[int, ...] = (0, 1, 2)) -
     return ApplySignatures(f"{record.request_id}/1", "complete", witnesses)
 
 
+def ecdsa_answer(record: PegoutRecord) -> ApplySignatures:
+    """Members 0 and 1 of the P2WSH version 1 sign every input."""
+    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
+                            max_pegout_sat=10**8)
+    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
+                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
+    return ApplySignatures(f"{record.request_id}/1", "complete", witnesses)
+
+
 def test_an_old_client_without_the_field_spends_the_federation_in_force() -> None:
     record = accept(request(NEW), situation())
     assert record.federation_version == NEW.version  # resolved and stored
@@ -73,12 +82,7 @@ def test_a_pegout_without_a_version_keeps_the_one_in_force_at_acceptance_after_a
     after = situation()
     asked = workflow.signature_request(record, after)
     assert asked is not None and asked.required_signatures == OLD.threshold
-    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
-                            max_pegout_sat=10**8)
-    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
-                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
-    step = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", witnesses),
-                             1, "stream", after)
+    step = workflow.answered(record, False, ecdsa_answer(record), 1, "stream", after)
     assert step.record is not None and step.record.state == "signed", step.effects
 
 
@@ -164,12 +168,7 @@ def signed_under_old() -> PegoutRecord:
     """`po-1`, accepted and signed under the P2WSH version 1 before the switch to 2."""
     before = Situation(OLD, RULES, NOW)
     record = accept(request(OLD), before)
-    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
-                            max_pegout_sat=10**8)
-    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
-                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
-    step = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", witnesses),
-                             1, "stream", before)
+    step = workflow.answered(record, False, ecdsa_answer(record), 1, "stream", before)
     assert step.record is not None and step.record.state == "signed", step.effects
     return step.record
 
