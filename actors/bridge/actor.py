@@ -364,17 +364,30 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         read_back = self.drain is not None
         replaces = getattr(message, "replaces", None)
         if replaces is None or not isinstance(replaces, str):
-            self._with_record(message.request_id, sender, lambda record: _trace_kept(
+            self._with_record(message.request_id, sender, lambda record: self._initiated(
                 workflow.requested(record, message, sender, self.situation()), ours),
                 read_back=read_back)
             return
 
         def decide(original: PegoutRecord | None) -> None:
-            self._with_record(message.request_id, sender, lambda record: _trace_kept(
+            self._with_record(message.request_id, sender, lambda record: self._initiated(
                 workflow.requested(record, message, sender, self.situation(), original),
                 ours), read_back=read_back)
         # A replacement is decided with its original, from memory or read back.
         self._read(replaces, decide, sender)
+
+    def _initiated(self, step: workflow.Step, ours: bool) -> workflow.Step:
+        """The decision on an InitiatePegout, as its trace needs it: kept from ending a live
+        peg-out's trace unless its request began it (`_trace_kept`); and, for a finished
+        peg-out's request again, read back (while drained), ending the trace the request
+        began, as `already_stored` ends it after a first write."""
+        if not ours:
+            return _trace_kept(step)
+        if (tracing.active and step.record is not None
+                and step.record.request_id not in self.book.pegouts
+                and not any(isinstance(e, Note) for e in step.effects)):
+            tracing.end(pegout_key(step.record.request_id), outcome="already_stored")
+        return step
 
     def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
         self._with_record(message.request_id, sender, lambda record: workflow.retry(
@@ -491,10 +504,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                     self._request_signatures(self.book.pegouts[rid])
 
 
-def _trace_kept(step: workflow.Step, ours: bool) -> workflow.Step:
-    """The decision, with its notes kept from ending the trace unless its request began it."""
-    if ours:
-        return step
+def _trace_kept(step: workflow.Step) -> workflow.Step:
+    """The decision, with its notes kept from ending the peg-out's trace."""
     return replace(step, effects=tuple(replace(e, ends_trace=False) if isinstance(e, Note)
                                        else e for e in step.effects))
 

@@ -1,6 +1,7 @@
 """A peg-out's trace is ended only by a decision on the request that began it: a later
 request under the live peg-out's id (other content, refused as a duplicate) leaves it
-open, also when its decision waits for a read from storage and runs in a later turn."""
+open, also when its decision waits for a read from storage and runs in a later turn; and
+the trace a request began ends with its decision, also when nothing is stored for it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actors.bridge.actor import BridgeActor
+from actors.bridge.drain import Drain
 from actors.bridge.observe import pegout_key
 from actors.bridge.workflow import Rules
-from actors.messages import InitiatePegout, PegoutRejected, PegoutState
+from actors.messages import InitiatePegout, PegoutAccepted, PegoutRejected, PegoutState
 from actors.storage.records import PegoutRecord
 from nodeconfig import TracingConfig
 from runtime import tracing
@@ -79,4 +81,23 @@ def test_a_request_that_began_the_trace_ends_it_when_refused_after_a_read() -> N
     [refused] = sent
     assert isinstance(refused, PegoutRejected)
     assert pegout_key("po-3") not in tracing._open  # its own trace ended
+    assert pegout_key("po-2") in tracing._open
+
+
+@pytest.mark.usefixtures("traced")
+def test_a_finished_pegout_requested_again_while_drained_ends_the_trace_its_request_began(
+        ) -> None:
+    actor, sent, reads = live_replacement()
+    actor.drain = Drain("maintenance", NOW)
+    finished = PegoutRecord("po-1", "00", (0,), (1,), PegoutState.BROADCAST.value, 1, 3,
+                            created_at=NOW, updated_at=NOW)
+    actor.store.write = lambda records, then=None, **kw: then and then()  # type: ignore
+
+    actor.receiveMsg_InitiatePegout(InitiatePegout("po-1", "00", (0,), (1,)), "client")
+    assert pegout_key("po-1") in tracing._open
+    [answer] = reads
+    answer((finished,), None)  # read back: the same request, accepted again
+
+    assert sent == [PegoutAccepted("po-1")]
+    assert pegout_key("po-1") not in tracing._open  # not left open until evicted
     assert pegout_key("po-2") in tracing._open
