@@ -385,7 +385,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             return _trace_kept(step)
         if (tracing.active and step.record is not None
                 and step.record.request_id not in self.book.pegouts
-                and not any(isinstance(e, Note) for e in step.effects)):
+                and not any(isinstance(e, Note) or (isinstance(e, Persist) and e.record)
+                            for e in step.effects)):
             tracing.end(pegout_key(step.record.request_id), outcome="already_stored")
         return step
 

@@ -15,9 +15,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from actors.bridge.actor import BridgeActor
 from actors.bridge.drain import Drain
 from actors.bridge.observe import pegout_key
+from actors.bridge.outflow import OutflowWindow
 from actors.bridge.workflow import Rules
 from actors.messages import InitiatePegout, PegoutAccepted, PegoutRejected, PegoutState
 from actors.storage.records import PegoutRecord
+from btc.testing import make_unsigned_pegout
 from nodeconfig import TracingConfig
 from runtime import tracing
 from tests.unit.btc import federation
@@ -101,3 +103,17 @@ def test_a_finished_pegout_requested_again_while_drained_ends_the_trace_its_requ
     assert sent == [PegoutAccepted("po-1")]
     assert pegout_key("po-1") not in tracing._open  # not left open until evicted
     assert pegout_key("po-2") in tracing._open
+
+
+@pytest.mark.usefixtures("traced")
+def test_a_new_pegout_s_trace_stays_open_once_it_is_accepted() -> None:
+    actor, _sent, _reads = live_replacement()
+    written: list[Any] = []
+    actor.store.write = lambda records, **kw: written.extend(records)  # type: ignore
+    actor.outflow = OutflowWindow(86_400.0, 10**8)
+    tx_hex, indices, amounts = make_unsigned_pegout(actor.federation.witness_script, seed=3)
+
+    actor.receiveMsg_InitiatePegout(InitiatePegout("po-7", tx_hex, indices, amounts), "client")
+
+    assert any(getattr(r, "request_id", None) == "po-7" for r in written)  # being stored
+    assert pegout_key("po-7") in tracing._open  # its trace goes on
