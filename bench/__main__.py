@@ -98,13 +98,16 @@ def cpu_list(text: str) -> frozenset[int]:
     """`0`, `0,2` or `0-1` (taskset's list form) -> the CPU numbers; each one this
     process may run on."""
     cpus: set[int] = set()
+    allowed = os.sched_getaffinity(0)
     try:
         for part in text.split(","):
             low, dash, high = part.strip().partition("-")
-            cpus.update(range(int(low), int(high if dash else low) + 1))
+            first, last = int(low), int(high if dash else low)
+            # Cut at the first CPU past those allowed (refused below, by number): a range
+            # such as 0-99999999999 would otherwise fill memory before it is refused.
+            cpus.update(range(first, min(last, max(allowed) + 1) + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a CPU list such as 0 or 0-1: {text!r}") from None
-    allowed = os.sched_getaffinity(0)
     if not cpus or not cpus <= allowed:
         raise argparse.ArgumentTypeError(
             f"CPUs {sorted(cpus)} are not among those this process may use: {sorted(allowed)}")

@@ -24,14 +24,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bench.__main__ import cpu_list
 from bench.otlp_sink import otlp_sink
 from bench.recovery import percentile
-
-if TYPE_CHECKING:
-    from bench.pegouts.bridge import Outcome
 
 # Spans of other traces (pushes, health) and the root itself are not steps of a peg-out.
 ROOT = "pegout"
@@ -45,6 +41,12 @@ class Span:
     parent: bytes
     start_ns: int
     end_ns: int
+    request_id: str = ""  # a root span's: the peg-out it traces
+
+
+def phase_of(request_id: str) -> str:
+    """The label a peg-out's id was made with (`bench-<label>-<seed>`): its phase."""
+    return request_id.split("-")[1] if request_id.count("-") >= 2 else ""
 
 
 def decode(bodies: Iterable[bytes]) -> list[Span]:
@@ -59,8 +61,15 @@ def decode(bodies: Iterable[bytes]) -> list[Span]:
         for resource in request.resource_spans:
             for scope in resource.scope_spans:
                 spans.extend(Span(s.name, s.trace_id, s.parent_span_id, s.start_time_unix_nano,
-                                  s.end_time_unix_nano) for s in scope.spans)
+                                  s.end_time_unix_nano, _request_id(s)) for s in scope.spans)
     return spans
+
+
+def _request_id(span: object) -> str:
+    for attribute in getattr(span, "attributes", ()):
+        if attribute.key == "request_id":
+            return str(attribute.value.string_value)
+    return ""
 
 
 def steps(trace: Sequence[Span]) -> dict[str, float] | None:
@@ -138,25 +147,24 @@ def main(argv: list[str] | None = None) -> int:
                 client = Client(node.client)
                 warm_up(client, watcher, requests)
                 singles = requests.make("single", args.singles)
-                phases = [("one at a time", one_at_a_time(client, watcher, singles))]
+                phases = [("one at a time", "single",
+                           one_at_a_time(client, watcher, singles))]
                 paced = requests.make("paced", max(1, round(args.rate * args.seconds)))
-                phases.append((f"{args.rate:g}/s for {args.seconds:g} s",
+                phases.append((f"{args.rate:g}/s for {args.seconds:g} s", "paced",
                                offered(client, watcher, paced, args.rate)[0]))
             finally:
                 watcher.stop()
-            # Every peg-out's root span ends as it is spooled; wait for their exports.
-            expected = sum(len(outcome.latencies_ms) for _name, outcome in phases)
+            # Every peg-out's root span ends as it is spooled; wait for their exports (the
+            # warm-up's do not count: they would end the wait before the last phase's came).
+            expected = sum(len(outcome.latencies_ms) for _name, _label, outcome in phases)
             deadline = time.monotonic() + FLUSH_WAIT_S
-            while sum(s.name == ROOT for s in decode(sink.bodies())) < expected and \
-                    time.monotonic() < deadline:
+            while len(phase_roots(decode(sink.bodies()), {"single", "paced"})) < expected \
+                    and time.monotonic() < deadline:
                 time.sleep(0.5)
         # Stopping the node flushed every process's exporter: decode what arrived.
         spans = decode(sink.bodies())
-    roots = sorted((s for s in spans if s.name == ROOT), key=lambda s: s.start_ns)
-    boundaries = [phase_start(roots, index, phases) for index in range(len(phases))]
-    for index, (name, outcome) in enumerate(phases):
-        first, last = boundaries[index]
-        ids = {s.trace_id for s in roots[first:last]}
+    for name, label, outcome in phases:
+        ids = {s.trace_id for s in phase_roots(spans, {label})}
         latencies = outcome.latencies_ms
         client_side = (f"client-side latency: p50 {percentile(latencies, 0.5):.1f} ms, "
                        f"p99 {percentile(latencies, 0.99):.1f} ms" if latencies else "")
@@ -167,13 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def phase_start(roots: list[Span], index: int,
-                phases: list[tuple[str, Outcome]]) -> tuple[int, int]:
-    """The root spans of phase `index`: phases ran one after the other, warm-up first, so
-    they are the last ones in start order, in the counts each phase sent."""
-    counts = [len(outcome.latencies_ms) for _name, outcome in phases]
-    end = len(roots) - sum(counts[index + 1:])
-    return max(0, end - counts[index]), end
+def phase_roots(spans: Iterable[Span], labels: set[str]) -> list[Span]:
+    """The root spans of the peg-outs whose ids were made with one of `labels`."""
+    return [s for s in spans if s.name == ROOT and phase_of(s.request_id) in labels]
 
 
 if __name__ == "__main__":

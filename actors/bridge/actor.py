@@ -136,8 +136,6 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
         self.first_writes = FirstWrites()  # new records whose first write is unanswered
-        # The id of an InitiatePegout being handled whose trace is a live peg-out's.
-        self._trace_not_ours: str | None = None
         self.outflow = OutflowWindow(86_400.0, 0)  # from the config at start
         self._reset_revision = 0  # of the stored `OUTFLOW_RESET_AT`
         self._outflow_moved = False  # the gauge is set once per turn, not per peg-out
@@ -173,7 +171,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         for effect in effects:
             match effect:
                 case Note():
-                    observe(effect, self.log, effect.request_id != self._trace_not_ours)
+                    observe(effect, self.log)
                 case Reply(to=to, message=message):
                     self.send(to, message)
                 case Persist():
@@ -351,34 +349,46 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
-        outer = self._trace_not_ours
-        if tracing.active and not tracing.begin(pegout_key(message.request_id), "pegout",
-                                                 request_id=message.request_id):
-            # The id's trace is open: a live peg-out's. This request (a repeat, or other
-            # content refused as a duplicate) must not end it.
-            self._trace_not_ours = message.request_id
-        try:
-            with tracing.span("bridge.InitiatePegout",
-                              tracing.traceparent_of(pegout_key(message.request_id))):
-                self._initiate(message, sender)
-        finally:
-            self._trace_not_ours = outer
+        # The id's trace open already is a live peg-out's: this request (a repeat, or other
+        # content refused as a duplicate) must not end it. Carried in the decision, which
+        # may come in a later turn (after a read, or the id's first write).
+        ours = not tracing.active or tracing.begin(pegout_key(message.request_id), "pegout",
+                                                    request_id=message.request_id)
+        with tracing.span("bridge.InitiatePegout",
+                          tracing.traceparent_of(pegout_key(message.request_id))):
+            self._initiate(message, sender, ours)
 
-    def _initiate(self, message: InitiatePegout, sender: Any) -> None:
+    def _initiate(self, message: InitiatePegout, sender: Any, ours: bool) -> None:
         # Drained, an id memory does not know is read back first: a finished peg-out's
         # request sent again is answered as taken (or a duplicate), not refused as new.
         read_back = self.drain is not None
         replaces = getattr(message, "replaces", None)
         if replaces is None or not isinstance(replaces, str):
-            self._with_record(message.request_id, sender, lambda record: workflow.requested(
-                record, message, sender, self.situation()), read_back=read_back)
+            self._with_record(message.request_id, sender, lambda record: self._initiated(
+                workflow.requested(record, message, sender, self.situation()), ours),
+                read_back=read_back)
             return
 
         def decide(original: PegoutRecord | None) -> None:
-            self._with_record(message.request_id, sender, lambda record: workflow.requested(
-                record, message, sender, self.situation(), original), read_back=read_back)
+            self._with_record(message.request_id, sender, lambda record: self._initiated(
+                workflow.requested(record, message, sender, self.situation(), original),
+                ours), read_back=read_back)
         # A replacement is decided with its original, from memory or read back.
         self._read(replaces, decide, sender)
+
+    def _initiated(self, step: workflow.Step, ours: bool) -> workflow.Step:
+        """The decision on an InitiatePegout, as its trace needs it: kept from ending a live
+        peg-out's trace unless its request began it (`_trace_kept`); and, for a finished
+        peg-out's request again, read back (while drained), ending the trace the request
+        began, as `already_stored` ends it after a first write."""
+        if not ours:
+            return _trace_kept(step)
+        if (tracing.active and step.record is not None
+                and step.record.request_id not in self.book.pegouts
+                and not any(isinstance(e, Note) or (isinstance(e, Persist) and e.record)
+                            for e in step.effects)):
+            tracing.end(pegout_key(step.record.request_id), outcome="already_stored")
+        return step
 
     def receiveMsg_RetryPegout(self, message: RetryPegout, sender: Any) -> None:
         self._with_record(message.request_id, sender, lambda record: workflow.retry(
@@ -493,6 +503,12 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                     self._send_notice(self.book.pegins[rid])
                 elif rid in self.book.pegouts:
                     self._request_signatures(self.book.pegouts[rid])
+
+
+def _trace_kept(step: workflow.Step) -> workflow.Step:
+    """The decision, with its notes kept from ending the peg-out's trace."""
+    return replace(step, effects=tuple(replace(e, ends_trace=False) if isinstance(e, Note)
+                                       else e for e in step.effects))
 
 
 def _federation_of(message: FederationChanged) -> Federation[Member]:

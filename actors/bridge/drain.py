@@ -19,6 +19,7 @@ from actors.storage.records import BRIDGE_META
 # The stored drain: JSON `{"reason": ..., "since": ...}`, or "" once undrained.
 DRAINED = BRIDGE_META + "drained"
 MAX_REASON_CHARS = 500  # a reason is for a log line and a refusal, not a document
+LATEST_SINCE_S = 253_402_300_799  # 9999-12-31T23:59:59Z: the last time `utc` can show
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def decode(text: str) -> Drain | None:
     value = json.loads(text)
     if (not isinstance(value, dict) or not isinstance(value.get("reason"), str)
             or not isinstance(value.get("since"), int | float)
-            or isinstance(value.get("since"), bool) or not math.isfinite(value["since"])):
+            or isinstance(value.get("since"), bool) or not math.isfinite(value["since"])
+            or not 0 <= value["since"] <= LATEST_SINCE_S):  # else `utc` raises on it
         raise ValueError(f"{DRAINED} holds {text[:200]!r}, not a drain this node wrote")
     return Drain(value["reason"], float(value["since"]))
 

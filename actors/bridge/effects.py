@@ -57,6 +57,9 @@ class Note:
     delay_s: float = 0.0  # when what follows happens
     # A broadcast's or a confirmation's: the time since acceptance (None: not known).
     since_accepted_s: float | None = None
+    # False for a decision on a request that did not begin the peg-out's trace (one under
+    # a live peg-out's id): its outcome must not end the live one's trace.
+    ends_trace: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,16 @@ def pegout_key(request_id: str) -> tuple[str, str]:
     return ("pegout", request_id)
 
 
-def observe(note: Note, log: logging.Logger, ends_trace: bool = True) -> None:
-    """Count, log and (an outcome, unless `ends_trace` is False) end the trace of `note`."""
+def observe(note: Note, log: logging.Logger) -> None:
+    """Count, log and (an outcome, unless `note.ends_trace` is False) end the trace of
+    `note`."""
     trace = tracing.traceparent_of(pegout_key(note.request_id)) if tracing.active else None
     previous = logcontext.about(note.request_id, note.event.value, trace and trace[3:35])
     try:
         _count_and_log(note, log)
     finally:
         logcontext.restore(previous)
-    if tracing.active and ends_trace and note.event in TRACE_ENDS:
+    if tracing.active and note.ends_trace and note.event in TRACE_ENDS:
         tracing.end(pegout_key(note.request_id), TRACE_ENDS[note.event],
                     outcome=note.event.value, detail=note.detail[:200] or None)
 

@@ -107,6 +107,16 @@ def requested(existing: PegoutRecord | None, request: InitiatePegout, client: An
     if federation.halted:
         return refuse(None, client, rid, "halted",
                       f"emergency halt in force (federation version {federation.version})")
+    if original is not None and original.federation_version is not None:
+        # A replacement spends a coin of its original, so every input is a coin of the
+        # original's federation (convention 10): it is signed under that version.
+        if named is None:
+            named = original.federation_version
+        elif named != original.federation_version:
+            return refuse(None, client, rid, "replacement",
+                          f"peg-out {replaces!r} spends coins of federation version "
+                          f"{original.federation_version}, and its replacement names "
+                          f"version {named!r}")
     # The federation whose coins it spends: the one in force, or an earlier one it names.
     spent = situation.federation_for(named)
     if isinstance(spent, str):

@@ -382,7 +382,7 @@ class ChainActor(OwnerActor):
             self.send(sender, FederationHistory(
                 tuple(federation_version(r) for r in found[-limit:]), error))
 
-        self.fetches.fetch(self._storage, answer, federations=True)
+        self.fetches.fetch(self._storage, answer, federations=True, limit=limit)
 
     def receiveMsg_PegoutCompleted(self, message: PegoutCompleted, sender: ActorAddress) -> None:
         metrics.PEGOUTS_COMPLETED.inc()

@@ -139,7 +139,8 @@ class StorageActor(NodeActor):
             tuple[FederationRecord, ...]
         try:
             if getattr(message, "federations", False):  # absent from an older sender's
-                records = tuple(self.database.federations())
+                records = tuple(self.database.federations(
+                    newest=getattr(message, "limit", None)))
             elif message.proposals_since is not None:
                 records = tuple(self.database.proposals(since=message.proposals_since))
             else:

@@ -346,9 +346,17 @@ class Database:
                            values)
         return [pegin_from_row(r) for r in rows]
 
-    def federations(self, state: str | None = None) -> list[FederationRecord]:
+    def federations(self, state: str | None = None,
+                    newest: int | None = None) -> list[FederationRecord]:
+        """Federation versions (in `state`, if set), oldest first: only the `newest` of
+        them, if set (a listing must not read every version governance ever sent)."""
         where, values = ("WHERE state = ?", (state,)) if state else ("", ())
-        rows = self._query(f"SELECT * FROM federations {where} ORDER BY version", values)
+        if newest is not None:
+            rows = self._query(f"SELECT * FROM (SELECT * FROM federations {where} ORDER BY "
+                               f"version DESC LIMIT ?) ORDER BY version",
+                               (*values, int(newest)))
+        else:
+            rows = self._query(f"SELECT * FROM federations {where} ORDER BY version", values)
         return [federation_from_row(r) for r in rows]
 
     def proposals(self, since: float = 0.0) -> list[ProposalRecord]:

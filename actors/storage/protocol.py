@@ -81,7 +81,8 @@ class _Load:
 class _Fetch:
     """Read peg-outs (one by `request_id`, or all in `state`: the newest `limit` of them if
     it is set), or, with `proposals_since`, the proposals received since then, or, with
-    `federations`, every federation version; answered `_Fetched`."""
+    `federations`, the federation versions (the newest `limit` if set); answered
+    `_Fetched`."""
 
     owner: str
     query_id: int

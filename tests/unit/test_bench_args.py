@@ -55,3 +55,12 @@ def test_the_collector_stand_in_counts_exports_and_refuses_other_paths():
             urllib.request.urlopen(urllib.request.Request(
                 url.replace("/v1/traces", "/v1/logs"), data=b"x", method="POST"), timeout=5)
     assert (sink.exports, sink.bytes) == (1, 2)
+
+
+def test_a_huge_cpu_range_is_refused_without_being_spelled_out():
+    # Spelled out, 0-99999999999 would fill memory before it were refused; this smaller
+    # one shows it is cut at the first CPU past those allowed.
+    beyond = max(os.sched_getaffinity(0)) + 1
+    with pytest.raises(argparse.ArgumentTypeError, match=rf"{beyond}\] are not among") as err:
+        cpu_list("0-1000000")
+    assert len(str(err.value)) < 200 + 4 * beyond

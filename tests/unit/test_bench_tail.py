@@ -1,6 +1,6 @@
 """`python -m bench.tail`: a traced peg-out split into its steps."""
 
-from bench.tail import Span, by_trace, steps, table
+from bench.tail import Span, by_trace, decode, phase_of, phase_roots, steps, table
 
 MS = 1_000_000  # ns
 
@@ -46,3 +46,28 @@ def test_the_table_shows_the_slowest_percent_beside_the_percentiles():
     hop = next(line for line in lines if line.startswith("hop "))
     assert hop.split()[1:] == ["1.00", "1.00", "25.50"]  # the slowest 2 of 200: 1 and 50
     assert table("empty", []) == "empty: no complete trace"
+
+
+def test_a_phase_is_the_roots_of_the_ids_made_for_it_never_the_warm_up_s():
+    # The warm-up may run more than once, and exports arrive in any order: a phase is
+    # picked by the label in its peg-outs' ids, not by position among the roots.
+    roots = [Span("pegout", b"w1", b"", 0, 1, "bench-warmup-0"),
+             Span("pegout", b"s1", b"", 2, 3, "bench-single-1"),
+             Span("storage.commit", b"s1", b"", 2, 3),
+             Span("pegout", b"w2", b"", 4, 5, "bench-warmup-2")]
+    assert [s.trace_id for s in phase_roots(roots, {"single", "paced"})] == [b"s1"]
+    assert phase_of("bench-paced-17") == "paced" and phase_of("po-1") == ""
+
+
+def test_decode_keeps_a_root_span_s_request_id():
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    sent = request.resource_spans.add().scope_spans.add().spans.add()
+    sent.name, sent.trace_id = "pegout", b"t" * 16
+    attribute = sent.attributes.add()
+    attribute.key, attribute.value.string_value = "request_id", "bench-paced-3"
+    [found] = decode([request.SerializeToString()])
+    assert found.request_id == "bench-paced-3"

@@ -43,7 +43,9 @@ def test_a_drain_survives_its_stored_form() -> None:
 
 @pytest.mark.parametrize("stored", ["[]", '{"reason": 1, "since": 2}', '{"reason": "x"}',
                                     '{"reason": "x", "since": true}',
-                                    '{"reason": "x", "since": NaN}', "not json"])
+                                    '{"reason": "x", "since": NaN}', "not json",
+                                    '{"reason": "x", "since": 1e300}',
+                                    '{"reason": "x", "since": -1e12}'])
 def test_a_stored_value_this_node_did_not_write_is_refused(stored: str) -> None:
     with pytest.raises(ValueError):
         drain.decode(stored)

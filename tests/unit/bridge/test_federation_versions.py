@@ -57,6 +57,15 @@ def schnorr_answer(record: PegoutRecord, signers: tuple[int, ...] = (0, 1, 2)) -
     return ApplySignatures(f"{record.request_id}/1", "complete", witnesses)
 
 
+def ecdsa_answer(record: PegoutRecord) -> ApplySignatures:
+    """Members 0 and 1 of the P2WSH version 1 sign every input."""
+    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
+                            max_pegout_sat=10**8)
+    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
+                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
+    return ApplySignatures(f"{record.request_id}/1", "complete", witnesses)
+
+
 def test_an_old_client_without_the_field_spends_the_federation_in_force() -> None:
     record = accept(request(NEW), situation())
     assert record.federation_version == NEW.version  # resolved and stored
@@ -73,12 +82,7 @@ def test_a_pegout_without_a_version_keeps_the_one_in_force_at_acceptance_after_a
     after = situation()
     asked = workflow.signature_request(record, after)
     assert asked is not None and asked.required_signatures == OLD.threshold
-    unsigned = parse_pegout(record.tx_hex, record.input_indices, record.amounts,
-                            max_pegout_sat=10**8)
-    witnesses = tuple(Witness(sign_digest(s, d) + b"\x01", public_key(s), "ecdsa")
-                      for d in sighashes(unsigned, OLD.witness_script) for s in (0, 1))
-    step = workflow.answered(record, False, ApplySignatures("po-1/1", "complete", witnesses),
-                             1, "stream", after)
+    step = workflow.answered(record, False, ecdsa_answer(record), 1, "stream", after)
     assert step.record is not None and step.record.state == "signed", step.effects
 
 
@@ -158,3 +162,43 @@ def test_a_failed_pegout_whose_version_is_retired_is_not_retried() -> None:
     assert isinstance(reply, PegoutRejected) and reply.kind == "federation_version"
     assert reply.reason.startswith("federation version 1 is retired")
     assert not any(isinstance(e, Persist) for e in step.effects)
+
+
+def signed_under_old() -> PegoutRecord:
+    """`po-1`, accepted and signed under the P2WSH version 1 before the switch to 2."""
+    before = Situation(OLD, RULES, NOW)
+    record = accept(request(OLD), before)
+    step = workflow.answered(record, False, ecdsa_answer(record), 1, "stream", before)
+    assert step.record is not None and step.record.state == "signed", step.effects
+    return step.record
+
+
+def replacement_of(original: PegoutRecord, version: int | None) -> InitiatePegout:
+    # The same coins (version 1's, seed 7) at a higher fee.
+    tx_hex, indices, amounts = make_unsigned_pegout(OLD.witness_script, seed=7,
+                                                    fee_rate_sat_vb=20.0)
+    return InitiatePegout("po-2", tx_hex, indices, amounts, replaces=original.request_id,
+                          federation_version=version)
+
+
+def test_a_replacement_after_a_switch_is_signed_under_its_originals_version() -> None:
+    # Its inputs are the original's coins at version 1's address: signed under version 2's
+    # leaf script and members, no signature could ever spend them.
+    original = signed_under_old()
+    step = workflow.requested(None, replacement_of(original, None), "client", situation(),
+                              original)
+    assert step.record is not None, step.effects
+    assert step.record.federation_version == OLD.version
+    assert step.record.signatures_required == 2 * OLD.threshold
+    asked = workflow.signature_request(step.record, situation())
+    assert asked is not None and asked.required_signatures == OLD.threshold
+
+
+def test_a_replacement_naming_another_version_than_its_original_is_refused() -> None:
+    original = signed_under_old()
+    step = workflow.requested(None, replacement_of(original, NEW.version), "client",
+                              situation(), original)
+    [reply] = [e.message for e in step.effects if isinstance(e, Reply)]
+    assert isinstance(reply, PegoutRejected) and reply.kind == "replacement"
+    assert reply.reason == ("peg-out 'po-1' spends coins of federation version 1, and its "
+                            "replacement names version 2")

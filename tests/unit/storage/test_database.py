@@ -119,6 +119,19 @@ def test_a_listing_reads_only_the_newest_peg_outs_still_oldest_first(path: str) 
         database.close()
 
 
+def test_a_federation_listing_reads_only_the_newest_versions_still_oldest_first(
+        path: str) -> None:
+    database = Database.open(path)
+    try:
+        database.write([federation(v, "scheduled" if v == 30 else "applied")
+                        for v in range(1, 31)])
+        assert [f.version for f in database.federations(newest=3)] == [28, 29, 30]
+        assert [f.version for f in database.federations("applied", newest=2)] == [28, 29]
+        assert len(database.federations()) == 30
+    finally:
+        database.close()
+
+
 def test_a_write_only_replaces_an_older_revision(path: str) -> None:
     database = Database.open(path)
     try:
