@@ -113,11 +113,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX pegouts_by_age ON pegouts (max(created_at, series_started_at));
     """,
     # 5: Taproot federations (convention 10): a federation's script type, and the
-    # federation version whose coins a peg-out spends (NULL: the one in force, as every
-    # peg-out before it did).
+    # federation version whose coins a peg-out spends. A peg-out from before was signed
+    # under whatever version was in force at each attempt; it is pinned to the one in
+    # force now, so that a later switch (to P2TR, say) cannot move a peg-out still in
+    # flight to a script its coins are not at. NULL only where no federation was ever
+    # applied (no peg-out could have been accepted then).
     """
     ALTER TABLE federations ADD COLUMN script_type TEXT NOT NULL DEFAULT 'p2wsh';
     ALTER TABLE pegouts ADD COLUMN federation_version INTEGER;
+    UPDATE pegouts SET federation_version =
+        (SELECT max(version) FROM federations WHERE state = 'applied');
     """,
 )
 
