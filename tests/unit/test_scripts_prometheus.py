@@ -30,6 +30,8 @@ def _machine(tmp_path: Path, uid: int, install_works: bool) -> Path:
     _tool(bin_dir, "apt-get",
           f'echo "$DEBIAN_FRONTEND $*" >> {tmp_path}/apt.log\n'
           f'case " $* " in *" install "*) {install};; esac\n')
+    # No systemd on this machine: the package's init script starts a server; `service` logs.
+    _tool(bin_dir, "service", f'echo "$*" >> {tmp_path}/service.log\n')
     return bin_dir
 
 
@@ -61,3 +63,14 @@ def test_not_root_it_installs_nothing_and_says_what_to_install(tmp_path: Path) -
     assert result.returncode == 1
     assert "apt-get install prometheus" in result.stderr
     assert not (tmp_path / "apt.log").exists()
+
+
+def test_without_systemd_the_server_the_package_started_is_stopped(tmp_path: Path) -> None:
+    result = _ensure(_machine(tmp_path, uid=0, install_works=True))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "service.log").read_text().splitlines() == ["prometheus stop"]
+
+
+def test_a_failed_install_stops_nothing(tmp_path: Path) -> None:
+    _ensure(_machine(tmp_path, uid=0, install_works=False))
+    assert not (tmp_path / "service.log").exists()
