@@ -132,7 +132,10 @@ def test_a_watchdog_interval_the_health_asks_cannot_keep_stops_the_start(
     with notify_socket(address) as systemd:
         env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
         launched = launch(config_path, tmp_path / "start.out", env=env)
-        assert launched.process.wait(timeout=60) == 1
+        try:
+            assert launched.process.wait(timeout=60) == 1
+        finally:
+            stop(launched)  # a launcher that did start must not outlive the test
         assert "alys-node: systemd's watchdog interval (WATCHDOG_USEC: 1 s) is too short for " \
             "supervision.health.ping_interval_s (1 s)" in launched.text()
         assert "READY=1" not in systemd.fields()
