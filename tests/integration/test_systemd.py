@@ -111,8 +111,10 @@ def test_the_root_stopping_to_answer_stops_the_watchdog(config_path: Path,
             root = int(next(line for line in Path(launched.config["logging"]["file"])
                             .read_text().splitlines() if "alys.root" in line
                             and "started pid=" in line).split("started pid=")[1].split()[0])
-            before = systemd.fields().count("WATCHDOG=1")
             os.kill(root, signal.SIGSTOP)  # alive and silent: a hung root
+            # Counted once it is stopped: a test held up between counting and stopping
+            # would otherwise see the beats of that delay as beats of the hung root.
+            before = systemd.fields().count("WATCHDOG=1")
             log = Path(launched.config["logging"]["file"])
             wait_until(lambda: f"the root supervisor (pid {root}) did not answer" in
                        log.read_text(), timeout=30, message="the hung root was not killed")
