@@ -31,6 +31,7 @@ RECORDING_RULES = OPS / "rules" / "alys-recording.yml"
 ALERT_RULES = OPS / "rules" / "alys-alerts.yml"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+PORT_ATTEMPTS = 3
 
 
 class PrometheusError(AssertionError):
@@ -85,22 +86,29 @@ class PrometheusServer:
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "prometheus.yml"
         config.write_text(yaml.safe_dump(scrape_config(target, rule_files, interval)))
-        port = free_port()
         log = directory / "prometheus.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [binary("prometheus"), f"--config.file={config}",
-                 f"--storage.tsdb.path={directory / 'data'}",
-                 f"--web.listen-address={LOOPBACK}:{port}", "--log.level=warn"],
-                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        server = cls(process, port, log)
-        try:
-            wait_until(server.ready, timeout=START_TIMEOUT_S,
-                       message=lambda: f"prometheus ready: {log.read_text()[-2000:]}")
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # A port free a moment ago may since be a node's outgoing connection's.
+            port = free_port()
+            with log.open("wb") as sink:
+                process = subprocess.Popen(
+                    [binary("prometheus"), f"--config.file={config}",
+                     f"--storage.tsdb.path={directory / 'data'}",
+                     f"--web.listen-address={LOOPBACK}:{port}", "--log.level=warn"],
+                    stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            server = cls(process, port, log)
+            try:
+                wait_until(server.ready, timeout=START_TIMEOUT_S,
+                           message=lambda: f"prometheus ready: {log.read_text()[-2000:]}")
+                return server
+            except PrometheusError:
+                server.stop()
+                if attempt == PORT_ATTEMPTS or "address already in use" not in log.read_text():
+                    raise
+            except BaseException:
+                server.stop()
+                raise
+        raise AssertionError("unreachable")
 
     @property
     def url(self) -> str:

@@ -21,7 +21,8 @@ _base_python() {
 
 if [ ! -x "$PY" ]; then
     echo "bootstrap: creating $VENV" >&2
-    "$(_base_python)" -m venv "$VENV"
+    source "$ROOT/scripts/_venv.sh"
+    make_venv "$(_base_python)" "$VENV"
 fi
 
 stamp="$VENV/.alys-installed"

@@ -2,6 +2,7 @@
 # PATH: promtool checks the rules, and the tests run a real Prometheus server. On a fresh
 # Debian machine, as root, it installs Debian's `prometheus` package (2.42 on Debian 12),
 # which holds both, and says so; anywhere else it says what to install.
+source "${BASH_SOURCE[0]%/*}/_apt.sh"
 ensure_prometheus() {
     if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
         return 0
@@ -12,19 +13,18 @@ ensure_prometheus() {
         return 1
     fi
     echo "== installing Debian's prometheus package (promtool and the server the tests run)" >&2
-    # A fresh machine may have no package lists yet, and unattended-upgrades may hold the
-    # dpkg lock for minutes after boot: wait for it rather than fail at once.
-    local apt=(apt-get -q -y -o DPkg::Lock::Timeout=600)
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >&2 ||
-       ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" install --no-install-recommends \
-            prometheus >&2; then
+    if ! apt_install prometheus; then
         echo "scripts/test: installing Debian's prometheus package failed (apt-get says why" \
              "above); install it (apt-get install prometheus) and run scripts/test again" >&2
         return 1
     fi
-    # The package enables a system-wide server; the tests start their own.
+    # The package starts a system-wide server on :9090 (through systemd, or, on a machine
+    # without it, through its init script); the tests start their own, and one left running
+    # would take CPU from them and outlive the run.
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl disable --now prometheus >/dev/null 2>&1 || true
+    elif command -v service >/dev/null 2>&1; then
+        service prometheus stop >/dev/null 2>&1 || true
     fi
     if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
         echo "scripts/test: the prometheus package is installed, but promtool or prometheus" \

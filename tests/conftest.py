@@ -2,16 +2,22 @@
 
 prometheus-client picks its multiprocess value class at import, from
 `PROMETHEUS_MULTIPROC_DIR`: point it at a session directory now; each node a
-test starts then moves its actors to a fresh directory of their own.
+test starts then moves its actors to a fresh directory of their own. The session
+directory is removed when the run ends (one per run would pile up in /tmp).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="alys-test-metrics-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    _metrics_dir = tempfile.mkdtemp(prefix="alys-test-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    atexit.register(shutil.rmtree, _metrics_dir, ignore_errors=True)
 
 
 # Imported after the metrics directory is set (see above).

@@ -74,9 +74,9 @@ def test_reload_applies_at_once_all_or_nothing_and_info_shows_no_secret(
         "kind": "evm_rpc",
         "rpc_url": f"http://{USER}:{PASSWORD}@127.0.0.1:{UNREACHABLE_PORT}/?apikey={API_KEY}"}}})
     launched = launch(config_path, tmp_path / "start.out")
-    wait_ready(launched)
     log = Path(launched.config["logging"]["file"])
     try:
+        wait_ready(launched)
         first = info(config_path)
         assert first["node_id"] == "alys-test" and first["version"]
         assert first["config"]["logging"]["level"] == "INFO"
@@ -98,8 +98,9 @@ def test_reload_applies_at_once_all_or_nothing_and_info_shows_no_secret(
         assert over.returncode == 1 and over.stderr.startswith("error code: payout_high")
         wait_until(lambda: info(config_path)["config"]["logging"]["level"] == "DEBUG",
                    timeout=15, message="/info never showed the reloaded level")
-        assert "reloaded config in force: bridge.policy.max_payout_sat, logging.level" in \
-            log.read_text()
+        wait_until(lambda: "reloaded config in force: bridge.policy.max_payout_sat, "
+                   "logging.level" in log.read_text(), timeout=15,
+                   message="the reload was not logged")
 
         # A key that needs a restart beside one that would not: nothing applied.
         in_force = config_path.read_text()
@@ -145,8 +146,8 @@ def test_a_reload_by_ctl_outlives_a_root_killed_before_the_launcher_heard_of_it(
     # so what tells the launcher of the reload is only read once the root is gone.
     edit(config_path, {"supervision": {"health": {"ping_interval_s": 5}}})
     launched = launch(config_path, tmp_path / "start.out")
-    wait_ready(launched)
     try:
+        wait_ready(launched)
         root = next(a["pid"] for a in status_json(config_path)["actors"] if a["name"] == "root")
         edit(config_path, {"logging": {"level": "DEBUG"}})
         assert ctl(config_path, "reload").returncode == 0

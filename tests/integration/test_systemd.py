@@ -111,8 +111,10 @@ def test_the_root_stopping_to_answer_stops_the_watchdog(config_path: Path,
             root = int(next(line for line in Path(launched.config["logging"]["file"])
                             .read_text().splitlines() if "alys.root" in line
                             and "started pid=" in line).split("started pid=")[1].split()[0])
-            before = systemd.fields().count("WATCHDOG=1")
             os.kill(root, signal.SIGSTOP)  # alive and silent: a hung root
+            # Counted once it is stopped: a test held up between counting and stopping
+            # would otherwise see the beats of that delay as beats of the hung root.
+            before = systemd.fields().count("WATCHDOG=1")
             log = Path(launched.config["logging"]["file"])
             wait_until(lambda: f"the root supervisor (pid {root}) did not answer" in
                        log.read_text(), timeout=30, message="the hung root was not killed")
@@ -132,7 +134,10 @@ def test_a_watchdog_interval_the_health_asks_cannot_keep_stops_the_start(
     with notify_socket(address) as systemd:
         env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
         launched = launch(config_path, tmp_path / "start.out", env=env)
-        assert launched.process.wait(timeout=60) == 1
+        try:
+            assert launched.process.wait(timeout=60) == 1
+        finally:
+            stop(launched)  # a launcher that did start must not outlive the test
         assert "alys-node: systemd's watchdog interval (WATCHDOG_USEC: 1 s) is too short for " \
             "supervision.health.ping_interval_s (1 s)" in launched.text()
         assert "READY=1" not in systemd.fields()
