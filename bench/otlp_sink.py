@@ -23,6 +23,7 @@ class Sink:
         self._bodies: list[bytes] = []
         self.exports = 0
         self.bytes = 0
+        self.refused: list[str] = []  # "<path> <content type> <length>" of each one refused
 
     def took(self, body: bytes) -> None:
         with self._lock:
@@ -46,7 +47,11 @@ def otlp_sink(keep: bool = False) -> Iterator[tuple[str, Sink]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if self.path != "/v1/traces" or not 0 < length <= MAX_EXPORT_BYTES:
+            content_type = self.headers.get("Content-Type", "")
+            if self.path != "/v1/traces" or content_type != "application/x-protobuf" \
+                    or not 0 < length <= MAX_EXPORT_BYTES:
+                with sink._lock:
+                    sink.refused.append(f"{self.path} {content_type} {length}")
                 self.send_error(400)
                 return
             sink.took(self.rfile.read(length))

@@ -1,21 +1,18 @@
-"""A tiny OTLP/HTTP trace receiver on loopback: what the node's processes export, decoded
-from `ExportTraceServiceRequest` protobuf, for the tests to look at."""
+"""What the node's processes export over OTLP/HTTP, decoded for the tests to look at.
+
+The endpoint itself is the benchmark's collector stand-in (`bench/otlp_sink.py`), keeping
+every export; this module decodes them into spans."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-MAX_BODY = 16 * 1024 * 1024
+from bench.otlp_sink import Sink, otlp_sink
 
 
 @dataclass(frozen=True)
@@ -40,67 +37,42 @@ def _value(any_value: Any) -> Any:
     return getattr(any_value, kind) if kind else None
 
 
+def decode(body: bytes) -> list[ReceivedSpan]:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    received = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                received.append(ReceivedSpan(
+                    span.name, span.trace_id.hex(), span.span_id.hex(),
+                    span.parent_span_id.hex(), span.start_time_unix_nano,
+                    span.end_time_unix_nano, str(resource.get("alys.actor", "")),
+                    int(resource.get("process.pid", 0)),
+                    {kv.key: _value(kv.value) for kv in span.attributes}))
+    return received
+
+
 class Receiver:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._spans: list[ReceivedSpan] = []
-        self.requests = 0
-        self.refused: list[str] = []
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    @property
+    def requests(self) -> int:
+        return self._sink.exports
+
+    @property
+    def refused(self) -> list[str]:
+        """`<path> <content type> <length>` of each export refused (400)."""
+        return list(self._sink.refused)
 
     def spans(self) -> list[ReceivedSpan]:
-        with self._lock:
-            return list(self._spans)
-
-    def take(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        received = []
-        for resource_spans in request.resource_spans:
-            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    received.append(ReceivedSpan(
-                        span.name, span.trace_id.hex(), span.span_id.hex(),
-                        span.parent_span_id.hex(), span.start_time_unix_nano,
-                        span.end_time_unix_nano, str(resource.get("alys.actor", "")),
-                        int(resource.get("process.pid", 0)),
-                        {kv.key: _value(kv.value) for kv in span.attributes}))
-        with self._lock:
-            self.requests += 1
-            self._spans.extend(received)
+        return [span for body in self._sink.bodies() for span in decode(body)]
 
 
 @contextmanager
 def otlp_receiver() -> Iterator[tuple[str, Receiver]]:
     """A receiver on a free loopback port: its traces URL, and what it received."""
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            content_type = self.headers.get("Content-Type", "")
-            if self.path != "/v1/traces" or content_type != "application/x-protobuf" \
-                    or not 0 < length <= MAX_BODY:
-                receiver.refused.append(f"{self.path} {content_type} {length}")
-                self.send_error(400)
-                return
-            receiver.take(self.rfile.read(length))
-            body = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # quiet: the test reads what was received
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="otlp-receiver", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with otlp_sink(keep=True) as (url, sink):
+        yield url, Receiver(sink)

@@ -55,6 +55,7 @@ def test_the_collector_stand_in_counts_exports_and_refuses_other_paths():
             urllib.request.urlopen(urllib.request.Request(
                 url.replace("/v1/traces", "/v1/logs"), data=b"x", method="POST"), timeout=5)
     assert (sink.exports, sink.bytes) == (1, 2)
+    assert sink.refused == ["/v1/logs application/x-www-form-urlencoded 1"]
 
 
 def test_a_huge_cpu_range_is_refused_without_being_spelled_out():
