@@ -21,6 +21,8 @@ from client.errors import NoReply
 class Done:
     data: Any  # for --json
     text: str  # for people
+    # Done, but not all of it: said on stderr (a listing missing what storage could not read).
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def _list(args: argparse.Namespace, node: NodeClient) -> Outcome:
     listing = node.pegout_listing(args.state, limit=args.limit)
     if listing.error is not None and not listing.items:
         return Refused("storage", listing.error, render.plain(listing))
-    return Done(render.plain(listing.items), render.pegouts_text(listing.items))
+    return Done(render.plain(listing.items), render.pegouts_text(listing.items),
+                warning=listing.error)
 
 
 def _show(args: argparse.Namespace, node: NodeClient) -> Outcome:

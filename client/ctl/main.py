@@ -48,6 +48,8 @@ def report(outcome: Outcome, *, as_json: bool, out: TextIO, err: TextIO) -> int:
     """Print `outcome` (on stdout when done, on stderr when refused); its exit code."""
     if isinstance(outcome, Done):
         print(_json(outcome.data) if as_json else outcome.text, file=out)
+        if outcome.warning is not None:
+            print(f"warning: {outcome.warning}", file=err)
         return EXIT_OK
     assert isinstance(outcome, Refused)
     if as_json:

@@ -155,6 +155,13 @@ def test_a_refusal_goes_to_stderr_as_bitcoin_cli_prints_it_and_exits_1() -> None
                                "reply": {"request_id": "po-1"}}
 
 
+def test_a_partial_result_is_printed_with_its_warning_on_stderr_and_exits_0() -> None:
+    done = Done([], "(none)", warning="could not read storage (open peg-outs listed): locked")
+    assert printed(done) == (
+        EXIT_OK, "(none)\n", "warning: could not read storage (open peg-outs listed): locked\n")
+    assert printed(done, as_json=True)[2].startswith("warning: ")
+
+
 def test_a_result_goes_to_stdout_as_text_or_json_and_exits_0() -> None:
     done = Done({"drained": False}, "pegouts: accepting")
     assert printed(done) == (EXIT_OK, "pegouts: accepting\n", "")
