@@ -205,14 +205,8 @@ class Connector:
                 time.time() - self.connected_since >= stable_s):
             self.backoff.reset()
         self.last_error = reason
-        if session.connection is not None:
-            session.connection.close()
-            session.connection = None
-        self.connected_since = None
-        if was_up:
-            self.reconnects += 1
-            metrics.RECONNECTS.inc()
-        else:
+        self._end_connection(was_up)
+        if not was_up:
             self.breaker.record_failure()  # it never got as far as a working session
         self.export_circuit()
         session.generation += 1  # everything of the old connection is stale from here
@@ -247,16 +241,22 @@ class Connector:
         if session.connection is None or session.state not in (
                 State.CONNECTING, State.REGISTERING, State.CONNECTED, State.SUSPENDED):
             return  # no connection: the next one presents the current credential anyway
-        was_up = session.state in (State.CONNECTED, State.SUSPENDED)
-        session.connection.close()
-        session.connection = None
+        self._end_connection(session.state in (State.CONNECTED, State.SUSPENDED))
+        session.generation += 1
+        session.move(State.RECONNECTING, f"{reason}; reconnecting now")
+        session.schedule("reconnect", 0)
+
+    def _end_connection(self, was_up: bool) -> None:
+        """Close the current connection, if any; the end of a working session counts as a
+        reconnect (a lost one and a renewed one alike)."""
+        session = self._session
+        if session.connection is not None:
+            session.connection.close()
+            session.connection = None
         self.connected_since = None
         if was_up:
             self.reconnects += 1
             metrics.RECONNECTS.inc()
-        session.generation += 1
-        session.move(State.RECONNECTING, f"{reason}; reconnecting now")
-        session.schedule("reconnect", 0)
 
     def export_circuit(self) -> None:
         for change in self.breaker.drain_transitions():

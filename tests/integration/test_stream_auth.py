@@ -171,13 +171,20 @@ def test_a_rewritten_token_file_is_presented_after_one_reconnect_and_no_request_
         assert RIGHT not in log and NEXT not in log
 
 
+def bearer_sessions(tmp_path: Path, started: list[MockGovernance],
+                    ttl_s: int) -> tuple[MockGovernance, dict[str, object]]:
+    """A mock that takes the bearer token RIGHT and grants sessions of `ttl_s`, and the
+    node's auth section presenting that token."""
+    accepted = secret_file(tmp_path / "accepted", RIGHT)
+    mock = start_mock(tmp_path, started, "--auth-type=bearer",
+                      f"--auth-credential-file={accepted}", f"--session-ttl-s={ttl_s}")
+    return mock, {"type": "bearer", "token_file": secret_file(tmp_path / "node-token", RIGHT)}
+
+
 def test_a_session_token_is_presented_on_the_next_connection_and_renewed_before_it_expires(
     tmp_path: Path, started: list[MockGovernance]
 ) -> None:
-    accepted = secret_file(tmp_path / "accepted", RIGHT)
-    mock = start_mock(tmp_path, started, "--auth-type=bearer",
-                      f"--auth-credential-file={accepted}", "--session-ttl-s=3")
-    auth = {"type": "bearer", "token_file": secret_file(tmp_path / "node-token", RIGHT)}
+    mock, auth = bearer_sessions(tmp_path, started, ttl_s=3)
     with stream_node(tmp_path / "node", [mock.target], auth=auth) as node:
         wait_state(node.client, "connected")
         # Renewed at 80 % of its 3 s: twice within about 5 s, never refused.
@@ -197,10 +204,7 @@ def test_a_session_token_is_presented_on_the_next_connection_and_renewed_before_
 def test_an_expired_session_ends_the_stream_and_the_node_registers_again_with_its_token(
     tmp_path: Path, started: list[MockGovernance]
 ) -> None:
-    accepted = secret_file(tmp_path / "accepted", RIGHT)
-    mock = start_mock(tmp_path, started, "--auth-type=bearer",
-                      f"--auth-credential-file={accepted}", "--session-ttl-s=600")
-    auth = {"type": "bearer", "token_file": secret_file(tmp_path / "node-token", RIGHT)}
+    mock, auth = bearer_sessions(tmp_path, started, ttl_s=600)
     with stream_node(tmp_path / "node", [mock.target], auth=auth) as node:
         wait_state(node.client, "connected")
         mock.behave(drop_streams=True)  # the next connection presents the session token
