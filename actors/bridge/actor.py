@@ -43,6 +43,7 @@ from actors.bridge.effects import (
     SendNotice,
     Supersede,
 )
+from actors.bridge.first_federation import FirstFederation
 from actors.bridge.firstwrites import FirstWrites, first_key
 from actors.bridge.follower import Follower
 from actors.bridge.ledger import split_governance_id
@@ -104,6 +105,10 @@ class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
 
 
+class _FederationWaitOver:
+    """Wakeup payload: peg-outs held for the first federation are decided without one."""
+
+
 class _RequestDue:
     """Wakeup payload: (re)send the current attempt of these peg-outs or peg-ins."""
 
@@ -142,6 +147,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         self.follower: Follower | None = None  # from the config at start
         self.drain: Drain | None = None  # an operator's, loaded from storage
         self._drain_revision = 0  # of the stored `drain.DRAINED`
+        self.first_federation = FirstFederation()  # peg-outs that came before any federation
 
     def on_start(self, start: _Start) -> None:
         self.rules = Rules.of(self.config)
@@ -347,6 +353,10 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     # -- peg-outs -------------------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
+        if self.federation is None and self.first_federation.hold(message, sender):
+            if len(self.first_federation) == 1:
+                self.wakeupAfter(self.first_federation.wait_s, payload=_FederationWaitOver())
+            return  # decided when the chain announces the first federation
         # An id memory does not know is decided as new: its first write, inserted only if
         # the id is free in storage, finds a finished peg-out's (`workflow.already_stored`).
         # The id's trace open already is a live peg-out's: this request (a repeat, or other
@@ -462,6 +472,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         self.log.info("federation version %d: %d-of-%d at %s%s", message.version,
                       message.threshold, sum(1 for m in message.members if m.active),
                       message.address, " (EMERGENCY HALT)" if message.halted else "")
+        self._decide_held(self.first_federation.release())
         if was_halted and not message.halted:
             situation = self.situation()
             open_ones = list(self.book.pegouts.values())
@@ -470,6 +481,15 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                           sum(1 for r in open_ones if r.state == workflow.AWAITING.value))
             for record in open_ones:
                 self._carry_out(workflow.halt_lifted(record, situation).effects)
+
+    def _decide_held(self, held: list[tuple[Any, Any]]) -> None:
+        if held:
+            self.log.info("deciding %d peg-outs that arrived before %s", len(held),
+                          "the first federation" if self.federation else
+                          f"a federation, after waiting {self.first_federation.wait_s:g}s")
+        with self.coalesced_sends():  # thousands of refusals or repeats: a Batch per client
+            for message, sender in held:
+                self.receiveMsg_InitiatePegout(message, sender)
 
     # -- re-sending -----------------------------------------------------------------
 
@@ -497,6 +517,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             self._broadcasting().retry_armed = False
             self._broadcasting().queue(r.request_id
                                        for r in self.book.in_state(PegoutState.SIGNED))
+        elif isinstance(payload, _FederationWaitOver):
+            self._decide_held(self.first_federation.give_up())
         elif isinstance(payload, _RequestDue):
             for rid in payload.request_ids:
                 if rid in self.book.pegins:

@@ -50,7 +50,7 @@ from actors.stream.liveness import Liveness
 from actors.stream.outbound import OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
-from actors.stream.routing import InboundRouter
+from actors.stream.routing import IN_ORDER, InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
 from actors.stream.wire.events import RegistrationAck
@@ -101,7 +101,7 @@ class StreamActor(NodeActor):
             pending=pending, log=self.log)
         self.liveness = Liveness(governance.heartbeat_interval_s,
                                  governance.heartbeat_timeout_s, time.monotonic, time.time)
-        self.router = InboundRouter()
+        self.router = InboundRouter(in_order=IN_ORDER)
         self.acks = PushAcks(governance.push_acks)
         # Children looked up once: one acknowledgement per push, so per-call labels cost.
         self._acks_counted = {reason: metrics.PUSH_ACKS.labels(reason=reason)

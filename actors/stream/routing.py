@@ -28,6 +28,10 @@ from actors.messages import ApplySignatures, ProposalReceived, UpdateFederation
 RECENTLY_HANDLED = 10_000  # ids remembered after their Handled, to drop late duplicates
 MAX_IN_FLIGHT = 2_000  # per target: sent and not yet confirmed
 SMALL_SENDS = 2  # per target: partial batches that may be unconfirmed at once
+# Targets whose messages must arrive in the order governance sent them: federation
+# updates are applied by version, and Thespian may deliver two sends from one actor
+# out of order. One send at a time to these: they are few (not on the signature path).
+IN_ORDER = frozenset({"chain"})
 
 # What governance sends that goes on to the bridge or the chain.
 Routable = ApplySignatures | UpdateFederation | ProposalReceived
@@ -39,7 +43,8 @@ Key = tuple[str, str]
 
 class InboundRouter:
     def __init__(self, remember: int = RECENTLY_HANDLED,
-                 max_in_flight: int = MAX_IN_FLIGHT, small_sends: int = SMALL_SENDS) -> None:
+                 max_in_flight: int = MAX_IN_FLIGHT, small_sends: int = SMALL_SENDS,
+                 in_order: frozenset[str] = frozenset()) -> None:
         self._unhandled: dict[Key, Routable] = {}
         self._handled: OrderedDict[Key, None] = OrderedDict()
         self._waiting: dict[str, deque[Key]] = {}  # target -> admitted, not yet sent
@@ -51,6 +56,7 @@ class InboundRouter:
         self._remember = remember
         self._max_in_flight = max_in_flight
         self._max_small = small_sends
+        self._in_order = in_order  # targets with at most one unconfirmed send
 
     def admit(self, request_id: str, target: str, message: Routable) -> bool:
         """Track a message for `target`; False if it is a duplicate (route nothing)."""
@@ -73,6 +79,9 @@ class InboundRouter:
         same for one message or many). A batch cut short by the in-flight
         bound, with more waiting behind it, waits for room for a full one.
 
+        A target in `in_order` has at most one send unconfirmed, so it receives
+        its messages in the order they were admitted.
+
         (Holding every partial batch while anything was in flight made a
         burst's last few hundred messages wait for all before them to be
         verified and committed: a fifth of the inbound benchmark's time.)
@@ -81,6 +90,8 @@ class InboundRouter:
         if not waiting:
             return []
         in_flight = self._in_flight.setdefault(target, set())
+        if in_flight and target in self._in_order:
+            return []  # the next send goes once the target confirmed all of this one
         small = self._small.setdefault(target, {})
         room = self._max_in_flight - len(in_flight)
         size = min(max_items, room, len(waiting))
