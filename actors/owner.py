@@ -36,10 +36,17 @@ from actors.storage.protocol import (
 from actors.storage.records import Loaded, Record
 
 WRITE_RETRY_DELAY_S = 1.0
+# The longest a write that can wait (`DurableStore.write(can_wait=True)`) waits for one
+# that cannot to go with. Under load the next one comes within milliseconds.
+WAITING_WRITES_S = 0.05
 
 
 class _RetryWrites:
     """Wakeup payload: send the writes that failed again."""
+
+
+class _WaitedWrites:
+    """Wakeup payload: the writes that can wait have waited long enough."""
 
 
 class OwnerActor(NodeActor):
@@ -55,6 +62,7 @@ class OwnerActor(NodeActor):
         self._depth = 0
         self._storage: ActorAddress | None = None
         self._retry_armed = False
+        self._waiting_armed = False  # a `_WaitedWrites` wakeup is on its way
         self._known_peers: dict[str, ActorAddress] = {}
 
     # -- subclass hooks -------------------------------------------------------------
@@ -87,6 +95,9 @@ class OwnerActor(NodeActor):
             if self._depth == 0:
                 self.after_messages()
                 self.store.flush(self._storage)
+                if self.store.waiting and not self._waiting_armed:
+                    self._waiting_armed = True
+                    self.wakeupAfter(WAITING_WRITES_S, payload=_WaitedWrites())
 
     def on_peers_changed(self) -> None:
         previous, self._known_peers = self._known_peers, dict(self.peers)
@@ -185,6 +196,10 @@ class OwnerActor(NodeActor):
         if isinstance(message.payload, _RetryWrites):
             self._retry_armed = False
             self.store.retry(self._storage)
+            return
+        if isinstance(message.payload, _WaitedWrites):
+            self._waiting_armed = False
+            self.store.flush(self._storage, waited=True)  # else with the next, if one is out
             return
         self.on_wakeup(message.payload)
 

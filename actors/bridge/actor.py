@@ -251,7 +251,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                              trace=trace)
             return
         self.store.write(records, then=committed, otherwise=refused if new else None,
-                         found=found if first is not None else None, trace=trace)
+                         found=found if first is not None else None, trace=trace,
+                         can_wait=effect.can_wait)
 
     def _ask(self, effect: AskSignatures) -> None:
         record = self.book.pegouts.get(effect.request_id)
@@ -333,8 +334,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         if self.broadcasting:
             effects, offset = self.broadcasting.turn(self.book, self.situation())
             self._carry_out(effects)
-            if offset is not None:
-                self.store.write([offset])
+            if offset is not None:  # with the broadcast states, whose commit can wait
+                self.store.write([offset], can_wait=True)
         metrics.AWAITING.set(self.book.awaiting)
         self._export_oldest_awaiting()
         metrics.NEEDS_REVIEW.set(self.book.by_state[PegoutState.NEEDS_REVIEW.value])

@@ -166,6 +166,9 @@ class Persist:
     # A `Claim` in `extra` on an existing record (`RetryPegout`): if a coin is held by
     # another peg-out, nothing is written and the workflow's `reclaim_refused` decides.
     reclaim: bool = False
+    # Nothing on a client's or governance's path waits for this commit: the write goes
+    # with the next one that cannot wait, or after a short timer (`actors.owner`).
+    can_wait: bool = False
 
 
 Effect = Note | Reply | AskSignatures | Broadcast | BroadcastLater | NotifyChain | SendNotice \

@@ -70,7 +70,10 @@ def broadcast_taken(record: PegoutRecord, situation: Situation,
                   since_accepted_s=_since_accepted(record))]
     if state is CONFIRMED:
         notes.append(_confirmed_note(record))
-    return Step(record, (*notes, Persist(record, then=_paid(record, situation))))
+    # The txid is in the spool (or Core has it): the state is recovery's to redo if this
+    # commit is lost, and only the chain's notice waits for it, so it can wait for company.
+    return Step(record, (*notes, Persist(record, then=_paid(record, situation),
+                                         can_wait=True)))
 
 
 def _paid(record: PegoutRecord, situation: Situation) -> tuple[Any, ...]:

@@ -217,6 +217,7 @@ def signature_request(record: PegoutRecord, situation: Situation) -> RequestSign
         request_id=governance_id(record.request_id, record.attempt),
         tx_hex=record.tx_hex, input_indices=record.input_indices, amounts=record.amounts,
         tx_type="pegout", required_signatures=federation.threshold,
+        notify_queued=False,  # the attempt's timer watches it; RequestQueued would say nothing
     )
 
 

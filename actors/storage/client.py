@@ -22,6 +22,13 @@ A write can fail two ways:
   `otherwise` with the reason, or, when it has none, is dropped; either way
   `refused` (the owner's hook, for the log and the metric) hears of it.
 
+A write that `can_wait` (nothing on a client's or governance's path waits for
+its commit: a peg-out's `broadcast` state once its txid is in the spool) does
+not start a transaction of its own: it goes with the next write that cannot
+wait, or when the owner's timer says it has waited long enough (`flush(...,
+waited=True)`). Under a steady load it costs no round trip at all; it only
+widens a window recovery already covers.
+
 A write with `found` is a first write (a new peg-out and its claim on coins,
 a new peg-in, a retried peg-out's new claim): the StorageActor writes it
 whole or not at all, and when it finds an id or a coin taken, `found` runs
@@ -63,6 +70,7 @@ class _Write:
     found: Found | None = None  # set: a first write, written whole or not at all
     insert_new: bool = True  # its peg-out and peg-in records are inserted only if absent
     trace: str | None = None  # the span it is written for (W3C traceparent), tracing on
+    can_wait: bool = False  # goes with the next write that cannot, or on the owner's timer
 
 
 @dataclass
@@ -112,6 +120,7 @@ class DurableStore:
         self._check = check
         self._seq = 0
         self._open: list[_Write] = []
+        self._waited = False  # the open writes that can wait have waited long enough
         self._in_flight: dict[int, _InFlight] = {}
         self._failed: list[_Write] = []  # waiting for a retry
         # Pieces of batches refused for good, each sent on its own, in order, before the
@@ -125,7 +134,8 @@ class DurableStore:
 
     def write(self, records: Sequence[Record], then: Then | None = None,
               otherwise: Otherwise | None = None, found: Found | None = None, *,
-              insert_new: bool = True, trace: str | None = None) -> None:
+              insert_new: bool = True, trace: str | None = None,
+              can_wait: bool = False) -> None:
         """Write `records` in the next transaction; `then` runs once they are committed,
         `otherwise(reason)` if they never will be. A record that cannot be stored is
         refused here: `otherwise` then runs before `write` returns.
@@ -140,10 +150,11 @@ class DurableStore:
         `Claim` without `found` is refused: its conflict would go unheard.
 
         `trace`: the span the write belongs to (W3C traceparent); by default the span
-        being handled, if tracing is on."""
+        being handled, if tracing is on. `can_wait`: the write starts no transaction of
+        its own (see the module's docstring)."""
         if trace is None and tracing.active:
             trace = tracing.current_traceparent()
-        write = _Write(tuple(records), then, otherwise, found, insert_new, trace)
+        write = _Write(tuple(records), then, otherwise, found, insert_new, trace, can_wait)
         problem = self._check(write.records)
         if problem is None and found is None and any(isinstance(r, Claim) for r in records):
             problem = "a Claim is written only with `found`, which hears of its conflict"
@@ -152,16 +163,23 @@ class DurableStore:
             return
         self._open.append(write)
 
-    def flush(self, storage: ActorAddress | None) -> None:
+    @property
+    def waiting(self) -> bool:
+        """Whether the open writes all can wait: the owner's timer must send them."""
+        return bool(self._open) and all(write.can_wait for write in self._open)
+
+    def flush(self, storage: ActorAddress | None, *, waited: bool = False) -> None:
         """Send the next transaction, unless one is already in flight (the next follows once
         it is answered) or the StorageActor is not known yet (None). The pieces of a batch
-        refused for good go first, one at a time; then the open writes, as one."""
+        refused for good go first, one at a time; then the open writes, as one, if one of
+        them cannot wait or they have `waited` long enough (remembered until they go)."""
+        self._waited = self._waited or waited
         if storage is None or self._in_flight:
             return
         if self._parts:
             writes = self._parts.pop(0)
-        elif self._open:
-            writes, self._open = self._open, []
+        elif self._open and (self._waited or not self.waiting):
+            writes, self._open, self._waited = self._open, [], False
         else:
             return
         self._seq += 1
@@ -224,7 +242,7 @@ class DurableStore:
         else:
             self._open = self._failed + self._open
         self._failed = []
-        self.flush(storage)
+        self.flush(storage, waited=True)  # a retry has waited already
 
     def _refuse(self, write: _Write, reason: str) -> None:
         if write.otherwise is not None:

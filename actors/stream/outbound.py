@@ -130,12 +130,14 @@ class OutboundRequests:
     def submit(self, kind: str, request_id: str,
                message: RequestSignatures | NotifyPegin | None,
                sender: ActorAddress | None) -> None:
-        """Send now if the session is up and nothing waits before it; else queue."""
+        """Send now if the session is up and nothing waits before it; else queue. The
+        sender hears `RequestQueued` unless the request says it does not want it."""
+        queued_to = sender if getattr(message, "notify_queued", True) else None
         key = (kind, request_id)
         if key in self._pending or key in self._outbox:
             metrics.UNEXPECTED.labels(kind="duplicate_request").inc()
             # Idempotent: it is already on its way.
-            self._session.reply(sender, RequestQueued(request_id))
+            self._session.reply(queued_to, RequestQueued(request_id))
             return
         try:
             outgoing = self._encode(kind, request_id, message)
@@ -147,7 +149,7 @@ class OutboundRequests:
         item = OutboxItem(request_id, PRIORITY_BY_KIND[kind], kind, outgoing, sender)
         if self._session.state is State.CONNECTED and not len(self._outbox):
             self._send(item)
-            self._session.reply(sender, RequestQueued(request_id))
+            self._session.reply(queued_to, RequestQueued(request_id))
             return
         result = self._outbox.push(item)
         for dropped in result.dropped:
@@ -157,7 +159,7 @@ class OutboundRequests:
                                                 dropped.item.kind))
             _end_trace(dropped.item.kind, dropped.item.request_id, f"refused: {dropped.reason}")
         if result.accepted:
-            self._session.reply(sender, RequestQueued(request_id))
+            self._session.reply(queued_to, RequestQueued(request_id))
         metrics.OUTBOX.set(len(self._outbox))
 
     def acknowledge(self, request_id: str) -> None:

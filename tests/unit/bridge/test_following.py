@@ -104,7 +104,8 @@ def test_a_taken_broadcast_is_stored_broadcast_before_the_chain_is_told() -> Non
     # Accepted at NOW, broadcast at LATER: the accepted-to-broadcast histogram's sample.
     assert step.effects == (Note(Event.BROADCAST, "po-1", detail=record.txid or "",
                                  since_accepted_s=LATER - NOW),
-                            Persist(done, then=(NotifyChain("po-1", record.txid or ""),)))
+                            Persist(done, then=(NotifyChain("po-1", record.txid or ""),),
+                                    can_wait=True))
 
 
 def test_a_record_without_its_acceptance_time_is_not_timed() -> None:
@@ -146,7 +147,8 @@ def test_a_broadcast_core_has_seen_deep_enough_is_confirmed_at_once(depth: int) 
     assert done.confirmations == depth and done.broadcast_at == LATER
     assert done.revision == record.revision + 1
     assert notes(step.effects) == [Event.BROADCAST, Event.CONFIRMED]
-    assert persisted(step) == Persist(done, then=(NotifyChain("po-1", record.txid or ""),))
+    assert persisted(step) == Persist(done, then=(NotifyChain("po-1", record.txid or ""),),
+                                      can_wait=True)
 
 
 def test_a_replacement_found_confirmed_still_tells_the_chain_and_supersedes_its_original(

@@ -354,3 +354,46 @@ def test_a_persist_carries_no_trace_while_tracing_is_off() -> None:
     store.write(["r"], trace=TRACE_A)
     store.flush(STORAGE)
     assert send.messages[0].traceparents == ()
+
+
+def test_a_write_that_can_wait_starts_no_transaction_of_its_own() -> None:
+    store, send = store_with_fake_send()
+    store.write(["broadcast"], can_wait=True)
+    store.flush(STORAGE)
+    assert send.sent == [] and store.waiting  # the owner's timer must send it
+    store.write(["accepted"])  # one that cannot wait: both go, in order
+    store.flush(STORAGE)
+    assert send.messages == [_Persist(OWNER, 1, ("broadcast", "accepted"))]
+    assert not store.waiting
+
+
+def test_writes_that_waited_long_enough_go_alone() -> None:
+    store, send = store_with_fake_send()
+    journal = Journal()
+    store.write(["broadcast"], then=journal.then("notify chain"), can_wait=True)
+    store.flush(STORAGE, waited=True)
+    assert send.messages == [_Persist(OWNER, 1, ("broadcast",))]
+    store.persisted(1)
+    assert journal.events == ["notify chain"]
+
+
+def test_a_wait_that_ends_while_a_transaction_is_in_flight_is_kept_for_the_next_flush(
+        ) -> None:
+    store, send = store_with_fake_send()
+    store.write(["signed"])
+    store.flush(STORAGE)
+    store.write(["broadcast"], can_wait=True)
+    store.flush(STORAGE, waited=True)  # the timer, while `signed` is being committed
+    assert len(send.messages) == 1
+    store.persisted(1)
+    store.flush(STORAGE)  # the answer's turn: the waited write goes, alone
+    assert send.messages[1] == _Persist(OWNER, 2, ("broadcast",))
+
+
+def test_a_failed_write_that_can_wait_is_retried_without_waiting_again() -> None:
+    store, send = store_with_fake_send()
+    store.write(["broadcast"], can_wait=True)
+    store.flush(STORAGE, waited=True)
+    assert store.failed(1, "disk full")
+    store.retry(STORAGE)
+    assert send.messages[1] == _Persist(OWNER, 2, ("broadcast",))

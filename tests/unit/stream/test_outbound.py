@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -113,6 +113,20 @@ def test_while_disconnected_requests_wait_and_go_by_priority_once_connected(rig:
     rig.outbound.flush()
     assert rig.session.written == [("po-1/1", "signature"), ("pegin-1", "pegin")]
     assert rig.outbound.buffered == 0 and rig.session.flush_later_calls == 0
+
+
+@pytest.mark.parametrize("state", [State.CONNECTED, State.RECONNECTING])
+def test_a_sender_that_wants_no_request_queued_hears_only_of_trouble(
+        rig: Rig, state: State) -> None:
+    rig.session.state = state
+    quiet = replace(signatures("po-1/1"), notify_queued=False)
+    rig.outbound.submit("signature", "po-1/1", quiet, BRIDGE)
+    rig.outbound.submit("signature", "po-1/1", quiet, BRIDGE)  # already on its way
+    assert [to for to, _ in rig.session.replies if to is not None] == []
+    bad = replace(signatures("po-2/1"), tx_type="sideways", notify_queued=False)
+    rig.outbound.submit("signature", "po-2/1", bad, BRIDGE)
+    [(to, refused)] = [(to, r) for to, r in rig.session.replies if to is not None]
+    assert to == BRIDGE and isinstance(refused, RequestRejected)
 
 
 def test_a_request_already_on_its_way_is_acknowledged_again_and_not_written_twice(
