@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.bridge.actor import BridgeActor, _FederationWaitOver
+from actors.bridge.drain import Drain
 from actors.bridge.first_federation import FirstFederation
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.workflow import Rules
@@ -101,3 +102,16 @@ def test_a_wait_that_ends_after_the_federation_came_decides_nothing_twice() -> N
     actor.on_wakeup(_FederationWaitOver())
     assert stored_ids(written) == ["po-1"]
     assert [m for m in sent if not isinstance(m, Handled)] == []
+
+
+def test_a_drained_bridge_refuses_at_once_rather_than_hold_for_the_federation() -> None:
+    actor, sent, wakeups, written = fresh_bridge()
+    actor.drain = Drain("maintenance", 1_700_000_000.0)
+    # Drained, an id memory does not know is read back first: storage has none.
+    actor._fetch = lambda answer, **query: answer((), None)  # type: ignore
+
+    actor.receiveMsg_InitiatePegout(request("po-1"), "client")
+
+    [refused] = sent
+    assert isinstance(refused, PegoutRejected) and refused.kind == "draining"
+    assert wakeups == [] and written == [] and len(actor.first_federation) == 0
