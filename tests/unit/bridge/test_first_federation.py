@@ -31,6 +31,17 @@ def test_past_the_limit_a_request_is_decided_at_once() -> None:
     assert [m for m, _ in waiting.release()] == ["a", "b"]
 
 
+def test_past_the_characters_held_a_request_is_decided_at_once() -> None:
+    waiting = FirstFederation(max_chars=30)
+    small = InitiatePegout("po-1", "00" * 10, (0,), (1,))  # 4 + 20 + 1 + 1 characters
+    huge = InitiatePegout("po-2", "00" * 1_000_000, (0,), (1,))
+    assert waiting.hold(small, "c")
+    assert not waiting.hold(huge, "c")  # a local client's request of any size
+    assert not waiting.hold(small, "c")  # 52 in all: over
+    assert waiting.release() == [(small, "c")]
+    assert waiting.hold(small, "c")  # released: the count starts again
+
+
 def test_once_the_wait_ran_out_nothing_more_is_held() -> None:
     waiting = FirstFederation()
     waiting.hold("a", "c")
