@@ -354,7 +354,10 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
     # -- peg-outs -------------------------------------------------------------------
 
     def receiveMsg_InitiatePegout(self, message: InitiatePegout, sender: Any) -> None:
-        if self.federation is None and self.first_federation.hold(message, sender):
+        # Drained, a request is refused at once (`draining` comes before `no_federation`):
+        # holding it would only delay the refusal, or accept it after an undrain.
+        if (self.federation is None and self.drain is None
+                and self.first_federation.hold(message, sender)):
             if len(self.first_federation) == 1:
                 self.wakeupAfter(self.first_federation.wait_s, payload=_FederationWaitOver())
             return  # decided when the chain announces the first federation

@@ -165,20 +165,27 @@ class DurableStore:
 
     @property
     def waiting(self) -> bool:
-        """Whether the open writes all can wait: the owner's timer must send them."""
-        return bool(self._open) and all(write.can_wait for write in self._open)
+        """Whether the open writes all can wait and have not waited long enough: the
+        owner's timer must send them. Once they have, the next flush that can send
+        anything sends them (the answer to the transaction in flight makes one)."""
+        return bool(self._open) and not self._waited and self._all_can_wait()
+
+    def _all_can_wait(self) -> bool:
+        return all(write.can_wait for write in self._open)
 
     def flush(self, storage: ActorAddress | None, *, waited: bool = False) -> None:
         """Send the next transaction, unless one is already in flight (the next follows once
         it is answered) or the StorageActor is not known yet (None). The pieces of a batch
         refused for good go first, one at a time; then the open writes, as one, if one of
         them cannot wait or they have `waited` long enough (remembered until they go)."""
-        self._waited = self._waited or waited
+        # Only open writes can have waited: a late timer, after they went with another
+        # write, must not let the next one that can wait go alone at once.
+        self._waited = bool(self._open) and (self._waited or waited)
         if storage is None or self._in_flight:
             return
         if self._parts:
             writes = self._parts.pop(0)
-        elif self._open and (self._waited or not self.waiting):
+        elif self._open and (self._waited or not self._all_can_wait()):
             writes, self._open, self._waited = self._open, [], False
         else:
             return

@@ -221,6 +221,9 @@ class OutboundRequests:
             return Outgoing(encode.push_ack(request_id=request_id, node_id=node_id, now=now,
                                             priority=priority), 0.0)
         if isinstance(message, RequestSignatures):
+            if not isinstance(getattr(message, "notify_queued", True), bool):
+                raise EncodeError(f"notify_queued must be true or false, got "
+                                  f"{type(message.notify_queued).__name__}")
             request = encode.signature_request(message, request_id=request_id,
                                                node_id=node_id, now=now, priority=priority)
             return Outgoing(request, float(message.timeout_s or timeouts.signature))

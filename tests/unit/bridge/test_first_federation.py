@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.bridge.actor import BridgeActor, _FederationWaitOver
+from actors.bridge.drain import Drain
 from actors.bridge.first_federation import FirstFederation
 from actors.bridge.outflow import OutflowWindow
 from actors.bridge.workflow import Rules
@@ -28,6 +29,17 @@ def test_past_the_limit_a_request_is_decided_at_once() -> None:
     assert waiting.hold("a", "c") and waiting.hold("b", "c")
     assert not waiting.hold("c", "c")
     assert [m for m, _ in waiting.release()] == ["a", "b"]
+
+
+def test_past_the_characters_held_a_request_is_decided_at_once() -> None:
+    waiting = FirstFederation(max_chars=30)
+    small = InitiatePegout("po-1", "00" * 10, (0,), (1,))  # 4 + 20 + 1 + 1 characters
+    huge = InitiatePegout("po-2", "00" * 1_000_000, (0,), (1,))
+    assert waiting.hold(small, "c")
+    assert not waiting.hold(huge, "c")  # a local client's request of any size
+    assert not waiting.hold(small, "c")  # 52 in all: over
+    assert waiting.release() == [(small, "c")]
+    assert waiting.hold(small, "c")  # released: the count starts again
 
 
 def test_once_the_wait_ran_out_nothing_more_is_held() -> None:
@@ -101,3 +113,16 @@ def test_a_wait_that_ends_after_the_federation_came_decides_nothing_twice() -> N
     actor.on_wakeup(_FederationWaitOver())
     assert stored_ids(written) == ["po-1"]
     assert [m for m in sent if not isinstance(m, Handled)] == []
+
+
+def test_a_drained_bridge_refuses_at_once_rather_than_hold_for_the_federation() -> None:
+    actor, sent, wakeups, written = fresh_bridge()
+    actor.drain = Drain("maintenance", 1_700_000_000.0)
+    # Drained, an id memory does not know is read back first: storage has none.
+    actor._fetch = lambda answer, **query: answer((), None)  # type: ignore
+
+    actor.receiveMsg_InitiatePegout(request("po-1"), "client")
+
+    [refused] = sent
+    assert isinstance(refused, PegoutRejected) and refused.kind == "draining"
+    assert wakeups == [] and written == [] and len(actor.first_federation) == 0

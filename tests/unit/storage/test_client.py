@@ -397,3 +397,31 @@ def test_a_failed_write_that_can_wait_is_retried_without_waiting_again() -> None
     assert store.failed(1, "disk full")
     store.retry(STORAGE)
     assert send.messages[1] == _Persist(OWNER, 2, ("broadcast",))
+
+
+def test_a_timer_that_fires_after_its_writes_went_lets_the_next_one_wait_all_the_same(
+        ) -> None:
+    store, send = store_with_fake_send()
+    store.write(["broadcast"], can_wait=True)
+    store.flush(STORAGE)  # waits: the owner arms its timer
+    store.write(["accepted"])
+    store.flush(STORAGE)  # both go, before the timer fires
+    store.persisted(1)
+    store.flush(STORAGE, waited=True)  # the timer, late: nothing of its own is open
+    store.write(["broadcast-2"], can_wait=True)
+    store.flush(STORAGE)
+    assert len(send.messages) == 1 and store.waiting  # it waits, for company or its timer
+
+
+def test_writes_that_waited_behind_a_transaction_need_no_timer_again() -> None:
+    store, send = store_with_fake_send()
+    store.write(["signed"])
+    store.flush(STORAGE)
+    store.write(["broadcast"], can_wait=True)
+    store.flush(STORAGE)
+    assert store.waiting
+    store.flush(STORAGE, waited=True)  # the timer, while `signed` is being committed
+    assert not store.waiting  # they go with the answer's flush: no timer every 50 ms
+    store.persisted(1)
+    store.flush(STORAGE)
+    assert send.messages[1] == _Persist(OWNER, 2, ("broadcast",))

@@ -259,3 +259,12 @@ def test_a_traced_request_refused_or_evicted_from_the_outbox_ends_its_span(
     tracing._provider.force_flush()
     ended = [span.status.description for span in traced.get_finished_spans()]
     assert ended == ["refused: overflow_drop_oldest", "refused: invalid"]
+
+
+def test_a_notify_queued_that_is_not_a_yes_or_no_is_refused(rig: Rig) -> None:
+    odd = replace(signatures("po-3/1"), notify_queued="no")  # type: ignore[arg-type]
+    rig.outbound.submit("signature", "po-3/1", odd, BRIDGE)
+    assert rig.session.written == []
+    [(to, reply)] = rig.session.replies
+    assert to == BRIDGE and isinstance(reply, RequestRejected)
+    assert reply.reason == "invalid: notify_queued must be true or false, got str"
