@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from thespian.actors import ActorAddress, ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import (
+    ActorAddress,
+    PoisonMessage,
+    ThespianWatch,
+    WakeupMessage,
+    WatchMessage,
+)
 
 from actors.base import NodeActor
 from actors.lifecycle import _Start
@@ -50,7 +56,7 @@ from actors.stream.liveness import Liveness
 from actors.stream.outbound import OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
-from actors.stream.routing import IN_ORDER, InboundRouter
+from actors.stream.routing import IN_ORDER, REDELIVER_S, InboundRouter
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
 from actors.stream.wire.events import RegistrationAck
@@ -73,7 +79,7 @@ class _Tick:
     """Wakeup payload: `kind` is due for connection `generation`."""
 
     kind: str  # connect | reconnect | capabilities | registration | heartbeat | status |
-    # resume | renew | timeouts | credentials
+    # resume | renew | timeouts | credentials | redeliver
     generation: int
 
 
@@ -137,6 +143,7 @@ class StreamActor(NodeActor):
         # does not wait for grpc's import and the first channel (~40 ms).
         self.schedule("connect", 0)
         self.schedule("credentials", governance.auth.check_interval_s)
+        self.schedule("redeliver", REDELIVER_S / 3)
 
     def on_reconfigure(self, config: NodeConfig, changed: tuple[str, ...]) -> None:
         """A reload re-reads the credential files at once (as SIGHUP does at the next
@@ -215,6 +222,10 @@ class StreamActor(NodeActor):
             return
         if tick.kind == "credentials":  # not tied to a connection: one chain of checks
             self._check_credentials()
+            return
+        if tick.kind == "redeliver":  # nor is routing to the targets
+            self.schedule("redeliver", REDELIVER_S / 3)
+            self._redeliver_stalled()
             return
         if tick.generation != self.generation:
             return  # a timer of a connection that was replaced
@@ -337,6 +348,33 @@ class StreamActor(NodeActor):
     def receiveMsg_Batch(self, message: Batch, sender: ActorAddress) -> None:
         super().receiveMsg_Batch(message, sender)
         metrics.UNHANDLED.set(len(self.router))
+
+    def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: ActorAddress) -> None:
+        """A target failed on what it was routed (its handler raised twice). Those messages
+        are dropped here without an acknowledgement, so governance pushes them again on a
+        later session, and they no longer hold the target's lane (the chain's takes one
+        send at a time)."""
+        super().receiveMsg_PoisonMessage(message, sender)
+        returned = message.poisonMessage
+        items = returned.items if isinstance(returned, Batch) else (returned,)
+        target = self._target_of(sender)
+        ids = (getattr(item, "request_id", None) for item in items)
+        failed = [rid for rid in ids if target is not None and isinstance(rid, str)
+                  and self.router.failed(rid, target)]
+        if failed:
+            metrics.UNEXPECTED.labels(kind="target_failed").inc(len(failed))
+            self.log.error("the %s failed on %d routed messages (%s); not acknowledged: "
+                           "governance sends them again", target, len(failed),
+                           ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else ""))
+            self._pump(target)  # type: ignore[arg-type]  # not None: it failed something
+        metrics.UNHANDLED.set(len(self.router))
+
+    def _redeliver_stalled(self) -> None:
+        for target in self.router.stalled():
+            again = self.router.requeue(target)
+            self.log.warning("the %s confirmed none of its unhandled messages for %gs: "
+                             "sending %d again", target, REDELIVER_S, again)
+            self._pump(target)
 
     def _target_of(self, sender: ActorAddress) -> str | None:
         """Which target a `Handled` comes from: each target is its own id space. None for

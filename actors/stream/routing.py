@@ -21,7 +21,9 @@ a few thousand queued).
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 
 from actors.messages import ApplySignatures, ProposalReceived, UpdateFederation
 
@@ -32,6 +34,10 @@ SMALL_SENDS = 2  # per target: partial batches that may be unconfirmed at once
 # updates are applied by version, and Thespian may deliver two sends from one actor
 # out of order. One send at a time to these: they are few (not on the signature path).
 IN_ORDER = frozenset({"chain"})
+# A target that has confirmed nothing of what it was sent for this long is sent it all
+# again (it dedupes by id): a message it refused, as from a sender it did not know yet,
+# or that was lost, must not hold its lane for good.
+REDELIVER_S = 30.0
 
 # What governance sends that goes on to the bridge or the chain.
 Routable = ApplySignatures | UpdateFederation | ProposalReceived
@@ -44,7 +50,8 @@ Key = tuple[str, str]
 class InboundRouter:
     def __init__(self, remember: int = RECENTLY_HANDLED,
                  max_in_flight: int = MAX_IN_FLIGHT, small_sends: int = SMALL_SENDS,
-                 in_order: frozenset[str] = frozenset()) -> None:
+                 in_order: frozenset[str] = frozenset(),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._unhandled: dict[Key, Routable] = {}
         self._handled: OrderedDict[Key, None] = OrderedDict()
         self._waiting: dict[str, deque[Key]] = {}  # target -> admitted, not yet sent
@@ -57,6 +64,10 @@ class InboundRouter:
         self._max_in_flight = max_in_flight
         self._max_small = small_sends
         self._in_order = in_order  # targets with at most one unconfirmed send
+        self._clock = clock
+        # target -> when it last made progress: confirmed something, or was sent
+        # something with nothing in flight (`stalled`)
+        self._progress: dict[str, float] = {}
 
     def admit(self, request_id: str, target: str, message: Routable) -> bool:
         """Track a message for `target`; False if it is a duplicate (route nothing)."""
@@ -100,6 +111,8 @@ class InboundRouter:
         if in_flight and size < max_items and (len(waiting) > size
                                                or len(small) >= self._max_small):
             return []
+        if not in_flight:
+            self._progress[target] = self._clock()
         self._send_count += 1
         send, partial = self._send_count, size < max_items
         taken: list[Routable] = []
@@ -127,8 +140,30 @@ class InboundRouter:
             if target is None:
                 return None
         key = (target, request_id)
-        if self._unhandled.pop(key, None) is None:
+        if not self._drop(key):
             return None
+        self._handled[key] = None
+        if len(self._handled) > self._remember:
+            self._handled.popitem(last=False)
+        return target
+
+    def failed(self, request_id: str, target: str) -> bool:
+        """`target` failed on `request_id` (its handler raised): no longer tracked, and not
+        remembered as handled, so governance's next push of it is routed again. False if
+        it was not outstanding."""
+        return self._drop((target, request_id))
+
+    def stalled(self, after_s: float = REDELIVER_S) -> list[str]:
+        """Targets with messages in flight that confirmed nothing for `after_s`."""
+        now = self._clock()
+        return [target for target, keys in self._in_flight.items()
+                if keys and now - self._progress.get(target, now) >= after_s]
+
+    def _drop(self, key: Key) -> bool:
+        target = key[0]
+        if self._unhandled.pop(key, None) is None:
+            return False
+        self._progress[target] = self._clock()
         self._in_flight.get(target, set()).discard(key)
         send = self._small_of.pop(key, None)
         small = self._small.get(target, {})
@@ -136,17 +171,15 @@ class InboundRouter:
             small[send] -= 1
             if not small[send]:
                 del small[send]
-        self._handled[key] = None
-        if len(self._handled) > self._remember:
-            self._handled.popitem(last=False)
-        return target
+        return True
 
     def was_handled(self, request_id: str, target: str) -> bool:
         """Whether `target` confirmed `request_id` recently (within `remember` ids)."""
         return (target, request_id) in self._handled
 
     def requeue(self, target: str) -> int:
-        """The target was replaced: everything it has not confirmed waits to be sent again."""
+        """The target was replaced, or stalled: everything it has not confirmed waits to be
+        sent again."""
         keys = [key for key in self._unhandled if key[0] == target]
         self._waiting[target] = deque(keys)
         self._in_flight[target] = set()

@@ -211,3 +211,51 @@ def test_an_in_order_target_receives_every_message_in_admission_order(
             unconfirmed = []
     first_arrivals = list(dict.fromkeys(received))
     assert first_arrivals == [f"msg-{v}" for v in admitted[:len(first_arrivals)]]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_target_that_confirms_nothing_for_a_while_is_stalled_until_it_makes_progress(
+        ) -> None:
+    clock = FakeClock()
+    router = InboundRouter(max_in_flight=10, in_order=frozenset({"chain"}), clock=clock)
+    admit_all(router, ["v3", "v4"])
+    assert router.take("chain", 1) == ["msg-v3"]
+    clock.now = 29.0
+    assert router.stalled(30.0) == []
+    clock.now = 30.0
+    assert router.stalled(30.0) == ["chain"]  # v3 held the lane: v4 never went
+    assert router.requeue("chain") == 2
+    assert router.take("chain", 1) == ["msg-v3"]  # sent again, first: the order holds
+    assert router.stalled(30.0) == []  # a new send restarts its clock
+    clock.now = 45.0
+    router.handled("v3")
+    assert router.take("chain", 1) == ["msg-v4"]
+    clock.now = 70.0
+    assert router.stalled(30.0) == []  # progress at 45 s
+
+
+def test_a_target_with_nothing_in_flight_is_never_stalled() -> None:
+    clock = FakeClock()
+    router = InboundRouter(clock=clock)
+    admit_all(router, ["a"])
+    clock.now = 1_000.0
+    assert router.stalled(30.0) == []  # waiting for the target's address is not a stall
+
+
+def test_a_message_the_target_failed_on_frees_the_lane_and_is_routed_again_when_pushed(
+        ) -> None:
+    router = InboundRouter(max_in_flight=10, in_order=frozenset({"chain"}))
+    admit_all(router, ["v3", "v4"])
+    assert router.take("chain", 1) == ["msg-v3"]
+    assert router.failed("v3", "chain")
+    assert not router.failed("v3", "chain")  # once
+    assert router.take("chain", 1) == ["msg-v4"]  # the lane goes on
+    assert not router.was_handled("v3", "chain")
+    assert router.admit("v3", "chain", "msg-v3")  # governance's next push of it is taken
