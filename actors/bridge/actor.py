@@ -90,6 +90,9 @@ from btc.federation import Federation
 from runtime import tracing
 
 BROADCAST_RETRY_S = 2.0
+# `PegoutCompleted` notices go to the chain together, at most this long after the first:
+# the chain only counts them, and one send for many saves two hops per peg-out.
+COMPLETIONS_EVERY_S = 0.1
 OLDEST_AWAITING_EVERY_S = 1.0  # how often the oldest waiting peg-out is looked for, at most
 
 
@@ -103,6 +106,10 @@ def _traced(request: RequestSignatures) -> RequestSignatures:
 
 class _BroadcastDue:
     """Wakeup payload: try the signed, not yet broadcast peg-outs again."""
+
+
+class _CompletionsDue:
+    """Wakeup payload: send the chain the `PegoutCompleted` notices gathered since."""
 
 
 class _FederationWaitOver:
@@ -140,6 +147,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         # PegoutCompleted notices the ChainActor has not confirmed yet: sent again to a
         # restarted chain. Kept in memory only: the chain's use of them is a count.
         self._completions: dict[str, str] = {}
+        self._unsent_completions: list[str] = []  # gathered until `_CompletionsDue`
         self.first_writes = FirstWrites()  # new records whose first write is unanswered
         self.outflow = OutflowWindow(86_400.0, 0)  # from the config at start
         self._reset_revision = 0  # of the stored `OUTFLOW_RESET_AT`
@@ -192,9 +200,9 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
                         self.wakeupAfter(BROADCAST_RETRY_S, payload=_BroadcastDue())
                 case NotifyChain(request_id=request_id, txid=txid):
                     self._completions[request_id] = txid
-                    chain = self.peers.get("chain")
-                    if chain is not None:
-                        self.send(chain, PegoutCompleted(request_id, txid))
+                    if not self._unsent_completions:
+                        self.wakeupAfter(COMPLETIONS_EVERY_S, payload=_CompletionsDue())
+                    self._unsent_completions.append(request_id)
                 case SendNotice(record=record, delay_s=delay_s):
                     self._send_notice(record, delay_s)
                 case Drop(record=record):
@@ -329,6 +337,7 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
         if name == "chain" and self._completions:
             self.send(address, Batch(tuple(PegoutCompleted(rid, txid)
                                            for rid, txid in self._completions.items())))
+            self._unsent_completions = []  # sent with all the others; the wakeup finds none
 
     def after_messages(self) -> None:
         if self.broadcasting:
@@ -495,6 +504,14 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             for message, sender in held:
                 self.receiveMsg_InitiatePegout(message, sender)
 
+    def _send_completions(self) -> None:
+        unsent, self._unsent_completions = self._unsent_completions, []
+        notices = tuple(PegoutCompleted(rid, self._completions[rid])
+                        for rid in dict.fromkeys(unsent) if rid in self._completions)
+        chain = self.peers.get("chain")
+        if chain is not None and notices:  # else: all sent to the chain when it appears
+            self.send(chain, notices[0] if len(notices) == 1 else Batch(notices))
+
     # -- re-sending -----------------------------------------------------------------
 
     def _queue_resends(self) -> None:
@@ -521,6 +538,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             self._broadcasting().retry_armed = False
             self._broadcasting().queue(r.request_id
                                        for r in self.book.in_state(PegoutState.SIGNED))
+        elif isinstance(payload, _CompletionsDue):
+            self._send_completions()
         elif isinstance(payload, _FederationWaitOver):
             self._decide_held(self.first_federation.give_up())
         elif isinstance(payload, _RequestDue):
