@@ -25,7 +25,15 @@ from harness.nodes import LocalNode, log_text
 from harness.pegouts import txid_of
 from harness.waiting import wait_until
 from tests.support.fakecore import INPUTS_MISSING, TRANSACTION_ERROR, FakeCore, Sent
-from tests.support.pegouts import initiate, pegout, pegout_node, running_pid, status, wait_pegout
+from tests.support.pegouts import (
+    initiate,
+    pegout,
+    pegout_node,
+    running_pid,
+    status,
+    wait_pegout,
+    wait_stored,
+)
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -81,6 +89,7 @@ def broadcast(node: LocalNode, core: FakeCore, request: InitiatePegout) -> str:
                message=lambda: f"{request.request_id} never reached Core: {core.sent}")
     final = wait_pegout(node, request.request_id, "broadcast")
     assert final.txid == txid
+    wait_stored(node, request.request_id, "broadcast")  # what a killed bridge loads
     return txid
 
 

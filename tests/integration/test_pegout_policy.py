@@ -36,6 +36,7 @@ from tests.support.pegouts import (
     status,
     verify_signed,
     wait_pegout,
+    wait_stored,
 )
 from tests.support.stream import NODE_ID, payload_kind
 
@@ -92,7 +93,9 @@ def refused(node: LocalNode, request: InitiatePegout, timeout_s: float = 10.0) -
 
 def broadcast(node: LocalNode, request: InitiatePegout) -> Any:
     assert submit(node, request) == PegoutAccepted(request.request_id)
-    return wait_pegout(node, request.request_id, "broadcast")
+    final = wait_pegout(node, request.request_id, "broadcast")
+    wait_stored(node, request.request_id, "broadcast")  # what a killed bridge loads
+    return final
 
 
 # -- what the node shows ----------------------------------------------------------------

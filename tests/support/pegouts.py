@@ -117,6 +117,16 @@ def status(node: LocalNode, request_id: str) -> PegoutStatus:
     return node.client.pegout_status(request_id)
 
 
+def wait_stored(node: LocalNode, request_id: str, state: str, timeout: float = 30) -> None:
+    """Until the peg-out's committed row is in `state`. The bridge answers statuses from
+    memory, which is ahead of storage: a `broadcast` state's write waits up to 50 ms for
+    company. A test that kills the bridge next and expects the state back waits here."""
+    wait_until(lambda: query(node, "SELECT 1 FROM pegouts WHERE request_id = ? AND state = ?",
+                             request_id, state), timeout=timeout,
+               message=lambda: f"peg-out {request_id} never stored {state}: "
+               f"{query(node, 'SELECT state FROM pegouts WHERE request_id = ?', request_id)}")
+
+
 def wait_pegout(node: LocalNode, request_id: str, state: str,
                 timeout: float = 60) -> PegoutStatus:
     def reached() -> PegoutStatus | None:
