@@ -56,7 +56,7 @@ from actors.stream.liveness import Liveness
 from actors.stream.outbound import OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
-from actors.stream.routing import IN_ORDER, REDELIVER_S, InboundRouter
+from actors.stream.routing import IN_ORDER, REDELIVER_S, InboundRouter, routed_id
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
 from actors.stream.wire.events import RegistrationAck
@@ -358,8 +358,8 @@ class StreamActor(NodeActor):
         returned = message.poisonMessage
         items = returned.items if isinstance(returned, Batch) else (returned,)
         target = self._target_of(sender)
-        ids = (getattr(item, "request_id", None) for item in items)
-        failed = [rid for rid in ids if target is not None and isinstance(rid, str)
+        ids = (routed_id(item) for item in items)
+        failed = [rid for rid in ids if target is not None and rid is not None
                   and self.router.failed(rid, target)]
         if failed:
             metrics.UNEXPECTED.labels(kind="target_failed").inc(len(failed))
