@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -81,6 +82,16 @@ class _Tick:
     kind: str  # connect | reconnect | capabilities | registration | heartbeat | status |
     # resume | renew | timeouts | credentials | redeliver
     generation: int
+
+
+def _unbatched(message: object) -> Iterator[object]:
+    """The messages one send carried. A Batch may hold Batches: sends coalesced while a
+    Batch was handled (`coalesced_sends`) go as one, each routed Batch an item of it."""
+    if isinstance(message, Batch):
+        for item in message.items:
+            yield from _unbatched(item)
+    else:
+        yield message
 
 
 @dataclass(frozen=True)
@@ -355,10 +366,8 @@ class StreamActor(NodeActor):
         later session, and they no longer hold the target's lane (the chain's takes one
         send at a time)."""
         super().receiveMsg_PoisonMessage(message, sender)
-        returned = message.poisonMessage
-        items = returned.items if isinstance(returned, Batch) else (returned,)
         target = self._target_of(sender)
-        ids = (routed_id(item) for item in items)
+        ids = (routed_id(item) for item in _unbatched(message.poisonMessage))
         failed = [rid for rid in ids if target is not None and rid is not None
                   and self.router.failed(rid, target)]
         if failed:

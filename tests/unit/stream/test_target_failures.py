@@ -106,3 +106,12 @@ def test_a_reply_the_bridge_failed_on_leaves_an_answer_of_the_same_id_routed() -
 
     assert actor.router.in_flight("bridge") == 1  # still tracked: confirmed or sent again
     assert actor.router.handled("pegout-1/1", "bridge") == "bridge"
+
+
+def test_a_failed_send_of_coalesced_batches_frees_the_pushes_inside_them() -> None:
+    # Sends made while a Batch of `Handled` is handled go out as one Batch per address,
+    # so a routed Batch can come back inside another.
+    actor, sent = stream_routing_to_the_chain(Clock())
+    coalesced = Batch((Batch((Push("v3"),)), Delivered("pegin-1")))
+    actor.receiveMsg_PoisonMessage(PoisonMessage(coalesced, "Traceback ..."), "chain-1")
+    assert sent[-1] == ("chain-1", Push("v4"))
