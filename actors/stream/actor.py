@@ -362,9 +362,12 @@ class StreamActor(NodeActor):
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: ActorAddress) -> None:
         """A target failed on what it was routed (its handler raised twice). Those messages
-        are dropped here without an acknowledgement, so governance pushes them again on a
-        later session, and they no longer hold the target's lane (the chain's takes one
-        send at a time)."""
+        are dropped here, so they no longer hold the target's lane (the chain's takes one
+        send at a time): a push without an acknowledgement, so governance pushes it again
+        when the node registers again; a signature answer the bridge asks for again when
+        its own deadline for the attempt passes. In a returned Batch, what the target did
+        confirm is normally dropped by its `Handled` already; the rest, after the item it failed
+        on, was never tried and goes the same way."""
         super().receiveMsg_PoisonMessage(message, sender)
         target = self._target_of(sender)
         ids = (routed_id(item) for item in _unbatched(message.poisonMessage))
@@ -372,8 +375,9 @@ class StreamActor(NodeActor):
                   and self.router.failed(rid, target)]
         if failed:
             metrics.UNEXPECTED.labels(kind="target_failed").inc(len(failed))
-            self.log.error("the %s failed on %d routed messages (%s); not acknowledged: "
-                           "governance sends them again", target, len(failed),
+            self.log.error("the %s failed on %d routed messages (%s): dropped; a push is "
+                           "not acknowledged (governance pushes it again), a signature answer "
+                           "is asked again by the bridge", target, len(failed),
                            ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else ""))
             self._pump(target)  # type: ignore[arg-type]  # not None: it failed something
         metrics.UNHANDLED.set(len(self.router))
