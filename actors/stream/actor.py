@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -56,7 +57,7 @@ from actors.stream.liveness import Liveness
 from actors.stream.outbound import OutboundRequests, Outgoing
 from actors.stream.outbox import Outbox
 from actors.stream.pending import PendingRequests
-from actors.stream.routing import IN_ORDER, REDELIVER_S, InboundRouter
+from actors.stream.routing import IN_ORDER, REDELIVER_S, InboundRouter, routed_id
 from actors.stream.state import ConnectionState, ConnectionStateMachine
 from actors.stream.wire import encode
 from actors.stream.wire.events import RegistrationAck
@@ -81,6 +82,16 @@ class _Tick:
     kind: str  # connect | reconnect | capabilities | registration | heartbeat | status |
     # resume | renew | timeouts | credentials | redeliver
     generation: int
+
+
+def _unbatched(message: object) -> Iterator[object]:
+    """The messages one send carried. A Batch may hold Batches: sends coalesced while a
+    Batch was handled (`coalesced_sends`) go as one, each routed Batch an item of it."""
+    if isinstance(message, Batch):
+        for item in message.items:
+            yield from _unbatched(item)
+    else:
+        yield message
 
 
 @dataclass(frozen=True)
@@ -351,20 +362,22 @@ class StreamActor(NodeActor):
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender: ActorAddress) -> None:
         """A target failed on what it was routed (its handler raised twice). Those messages
-        are dropped here without an acknowledgement, so governance pushes them again on a
-        later session, and they no longer hold the target's lane (the chain's takes one
-        send at a time)."""
+        are dropped here, so they no longer hold the target's lane (the chain's takes one
+        send at a time): a push without an acknowledgement, so governance pushes it again
+        when the node registers again; a signature answer the bridge asks for again when
+        its own deadline for the attempt passes. In a returned Batch, what the target did
+        confirm is normally dropped by its `Handled` already; the rest, after the item it failed
+        on, was never tried and goes the same way."""
         super().receiveMsg_PoisonMessage(message, sender)
-        returned = message.poisonMessage
-        items = returned.items if isinstance(returned, Batch) else (returned,)
         target = self._target_of(sender)
-        ids = (getattr(item, "request_id", None) for item in items)
-        failed = [rid for rid in ids if target is not None and isinstance(rid, str)
+        ids = (routed_id(item) for item in _unbatched(message.poisonMessage))
+        failed = [rid for rid in ids if target is not None and rid is not None
                   and self.router.failed(rid, target)]
         if failed:
             metrics.UNEXPECTED.labels(kind="target_failed").inc(len(failed))
-            self.log.error("the %s failed on %d routed messages (%s); not acknowledged: "
-                           "governance sends them again", target, len(failed),
+            self.log.error("the %s failed on %d routed messages (%s): dropped; a push is "
+                           "not acknowledged (governance pushes it again), a signature answer "
+                           "is asked again by the bridge", target, len(failed),
                            ", ".join(failed[:3]) + (", ..." if len(failed) > 3 else ""))
             self._pump(target)  # type: ignore[arg-type]  # not None: it failed something
         metrics.UNHANDLED.set(len(self.router))

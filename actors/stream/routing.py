@@ -42,6 +42,17 @@ REDELIVER_S = 30.0
 # What governance sends that goes on to the bridge or the chain.
 Routable = ApplySignatures | UpdateFederation | ProposalReceived
 
+
+def routed_id(message: object) -> str | None:
+    """The id a routed message is tracked (and confirmed `Handled`) under: a proposal's
+    is its proposal_id. None for anything else the stream sends a target (a reply such
+    as `Delivered` or `GovernanceError` carries a request id of another space)."""
+    if isinstance(message, ProposalReceived):
+        return message.proposal_id
+    if isinstance(message, ApplySignatures | UpdateFederation):
+        return message.request_id
+    return None
+
 # (target, request id): one id space per target. Made once, when a message is admitted,
 # and reused by every structure below.
 Key = tuple[str, str]
