@@ -7,7 +7,10 @@ each traced peg-out into its steps: every span (a handler, a commit, the
 governance round trip, the broadcast) and every gap before a span (a Thespian
 hop and the time the message waited in the next actor's mailbox). It prints,
 for each step, its median and p99 over all peg-outs, and its mean over the
-slowest 1 % of them: the step that grows there is where the tail is spent.
+slowest 1 % of them: the step that grows there is where the tail is spent. It
+also prints the CPU each process used per peg-out during the rate (`bench.cpu`),
+and how busy that left the CPUs: a tail at a modest rate on busy CPUs is a
+queue, and the per-process figures say whose work to cut.
 
 Tracing adds a little to each step (a few tens of microseconds per span); the
 figures are for comparing steps with each other, not with `scripts/bench`'s.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.__main__ import cpu_list
+from bench.cpu import CpuMeter, per_pegout
 from bench.otlp_sink import otlp_sink
 from bench.recovery import percentile
 
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpus:
         os.sched_setaffinity(0, args.cpus)
 
-    from bench.pegouts.bridge import Client, warm_up
+    from bench.pegouts.bridge import Client, actor_pids, warm_up
     from bench.pegouts.load import FEDERATIONS, Requests, SpoolWatcher, pegout_node
     from bench.pegouts.phases import offered, one_at_a_time
     from harness.stream import wait_state
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         federation = FEDERATIONS["p2wsh"]
         requests = Requests(federation=federation)
         with pegout_node(Path(tmp), federation=federation, tracing_endpoint=endpoint) as (
-                node, _mock):
+                node, mock):
             wait_state(node.client, "connected")
             watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
             watcher.start()
@@ -150,8 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                 phases = [("one at a time", "single",
                            one_at_a_time(client, watcher, singles))]
                 paced = requests.make("paced", max(1, round(args.rate * args.seconds)))
+                pids = {name: pid for name, pid in actor_pids(node.client).items() if pid}
+                meter = CpuMeter({**pids, "mock": mock.process.pid, "benchmark": os.getpid()})
+                meter.start()
+                started = time.monotonic()
                 phases.append((f"{args.rate:g}/s for {args.seconds:g} s", "paced",
                                offered(client, watcher, paced, args.rate)[0]))
+                cpu_line = per_pegout(meter.stop(), len(paced), time.monotonic() - started,
+                                      len(args.cpus) if args.cpus else os.cpu_count() or 1)
             finally:
                 watcher.stop()
             # Every peg-out's root span ends as it is spooled; wait for their exports (the
@@ -170,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"p99 {percentile(latencies, 0.99):.1f} ms" if latencies else "")
         print(table(name, by_trace(spans, ids)))
         print(client_side, "\n")
+    print(cpu_line, "(tracing on; the benchmark's own process included)")
     print(f"({os.cpu_count()} cores"
           f"{', pinned to CPU ' + ','.join(map(str, sorted(args.cpus))) if args.cpus else ''})")
     return 0
