@@ -23,7 +23,7 @@ A write can fail two ways:
   `refused` (the owner's hook, for the log and the metric) hears of it.
 
 A write that `can_wait` (nothing on a client's or governance's path waits for
-its commit: a peg-out's `broadcast` state once its txid is in the spool) does
+its commit: a peg-out's `broadcast` state once the broadcaster has it) does
 not start a transaction of its own: it goes with the next write that cannot
 wait, or when the owner's timer says it has waited long enough (`flush(...,
 waited=True)`). Under a steady load it costs no round trip at all; it only
