@@ -244,12 +244,15 @@ class DurableStore:
     def retry(self, storage: ActorAddress | None) -> None:
         # The failed writes are older than any piece still queued and any open write: they
         # go first, as a piece of their own while pieces are being sent, else with the open.
+        retried = bool(self._failed)
         if self._failed and self._parts:
             self._parts.insert(0, self._failed)
         else:
             self._open = self._failed + self._open
         self._failed = []
-        self.flush(storage, waited=True)  # a retry has waited already
+        # Failed writes have waited already (those that can wait too); without any, the
+        # open writes that can wait keep waiting for company or the owner's timer.
+        self.flush(storage, waited=retried)
 
     def _refuse(self, write: _Write, reason: str) -> None:
         if write.otherwise is not None:

@@ -425,3 +425,10 @@ def test_writes_that_waited_behind_a_transaction_need_no_timer_again() -> None:
     store.persisted(1)
     store.flush(STORAGE)
     assert send.messages[1] == _Persist(OWNER, 2, ("broadcast",))
+
+
+def test_a_retry_with_nothing_failed_does_not_send_writes_that_can_wait() -> None:
+    store, send = store_with_fake_send()
+    store.write(["broadcast"], can_wait=True)
+    store.retry(STORAGE)  # a late retry wakeup: nothing had failed
+    assert send.sent == [] and store.waiting  # still waiting for company or the timer
