@@ -385,8 +385,9 @@ class StreamActor(NodeActor):
     def _redeliver_stalled(self) -> None:
         for target in self.router.stalled():
             again = self.router.requeue(target)
+            when = "now" if self.peers.get(target) is not None else "once it is back"
             self.log.warning("the %s confirmed none of its unhandled messages for %gs: "
-                             "sending %d again", target, REDELIVER_S, again)
+                             "sending %d again %s", target, REDELIVER_S, again, when)
             self._pump(target)
 
     def _target_of(self, sender: ActorAddress) -> str | None:

@@ -4,8 +4,10 @@ time, so one stuck federation update would stop every later one)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from thespian.actors import PoisonMessage
 
 from actors.messages import (
@@ -115,3 +117,19 @@ def test_a_failed_send_of_coalesced_batches_frees_the_pushes_inside_them() -> No
     coalesced = Batch((Batch((Push("v3"),)), Delivered("pegin-1")))
     actor.receiveMsg_PoisonMessage(PoisonMessage(coalesced, "Traceback ..."), "chain-1")
     assert sent[-1] == ("chain-1", Push("v4"))
+
+
+def test_a_stalled_target_that_is_away_gets_it_all_once_it_is_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    actor, sent = stream_routing_to_the_chain(clock)
+    actor.peers = {}  # the chain is being restarted
+    clock.now = REDELIVER_S
+    with caplog.at_level(logging.WARNING):
+        actor._redeliver_stalled()
+    assert len(sent) == 1  # nothing to send it to
+    assert "sending 2 again once it is back" in caplog.text
+    actor.peers = {"chain": "chain-2"}  # type: ignore[dict-item]
+    actor._pump("chain")
+    to, again = sent[-1]
+    assert to == "chain-2" and again.items == (Push("v3"), Push("v4"))
