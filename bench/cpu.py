@@ -1,4 +1,5 @@
-"""CPU time of processes over a stretch of a benchmark, from /proc (Linux).
+"""CPU time of processes over a stretch of a benchmark (psutil, as the node's own
+per-actor CPU metric reads it).
 
 Where a benchmark's latency grows with the load, the first question is whether
 the CPUs are busy. `CpuMeter` reads each process's user and system time before
@@ -9,26 +10,18 @@ runs and machines.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
+
+import psutil
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU seconds of `pid` so far; None if it is gone (or not Linux)."""
+    """User plus system CPU seconds of `pid` so far; None if it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            text = stat.read()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return None
-    return parse_stat(text) / os.sysconf("SC_CLK_TCK")
-
-
-def parse_stat(text: str) -> int:
-    """Clock ticks of user plus system time in a /proc/PID/stat line. The command name, in
-    parentheses, may hold spaces and parentheses itself: the fields after the last `)`
-    are fixed (utime and stime are the 12th and 13th of them)."""
-    fields = text.rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return float(times.user + times.system)
 
 
 class CpuMeter:
