@@ -201,10 +201,7 @@ class OwnerActor(NodeActor):
             self._waiting_armed = False
             self.store.flush(self._storage, waited=True)  # else with the next, if one is out
             return
-        self.on_wakeup(message.payload)
-
-    def on_wakeup(self, payload: object) -> None:
-        """A wakeup scheduled by the subclass."""
+        super().receiveMsg_WakeupMessage(message, sender)  # the riders', or the subclass's
 
 
 def _last_line(details: object) -> str:

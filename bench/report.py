@@ -94,6 +94,12 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
           f"runs: {_rate(actor.get('default_window_msgs_per_s'))} msg/s); with Batches of "
           f"{actor.get('batch_size')} per send: {_rate(actor.get('batched_msgs_per_s'))} msg/s")
     print(f"  gRPC frames: {grpc.get('frames_bytes')} B on average")
+    cpu = node.summary()["inbound_cpu_us_per_msg"]
+    if cpu:
+        parts = ", ".join(f"{name} {us:.0f}" for name, us in sorted(cpu.items(),
+                                                                    key=lambda item: -item[1]))
+        print(f"  node inbound, CPU per message (µs, median of the runs): {parts}; "
+              f"total {sum(cpu.values()):.0f}")
     print()
     document["inbound"] = {
         "node_msgs_per_s": inbound["median"], "node_spread": inbound["spread"],
@@ -102,6 +108,7 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
         "ratio_to_grpc": _ratio_value(inbound["median"], echo_rate),
         "ratio_to_grpc_push": _ratio_value(inbound["median"], push_rate),
         "ratio_to_actor": _ratio_value(inbound["median"], actor_rate),
+        "node_cpu_us_per_msg": node.summary()["inbound_cpu_us_per_msg"],
         "actor_untagged_ceiling_msgs_per_s": untagged.get("msgs_per_s"),
         "grpc": grpc, "actor": actor, "actor_untagged": untagged, "payload": CEILING_PAYLOAD,
     }

@@ -23,6 +23,7 @@ issue's "growth" figure.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages import ConnectionStatus, GetConnectionStatus
-from bench.pegouts.bridge import Client
+from bench.cpu import CpuMeter
+from bench.pegouts.bridge import Client, actor_pids
 from bench.pegouts.load import (
     FEDERATION_SIZE,
     THRESHOLD,
@@ -53,12 +55,15 @@ TIMEOUT_S = 300.0
 class Throughput:
     inbound_msgs_per_s: list[float] = field(default_factory=list)
     outbound_msgs_per_s: list[float] = field(default_factory=list)
+    # Per process, CPU microseconds per inbound message over each run's inbound clock.
+    inbound_cpu_us: list[dict[str, float]] = field(default_factory=list)
     count: int = 0
     padding_bytes: int = 0
 
     def summary(self) -> dict[str, Any]:
         return {"inbound": _stats(self.inbound_msgs_per_s),
                 "outbound": _stats(self.outbound_msgs_per_s),
+                "inbound_cpu_us_per_msg": _median_per_process(self.inbound_cpu_us),
                 "messages_each_way": self.count, "padding_bytes": self.padding_bytes}
 
 
@@ -67,6 +72,12 @@ def _stats(values: list[float]) -> dict[str, Any]:
         return {"median": None, "spread": None, "runs": []}
     return {"median": round(statistics.median(values)), "runs": [round(v) for v in values],
             "spread": [round(min(values)), round(max(values))]}
+
+
+def _median_per_process(runs: list[dict[str, float]]) -> dict[str, float]:
+    names = {name for run in runs for name in run}
+    return {name: round(statistics.median(run[name] for run in runs if name in run), 1)
+            for name in sorted(names)}
 
 
 def held_answers(mock: MockGovernance) -> int:
@@ -84,6 +95,9 @@ class _Run:
 
     def __init__(self, node: LocalNode, mock: MockGovernance, padding_bytes: int) -> None:
         self.node, self.mock = node.client, mock
+        pids = {name: pid for name, pid in actor_pids(node.client).items() if pid}
+        self.meter = CpuMeter({**pids, "mock": mock.process.pid, "benchmark": os.getpid()})
+        self.inbound_cpu_us: dict[str, float] = {}
         self.requests = Requests(padding_bytes=padding_bytes)
         self.client = Client(node.client)
         self.watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
@@ -126,6 +140,7 @@ class _Run:
         self.next_version += count
         received = self.node.connection_status().messages_received
         started = time.perf_counter()
+        self.meter.start()
         self.mock.behave(hold_signatures=False)
         self.mock.release()
         wanted = {r.txid for r in batch}
@@ -144,6 +159,8 @@ class _Run:
         wait_until(done, timeout=TIMEOUT_S, interval=0.002,
                    message="inbound messages were not all handled")
         inbound = 2 * count / (time.perf_counter() - started)
+        self.inbound_cpu_us = {name: 1e6 * seconds / (2 * count)
+                               for name, seconds in self.meter.stop().items()}
         return inbound, outbound
 
     def _send_batched(self, batch: list[Request]) -> None:
@@ -164,6 +181,7 @@ def measure(directory: Path, *, count: int, runs: int, padding_bytes: int = 0,
                 inbound, outbound = run.once(f"r{index}", count)
                 figures.inbound_msgs_per_s.append(inbound)
                 figures.outbound_msgs_per_s.append(outbound)
+                figures.inbound_cpu_us.append(run.inbound_cpu_us)
                 run.client.drain(0.2)
         finally:
             run.watcher.stop()

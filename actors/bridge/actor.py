@@ -186,6 +186,8 @@ class BridgeActor(Maintenance, Settlement, Lookups, OwnerActor):
             match effect:
                 case Note():
                     observe(effect, self.log)
+                case Reply(to=to, message=message, can_wait=True):
+                    self.send_soon(to, message)
                 case Reply(to=to, message=message):
                     self.send(to, message)
                 case Persist():

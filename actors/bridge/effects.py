@@ -64,10 +64,13 @@ class Note:
 
 @dataclass(frozen=True)
 class Reply:
-    """Send `message` to `to` (a client, or the stream for a `Handled`)."""
+    """Send `message` to `to` (a client, or the stream for a `Handled`). `can_wait`: it may
+    ride with the next send to `to`, within a few tens of milliseconds (`NodeActor.send_soon`):
+    a confirmation whose delay costs nothing but a later send saves a hop."""
 
     to: Any  # a Thespian ActorAddress
     message: Any
+    can_wait: bool = False
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,10 @@ def answered(record: PegoutRecord | None, finished: bool, answer: ApplySignature
     is a peg-out whose last state is in storage only. Every answer is confirmed `Handled`
     to the stream once what it caused is durable."""
     gid = answer.request_id
-    handled = Reply(stream, Handled(gid))
+    # The stream holds the answer until then, and sends it again only if the bridge is
+    # replaced or silent for half a minute: the confirmation can ride with the next
+    # request to the stream rather than cost a send of its own.
+    handled = Reply(stream, Handled(gid), can_wait=True)
     if record is None:
         if finished:
             return Step(None, (Note(Event.DUPLICATE_ANSWER, gid, detail="finished"), handled))
