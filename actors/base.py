@@ -8,8 +8,8 @@
 - It unpacks a `Batch` and handles each item as if it came alone; what the
   items send goes out batched per destination.
 - A message that may wait a little (`send_soon`, such as a confirmation) rides
-  with the next send to its address, or goes alone after `RIDE_S`: at a low
-  rate, a Thespian hop fewer.
+  with the next send to its address if one comes within `RIDE_S`, else goes
+  alone: at a moderate rate, a Thespian hop fewer.
 - Anything it has no handler for is logged and counted, never fatal.
 - What changes state only a peer or its supervisor may change it takes only from the
   address the tree gave that peer (`actors.senders`). One from an address its directory
@@ -30,6 +30,7 @@ from typing import Any
 from thespian.actors import (
     ActorAddress,
     ActorExitRequest,
+    ActorSystemMessage,
     ActorTypeDispatcher,
     PoisonMessage,
     ThespianWatch,
@@ -57,9 +58,15 @@ from runtime.processes import ParentGoneError, die_with_parent
 from runtime.titles import actor_title, set_title
 
 # The longest a `send_soon` message waits for a send to ride with. Under load the next
-# send to its address comes within milliseconds; a confirmation this late delays nothing
-# (the stream keeps sending what it has room for meanwhile).
+# send to its address comes within milliseconds.
 RIDE_S = 0.02
+# As many as this waiting for one address go at once, without waiting for company. A
+# sender that waits for confirmations would otherwise wait `RIDE_S` on every turn: the
+# stream sends a target at most two small batches unconfirmed (`SMALL_SENDS`), so a
+# third answer waits for the bridge's `Handled` for the first two (Nagle's algorithm
+# meeting delayed acknowledgements, as in TCP, which also acknowledges every second
+# segment at once).
+RIDE_MAX = 2
 
 
 class _RidersDue:
@@ -112,6 +119,9 @@ class NodeActor(ActorTypeDispatcher):
             self._expire_held()
         rule = self.senders.get(type(message))
         if rule is not None and not self._admitted(rule, message, sender):
+            return None
+        if type(message) is WakeupMessage and isinstance(message.payload, _RidersDue):
+            self.ride_due()  # here, so that no subclass's own wakeup handler can swallow it
             return None
         return self.handle(message, sender)
 
@@ -281,16 +291,18 @@ class NodeActor(ActorTypeDispatcher):
 
     def send_soon(self, address: ActorAddress, message: object) -> None:
         """Send `message` with the next send to `address`, or within `RIDE_S` if none comes:
-        for what is correct later and only costly now, such as a `Handled`. Its timer is a
-        WakeupMessage: an actor with its own `receiveMsg_WakeupMessage` passes `_RidersDue`
-        on to `ride_due`."""
+        for what is correct later and only costly now, such as a `Handled`. `RIDE_MAX` of
+        them waiting for one address go at once."""
         for queued_address, queued in self._coalescing or ():
             if queued_address == address:  # something goes there at the end of this turn
                 queued.append(message)
                 return
-        for queued_address, queued in self._riders:
+        for index, (queued_address, queued) in enumerate(self._riders):
             if queued_address == address:
                 queued.append(message)
+                if len(queued) >= RIDE_MAX:
+                    del self._riders[index]
+                    self.send(address, Batch(tuple(queued)))
                 return
         self._riders.append((address, [message]))
         if not self._riders_armed:
@@ -305,10 +317,7 @@ class NodeActor(ActorTypeDispatcher):
             self.send(address, queued[0] if len(queued) == 1 else Batch(tuple(queued)))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: ActorAddress) -> None:
-        if isinstance(message.payload, _RidersDue):
-            self.ride_due()
-        else:
-            self.on_wakeup(message.payload)
+        self.on_wakeup(message.payload)
 
     def on_wakeup(self, payload: object) -> None:
         """A wakeup scheduled by the subclass."""
@@ -317,17 +326,25 @@ class NodeActor(ActorTypeDispatcher):
     def send(self, targetAddr: ActorAddress, msg: object) -> None:
         riding = self._take_riders(targetAddr) if self._riders else []
         if self._coalescing is None:
-            if riding:  # sent earlier, so in front
+            if riding and isinstance(msg, ActorSystemMessage):
+                # Thespian acts on its own messages only when they come alone.
+                super().send(targetAddr, riding[0] if len(riding) == 1 else Batch(tuple(riding)))
+            elif riding:  # sent earlier, so in front
                 items = msg.items if isinstance(msg, Batch) else (msg,)
                 msg = Batch((*riding, *items))
             super().send(targetAddr, msg)
             return
-        for address, queued in self._coalescing:
-            if address == targetAddr:
-                queued.extend(riding)
-                queued.append(msg)
+        for rider in riding:
+            self._queue(targetAddr, rider)
+        self._queue(targetAddr, msg)
+
+    def _queue(self, address: ActorAddress, message: object) -> None:
+        for queued_address, queued in self._coalescing or ():
+            if queued_address == address:
+                queued.append(message)
                 return
-        self._coalescing.append((targetAddr, [*riding, msg]))
+        assert self._coalescing is not None
+        self._coalescing.append((address, [message]))
 
     def _take_riders(self, address: ActorAddress) -> list[object]:
         for index, (queued_address, queued) in enumerate(self._riders):
@@ -338,7 +355,7 @@ class NodeActor(ActorTypeDispatcher):
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
         try:
-            self.ride_due()  # a confirmation held back must not go down with the process
+            self.ride_due()  # what waits to ride goes before the process does
             self.on_stop()
         finally:
             tracing.stop()  # the spans this process still holds go out before it exits

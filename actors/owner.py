@@ -201,7 +201,7 @@ class OwnerActor(NodeActor):
             self._waiting_armed = False
             self.store.flush(self._storage, waited=True)  # else with the next, if one is out
             return
-        super().receiveMsg_WakeupMessage(message, sender)  # the riders', or the subclass's
+        super().receiveMsg_WakeupMessage(message, sender)  # the subclass's
 
 
 def _last_line(details: object) -> str:

@@ -24,7 +24,7 @@ def test_throughput_benchmark_reports_the_node_beside_both_ceilings(tmp_path: Pa
     assert inbound["grpc_push_ceiling_msgs_per_s"] == inbound["grpc"]["msgs_per_s"]
     assert "echo (the gRPC ceiling)" in text, text
     # Where each inbound message's CPU went: the node's actors, the mock, the benchmark.
-    cpu = inbound["node_cpu_us_per_msg"]
+    cpu = inbound["cpu_us_per_msg"]
     assert {"bridge", "stream", "chain", "storage", "mock", "benchmark"} <= cpu.keys(), cpu
     assert cpu["bridge"] > 0 and cpu["stream"] > 0, cpu
     assert "node inbound, CPU per message" in text, text
