@@ -9,7 +9,8 @@ calls of a client outside the system cost it (the benchmarks' client is one): a 
 and a `listen` that waits with nothing to receive.
 
 Why it matters (BENCHMARKS.md, issue 17): at a low rate a peg-out is a handful of such
-hops, and their CPU, not the node's own work, is most of what a peg-out costs. The
+hops, each a send of its own; on the bridge, three quarters of the samples of a profile
+at 50/s are in Thespian's transport and the frames' tag and pickle. The
 throughput ceilings (`bench.ceilings`) measure the same transport with many sends in
 flight, which shares the cost of a wakeup between them.
 """
@@ -29,6 +30,7 @@ from bench.cpu import cpu_seconds
 
 ASK_S = 120.0
 IDLE_LISTENS_S = (0.002, 0.01, 0.05)
+IDLE_LISTENING_S = 1.0  # listened in all, for each of those timeouts
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class HopCost:
     cpu_us_per_hop: float  # both processes together
     tell_cpu_us: float  # a client's tell, to an actor that does not answer
     idle_listen_cpu_us: dict[float, float]  # a client's listen that receives nothing
+    session: int  # the actor system's session: empty once `measure` returns
 
 
 def measure(hops: int) -> HopCost:
@@ -87,20 +90,21 @@ def measure(hops: int) -> HopCost:
         wall = time.perf_counter() - started
         cpu = _cpu_of(pids) - before
 
-        me = os.getpid()
+        # This process's own CPU: process_time resolves nanoseconds, where /proc's
+        # ticks (10 ms) would swallow a few listens.
         tells = max(100, min(hops, 1000))
-        spent = cpu_seconds(me) or 0.0
+        spent = time.process_time()
         for _ in range(tells):
             asys.tell(second, "pid?")  # not a message it answers
-        tell_us = 1e6 * ((cpu_seconds(me) or 0.0) - spent) / tells
+        tell_us = 1e6 * (time.process_time() - spent) / tells
         idle: dict[float, float] = {}
         for wait_s in IDLE_LISTENS_S:
-            listens = max(5, round(0.5 / wait_s))
-            spent = cpu_seconds(me) or 0.0
+            listens = round(IDLE_LISTENING_S / wait_s)
+            spent = time.process_time()
             for _ in range(listens):
                 asys.listen(wait_s)
-            idle[wait_s] = 1e6 * ((cpu_seconds(me) or 0.0) - spent) / listens
-    return HopCost(hops, 1e6 * wall / hops, 1e6 * cpu / hops, tell_us, idle)
+            idle[wait_s] = 1e6 * (time.process_time() - spent) / listens
+    return HopCost(hops, 1e6 * wall / hops, 1e6 * cpu / hops, tell_us, idle, system.session)
 
 
 def _cpu_of(pids: Sequence[int]) -> float:

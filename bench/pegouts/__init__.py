@@ -10,10 +10,12 @@ its own txid.
 Where the clock stops: at the txid's line in the spool, visible and durable.
 The bridge appends `<txid> <raw hex>` and fsyncs before it records the
 peg-out as `broadcast`, so the line is the moment of broadcast. A thread of
-this process polls the file every millisecond, fsyncs its own descriptor when
-the file grew (which returns once those bytes are on disk, so no earlier
-than the bridge's own fsync) and only then reads the clock. The error is the
-poll interval, about 1 ms, and the measurement sends nothing to the node.
+this process wakes when the file is written (inotify; where it cannot, it
+polls every millisecond), fsyncs its own descriptor when the file grew (which
+returns once those bytes are on disk, so no earlier than the bridge's own
+fsync) and only then reads the clock. The error is the thread's wakeup (the
+poll interval, about 1 ms, when polling), and the measurement sends nothing
+to the node.
 Polling `GetPegoutStatus` with `ask` was the other choice: each ask queues
 behind the bridge's own work (so it measures the bridge's backlog as well)
 and adds load to the very process being measured.

@@ -88,6 +88,7 @@ class SpoolWatcher:
         self._offset = 0
         self._partial = b""
         self._writes: FileWrites | None = None
+        self._watch_tried = False  # once: where inotify fails, it fails every time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="spool-watcher", daemon=True)
 
@@ -105,8 +106,11 @@ class SpoolWatcher:
         try:
             while not self._stop.is_set():
                 self.poll()
-                if self._writes is None and self._fd >= 0:
+                if not self._watch_tried and self._fd >= 0:
+                    self._watch_tried = True
                     self._writes = FileWrites.watching(self.path)
+                    if self._writes is not None:
+                        continue  # look again: a write before the watch raised no event
                 if self._writes is not None:
                     self._writes.wait(WATCH_S)
                 else:
@@ -151,6 +155,8 @@ class FileWrites:
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._poller = select.poll()  # not select(): it refuses descriptors past 1023
+        self._poller.register(fd, select.POLLIN)
 
     @classmethod
     def watching(cls, path: Path) -> FileWrites | None:
@@ -168,8 +174,7 @@ class FileWrites:
 
     def wait(self, timeout_s: float) -> None:
         """Until the file was written since the last wait, or `timeout_s`."""
-        ready, _, _ = select.select([self._fd], [], [], timeout_s)
-        if ready:
+        if self._poller.poll(1000 * timeout_s):
             with contextlib.suppress(BlockingIOError):
                 os.read(self._fd, 65536)  # the events themselves say nothing more
 
