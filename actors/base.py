@@ -73,6 +73,40 @@ class _RidersDue:
     """Wakeup payload: the messages waiting to ride have waited long enough."""
 
 
+class _Outgoing:
+    """Messages held back per destination, in the order they were first held. A list of
+    pairs, not a dict: Thespian addresses are not hashable."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[ActorAddress, list[object]]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs)
+
+    def get(self, address: ActorAddress) -> list[object] | None:
+        return next((queued for held, queued in self.pairs if held == address), None)
+
+    def add(self, address: ActorAddress, message: object) -> list[object]:
+        """Hold `message` for `address`; returns all held for it."""
+        queued = self.get(address)
+        if queued is None:
+            queued = []
+            self.pairs.append((address, queued))
+        queued.append(message)
+        return queued
+
+    def pop(self, address: ActorAddress) -> list[object]:
+        for index, (held, queued) in enumerate(self.pairs):
+            if held == address:
+                del self.pairs[index]
+                return queued
+        return []
+
+
+def _one_send(messages: list[object]) -> object:
+    return messages[0] if len(messages) == 1 else Batch(tuple(messages))
+
+
 class NodeActor(ActorTypeDispatcher):
     """Base class of every actor of the node (workers and supervisors)."""
 
@@ -89,9 +123,8 @@ class NodeActor(ActorTypeDispatcher):
         self.peers_version = 0
         self.started_at: float | None = None
         self.restarts = 0
-        # A list of pairs, not a dict: addresses are not hashable.
-        self._coalescing: list[tuple[ActorAddress, list[object]]] | None = None
-        self._riders: list[tuple[ActorAddress, list[object]]] = []  # see `send_soon`
+        self._coalescing: _Outgoing | None = None  # see `coalesced_sends`
+        self._riders = _Outgoing()  # see `send_soon`
         self._riders_armed = False
         self.supervisor_address: ActorAddress | None = None
         self.senders: dict[type, Senders] = rules_for(self.name)  # again at `_Start`
@@ -281,40 +314,34 @@ class NodeActor(ActorTypeDispatcher):
         if self._coalescing is not None:  # nested: the outer block sends
             yield
             return
-        self._coalescing = []
+        self._coalescing = _Outgoing()
         try:
             yield
         finally:
             coalesced, self._coalescing = self._coalescing, None
-            for address, queued in coalesced:
-                self.send(address, queued[0] if len(queued) == 1 else Batch(tuple(queued)))
+            for address, queued in coalesced.pairs:
+                self.send(address, _one_send(queued))
 
     def send_soon(self, address: ActorAddress, message: object) -> None:
         """Send `message` with the next send to `address`, or within `RIDE_S` if none comes:
         for what is correct later and only costly now, such as a `Handled`. `RIDE_MAX` of
         them waiting for one address go at once."""
-        for queued_address, queued in self._coalescing or ():
-            if queued_address == address:  # something goes there at the end of this turn
-                queued.append(message)
-                return
-        for index, (queued_address, queued) in enumerate(self._riders):
-            if queued_address == address:
-                queued.append(message)
-                if len(queued) >= RIDE_MAX:
-                    del self._riders[index]
-                    self.send(address, Batch(tuple(queued)))
-                return
-        self._riders.append((address, [message]))
-        if not self._riders_armed:
+        this_turn = self._coalescing.get(address) if self._coalescing is not None else None
+        if this_turn is not None:  # something goes there at the end of this turn
+            this_turn.append(message)
+            return
+        if len(self._riders.add(address, message)) >= RIDE_MAX:
+            self.send(address, Batch(tuple(self._riders.pop(address))))
+        elif not self._riders_armed:
             self._riders_armed = True
             self.wakeupAfter(RIDE_S, payload=_RidersDue())
 
     def ride_due(self) -> None:
         """Send every message still waiting to ride (the `_RidersDue` wakeup)."""
         self._riders_armed = False
-        riders, self._riders = self._riders, []
-        for address, queued in riders:
-            self.send(address, queued[0] if len(queued) == 1 else Batch(tuple(queued)))
+        riders, self._riders = self._riders, _Outgoing()
+        for address, queued in riders.pairs:
+            self.send(address, _one_send(queued))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender: ActorAddress) -> None:
         self.on_wakeup(message.payload)
@@ -324,34 +351,18 @@ class NodeActor(ActorTypeDispatcher):
         self.log.warning("%s has no use for a wakeup with %r", self.name, payload)
 
     def send(self, targetAddr: ActorAddress, msg: object) -> None:
-        riding = self._take_riders(targetAddr) if self._riders else []
-        if self._coalescing is None:
-            if riding and isinstance(msg, ActorSystemMessage):
-                # Thespian acts on its own messages only when they come alone.
-                super().send(targetAddr, riding[0] if len(riding) == 1 else Batch(tuple(riding)))
-            elif riding:  # sent earlier, so in front
-                items = msg.items if isinstance(msg, Batch) else (msg,)
-                msg = Batch((*riding, *items))
-            super().send(targetAddr, msg)
+        riding = self._riders.pop(targetAddr) if self._riders else []
+        if self._coalescing is not None:
+            for message in (*riding, msg):
+                self._coalescing.add(targetAddr, message)
             return
-        for rider in riding:
-            self._queue(targetAddr, rider)
-        self._queue(targetAddr, msg)
-
-    def _queue(self, address: ActorAddress, message: object) -> None:
-        for queued_address, queued in self._coalescing or ():
-            if queued_address == address:
-                queued.append(message)
-                return
-        assert self._coalescing is not None
-        self._coalescing.append((address, [message]))
-
-    def _take_riders(self, address: ActorAddress) -> list[object]:
-        for index, (queued_address, queued) in enumerate(self._riders):
-            if queued_address == address:
-                del self._riders[index]
-                return queued
-        return []
+        if riding and isinstance(msg, ActorSystemMessage):
+            # Thespian acts on its own messages only when they come alone.
+            super().send(targetAddr, _one_send(riding))
+        elif riding:  # sent earlier, so in front
+            items = msg.items if isinstance(msg, Batch) else (msg,)
+            msg = Batch((*riding, *items))
+        super().send(targetAddr, msg)
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender: ActorAddress) -> None:
         try:

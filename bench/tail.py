@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.__main__ import cpu_list
-from bench.cpu import CpuMeter, per_pegout
+from bench.cpu import per_pegout
 from bench.otlp_sink import otlp_sink
 from bench.recovery import percentile
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpus:
         os.sched_setaffinity(0, args.cpus)
 
-    from bench.pegouts.bridge import Client, actor_pids, warm_up
+    from bench.pegouts.bridge import Client, cpu_meter, warm_up
     from bench.pegouts.load import FEDERATIONS, Requests, SpoolWatcher, pegout_node
     from bench.pegouts.phases import offered, one_at_a_time
     from harness.stream import wait_state
@@ -154,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 phases = [("one at a time", "single",
                            one_at_a_time(client, watcher, singles))]
                 paced = requests.make("paced", max(1, round(args.rate * args.seconds)))
-                pids = {name: pid for name, pid in actor_pids(node.client).items() if pid}
-                meter = CpuMeter({**pids, "mock": mock.process.pid, "benchmark": os.getpid()})
+                meter = cpu_meter(node.client, mock.process.pid)
                 meter.start()
                 started = time.monotonic()
                 phases.append((f"{args.rate:g}/s for {args.seconds:g} s", "paced",

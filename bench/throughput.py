@@ -23,7 +23,6 @@ issue's "growth" figure.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -31,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages import ConnectionStatus, GetConnectionStatus
-from bench.cpu import CpuMeter
-from bench.pegouts.bridge import Client, actor_pids
+from bench.pegouts.bridge import Client, cpu_meter
 from bench.pegouts.load import (
     FEDERATION_SIZE,
     THRESHOLD,
@@ -95,9 +93,7 @@ class _Run:
 
     def __init__(self, node: LocalNode, mock: MockGovernance, padding_bytes: int) -> None:
         self.node, self.mock = node.client, mock
-        pids = {name: pid for name, pid in actor_pids(node.client).items() if pid}
-        self.meter = CpuMeter({**pids, "mock": mock.process.pid, "benchmark": os.getpid()})
-        self.inbound_cpu_us: dict[str, float] = {}
+        self.meter = cpu_meter(node.client, mock.process.pid)
         self.requests = Requests(padding_bytes=padding_bytes)
         self.client = Client(node.client)
         self.watcher = SpoolWatcher(Path(node.config.bridge.broadcaster.spool_path))
@@ -115,7 +111,8 @@ class _Run:
             wait_until(lambda: self.node.connection_status().unhandled == 0, timeout=60)
         return self.template
 
-    def once(self, label: str, count: int) -> tuple[float, float]:
+    def once(self, label: str, count: int) -> tuple[float, float, dict[str, float]]:
+        """Inbound and outbound msg/s, and each process's CPU µs per inbound message."""
         template = self.update_template()
         batch = self.requests.make(label, count)
         self.mock.behave(hold_signatures=True)
@@ -159,9 +156,9 @@ class _Run:
         wait_until(done, timeout=TIMEOUT_S, interval=0.002,
                    message="inbound messages were not all handled")
         inbound = 2 * count / (time.perf_counter() - started)
-        self.inbound_cpu_us = {name: 1e6 * seconds / (2 * count)
-                               for name, seconds in self.meter.stop().items()}
-        return inbound, outbound
+        cpu_us = {name: 1e6 * seconds / (2 * count)
+                  for name, seconds in self.meter.stop().items()}
+        return inbound, outbound, cpu_us
 
     def _send_batched(self, batch: list[Request]) -> None:
         for start in range(0, len(batch), SEND_BATCH):
@@ -178,10 +175,10 @@ def measure(directory: Path, *, count: int, runs: int, padding_bytes: int = 0,
         try:
             run.once("warm", min(count, 200))
             for index in range(runs):
-                inbound, outbound = run.once(f"r{index}", count)
+                inbound, outbound, cpu_us = run.once(f"r{index}", count)
                 figures.inbound_msgs_per_s.append(inbound)
                 figures.outbound_msgs_per_s.append(outbound)
-                figures.inbound_cpu_us.append(run.inbound_cpu_us)
+                figures.inbound_cpu_us.append(cpu_us)
                 run.client.drain(0.2)
         finally:
             run.watcher.stop()

@@ -9,6 +9,7 @@ is sent to its successor, as a client would.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from thespian.actors import ActorAddress
 
 from actors.messages import Batch, ListPegouts, PegoutAccepted, PegoutList, PegoutRejected
+from bench.cpu import CpuMeter
 from bench.pegouts.load import Request, Requests, SpoolWatcher
 from client import NodeClient, NodeUnreachable, NoReply
 
@@ -188,6 +190,12 @@ def actor_pids(node: NodeClient) -> dict[str, int | None]:
         return node.pids()
     except NoReply:
         return {}
+
+
+def cpu_meter(node: NodeClient, mock_pid: int) -> CpuMeter:
+    """A meter of every actor's process, the mock's and this benchmark's own."""
+    pids = {name: pid for name, pid in actor_pids(node).items() if pid}
+    return CpuMeter({**pids, "mock": mock_pid, "benchmark": os.getpid()})
 
 
 def settle(client: Client) -> None:
