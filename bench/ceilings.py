@@ -203,13 +203,14 @@ def actor_system(*, tagged: bool = True) -> Iterator[OwnSystem]:
     """
     from thespian.actors import ActorSystem
 
-    from runtime import frames
+    from runtime import frames, leanloop
     from runtime.loopback import confine_actor_sockets
     from runtime.processes import kill_all, listening_pid, session_members, wait_gone
 
     if "grpc" in sys.modules:  # every actor is forked from this process
         raise RuntimeError("grpc is imported in the process that would start the actor system")
     confine_actor_sockets(LOOPBACK)
+    leanloop.install()
     if tagged:
         frames.install(secrets.token_bytes(frames.SECRET_BYTES))
     elif frames.installed():

@@ -29,6 +29,7 @@ from client.contract import NodeClient
 from client.errors import NoNode, NoSecret
 from client.session import ASK_TIMEOUT_S
 from nodeconfig import NodeConfig
+from runtime import leanloop
 from runtime.frames import SecretUnusable, install, read_secret
 from runtime.logs import thespian_log_path
 from runtime.loopback import confine_actor_sockets
@@ -43,14 +44,15 @@ SETTLE_S = 3.0
 def prepare_process(host: str, *, secret_file: Path, thespian_log: Path | None = None) -> None:
     """Set what this process needs before its first `ActorSystem(...)` to reach a node on
     `host`: `THESPIAN_BASE_IPADDR` and sockets bound to `host` only (see runtime/loopback.py);
-    every frame tagged with the secret in `secret_file` (the node's `RunPaths.secret_file`;
-    `NoSecret` if it cannot be read); Thespian's own log, should it write one, goes to
-    `thespian_log` (not to /tmp)."""
+    Thespian's cheaper loop (runtime/leanloop.py); every frame tagged with the secret in
+    `secret_file` (the node's `RunPaths.secret_file`; `NoSecret` if it cannot be read);
+    Thespian's own log, should it write one, goes to `thespian_log` (not to /tmp)."""
     try:
         key = read_secret(secret_file)
     except SecretUnusable as exc:
         raise NoSecret(str(exc), path=secret_file) from exc
     confine_actor_sockets(host)
+    leanloop.install()
     install(key)
     if thespian_log is not None:
         os.environ.setdefault("THESPLOG_FILE", str(thespian_log))

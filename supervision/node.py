@@ -31,6 +31,7 @@ from actors.front_desk import ROOT_GLOBAL_NAME, Mailbox, _NoRoot
 from actors.lifecycle import _Shutdown, _Start, _Started
 from actors.messages import ActorRef, Lookup, NodeStatus, NodeStatusReport, Ping, Pong
 from nodeconfig import NodeConfig
+from runtime import leanloop
 from runtime.frames import ensure_secret, install
 from runtime.logs import log_defs
 from runtime.loopback import confine_actor_sockets
@@ -102,6 +103,7 @@ class Node:
             )
         port = self.config.actor_system.admin_port
         confine_actor_sockets(self.config.actor_system.host)
+        leanloop.install()
         install(ensure_secret(run_paths(self.config).secret_file), self.config.logging)
         defs = log_defs(self.config.logging.file, self.config.logging.level,
                         self.config.logging.rate_limit, self.config.logging.format)

@@ -1,5 +1,7 @@
 # Thespian's TCP transport (thespian/system/transport/TCPTransport.py); runtime/frames.py
-# replaces its serializer and acknowledgement frames and wraps two readers.
+# replaces its serializer and acknowledgement frames and wraps two readers; runtime/leanloop.py
+# gives it a selectors module of its own.
+import selectors as selectors
 import socket
 from collections.abc import Callable
 from typing import Any

@@ -1,0 +1,204 @@
+"""The cheaper pass of Thespian's TCP loop (runtime/leanloop.py): the same answers, less work."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import pickle
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import thespian.system.transport.TCPTransport as tcp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from thespian.system.transport import ReceiveEnvelope, TransmitIntent
+from thespian.system.utilis import thesplog
+
+from runtime import leanloop
+from runtime.leanloop import Description, OnePollSelector
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+@pytest.fixture(autouse=True)
+def _as_it_was() -> Iterator[None]:
+    """Each test leaves the process's Thespian as it found it (a node installs the loop)."""
+    was = leanloop.installed()
+    yield
+    if was:
+        leanloop.install()
+    else:
+        leanloop.uninstall()
+
+
+@pytest.fixture
+def pairs() -> Iterator[list[tuple[socket.socket, socket.socket]]]:
+    made = [socket.socketpair() for _ in range(4)]
+    yield made
+    for ours, theirs in made:
+        ours.close()
+        theirs.close()
+
+
+def _ready(selector: selectors.BaseSelector | OnePollSelector,
+           wanted: dict[int, int]) -> set[tuple[int, int]]:
+    for fd, events in wanted.items():
+        selector.register(fd, events)
+    try:
+        return {(key.fd, events) for key, events in selector.select(0)}
+    finally:
+        selector.close()
+
+
+# -- the selector -------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(wants=st.lists(st.sampled_from([0, READ, WRITE, READ | WRITE]), min_size=4, max_size=4),
+       written=st.lists(st.booleans(), min_size=4, max_size=4),
+       hung_up=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_it_answers_as_the_standard_selectors_do(wants: list[int], written: list[bool],
+                                                 hung_up: list[bool]) -> None:
+    made = [socket.socketpair() for _ in range(4)]
+    try:
+        for (_, theirs), write, hang_up in zip(made, written, hung_up, strict=True):
+            if write:
+                theirs.send(b"x")
+            if hang_up:
+                theirs.shutdown(socket.SHUT_RDWR)
+        wanted = {ours.fileno(): want for (ours, _), want in zip(made, wants, strict=True)
+                  if want}
+        expected_epoll = _ready(selectors.EpollSelector(), wanted)
+        expected_poll = _ready(selectors.PollSelector(), wanted)
+        assert _ready(OnePollSelector(), wanted) == expected_epoll == expected_poll
+    finally:
+        for ours, theirs in made:
+            ours.close()
+            theirs.close()
+
+
+def test_a_descriptor_registered_twice_is_refused_as_epoll_refuses_it(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    fd = pairs[0][0].fileno()
+    selector = OnePollSelector()
+    selector.register(fd, READ)
+    with pytest.raises(KeyError, match=f"FD {fd}"):
+        selector.register(fd, WRITE)
+
+
+def test_a_closed_socket_is_refused_where_thespian_expects_it() -> None:
+    ours, theirs = socket.socketpair()
+    ours.close()
+    theirs.close()
+    with pytest.raises(ValueError, match="-1"):  # a closed socket's fileno() is -1
+        OnePollSelector().register(ours.fileno(), READ)
+    with pytest.raises(ValueError, match="events"):
+        OnePollSelector().register(0, 0)
+
+
+def test_a_descriptor_closed_under_it_raises_ebadf_from_select() -> None:
+    ours, theirs = socket.socketpair()
+    fd = ours.fileno()
+    selector = OnePollSelector()
+    selector.register(fd, READ)
+    ours.close()
+    theirs.close()
+    with pytest.raises(OSError) as raised:
+        selector.select(0)
+    assert raised.value.errno == errno.EBADF
+
+
+def test_thespians_bad_descriptor_check_still_finds_a_closed_one() -> None:
+    """`TCPTransport._check_fd` is how Thespian finds which descriptor broke a pass."""
+    leanloop.install()
+    reader, writer = os.pipe()
+    tcp.TCPTransport._check_fd(reader)  # an open one passes
+    os.close(reader)
+    os.close(writer)
+    with pytest.raises(OSError):
+        tcp.TCPTransport._check_fd(reader)
+
+
+def test_it_waits_for_its_timeout_and_wakes_on_data(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    ours, theirs = pairs[0]
+    selector = OnePollSelector()
+    selector.register(ours, READ)  # a socket object, as well as a descriptor
+    started = time.monotonic()
+    assert selector.select(0.03) == []
+    assert time.monotonic() - started >= 0.03
+    theirs.send(b"x")
+    [(key, events)] = selector.select(None)
+    assert (key.fd, events) == (ours.fileno(), READ)
+
+
+def test_installing_gives_the_transport_this_selector_and_uninstalling_takes_it_back() -> None:
+    leanloop.install()
+    leanloop.install()  # twice is once
+    assert leanloop.installed() and tcp.selectors.DefaultSelector is OnePollSelector
+    assert tcp.selectors.EVENT_READ == READ and tcp.selectors.EVENT_WRITE == WRITE
+    assert selectors.DefaultSelector is not OnePollSelector  # the rest of the process keeps its own
+    leanloop.uninstall()
+    assert not leanloop.installed() and tcp.selectors is selectors
+
+
+# -- descriptions -------------------------------------------------------------------------
+
+
+class _Counted:
+    """A message that counts how often it is turned into text."""
+
+    def __init__(self) -> None:
+        self.described = 0
+
+    def __str__(self) -> str:
+        self.described += 1
+        return "counted message"
+
+
+def _intent(message: object) -> TransmitIntent:
+    return TransmitIntent("somewhere", message)  # type: ignore[call-arg]
+
+
+def test_a_message_is_not_described_for_a_debug_line_nobody_logs() -> None:
+    leanloop.install()
+    message = _Counted()
+    intent, envelope = _intent(message), ReceiveEnvelope("someone", message)  # type: ignore[call-arg]
+    thesplog("Attempting intent %s", intent.identify(), level=logging.DEBUG)
+    thesplog("ACTOR got %s", envelope.identify(), level=logging.DEBUG)
+    assert message.described == 0
+
+
+def test_descriptions_read_as_before_wherever_they_are_formatted() -> None:
+    message = _Counted()
+    intent, envelope = _intent(message), ReceiveEnvelope("someone", message)  # type: ignore[call-arg]
+    leanloop.uninstall()
+    before = [str(intent), intent.identify(), str(envelope), envelope.identify()]
+    leanloop.install()
+    described = intent.identify()
+    assert isinstance(described, Description)
+    # "%s" % ...: how thesplog and logging format their arguments
+    after = [str(intent), "%s" % described, str(envelope), f"{envelope.identify()}"]  # noqa: UP031
+    # The intent's own text carries its time left; compare it without that.
+    assert [_timeless(text) for text in after] == [_timeless(text) for text in before]
+    assert isinstance(str(intent), str) and isinstance(str(envelope), str)
+    assert "counted message" in after[0] and after[2].startswith("ReceiveEnvelope(")
+
+
+def test_a_description_pickles_as_its_text() -> None:
+    leanloop.install()
+    envelope = ReceiveEnvelope("someone", "hello")  # type: ignore[call-arg]
+    described = envelope.identify()
+    record = logging.LogRecord("thespian", logging.ERROR, __file__, 1, "got %s", (described,),
+                               None)
+    copied = pickle.loads(pickle.dumps(record))
+    assert copied.args == (str(described),) and copied.getMessage() == f"got {described}"
+
+
+def _timeless(text: str) -> str:
+    return " ".join(part for part in text.split("-") if not part.startswith(
+        ("ExpiresIn_", "quit_", "retry_")))
