@@ -8,14 +8,17 @@ import os
 import pickle
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import thespian.system.transport.TCPTransport as tcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from thespian.system.transport import ReceiveEnvelope, TransmitIntent
+from thespian.system.transport import ReceiveEnvelope, SendStatus, TransmitIntent
+from thespian.system.transport.streamBuffer import ReceiveBuffer, toSendBuffer
 from thespian.system.utilis import thesplog
 
 from runtime import leanloop
@@ -144,6 +147,164 @@ def test_installing_gives_the_transport_this_selector_and_uninstalling_takes_it_
     assert selectors.DefaultSelector is not OnePollSelector  # the rest of the process keeps its own
     leanloop.uninstall()
     assert not leanloop.installed() and tcp.selectors is selectors
+
+
+# -- a frame read in one pass -------------------------------------------------------------
+
+
+class _Receiver:
+    """The part of a TCPTransport a readable socket reaches once a frame is whole."""
+
+    _addedDataToIncoming = tcp.TCPTransport._addedDataToIncoming
+
+    def __init__(self) -> None:
+        self.received: list[object] = []
+
+    def _processReceivedEnvelope(self, envelope: ReceiveEnvelope,
+                                 has_exclusive_flag: bool = False) -> None:
+        self.received.append(envelope.message)
+
+    def _finishIncoming(self, incoming: object, sender: object) -> None:
+        return None
+
+
+def _frame(message: object) -> bytes:
+    """A message's frame as a sender writes it, under whatever serializer is installed."""
+    return toSendBuffer(("the sender", message), tcp.serializer.dumps)
+
+
+# A frame of about 3 kB, much more than the first read (distinct strings: pickle would
+# write one string thirty times over as one string and thirty references).
+MESSAGE = [f"{n:03d}" + "x" * 100 for n in range(30)]
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_frame_sent_whole_is_read_in_one_pass_and_acknowledged(
+        pairs: list[tuple[socket.socket, socket.socket]], lean: bool) -> None:
+    (leanloop.install if lean else leanloop.uninstall)()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    theirs.sendall(_frame(MESSAGE))
+    receiver, incoming = _Receiver(), tcp.TCPIncoming(None, ours)
+
+    result = tcp.TCPTransport._handleReadableIncoming(receiver, incoming)
+    if lean:
+        assert result is None and receiver.received == [MESSAGE]
+        theirs.settimeout(10)
+        assert theirs.recv(100) == tcp.ackMsg
+    else:  # Thespian as shipped takes a second pass of its loop for the rest
+        assert result is incoming and receiver.received == []
+        assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is None
+        assert receiver.received == [MESSAGE]
+
+
+def test_a_frame_still_on_its_way_waits_for_the_next_pass_unpaused(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    frame = _frame(MESSAGE)
+    theirs.sendall(frame[:1000])
+    receiver, incoming = _Receiver(), tcp.TCPIncoming(None, ours)
+
+    assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is incoming
+    # It stopped at an empty socket without reading it: Thespian pauses a socket whose
+    # read would block, and this one must stay in the next pass's poll.
+    assert incoming.backoffPause() == timedelta(0) and incoming.failCount == 0
+    assert receiver.received == []
+    theirs.sendall(frame[1000:])
+    assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is None
+    assert receiver.received == [MESSAGE]
+
+
+def test_two_frames_back_to_back_are_read_one_at_a_time(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    """Reading on never reads into the next frame: each read asks for its own frame's rest."""
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    theirs.sendall(_frame(MESSAGE) + _frame("second"))
+    receiver = _Receiver()
+    for _ in range(2):  # a socket kept open between frames, as Thespian keeps one
+        incoming = tcp.TCPIncomingPersistent(None, ours)
+        assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is None
+    assert receiver.received == [MESSAGE, "second"]
+
+
+def test_a_peer_that_closes_mid_frame_is_seen_in_the_same_pass(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    theirs.sendall(_frame(MESSAGE)[:1000])
+    theirs.shutdown(socket.SHUT_WR)
+    receiver, incoming = _Receiver(), tcp.TCPIncoming(None, ours)
+    assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is None
+    assert receiver.received == [] and incoming.socket is None  # closed, as Thespian does
+
+
+def test_a_large_frame_gives_the_loop_a_turn_between_reads(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    reads: list[int] = []
+    original_recv = ours.recv
+
+    class _Counting:
+        def __init__(self) -> None:
+            self.sock = ours
+
+        def recv(self, size: int, flags: int = 0) -> bytes:
+            if not flags:
+                reads.append(size)
+            return original_recv(size, flags)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.sock, name)
+
+    incoming = tcp.TCPIncoming(None, _Counting())
+    big = [f"{n:04d}" + "y" * 1000 for n in range(20_000)]  # about 20 MB
+    sender = threading.Thread(target=theirs.sendall, args=(_frame(big),))
+    sender.start()
+    receiver = _Receiver()
+    deadline = time.monotonic() + 30
+    while receiver.received == [] and time.monotonic() < deadline:
+        before = len(reads)
+        if leanloop.bytes_waiting(ours):
+            tcp.TCPTransport._handleReadableIncoming(receiver, incoming)
+            assert len(reads) - before <= leanloop.READS_PER_PASS
+    sender.join(10)
+    assert receiver.received == [big]
+
+
+class _Sender:
+    """The part of a TCPTransport that reads an acknowledgement."""
+
+    _XMITStepWaitForAck = tcp.TCPTransport._XMITStepWaitForAck
+    _XMITStepFinishCleanup = tcp.TCPTransport._XMITStepFinishCleanup
+    _XMITStepRetry = tcp.TCPTransport._XMITStepRetry
+    _check_XMIT_4_done = tcp.TCPTransport._check_XMIT_4_done
+
+    def _nextTransmitStep(self, intent: TransmitIntent) -> bool:
+        return False  # the cleanup step: the intent is done
+
+
+def test_an_acknowledgement_longer_than_the_first_read_is_read_in_one_pass(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    padding = b"p" * 40  # a tagged ack is 50 bytes with its length: more than the first 20
+    intent = _intent("a message")
+    intent.socket = ours
+    intent.stage = tcp.TCPTransport._XMITStepWaitForAck
+    intent.ackbuf = ReceiveBuffer(lambda body: pickle.loads(body[len(padding):]))
+    theirs.sendall(toSendBuffer("ACK", lambda ack: padding + pickle.dumps(ack)))
+
+    assert tcp.TCPTransport._next_XMIT_4(_Sender(), intent) is False
+    assert intent.result == SendStatus.Sent
+    assert intent.stage == tcp.TCPTransport._XMITStepFinishCleanup
 
 
 # -- descriptions -------------------------------------------------------------------------

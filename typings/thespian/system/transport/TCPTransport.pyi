@@ -1,6 +1,6 @@
 # Thespian's TCP transport (thespian/system/transport/TCPTransport.py); runtime/frames.py
 # replaces its serializer and acknowledgement frames and wraps two readers; runtime/leanloop.py
-# gives it a selectors module of its own.
+# gives it a selectors module of its own and wraps two more readers.
 import selectors as selectors
 import socket
 from collections.abc import Callable
@@ -21,4 +21,7 @@ class TCPIncoming_Common:
     def data(self) -> tuple[Any, bytes] | None: ...
 
 class TCPTransport:
+    _XMITStepWaitForAck: int
     _check_XMIT_4_done: Callable[..., Any]
+    _next_XMIT_4: Callable[..., Any]
+    _handleReadableIncoming: Callable[..., Any]
