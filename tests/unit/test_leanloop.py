@@ -6,17 +6,20 @@ import errno
 import logging
 import os
 import pickle
+import select
 import selectors
 import socket
-import threading
+import struct
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import thespian.system.transport.TCPTransport as tcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from thespian.system import utilis
 from thespian.system.transport import ReceiveEnvelope, SendStatus, TransmitIntent
 from thespian.system.transport.streamBuffer import ReceiveBuffer, toSendBuffer
 from thespian.system.utilis import thesplog
@@ -45,6 +48,16 @@ def pairs() -> Iterator[list[tuple[socket.socket, socket.socket]]]:
     for ours, theirs in made:
         ours.close()
         theirs.close()
+
+
+@pytest.fixture
+def lean_pair(pairs: list[tuple[socket.socket, socket.socket]]
+              ) -> tuple[socket.socket, socket.socket]:
+    """The loop installed, and a connected pair whose first end reads without blocking."""
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    return ours, theirs
 
 
 def _ready(selector: selectors.BaseSelector | OnePollSelector,
@@ -199,10 +212,8 @@ def test_a_frame_sent_whole_is_read_in_one_pass_and_acknowledged(
 
 
 def test_a_frame_still_on_its_way_waits_for_the_next_pass_unpaused(
-        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
-    leanloop.install()
-    ours, theirs = pairs[0]
-    ours.setblocking(False)
+        lean_pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = lean_pair
     frame = _frame(MESSAGE)
     theirs.sendall(frame[:1000])
     receiver, incoming = _Receiver(), tcp.TCPIncoming(None, ours)
@@ -231,55 +242,71 @@ def test_two_frames_back_to_back_are_read_one_at_a_time(
     assert receiver.received == [MESSAGE, "second"]
 
 
-def test_a_peer_that_closes_mid_frame_is_seen_in_the_same_pass(
-        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
-    leanloop.install()
-    ours, theirs = pairs[0]
-    ours.setblocking(False)
+def test_a_peer_that_closes_mid_frame_is_found_by_the_next_pass_as_before(
+        lean_pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = lean_pair
     theirs.sendall(_frame(MESSAGE)[:1000])
     theirs.shutdown(socket.SHUT_WR)
     receiver, incoming = _Receiver(), tcp.TCPIncoming(None, ours)
+    assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is incoming
+    assert incoming.socket is ours  # no bytes waiting: the end is not read in this pass
     assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is None
     assert receiver.received == [] and incoming.socket is None  # closed, as Thespian does
 
 
-def test_a_large_frame_gives_the_loop_a_turn_between_reads(
+def test_a_pending_socket_error_is_left_for_thespians_own_read() -> None:
+    """Looking for waiting bytes must not consume the error a reset leaves on the socket."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener, socket.create_connection(listener.getsockname()) as ours:
+        theirs, _ = listener.accept()
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        theirs.close()  # a reset, not an orderly end
+        ours.setblocking(False)
+        deadline = time.monotonic() + 10
+        while not select.select([ours], [], [], 0.1)[0] and time.monotonic() < deadline:
+            pass
+        assert not leanloop.bytes_waiting(ours)
+        with pytest.raises(ConnectionResetError):
+            ours.recv(20)
+
+
+class _Trickle:
+    """A socket whose frame comes 1,000 bytes a read, always more waiting: `fileno()` is
+    a real socket with a byte pending, so FIONREAD says so however much is read."""
+
+    def __init__(self, frame: bytes, waiting: socket.socket) -> None:
+        self.frame, self.waiting, self.reads = frame, waiting, 0
+
+    def recv(self, size: int) -> bytes:
+        self.reads += 1
+        piece, self.frame = self.frame[:min(size, 1000)], self.frame[min(size, 1000):]
+        return piece
+
+    def fileno(self) -> int:
+        return self.waiting.fileno()
+
+    def send(self, data: bytes) -> int:  # the ack
+        return len(data)
+
+
+def test_a_large_frame_gives_the_loop_a_turn_after_reads_per_pass_reads(
         pairs: list[tuple[socket.socket, socket.socket]]) -> None:
     leanloop.install()
     ours, theirs = pairs[0]
-    ours.setblocking(False)
-    reads: list[int] = []
-    original_recv = ours.recv
+    theirs.send(b"x")
+    trickle = _Trickle(_frame([f"{n:04d}" + "y" * 1000 for n in range(100)]), ours)
+    receiver, incoming = _Receiver(), tcp.TCPIncomingPersistent(None, trickle)
 
-    class _Counting:
-        def __init__(self) -> None:
-            self.sock = ours
-
-        def recv(self, size: int, flags: int = 0) -> bytes:
-            if not flags:
-                reads.append(size)
-            return original_recv(size, flags)
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(self.sock, name)
-
-    incoming = tcp.TCPIncoming(None, _Counting())
-    big = [f"{n:04d}" + "y" * 1000 for n in range(20_000)]  # about 20 MB
-    sender = threading.Thread(target=theirs.sendall, args=(_frame(big),))
-    sender.start()
-    receiver = _Receiver()
-    deadline = time.monotonic() + 30
-    while receiver.received == [] and time.monotonic() < deadline:
-        before = len(reads)
-        if leanloop.bytes_waiting(ours):
-            tcp.TCPTransport._handleReadableIncoming(receiver, incoming)
-            assert len(reads) - before <= leanloop.READS_PER_PASS
-    sender.join(10)
-    assert receiver.received == [big]
+    assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) is incoming
+    assert trickle.reads == leanloop.READS_PER_PASS and receiver.received == []
+    while receiver.received == []:  # each call one pass; about 100 reads in all
+        assert tcp.TCPTransport._handleReadableIncoming(receiver, incoming) in (incoming, None)
+    assert len(receiver.received[0]) == 100
 
 
-class _Sender:
-    """The part of a TCPTransport that reads an acknowledgement."""
+class _Sender(_Receiver):
+    """The part of a TCPTransport that reads an acknowledgement (or, on a socket both
+    ends send on, the peer's own message where the ack was expected)."""
 
     _XMITStepWaitForAck = tcp.TCPTransport._XMITStepWaitForAck
     _XMITStepFinishCleanup = tcp.TCPTransport._XMITStepFinishCleanup
@@ -287,24 +314,63 @@ class _Sender:
     _check_XMIT_4_done = tcp.TCPTransport._check_XMIT_4_done
 
     def _nextTransmitStep(self, intent: TransmitIntent) -> bool:
-        return False  # the cleanup step: the intent is done
+        return False  # the cleanup step (or a retry): the intent leaves the wait
 
 
-def test_an_acknowledgement_longer_than_the_first_read_is_read_in_one_pass(
-        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
-    leanloop.install()
-    ours, theirs = pairs[0]
-    ours.setblocking(False)
-    padding = b"p" * 40  # a tagged ack is 50 bytes with its length: more than the first 20
+def _awaiting_ack(ours: socket.socket) -> TransmitIntent:
     intent = _intent("a message")
     intent.socket = ours
     intent.stage = tcp.TCPTransport._XMITStepWaitForAck
-    intent.ackbuf = ReceiveBuffer(lambda body: pickle.loads(body[len(padding):]))
-    theirs.sendall(toSendBuffer("ACK", lambda ack: padding + pickle.dumps(ack)))
+    intent.ackbuf = ReceiveBuffer(tcp.serializer.loads)
+    return intent
+
+
+# An acknowledgement longer than Thespian's first read of 20 bytes, whatever serializer
+# is installed (a tagged one is 50 bytes; an untagged one 21, one byte more).
+LONG_ACK = toSendBuffer("ACK", lambda ack: tcp.serializer.dumps(ack) + b"\0" * 30)
+
+
+def test_an_acknowledgement_longer_than_the_first_read_is_read_in_one_pass(
+        lean_pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = lean_pair
+    intent = _awaiting_ack(ours)
+    theirs.sendall(LONG_ACK)
 
     assert tcp.TCPTransport._next_XMIT_4(_Sender(), intent) is False
     assert intent.result == SendStatus.Sent
     assert intent.stage == tcp.TCPTransport._XMITStepFinishCleanup
+
+
+def test_an_acknowledgement_still_on_its_way_waits_for_the_next_pass_unpaused(
+        lean_pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = lean_pair
+    intent = _awaiting_ack(ours)
+    theirs.sendall(LONG_ACK[:30])
+
+    assert tcp.TCPTransport._next_XMIT_4(_Sender(), intent) is True
+    assert intent.stage == tcp.TCPTransport._XMITStepWaitForAck
+    assert intent.backoffPause() == timedelta(0) and intent.result is None
+    theirs.sendall(LONG_ACK[30:])
+    assert tcp.TCPTransport._next_XMIT_4(_Sender(), intent) is False
+    assert intent.result == SendStatus.Sent
+
+
+def test_the_peers_own_message_where_the_ack_was_expected_is_delivered_then_the_ack_read(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    """Both ends may send on one socket: Thespian takes a message that arrives while it
+    waits for its ack as a message received, then keeps waiting for the ack."""
+    leanloop.install()
+    ours, theirs = pairs[0]
+    ours.setblocking(False)
+    intent, sender = _awaiting_ack(ours), _Sender()
+    theirs.sendall(_frame(MESSAGE) + LONG_ACK)
+
+    result = tcp.TCPTransport._next_XMIT_4(sender, intent)
+    while result is True:  # the ack, if not already read in the same pass
+        result = tcp.TCPTransport._next_XMIT_4(sender, intent)
+    assert sender.received == [MESSAGE] and intent.result == SendStatus.Sent
+    theirs.settimeout(10)
+    assert theirs.recv(100) == tcp.ackMsg  # the peer's message was acknowledged
 
 
 # -- descriptions -------------------------------------------------------------------------
@@ -325,13 +391,27 @@ def _intent(message: object) -> TransmitIntent:
     return TransmitIntent("somewhere", message)  # type: ignore[call-arg]
 
 
-def test_a_message_is_not_described_for_a_debug_line_nobody_logs() -> None:
+def test_a_message_is_not_described_for_a_debug_line_nobody_logs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(utilis, "_thesplog_control_settings", (logging.WARNING, False, 0))
     leanloop.install()
     message = _Counted()
     intent, envelope = _intent(message), ReceiveEnvelope("someone", message)  # type: ignore[call-arg]
     thesplog("Attempting intent %s", intent.identify(), level=logging.DEBUG)
     thesplog("ACTOR got %s", envelope.identify(), level=logging.DEBUG)
     assert message.described == 0
+
+
+def test_a_message_is_described_once_for_a_debug_line_that_is_written(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log = tmp_path / "thespian.log"
+    monkeypatch.setattr(utilis, "_thesplog_control_settings", (logging.DEBUG, False, 50 * 1024))
+    monkeypatch.setattr(utilis, "_thesplog_file", str(log))
+    leanloop.install()
+    message = _Counted()
+    thesplog("Attempting intent %s", _intent(message).identify(), level=logging.DEBUG)
+    assert message.described == 1 and "Attempting intent TransportIntent(" in log.read_text()
+    assert "counted message" in log.read_text()
 
 
 def test_descriptions_read_as_before_wherever_they_are_formatted() -> None:
