@@ -27,12 +27,20 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-unt
         time.sleep(0.001)
 
 
+def _inotify_here(path: Path) -> bool:
+    writes = FileWrites.watching(path)
+    if writes is None:
+        return False
+    writes.close()  # an inotify instance each: a user has 128
+    return True
+
+
 @pytest.mark.parametrize("inotify", [True, False], ids=["inotify", "polling"])
 def test_each_txid_is_recorded_once_with_lines_written_in_pieces(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inotify: bool) -> None:
     if not inotify:
         monkeypatch.setattr(FileWrites, "watching", classmethod(lambda cls, path: None))
-    elif FileWrites.watching(tmp_path) is None:
+    elif not _inotify_here(tmp_path):
         pytest.skip("no inotify here")
     spool = tmp_path / "spool"
     watcher = SpoolWatcher(spool)
@@ -41,7 +49,10 @@ def test_each_txid_is_recorded_once_with_lines_written_in_pieces(
         append(spool, "aa 1\nbb")  # a line written half
         assert watcher.changed.wait(10)
         assert "aa" in watcher.seen and "bb" not in watcher.seen
-        assert (watcher._writes is not None) == inotify  # the way it was meant to wake
+        # The way it was meant to wake: the watch is set just after the first lines are
+        # seen, so that it may not be there yet.
+        wait_for(lambda: watcher._watch_tried)
+        wait_for(lambda: (watcher._writes is not None) == inotify)
         watcher.changed.clear()
         append(spool, " 2\naa 3\n")  # the rest, then a txid again
         assert watcher.changed.wait(10)
@@ -77,7 +88,7 @@ def test_a_file_that_cannot_be_watched_gives_no_watcher(tmp_path: Path) -> None:
 
 
 def test_stop_returns_promptly_with_nothing_written(tmp_path: Path) -> None:
-    if FileWrites.watching(tmp_path) is None:
+    if not _inotify_here(tmp_path):
         pytest.skip("no inotify here")
     spool = tmp_path / "spool"
     spool.touch()
