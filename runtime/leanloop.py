@@ -21,8 +21,8 @@ before the process's first `ActorSystem(...)`.
   and then exactly the rest, so that it never reads into the next frame; but it
   reads the rest only on the next pass of the loop, although the sender wrote the
   frame with one `send` and it is nearly always waiting already. So every message
-  took two passes to arrive, and every acknowledgement too (a tagged one is 50
-  bytes, `runtime/frames.py`). The reader of a message
+  took two passes to arrive, and every acknowledgement too (50 bytes tagged by
+  `runtime/frames.py`, 21 untagged: one more than the first read). The reader of a message
   (`TCPTransport._handleReadableIncoming`) and of an acknowledgement
   (`TCPTransport._next_XMIT_4`) now read on in the same pass while the socket has
   bytes waiting (`FIONREAD` counts them, reading nothing and leaving a pending
