@@ -19,9 +19,10 @@ from, in the same run, with the same payloads:
   sender, which carries single messages ~1.9x as fast as the default of
   20 (measurements below); the default-window figures, what the node runs
   with, are reported beside them. Its frames carry the tag the node's carry
-  (runtime/frames.py, under a key of its own): the ceiling is of the
-  transport the node runs. `tagged=False` measures Thespian without it, in a
-  process where no key was ever installed (the tag's cost, BENCHMARKS.md).
+  (runtime/frames.py, under a key of its own), and its loop is adapted as the
+  node's (runtime/leanloop.py): the ceiling is of the transport the node runs.
+  `tagged=False` measures it without the tag, in a process where no key was
+  ever installed (the tag's cost, BENCHMARKS.md).
 
 The payloads ("signature", "federation", "mixed") and the messages the node
 routes for them are built in `bench/ceiling_payloads.py`.

@@ -88,7 +88,8 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
         print(f"{label:<52} {_rate(rate):>9} {_ratio(rate, echo_rate):>8} "
               f"{_ratio(rate, push_rate):>8} {_ratio(rate, actor_rate):>9}  {_spread(spread)}")
     print("  every frame of the node and of the Thespian ceiling carries an HMAC tag "
-          "(runtime/frames.py); the untagged row measures plain Thespian")
+          "(runtime/frames.py), and both run Thespian's loop as the node adapts it "
+          "(runtime/leanloop.py); the untagged row is the same without the tag")
     print(f"  the Thespian ceiling runs with {actor.get('transmit_window')} transmits in flight "
           f"(the library allows {actor.get('default_transmit_window')} by default, as the node "
           f"runs: {_rate(actor.get('default_window_msgs_per_s'))} msg/s); with Batches of "

@@ -217,7 +217,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Thespian as shipped, for this process (tests, and ceilings of the bare transport)."""
+    """Thespian's loop as shipped again, in this process (for tests)."""
     transport: Any = tcp
     transport.selectors = _ORIGINAL_SELECTORS
     transport.TCPTransport._handleReadableIncoming = _ORIGINAL_READ_INCOMING
