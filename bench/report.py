@@ -62,7 +62,8 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
                                    runs=profile.runs)
     untagged = ceilings.untagged_actor_ceiling(profile.ceiling_messages, CEILING_PAYLOAD,
                                                runs=profile.runs)
-    inbound, outbound = node.summary()["inbound"], node.summary()["outbound"]
+    summary = node.summary()
+    inbound, outbound = summary["inbound"], summary["outbound"]
     # Issue 6 defines the gRPC ceiling as a plain stream echoing the same messages: each frame
     # crosses the stream once each way, as a node's request and governance's answer do. The
     # push-only rate (the server sends, the client only reads) is shown beside it.
@@ -95,7 +96,7 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
           f"runs: {_rate(actor.get('default_window_msgs_per_s'))} msg/s); with Batches of "
           f"{actor.get('batch_size')} per send: {_rate(actor.get('batched_msgs_per_s'))} msg/s")
     print(f"  gRPC frames: {grpc.get('frames_bytes')} B on average")
-    cpu = node.summary()["inbound_cpu_us_per_msg"]
+    cpu = summary["inbound_cpu_us_per_msg"]
     if cpu:
         parts = ", ".join(f"{name} {us:.0f}" for name, us in sorted(cpu.items(),
                                                                     key=lambda item: -item[1]))
@@ -109,7 +110,7 @@ def run_throughput(document: dict[str, Any], directory: Path, profile: Any,
         "ratio_to_grpc": _ratio_value(inbound["median"], echo_rate),
         "ratio_to_grpc_push": _ratio_value(inbound["median"], push_rate),
         "ratio_to_actor": _ratio_value(inbound["median"], actor_rate),
-        "cpu_us_per_msg": node.summary()["inbound_cpu_us_per_msg"],
+        "cpu_us_per_msg": cpu,
         "actor_untagged_ceiling_msgs_per_s": untagged.get("msgs_per_s"),
         "grpc": grpc, "actor": actor, "actor_untagged": untagged, "payload": CEILING_PAYLOAD,
     }
