@@ -48,6 +48,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bench.cpu import cpus_here
 from bench.pegouts.bridge import Client, warm_up
 from bench.pegouts.figures import PegoutFigures, PegoutPlan, max_rate_under, print_table
 from bench.pegouts.load import (
@@ -60,7 +61,7 @@ from bench.pegouts.load import (
     SpoolWatcher,
     pegout_node,
 )
-from bench.pegouts.phases import run_phases
+from bench.pegouts.phases import Metering, run_phases
 from harness.stream import wait_state
 
 __all__ = ["PegoutFigures", "PegoutPlan", "max_rate_under", "measure", "print_table"]
@@ -74,7 +75,7 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
     federation = FEDERATIONS[plan.script_type]
     requests = Requests(federation=federation)
     with pegout_node(directory, federation=federation,
-                     tracing_endpoint=plan.tracing_endpoint) as (node, _mock):
+                     tracing_endpoint=plan.tracing_endpoint) as (node, mock):
         wait_state(node.client, "connected")
         config = node.config
         figures.settings = {
@@ -94,7 +95,8 @@ def measure(directory: Path, plan: PegoutPlan) -> PegoutFigures:
         try:
             client = Client(node.client)
             warm_up(client, watcher, requests)
-            run_phases(figures, client, watcher, requests)
+            run_phases(figures, client, watcher, requests,
+                       Metering(mock.process.pid, cpus_here()))
         finally:
             watcher.stop()
         figures.put("spool_duplicates", watcher.duplicates)

@@ -74,6 +74,14 @@ def _ms(value: float | int | None) -> str:
     return f"{value:>8.1f}" if value is not None else f"{'n/a':>8}"
 
 
+def _cpu_ms(value: float | int | None) -> str:
+    return f"{value:>7.1f}" if value is not None else f"{'n/a':>7}"
+
+
+def _busy(value: float | int | None) -> str:
+    return f"{value:>4.0f}%" if value is not None else f"{'n/a':>5}"
+
+
 def _rate(value: float | int | None) -> str:
     return f"{value:,.1f}" if value is not None else "n/a"
 
@@ -87,7 +95,8 @@ def print_table(figures: PegoutFigures) -> None:
           f"by the bridge; SQLite {settings['sqlite']}; {settings['broadcaster']} "
           f"{settings['spool']}; log level {settings['log_level']}; median of {plan.runs} "
           f"run(s), spread of the p99 in brackets)")
-    print(f"{'load':<38} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  p99 spread")
+    print(f"{'load':<38} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'CPU ms':>7} {'busy':>5}"
+          f"  p99 spread")
     rows = [(f"one at a time ({plan.singles})", "single"),
             (f"{plan.burst:,} at once (Batches of {BURST_BATCH})", "burst")]
     for rate in plan.rates:
@@ -100,10 +109,14 @@ def print_table(figures: PegoutFigures) -> None:
     for count in plan.bursts:
         rows.append((f"{count:,} in flight at once", f"burst_{count}"))
     for label, tag in rows:
-        keys = _latency_keys(tag)
+        keys = latency_keys(tag)
         spread = figures.spread(keys[1])
         text = f"[{spread[0]:.0f}, {spread[1]:.0f}]" if spread else ""
-        print(f"{label:<38} " + " ".join(_ms(values.get(key)) for key in keys) + f"  {text}")
+        print(f"{label:<38} " + " ".join(_ms(values.get(key)) for key in keys)
+              + f" {_cpu_ms(values.get(figure_key(tag, 'cpu_ms')))}"
+              + f" {_busy(values.get(figure_key(tag, 'busy_pct')))}  {text}")
+    print("  CPU ms: CPU per peg-out over the phase, every process together (the node's, the "
+          "mock's and this benchmark's); busy: how much of the CPUs they share that was")
     print(f"  {plan.burst:,} at once: {_rate(values.get('completed_per_s'))} peg-outs/s "
           f"completed; " + "; ".join(
               f"{count:,} in flight: {_rate(values.get(f'completed_per_s_{count}'))}/s"
@@ -118,13 +131,18 @@ def print_table(figures: PegoutFigures) -> None:
         print(f"  {key}: not measured: {reason}")
 
 
-def _latency_keys(tag: str) -> tuple[str, str, str]:
+def figure_key(tag: str, name: str) -> str:
+    """The key of figure `name` (p50_ms, p99_ms, max_ms, cpu_ms, busy_pct) of a table row:
+    `single`, `burst`, `burst_<count>`, `@<rate>` or `pad<bytes>`."""
     if tag.startswith("@"):
-        key = tag[1:]
-        return (f"p50_ms_at_{key}", f"p99_ms_at_{key}", f"max_ms_at_{key}")
+        return f"{name}_at_{tag[1:]}"
     if tag.startswith("pad"):
-        return (f"p50_ms_{tag}", f"p99_ms_{tag}", f"max_ms_{tag}")
-    return (f"{tag}_p50_ms", f"{tag}_p99_ms", f"{tag}_max_ms")
+        return f"{name}_{tag}"
+    return f"{tag}_{name}"
+
+
+def latency_keys(tag: str) -> tuple[str, str, str]:
+    return (figure_key(tag, "p50_ms"), figure_key(tag, "p99_ms"), figure_key(tag, "max_ms"))
 
 
 def max_rate_under(figures: PegoutFigures, p99_ms: float) -> float | None:

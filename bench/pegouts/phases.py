@@ -7,27 +7,65 @@ figures replaced by the reason (its peg-outs still go through).
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+from bench.cpu import CpuMeter, CpuUse, metered
 from bench.pegouts.bridge import Client, Outcome, actor_pids, settle, wait_spooled
-from bench.pegouts.figures import PegoutFigures, rate_key
+from bench.pegouts.figures import PegoutFigures, figure_key, latency_keys, rate_key
 from bench.pegouts.load import BURST_BATCH, FEDERATIONS, Request, Requests, SpoolWatcher
 from bench.recovery import percentile
 
 
+@dataclass(frozen=True)
+class Metering:
+    """Where a phase's CPU is read: every actor's process (as the phase finds them), the
+    mock's and this benchmark's own, on the `cpus` CPUs they share."""
+
+    mock_pid: int
+    cpus: int
+
+    def meter(self, actors: Mapping[str, int | None]) -> CpuMeter:
+        pids = {name: pid for name, pid in actors.items() if pid}
+        return CpuMeter({**pids, "mock": self.mock_pid, "benchmark": os.getpid()})
+
+
 @contextmanager
-def phase(figures: PegoutFigures, client: Client, name: str) -> Iterator[list[str]]:
-    """Settle first; afterwards, the actors restarted meanwhile (in the yielded list)."""
+def phase(figures: PegoutFigures, client: Client, name: str, metering: Metering | None = None,
+          tag: str = "", count: int = 0) -> Iterator[list[str]]:
+    """Settle first; afterwards, the actors restarted meanwhile (in the yielded list). With
+    `metering`, the phase's CPU per peg-out (`count` of them) and how busy the CPUs were
+    are figures of the row `tag`: the cost of a peg-out at that load."""
     settle(client)
     before = actor_pids(client.node)
     restarted: list[str] = []
-    yield restarted
+    meter = metering.meter(before) if metering is not None else None
+    if meter is None:
+        yield restarted
+    else:
+        assert metering is not None
+        with metered(meter, metering.cpus) as use:
+            yield restarted
     after = actor_pids(client.node)
     restarted.extend(sorted(n for n, pid in before.items() if after.get(n) != pid))
     if restarted:
         figures.restarts[name] = restarted
+    if meter is not None and tag:
+        put_cpu(figures, tag, use[0], count, restarted)
+
+
+def put_cpu(figures: PegoutFigures, tag: str, use: CpuUse, count: int,
+            restarted: list[str]) -> None:
+    keys = (figure_key(tag, "cpu_ms"), figure_key(tag, "busy_pct"))
+    values = (use.ms_per_pegout(count), use.busy_pct())
+    for key, value in zip(keys, values, strict=True):
+        if restarted:  # a new process's start is in it, and the old one's CPU is not
+            figures.put(key, None, restart_reason(restarted, []))
+        else:
+            figures.put(key, _rounded(value, 2), "no peg-out was sent")
 
 
 def put_latencies(figures: PegoutFigures, keys: tuple[str, str, str], outcome: Outcome,
@@ -109,33 +147,33 @@ def send_rate(sent_at: list[float]) -> float | None:
 
 
 def run_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
-               requests: Requests) -> None:
+               requests: Requests, metering: Metering | None = None) -> None:
     plan = figures.plan
     for run in range(plan.runs):
         singles = requests.make(f"single{run}", plan.singles)
-        with phase(figures, client, "single") as restarted:
+        with phase(figures, client, "single", metering, "single", len(singles)) as restarted:
             outcome = one_at_a_time(client, watcher, singles)
-        put_latencies(figures, ("single_p50_ms", "single_p99_ms", "single_max_ms"), outcome,
-                      restarted)
-        burst_phase(figures, client, watcher, requests.make(f"burst{run}", plan.burst), "")
+        put_latencies(figures, latency_keys("single"), outcome, restarted)
+        burst_phase(figures, client, watcher, requests.make(f"burst{run}", plan.burst), "",
+                    metering)
         for rate in plan.rates:
             key = rate_key(rate)
             paced = requests.make(f"rate{key}-{run}", max(1, round(rate * plan.rate_seconds)))
-            with phase(figures, client, f"rate {key}/s") as restarted:
+            with phase(figures, client, f"rate {key}/s", metering, f"@{key}",
+                       len(paced)) as restarted:
                 outcome, sent = offered(client, watcher, paced, rate)
-            put_latencies(figures, (f"p50_ms_at_{key}", f"p99_ms_at_{key}",
-                                    f"max_ms_at_{key}"), outcome, restarted)
+            put_latencies(figures, latency_keys(f"@{key}"), outcome, restarted)
             figures.put(f"sent_per_s_at_{key}", _rounded(sent, 1), "a single peg-out")
-    growth_phases(figures, client, watcher)
+    growth_phases(figures, client, watcher, metering)
 
 
 def burst_phase(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
-                burst: list[Request], suffix: str) -> None:
+                burst: list[Request], suffix: str, metering: Metering | None = None) -> None:
     """`len(burst)` peg-outs in flight at once: latency and the rate they complete at."""
-    with phase(figures, client, f"burst{suffix}") as restarted:
+    tag = f"burst{suffix}"
+    with phase(figures, client, tag, metering, tag, len(burst)) as restarted:
         outcome, sent = at_once(client, watcher, burst)
-    put_latencies(figures, (f"burst{suffix}_p50_ms", f"burst{suffix}_p99_ms",
-                            f"burst{suffix}_max_ms"), outcome, restarted)
+    put_latencies(figures, latency_keys(tag), outcome, restarted)
     figures.put(f"burst{suffix}_sent_per_s", _rounded(sent, 1), "a single Batch")
     completed = (len(burst) / (outcome.last_seen - outcome.first_send)
                  if outcome.last_seen > outcome.first_send else None)
@@ -149,7 +187,8 @@ def burst_phase(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
         figures.put(key, _rounded(completed, 1), "no time between send and spool")
 
 
-def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher) -> None:
+def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
+                  metering: Metering | None = None) -> None:
     """The cost curve: transaction size at a fixed rate, and how many are in flight at once."""
     plan = figures.plan
     for padding in plan.paddings:
@@ -158,15 +197,15 @@ def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher)
         paced = sized.make(f"pad{padding}", max(1, round(plan.growth_rate * plan.rate_seconds)))
         size = len(paced[0].message.tx_hex) // 2
         figures.put(f"tx_bytes_pad{padding}", size)
-        with phase(figures, client, f"padding {padding}") as restarted:
+        with phase(figures, client, f"padding {padding}", metering, f"pad{padding}",
+                   len(paced)) as restarted:
             outcome, _ = offered(client, watcher, paced, plan.growth_rate)
-        put_latencies(figures, (f"p50_ms_pad{padding}", f"p99_ms_pad{padding}",
-                                f"max_ms_pad{padding}"), outcome, restarted)
+        put_latencies(figures, latency_keys(f"pad{padding}"), outcome, restarted)
     requests = Requests(federation=FEDERATIONS[plan.script_type])
     requests.next_seed = 20_000_000
     for count in plan.bursts:
         burst_phase(figures, client, watcher, requests.make(f"inflight{count}", count),
-                    f"_{count}")
+                    f"_{count}", metering)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

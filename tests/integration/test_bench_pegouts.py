@@ -13,6 +13,9 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 LATENCY_KEYS = ("single_p50_ms", "single_p99_ms", "single_max_ms", "burst_p50_ms",
                 "burst_p99_ms", "burst_max_ms", "p50_ms_at_10", "p99_ms_at_10", "max_ms_at_10",
                 "p50_ms_at_40", "p99_ms_at_40", "max_ms_at_40")
+# What a peg-out cost in CPU, and how busy the CPUs were, in each phase.
+CPU_KEYS = ("single_cpu_ms", "single_busy_pct", "burst_cpu_ms", "burst_busy_pct",
+            "cpu_ms_at_10", "busy_pct_at_10", "cpu_ms_at_40", "busy_pct_at_40")
 
 
 def test_pegout_benchmark_reports_every_figure(tmp_path: Path) -> None:
@@ -22,11 +25,12 @@ def test_pegout_benchmark_reports_every_figure(tmp_path: Path) -> None:
 
     figures = document["pegout"]
     # Only the figures of rates this run did not offer (100/s) may be missing.
-    assert not figures["null_reasons"].keys() & {*LATENCY_KEYS, "completed_per_s"}, \
+    assert not figures["null_reasons"].keys() & {*LATENCY_KEYS, *CPU_KEYS, "completed_per_s"}, \
         figures["null_reasons"]
-    for key in (*LATENCY_KEYS, "completed_per_s", "sent_per_s_at_10",
+    for key in (*LATENCY_KEYS, *CPU_KEYS, "completed_per_s", "sent_per_s_at_10",
                 "sent_per_s_at_40"):
         assert isinstance(figures[key], int | float) and figures[key] > 0, (key, figures[key])
     assert figures["spool_duplicates"] == 0
     assert figures["settings"]["federation"] == "3-of-5"
     assert "one at a time (5)" in text and "20 at once" in text, text
+    assert "CPU ms" in text and "busy" in text, text
