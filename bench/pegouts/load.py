@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.messages import InitiatePegout
+from btc.pegout import MAX_MONEY_SAT
 from harness.mock import MockGovernance
 from harness.nodes import LocalNode
 from harness.pegouts import Federation, txid_of, unsigned_pegout
@@ -191,6 +192,11 @@ def pegout_node(directory: Path, log_level: str = "INFO",
     given: yields (node, mock)."""
     logging = {"file": str(directory / "node" / "logs" / "node.log"), "level": log_level}
     tracing = {"endpoint": tracing_endpoint, "sample_ratio": 1.0}
-    with federation_node(directory, federation, logging=logging,
-                         tracing=tracing) as (node, mock):
+    # The outflow window is checked for every peg-out as in production, with a cap no run
+    # reaches: the default's 50 BTC a day is about 50,000 of these peg-outs, which a long
+    # run at 1,000/s offers in under a minute (and the rest would be refused).
+    bridge = {"broadcaster": {"spool_path": str(directory / "node" / "data" / "broadcast.spool")},
+              "outflow": {"max_sat": MAX_MONEY_SAT}}
+    with federation_node(directory, federation, logging=logging, tracing=tracing,
+                         bridge=bridge) as (node, mock):
         yield node, mock

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.pegouts.load import pegout_node
+from btc.pegout import MAX_MONEY_SAT
 from tests.support.bench import run_bench
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
@@ -34,3 +36,11 @@ def test_pegout_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert figures["settings"]["federation"] == "3-of-5"
     assert "one at a time (5)" in text and "20 at once" in text, text
     assert "CPU ms" in text and "busy" in text, text
+
+
+def test_the_benchmarks_node_has_an_outflow_cap_no_run_reaches(tmp_path: Path) -> None:
+    # 50 BTC a day (the default) ends a long run at 1,000/s in refusals after ~50,000.
+    with pegout_node(tmp_path) as (node, _mock):
+        bridge = node.config.bridge
+        assert bridge.outflow.max_sat == MAX_MONEY_SAT
+        assert Path(bridge.broadcaster.spool_path).is_relative_to(tmp_path)
