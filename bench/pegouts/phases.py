@@ -42,19 +42,19 @@ def phase(figures: PegoutFigures, client: Client, name: str, metering: Metering 
     settle(client)
     before = actor_pids(client.node)
     restarted: list[str] = []
-    meter = metering.meter(before) if metering is not None else None
-    if meter is None:
+    use: CpuUse | None = None
+    if metering is None:
         yield restarted
     else:
-        assert metering is not None
-        with metered(meter, metering.cpus) as use:
+        with metered(metering.meter(before), metering.cpus) as measured:
             yield restarted
+        use = measured[0]
     after = actor_pids(client.node)
     restarted.extend(sorted(n for n, pid in before.items() if after.get(n) != pid))
     if restarted:
         figures.restarts[name] = restarted
-    if meter is not None and tag:
-        put_cpu(figures, tag, use[0], count, restarted)
+    if use is not None and tag:
+        put_cpu(figures, tag, use, count, restarted)
 
 
 def put_cpu(figures: PegoutFigures, tag: str, use: CpuUse, count: int,
@@ -65,7 +65,7 @@ def put_cpu(figures: PegoutFigures, tag: str, use: CpuUse, count: int,
         if restarted:  # a new process's start is in it, and the old one's CPU is not
             figures.put(key, None, restart_reason(restarted, []))
         else:
-            figures.put(key, _rounded(value, 2), "no peg-out was sent")
+            figures.put(key, _rounded(value, 2), "no peg-out was sent, or no process was read")
 
 
 def put_latencies(figures: PegoutFigures, keys: tuple[str, str, str], outcome: Outcome,
