@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from thespian.actors import ActorAddress
@@ -194,7 +194,13 @@ def actor_pids(node: NodeClient) -> dict[str, int | None]:
 
 def cpu_meter(node: NodeClient, mock_pid: int) -> CpuMeter:
     """A meter of every actor's process, the mock's and this benchmark's own."""
-    pids = {name: pid for name, pid in actor_pids(node).items() if pid}
+    return meter_of(actor_pids(node), mock_pid)
+
+
+def meter_of(actors: Mapping[str, int | None], mock_pid: int) -> CpuMeter:
+    """A meter of these actors' processes (those with a pid), the mock's and this
+    benchmark's own."""
+    pids = {name: pid for name, pid in actors.items() if pid}
     return CpuMeter({**pids, "mock": mock_pid, "benchmark": os.getpid()})
 
 

@@ -39,9 +39,10 @@ class PegoutFigures:
 
     runs: dict[str, list[float | int | None]] = field(default_factory=dict)
 
-    def put(self, key: str, value: float | int | None, reason: str | None = None) -> None:
-        """One run's figure; the value kept is the median of the runs so far, or None (with
-        the reason) as soon as one run could not measure it."""
+    def put(self, key: str, value: float | int | None, reason: str | None = None,
+            digits: int = 1) -> None:
+        """One run's figure; the value kept is the median of the runs so far (to `digits`
+        decimals), or None (with the reason) as soon as one run could not measure it."""
         runs = self.runs.setdefault(key, [])
         runs.append(value)
         if value is None:
@@ -50,7 +51,7 @@ class PegoutFigures:
             self.values[key] = None
             return
         measured = [v for v in runs if v is not None]
-        self.values[key] = round(statistics.median(measured), 1)
+        self.values[key] = round(statistics.median(measured), digits)
 
     def spread(self, key: str) -> list[float] | None:
         measured = [v for v in self.runs.get(key, []) if v is not None]
@@ -75,7 +76,7 @@ def _ms(value: float | int | None) -> str:
 
 
 def _cpu_ms(value: float | int | None) -> str:
-    return f"{value:>7.1f}" if value is not None else f"{'n/a':>7}"
+    return f"{value:>7.2f}" if value is not None else f"{'n/a':>7}"
 
 
 def _busy(value: float | int | None) -> str:
@@ -115,8 +116,9 @@ def print_table(figures: PegoutFigures) -> None:
         print(f"{label:<38} " + " ".join(_ms(values.get(key)) for key in keys)
               + f" {_cpu_ms(values.get(figure_key(tag, 'cpu_ms')))}"
               + f" {_busy(values.get(figure_key(tag, 'busy_pct')))}  {text}")
-    print("  CPU ms: CPU per peg-out over the phase, every process together (the node's, the "
-          "mock's and this benchmark's); busy: how much of the CPUs they share that was")
+    print("  CPU ms: CPU per peg-out over the phase, every process together (the node's "
+          "actors, the mock, this benchmark); busy: that CPU as a share of the CPUs the run "
+          "may use (other work on the machine is not in it)")
     print(f"  {plan.burst:,} at once: {_rate(values.get('completed_per_s'))} peg-outs/s "
           f"completed; " + "; ".join(
               f"{count:,} in flight: {_rate(values.get(f'completed_per_s_{count}'))}/s"

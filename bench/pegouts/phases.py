@@ -7,14 +7,21 @@ figures replaced by the reason (its peg-outs still go through).
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bench.cpu import CpuMeter, CpuUse, metered
-from bench.pegouts.bridge import Client, Outcome, actor_pids, settle, wait_spooled
+from bench.cpu import CpuUse, metered
+from bench.pegouts.bridge import (
+    WORKERS,
+    Client,
+    Outcome,
+    actor_pids,
+    meter_of,
+    settle,
+    wait_spooled,
+)
 from bench.pegouts.figures import PegoutFigures, figure_key, latency_keys, rate_key
 from bench.pegouts.load import BURST_BATCH, FEDERATIONS, Request, Requests, SpoolWatcher
 from bench.recovery import percentile
@@ -28,57 +35,77 @@ class Metering:
     mock_pid: int
     cpus: int
 
-    def meter(self, actors: Mapping[str, int | None]) -> CpuMeter:
-        pids = {name: pid for name, pid in actors.items() if pid}
-        return CpuMeter({**pids, "mock": self.mock_pid, "benchmark": os.getpid()})
+
+@dataclass
+class PhaseRun:
+    """What `phase` learns around a phase's load: the actors restarted meanwhile and, when
+    metered, the CPU the load cost or why it could not be read."""
+
+    restarted: list[str] = field(default_factory=list)
+    cpu: CpuUse | None = None
+    cpu_problem: str | None = None
 
 
 @contextmanager
-def phase(figures: PegoutFigures, client: Client, name: str, metering: Metering | None = None,
-          tag: str = "", count: int = 0) -> Iterator[list[str]]:
-    """Settle first; afterwards, the actors restarted meanwhile (in the yielded list). With
-    `metering`, the phase's CPU per peg-out (`count` of them) and how busy the CPUs were
-    are figures of the row `tag`: the cost of a peg-out at that load."""
+def phase(figures: PegoutFigures, client: Client, name: str,
+          metering: Metering | None = None) -> Iterator[PhaseRun]:
+    """Settle first, then yield; afterwards the yielded `PhaseRun` has the actors restarted
+    meanwhile and, with `metering`, what the load cost in CPU. The settling is not metered;
+    what a phase's last peg-outs leave to do after their spool lines (a commit that can
+    wait, a `Handled` to governance) falls into the next phase's settling."""
     settle(client)
     before = actor_pids(client.node)
-    restarted: list[str] = []
-    use: CpuUse | None = None
+    ran = PhaseRun()
     if metering is None:
-        yield restarted
+        yield ran
     else:
-        with metered(metering.meter(before), metering.cpus) as measured:
-            yield restarted
-        use = measured[0]
-    after = actor_pids(client.node)
-    restarted.extend(sorted(n for n, pid in before.items() if after.get(n) != pid))
-    if restarted:
-        figures.restarts[name] = restarted
-    if use is not None and tag:
-        put_cpu(figures, tag, use, count, restarted)
-
-
-def put_cpu(figures: PegoutFigures, tag: str, use: CpuUse, count: int,
-            restarted: list[str]) -> None:
-    keys = (figure_key(tag, "cpu_ms"), figure_key(tag, "busy_pct"))
-    values = (use.ms_per_pegout(count), use.busy_pct())
-    for key, value in zip(keys, values, strict=True):
-        if restarted:  # a new process's start is in it, and the old one's CPU is not
-            figures.put(key, None, restart_reason(restarted, []))
+        missing = [worker for worker in WORKERS if not before.get(worker)]
+        with metered(meter_of(before, metering.mock_pid), metering.cpus) as measured:
+            yield ran
+        if missing:  # their CPU would be missing from the sum, which would look cheap
+            ran.cpu_problem = f"the node gave no pid for {', '.join(missing)}"
         else:
-            figures.put(key, _rounded(value, 2), "no peg-out was sent, or no process was read")
+            ran.cpu = measured[0]
+    after = actor_pids(client.node)
+    ran.restarted.extend(sorted(n for n, pid in before.items() if after.get(n) != pid))
+    if ran.restarted:
+        figures.restarts[name] = ran.restarted
+
+
+def problem_of(outcome: Outcome, restarted: list[str]) -> str | None:
+    """Why a phase's figures do not describe the load, or None if they do."""
+    if outcome.problem is not None:
+        return outcome.problem
+    if restarted:
+        return restart_reason(restarted, outcome.latencies_ms)
+    return None if outcome.latencies_ms else "no peg-out was sent"
 
 
 def put_latencies(figures: PegoutFigures, keys: tuple[str, str, str], outcome: Outcome,
                   restarted: list[str]) -> None:
-    problem = outcome.problem
-    if problem is None and restarted:
-        problem = restart_reason(restarted, outcome.latencies_ms)
-    if problem is not None or not outcome.latencies_ms:
+    problem = problem_of(outcome, restarted)
+    if problem is not None:
         for key in keys:
-            figures.put(key, None, problem or "no peg-out was sent")
+            figures.put(key, None, problem)
         return
     for key, fraction in zip(keys, (0.5, 0.99, 1.0), strict=True):
         figures.put(key, round(percentile(outcome.latencies_ms, fraction), 1))
+
+
+def put_cpu(figures: PegoutFigures, tag: str, ran: PhaseRun, count: int,
+            outcome: Outcome) -> None:
+    """The row `tag`'s CPU per peg-out (`count` of them) and how busy the CPUs were; None
+    with the reason wherever its latencies are None (a restart, a refusal, a stall), or
+    where the CPU could not be read. Nothing for a phase that was not metered."""
+    if ran.cpu is None and ran.cpu_problem is None:
+        return
+    problem = problem_of(outcome, ran.restarted) or ran.cpu_problem
+    values: tuple[float | None, float | None] = (None, None)
+    if problem is None and ran.cpu is not None:
+        values = (ran.cpu.ms_per_pegout(count), ran.cpu.busy_pct())
+    for name, value in zip(("cpu_ms", "busy_pct"), values, strict=True):
+        figures.put(figure_key(tag, name), _rounded(value, 2),
+                    problem or "no process could be read", digits=2)
 
 
 def restart_reason(restarted: list[str], latencies_ms: list[float]) -> str:
@@ -151,18 +178,19 @@ def run_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
     plan = figures.plan
     for run in range(plan.runs):
         singles = requests.make(f"single{run}", plan.singles)
-        with phase(figures, client, "single", metering, "single", len(singles)) as restarted:
+        with phase(figures, client, "single", metering) as ran:
             outcome = one_at_a_time(client, watcher, singles)
-        put_latencies(figures, latency_keys("single"), outcome, restarted)
+        put_latencies(figures, latency_keys("single"), outcome, ran.restarted)
+        put_cpu(figures, "single", ran, len(singles), outcome)
         burst_phase(figures, client, watcher, requests.make(f"burst{run}", plan.burst), "",
                     metering)
         for rate in plan.rates:
             key = rate_key(rate)
             paced = requests.make(f"rate{key}-{run}", max(1, round(rate * plan.rate_seconds)))
-            with phase(figures, client, f"rate {key}/s", metering, f"@{key}",
-                       len(paced)) as restarted:
+            with phase(figures, client, f"rate {key}/s", metering) as ran:
                 outcome, sent = offered(client, watcher, paced, rate)
-            put_latencies(figures, latency_keys(f"@{key}"), outcome, restarted)
+            put_latencies(figures, latency_keys(f"@{key}"), outcome, ran.restarted)
+            put_cpu(figures, f"@{key}", ran, len(paced), outcome)
             figures.put(f"sent_per_s_at_{key}", _rounded(sent, 1), "a single peg-out")
     growth_phases(figures, client, watcher, metering)
 
@@ -171,17 +199,18 @@ def burst_phase(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
                 burst: list[Request], suffix: str, metering: Metering | None = None) -> None:
     """`len(burst)` peg-outs in flight at once: latency and the rate they complete at."""
     tag = f"burst{suffix}"
-    with phase(figures, client, tag, metering, tag, len(burst)) as restarted:
+    with phase(figures, client, tag, metering) as ran:
         outcome, sent = at_once(client, watcher, burst)
-    put_latencies(figures, latency_keys(tag), outcome, restarted)
+    put_latencies(figures, latency_keys(tag), outcome, ran.restarted)
+    put_cpu(figures, tag, ran, len(burst), outcome)
     figures.put(f"burst{suffix}_sent_per_s", _rounded(sent, 1), "a single Batch")
     completed = (len(burst) / (outcome.last_seen - outcome.first_send)
                  if outcome.last_seen > outcome.first_send else None)
     key = f"completed_per_s{suffix}"
     if outcome.problem is not None:
         figures.put(key, None, outcome.problem)
-    elif restarted:
-        figures.put(key, None, restart_reason(restarted, [])
+    elif ran.restarted:
+        figures.put(key, None, restart_reason(ran.restarted, [])
                     + (f"; with it, {completed:.1f}/s" if completed else ""))
     else:
         figures.put(key, _rounded(completed, 1), "no time between send and spool")
@@ -197,10 +226,10 @@ def growth_phases(figures: PegoutFigures, client: Client, watcher: SpoolWatcher,
         paced = sized.make(f"pad{padding}", max(1, round(plan.growth_rate * plan.rate_seconds)))
         size = len(paced[0].message.tx_hex) // 2
         figures.put(f"tx_bytes_pad{padding}", size)
-        with phase(figures, client, f"padding {padding}", metering, f"pad{padding}",
-                   len(paced)) as restarted:
+        with phase(figures, client, f"padding {padding}", metering) as ran:
             outcome, _ = offered(client, watcher, paced, plan.growth_rate)
-        put_latencies(figures, latency_keys(f"pad{padding}"), outcome, restarted)
+        put_latencies(figures, latency_keys(f"pad{padding}"), outcome, ran.restarted)
+        put_cpu(figures, f"pad{padding}", ran, len(paced), outcome)
     requests = Requests(federation=FEDERATIONS[plan.script_type])
     requests.next_seed = 20_000_000
     for count in plan.bursts:

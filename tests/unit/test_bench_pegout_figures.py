@@ -4,11 +4,14 @@ the CPUs."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+from typing import cast
 
 import pytest
 
 from bench.cpu import CpuMeter, CpuUse, metered
+from bench.pegouts.bridge import Client, Outcome, meter_of
 from bench.pegouts.figures import (
     PegoutFigures,
     PegoutPlan,
@@ -16,7 +19,7 @@ from bench.pegouts.figures import (
     latency_keys,
     print_table,
 )
-from bench.pegouts.phases import Metering, put_cpu
+from bench.pegouts.phases import Metering, PhaseRun, phase, put_cpu
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -64,22 +67,108 @@ def test_metered_holds_the_cost_of_the_block_once_it_is_done() -> None:
     assert cost.wall_s >= cost.used["me"] * 0.5
 
 
-def test_a_phase_meters_the_actors_it_found_the_mock_and_this_process() -> None:
-    gone = 2**22 + 12345  # past Linux's largest pid: no such process
-    meter = Metering(mock_pid=gone + 1, cpus=1).meter({"bridge": gone, "chain": None})
-    meter.start()  # the made-up pids are not there: only this process is read
-    assert set(meter.stop()) == {"benchmark"}
+def test_the_meter_reads_the_actors_that_have_a_pid_the_mock_and_this_process() -> None:
+    with subprocess.Popen(["sleep", "30"]) as actor:
+        try:
+            meter = meter_of({"bridge": actor.pid, "chain": None}, mock_pid=os.getppid())
+            meter.start()
+            assert set(meter.stop()) == {"bridge", "mock", "benchmark"}
+        finally:
+            actor.kill()
 
 
-def test_a_restart_during_the_phase_leaves_its_cpu_figures_unmeasured() -> None:
+class _Node:
+    """A node that answers every ping at once and gives the pids it is told to."""
+
+    def __init__(self, pids: list[dict[str, int | None]]) -> None:
+        self._pids = pids  # one answer per call of `pids()`
+
+    def ping(self, name: str) -> float:
+        return 0.0
+
+    def pids(self) -> dict[str, int | None]:
+        return self._pids.pop(0)
+
+
+class _Client:
+    def __init__(self, node: _Node) -> None:
+        self.node = node
+
+    def open_count(self) -> int:
+        return 0
+
+    def drain(self, seconds: float) -> None:
+        pass
+
+
+def _phase(pids: list[dict[str, int | None]]) -> tuple[PegoutFigures, PhaseRun]:
     figures = PegoutFigures(PegoutPlan())
-    use = CpuUse({"bridge": 0.5}, wall_s=1.0, cpus=1)
-    put_cpu(figures, "@100", use, 100, restarted=["bridge"])
-    assert figures.values["cpu_ms_at_100"] is None
-    assert "restarted during this phase: bridge" in figures.null_reasons["busy_pct_at_100"]
-    put_cpu(figures, "single", use, 50, restarted=[])
+    client = cast(Client, _Client(_Node(pids)))
+    with phase(figures, client, "rate 100/s", Metering(mock_pid=os.getppid(), cpus=1)) as ran:
+        deadline = time.process_time() + 0.05
+        while time.process_time() < deadline:
+            pass  # the load: this process is metered as the benchmark
+    return figures, ran
+
+
+ALL: dict[str, int | None] = {"bridge": os.getpid(), "stream": os.getpid(),
+                              "storage": os.getpid(), "chain": os.getpid()}
+
+
+def test_a_phase_meters_its_load_and_notes_who_restarted() -> None:
+    figures, ran = _phase([ALL, ALL])
+    assert ran.restarted == [] and ran.cpu_problem is None
+    assert ran.cpu is not None and ran.cpu.used["benchmark"] >= 0.03
+    moved = {**ALL, "chain": os.getppid()}
+    figures, ran = _phase([ALL, moved])
+    assert ran.restarted == ["chain"] and figures.restarts == {"rate 100/s": ["chain"]}
+
+
+def test_a_phase_without_every_workers_pid_has_no_cpu_figure() -> None:
+    _, ran = _phase([{**ALL, "storage": None}, ALL])
+    assert ran.cpu is None
+    assert ran.cpu_problem == "the node gave no pid for storage"
+    _, ran = _phase([{}, {}])  # the node did not answer at all
+    assert ran.cpu is None and ran.cpu_problem is not None
+
+
+def _ran(cpu: CpuUse | None = None, problem: str | None = None,
+         restarted: tuple[str, ...] = ()) -> PhaseRun:
+    return PhaseRun(restarted=list(restarted), cpu=cpu, cpu_problem=problem)
+
+
+USE = CpuUse({"bridge": 0.5}, wall_s=1.0, cpus=1)
+FINE = Outcome([7.0, 8.0], None)
+
+
+def test_the_cpu_figures_are_per_pegout_and_a_share_of_the_cpus() -> None:
+    figures = PegoutFigures(PegoutPlan())
+    put_cpu(figures, "single", _ran(USE), 50, FINE)
     assert figures.values["single_cpu_ms"] == 10.0
     assert figures.values["single_busy_pct"] == 50.0
+    put_cpu(figures, "@100", _ran(CpuUse({"bridge": 0.1234}, 1.0, 1)), 100, FINE)
+    assert figures.values["cpu_ms_at_100"] == 1.23  # two decimals survive the median
+
+
+@pytest.mark.parametrize(("ran", "outcome", "reason"), [
+    (_ran(USE, restarted=("bridge",)), FINE, "restarted during this phase: bridge"),
+    (_ran(USE), Outcome([7.0], "12 of 100 peg-outs refused"), "12 of 100 peg-outs refused"),
+    (_ran(USE), Outcome([], None), "no peg-out was sent"),
+    (_ran(problem="the node gave no pid for chain"), FINE, "the node gave no pid for chain"),
+])
+def test_the_cpu_figures_are_unmeasured_wherever_the_latencies_are(
+        ran: PhaseRun, outcome: Outcome, reason: str) -> None:
+    figures = PegoutFigures(PegoutPlan())
+    put_cpu(figures, "@100", ran, 100, outcome)
+    for key in ("cpu_ms_at_100", "busy_pct_at_100"):
+        assert figures.values[key] is None
+        assert figures.null_reasons[key].startswith(reason)
+
+
+def test_a_phase_that_was_not_metered_has_no_cpu_figures() -> None:
+    figures = PegoutFigures(PegoutPlan())
+    put_cpu(figures, "single", _ran(), 50, FINE)
+    assert figures.values == {} and figures.null_reasons == {}
 
 
 def test_the_table_prints_each_rows_cpu_beside_its_latency(
@@ -95,8 +184,8 @@ def test_the_table_prints_each_rows_cpu_beside_its_latency(
     header = next(line for line in lines if line.startswith("load"))
     assert header.split()[-6:] == ["ms", "CPU", "ms", "busy", "p99", "spread"]
     single = next(line for line in lines if line.startswith("one at a time (5)"))
-    assert single.split()[-5:] == ["7.1", "9.0", "9.5", "7.4", "11%"]
+    assert single.split()[-5:] == ["7.1", "9.0", "9.5", "7.40", "11%"]
     rate = next(line for line in lines if line.startswith("100/s for"))
-    assert rate.split()[-5:] == ["8.2", "17.9", "36.9", "7.3", "76%"]
+    assert rate.split()[-5:] == ["8.2", "17.9", "36.9", "7.30", "76%"]
     burst = next(line for line in lines if line.startswith("20 at once"))
     assert burst.split()[-5:] == ["n/a"] * 5  # nothing measured for that row
