@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.__main__ import cpu_list
-from bench.cpu import per_pegout
+from bench.cpu import cpus_here, metered, per_pegout
 from bench.otlp_sink import otlp_sink
 from bench.recovery import percentile
 
@@ -154,13 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                 phases = [("one at a time", "single",
                            one_at_a_time(client, watcher, singles))]
                 paced = requests.make("paced", max(1, round(args.rate * args.seconds)))
-                meter = cpu_meter(node.client, mock.process.pid)
-                meter.start()
-                started = time.monotonic()
-                phases.append((f"{args.rate:g}/s for {args.seconds:g} s", "paced",
-                               offered(client, watcher, paced, args.rate)[0]))
-                cpu_line = per_pegout(meter.stop(), len(paced), time.monotonic() - started,
-                                      len(args.cpus) if args.cpus else os.cpu_count() or 1)
+                with metered(cpu_meter(node.client, mock.process.pid), cpus_here()) as cost:
+                    phases.append((f"{args.rate:g}/s for {args.seconds:g} s", "paced",
+                                   offered(client, watcher, paced, args.rate)[0]))
+                cpu_line = per_pegout(cost[0].used, len(paced), cost[0].wall_s, cost[0].cpus)
             finally:
                 watcher.stop()
             # Every peg-out's root span ends as it is spooled; wait for their exports (the
